@@ -1,0 +1,4 @@
+import type { Command } from 'commander';
+
+// Placeholder until this command is implemented; the owner of this file replaces it.
+export function registerIpsecd(_program: Command): void {}

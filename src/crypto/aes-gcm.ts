@@ -1,0 +1,75 @@
+import { createCipheriv, createDecipheriv, timingSafeEqual } from 'node:crypto';
+
+/**
+ * AES-GCM with a 16-byte ICV as ESP uses it (RFC 4106): the SA key material is the AES key
+ * followed by a 4-byte salt; each packet's 12-byte nonce is salt ‖ 8-byte explicit IV; the
+ * AAD is SPI ‖ sequence number (8 bytes, or 12 with ESN).
+ */
+export const GCM_ICV_LENGTH = 16;
+export const GCM_SALT_LENGTH = 4;
+export const GCM_IV_LENGTH = 8;
+
+export type GcmKeyBits = 128 | 256;
+
+export class EspGcm {
+  readonly keyBits: GcmKeyBits;
+  private readonly key: Buffer;
+  private readonly algorithm: 'aes-128-gcm' | 'aes-256-gcm';
+  /** Reused nonce buffer: salt in the first 4 bytes, the packet's IV written per call. */
+  private readonly nonce = Buffer.alloc(12);
+
+  constructor(keyAndSalt: Uint8Array) {
+    const keyLen = keyAndSalt.length - GCM_SALT_LENGTH;
+    if (keyLen !== 16 && keyLen !== 32) {
+      throw new RangeError(`AES-GCM key material must be 20 or 36 bytes (key ‖ 4-byte salt), got ${keyAndSalt.length}`);
+    }
+    this.keyBits = keyLen === 16 ? 128 : 256;
+    this.algorithm = keyLen === 16 ? 'aes-128-gcm' : 'aes-256-gcm';
+    this.key = Buffer.from(keyAndSalt.subarray(0, keyLen));
+    this.nonce.set(keyAndSalt.subarray(keyLen), 0);
+  }
+
+  /**
+   * Encrypts `plaintext` and writes ciphertext ‖ ICV into `out` at `outOffset`.
+   * Returns the number of bytes written (plaintext.length + 16). `out` may not overlap plaintext.
+   */
+  seal(iv: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, out: Buffer, outOffset: number): number {
+    this.nonce.set(iv.subarray(0, GCM_IV_LENGTH), GCM_SALT_LENGTH);
+    const c = createCipheriv(this.algorithm, this.key, this.nonce, { authTagLength: GCM_ICV_LENGTH });
+    c.setAAD(aad);
+    const body = c.update(plaintext);
+    body.copy(out, outOffset);
+    const fin = c.final();
+    let n = body.length;
+    if (fin.length > 0) n += fin.copy(out, outOffset + n);
+    c.getAuthTag().copy(out, outOffset + n);
+    return n + GCM_ICV_LENGTH;
+  }
+
+  /**
+   * Verifies and decrypts `ciphertext` (without the ICV) into `out` at `outOffset`.
+   * Returns the plaintext length, or -1 when the ICV does not verify (nothing is written then
+   * that the caller may use).
+   */
+  open(iv: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array, icv: Uint8Array, out: Buffer, outOffset: number): number {
+    if (icv.length !== GCM_ICV_LENGTH) return -1;
+    this.nonce.set(iv.subarray(0, GCM_IV_LENGTH), GCM_SALT_LENGTH);
+    const d = createDecipheriv(this.algorithm, this.key, this.nonce, { authTagLength: GCM_ICV_LENGTH });
+    d.setAAD(aad);
+    d.setAuthTag(icv);
+    const body = d.update(ciphertext);
+    try {
+      const fin = d.final();
+      body.copy(out, outOffset);
+      if (fin.length > 0) fin.copy(out, outOffset + body.length);
+      return body.length + fin.length;
+    } catch {
+      return -1;
+    }
+  }
+}
+
+/** Constant-time comparison for secrets (PSKs, MACs) outside GCM. */
+export function equalSecret(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && timingSafeEqual(a, b);
+}
