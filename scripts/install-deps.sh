@@ -5,19 +5,41 @@ set -euo pipefail
 PKGS=(
   iproute2 iputils-ping tcpdump tshark iperf3 openssl python3 python3-scapy
   strongswan-swanctl charon-systemd libcharon-extra-plugins libstrongswan-extra-plugins strongswan-pki
+  # libreswan's run-time libraries (the package itself conflicts with strongSwan: extracted below)
+  libnss3-tools libldns3 libunbound8 libevent-core-2.1-7 libevent-pthreads-2.1-7 libcurl3-nss
+  libcap-ng0 libaudit1 libldap-2.5-0 libpam0g dns-root-data bind9-host
 )
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+# libreswan 4.10 (an IKE peer for interop tests) conflicts with strongSwan's packages, so it is
+# unpacked into /opt/libreswan instead of installed; pluto execs /usr/libexec/ipsec/addconn.
+LS_ROOT=/opt/libreswan
+need_ls=0
+[ -x $LS_ROOT/usr/libexec/ipsec/pluto ] && [ -e /usr/libexec/ipsec/addconn ] || need_ls=1
+[ ${#missing[@]} -eq 0 ] && [ $need_ls = 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
-  echo "install-deps: missing Debian packages: ${missing[*]} (run as root, or apt-get install them)" >&2
+  ls_msg=""; [ $need_ls = 1 ] && ls_msg=" (and libreswan unpacked into $LS_ROOT)"
+  echo "install-deps: missing Debian packages: ${missing[*]}$ls_msg (run as root, or apt-get install them)" >&2
   exit 2
 fi
-echo "install-deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
-# tshark asks whether non-root users may capture; answer once, non-interactively.
-echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
 apt-get update -q >/dev/null
-apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}" >&2
+  # tshark asks whether non-root users may capture; answer once, non-interactively.
+  echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+  apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+fi
+if [ $need_ls = 1 ]; then
+  echo "install-deps: extracting libreswan into $LS_ROOT" >&2
+  tmp=$(mktemp -d)
+  chmod 777 "$tmp"   # apt downloads as user _apt
+  (cd "$tmp" && apt-get download -q libreswan >/dev/null)
+  mkdir -p $LS_ROOT
+  dpkg-deb -x "$tmp"/libreswan_*.deb $LS_ROOT
+  rm -rf "$tmp"
+  mkdir -p /usr/libexec
+  [ -e /usr/libexec/ipsec ] || ln -s $LS_ROOT/usr/libexec/ipsec /usr/libexec/ipsec
+fi
