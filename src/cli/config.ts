@@ -1,4 +1,56 @@
+import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
+import { validateFiles, formatDiagnostic, toConfigError, type ValidateOptions } from '../config/index.js';
+import { UsageError } from '../util/errors.js';
 
-// Placeholder until this command is implemented; the owner of this file replaces it.
-export function registerConfig(_program: Command): void {}
+function parseMtu(v: string): number {
+  if (!/^[0-9]+$/.test(v) || Number(v) < 68 || Number(v) > 65535) throw new UsageError(`--underlay-mtu: "${v}" is not an MTU (68-65535)`);
+  return Number(v);
+}
+
+/** The MTU of a host interface, the underlay MTU when validating on a node. */
+export async function interfaceMtu(name: string): Promise<number> {
+  if (!/^[A-Za-z0-9_.@-]{1,15}$/.test(name)) throw new UsageError(`--underlay-interface: "${name}" is not an interface name`);
+  try {
+    return Number((await readFile(`/sys/class/net/${name}/mtu`, 'utf8')).trim());
+  } catch {
+    throw new UsageError(`--underlay-interface: no interface "${name}" in this network namespace`);
+  }
+}
+
+export function registerConfig(program: Command): void {
+  const config = program.command('config').description('Cluster network configuration');
+  config
+    .command('validate')
+    .description(
+      'Validate install-config.yaml and/or manifests/cluster-network-03-config.yml: CIDRs, hostPrefix, overlaps, ' +
+        'MTU vs Geneve (100) + ESP-in-UDP (46) overhead, IPsec mode. Exit 0 valid (warnings on stderr), 2 invalid.',
+    )
+    .argument('<files...>', 'config files')
+    .option('--underlay-mtu <n>', 'the hosts\' underlay MTU; a pod MTU that does not fit is then an error', parseMtu)
+    .option('--underlay-interface <name>', 'read the underlay MTU from this interface')
+    .option('--underlay-cidr <cidr...>', 'underlay (node) networks that pods and services must not overlap')
+    .option('--json', 'print the validated network config and findings as JSON')
+    .action(async (files: string[], o: { underlayMtu?: number; underlayInterface?: string; underlayCidr?: string[]; json?: boolean }) => {
+      const opts: ValidateOptions = {};
+      if (o.underlayMtu !== undefined) opts.underlayMtu = o.underlayMtu;
+      else if (o.underlayInterface) opts.underlayMtu = await interfaceMtu(o.underlayInterface);
+      if (o.underlayCidr) opts.underlayCidrs = o.underlayCidr;
+      const r = await validateFiles(files, opts);
+      for (const w of r.warnings) process.stderr.write(`overlay-ipsec: warning: ${formatDiagnostic(w)}\n`);
+      if (o.json) process.stdout.write(JSON.stringify({ valid: r.errors.length === 0, network: r.network ?? null, errors: r.errors, warnings: r.warnings }, null, 2) + '\n');
+      if (r.errors.length) {
+        // Every error on its own line; the last one goes through the CLI's error path (exit 2).
+        for (const e of r.errors.slice(0, -1)) process.stderr.write(`overlay-ipsec: ${formatDiagnostic(e)}\n`);
+        throw toConfigError(r.errors[r.errors.length - 1]!);
+      }
+      if (!o.json) {
+        const n = r.network!;
+        process.stdout.write(
+          `valid: ${files.join(', ')}\n` +
+            `  cluster network ${n.clusterNetwork.map((c) => `${c.cidr} (/${c.hostPrefix} per node)`).join(', ')}; services ${n.serviceNetwork.join(', ')}\n` +
+            `  pod MTU ${n.mtu}; IPsec ${n.ipsec.mode}${n.ipsec.mode === 'Full' ? ` (encapsulation ${n.ipsec.encapsulation})` : ''}\n`,
+        );
+      }
+    });
+}

@@ -1,0 +1,4 @@
+export { validateFiles, validateDocuments, checkTransition, type ValidateOptions, type ValidationResult } from './validate.js';
+export { formatDiagnostic, toConfigError, type Diagnostic } from './diagnostics.js';
+export * from './network.js';
+export * from './cidr.js';

@@ -1,0 +1,38 @@
+import { parseDocument } from 'yaml';
+import type { Findings } from './diagnostics.js';
+import { describe } from './cidr.js';
+
+export type DocKind = 'install-config' | 'network';
+
+export interface ParsedFile {
+  file: string;
+  kind: DocKind;
+  value: Record<string, unknown>;
+}
+
+/** Parses one YAML text and tells which of the two inputs it is; records why not, if not. */
+export function parseConfigText(file: string, text: string, f: Findings): ParsedFile | undefined {
+  // uniqueKeys: a key given twice is a mistake whose winner is not obvious to the writer.
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    for (const e of doc.errors) {
+      const at = e.linePos?.[0];
+      f.error(file, at ? `line ${at.line} column ${at.col}` : '', `YAML syntax error: ${e.message.split('\n')[0]}`, 'fix the YAML syntax at that place');
+    }
+    return undefined;
+  }
+  const value: unknown = doc.toJS();
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    f.error(file, '', `expected a mapping at the top of the file, got ${describe(value)}`, 'give an install-config.yaml or a Network manifest (kind: Network)');
+    return undefined;
+  }
+  const v = value as Record<string, unknown>;
+  if (v.kind === 'Network') return { file, kind: 'network', value: v };
+  if (typeof v.kind === 'string') {
+    f.error(file, 'kind', `kind "${v.kind}" is not a cluster network manifest`, 'use kind: Network with apiVersion: operator.openshift.io/v1');
+    return undefined;
+  }
+  if ('networking' in v || 'baseDomain' in v || 'controlPlane' in v) return { file, kind: 'install-config', value: v };
+  f.error(file, '', 'neither an install-config.yaml (no networking/baseDomain) nor a Network manifest (no kind: Network)', 'pass install-config.yaml and/or manifests/cluster-network-03-config.yml');
+  return undefined;
+}

@@ -1,0 +1,386 @@
+import { readFile } from 'node:fs/promises';
+import type { z } from 'zod';
+import { Findings, type Diagnostic } from './diagnostics.js';
+import { parseConfigText, type ParsedFile } from './parse.js';
+import { installConfigSchema, networkCrSchema, ipsecModes, encapsulations } from './schema.js';
+import { unknownKeys, formatPath } from './unknown-keys.js';
+import { parseCidr, overlaps, formatCidr, size, describe, type Cidr } from './cidr.js';
+import {
+  type NetworkConfig,
+  type ClusterNetworkEntry,
+  type IpsecMode,
+  type Encapsulation,
+  ASSUMED_UNDERLAY_MTU,
+  DEFAULT_CLUSTER_NETWORK,
+  DEFAULT_SERVICE_NETWORK,
+  ESP_UDP_OVERHEAD,
+  GENEVE_OVERHEAD,
+  MIN_POD_MTU,
+  OVN_JOIN_SUBNET,
+  overheadFor,
+} from './network.js';
+
+export interface ValidateOptions {
+  /** The hosts' underlay MTU, when known (`--underlay-mtu`, or read from the interface). */
+  underlayMtu?: number;
+  /** Underlay networks known from outside the files (`--underlay-cidr`). */
+  underlayCidrs?: string[];
+}
+
+export interface ValidationResult {
+  /** Present when there are no errors. */
+  network?: NetworkConfig;
+  errors: Diagnostic[];
+  warnings: Diagnostic[];
+}
+
+/** A CIDR together with where it was written, so overlap messages can name both places. */
+interface Placed {
+  cidr: Cidr;
+  file: string;
+  key: string;
+  role: string;
+}
+
+export async function validateFiles(files: string[], opts: ValidateOptions = {}): Promise<ValidationResult> {
+  const docs: { file: string; text: string }[] = [];
+  const f = new Findings();
+  for (const file of files) {
+    try {
+      docs.push({ file, text: await readFile(file, 'utf8') });
+    } catch (err) {
+      f.error(file, '', `cannot read the file: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, 'check the path');
+    }
+  }
+  if (f.errors.length) return { errors: f.errors, warnings: f.warnings };
+  return validateDocuments(docs, opts);
+}
+
+/** Validates file contents (pure; no I/O) and builds the cluster's NetworkConfig. */
+export function validateDocuments(docs: { file: string; text: string }[], opts: ValidateOptions = {}): ValidationResult {
+  const f = new Findings();
+  const parsed: ParsedFile[] = [];
+  for (const d of docs) {
+    const p = parseConfigText(d.file, d.text, f);
+    if (p) parsed.push(p);
+  }
+  const installs = parsed.filter((p) => p.kind === 'install-config');
+  const networks = parsed.filter((p) => p.kind === 'network');
+  for (const extra of installs.slice(1)) f.error(extra.file, '', `a second install-config (the first is ${installs[0]!.file})`, 'pass one install-config.yaml');
+  for (const extra of networks.slice(1)) f.error(extra.file, '', `a second Network manifest (the first is ${networks[0]!.file})`, 'pass one cluster-network-03-config.yml');
+
+  const install = installs[0] && shapeCheck(installs[0], installConfigSchema, f);
+  const network = networks[0] && shapeCheck(networks[0], networkCrSchema, f);
+  if (f.errors.length) return { errors: f.errors, warnings: f.warnings };
+
+  const cfg = buildNetwork(installs[0], install as z.infer<typeof installConfigSchema> | undefined, networks[0], network as z.infer<typeof networkCrSchema> | undefined, opts, f);
+  if (f.errors.length || !cfg) return { errors: f.errors, warnings: f.warnings };
+  return { network: cfg, errors: [], warnings: f.warnings };
+}
+
+function shapeCheck<S extends z.ZodType>(p: ParsedFile, schema: S, f: Findings): z.infer<S> | undefined {
+  const r = schema.safeParse(p.value);
+  if (!r.success) {
+    for (const issue of r.error.issues) {
+      const key = formatPath(issue.path as (string | number)[]);
+      const got = valueAt(p.value, issue.path as (string | number)[]);
+      f.error(p.file, key, `${issue.message}, got ${describe(got)}`, `correct ${key || 'the file'}`);
+    }
+    return undefined;
+  }
+  for (const u of unknownKeys(schema, p.value)) {
+    const near = u.known.find((k) => k.toLowerCase() === u.key.toLowerCase() || editDistance(k, u.key) <= 2);
+    f.warn(p.file, formatPath(u.path), `unknown key "${u.key}" is ignored`, near ? `did you mean "${near}"?` : `known keys here: ${u.known.join(', ')}`);
+  }
+  return r.data;
+}
+
+function valueAt(v: unknown, path: (string | number)[]): unknown {
+  let cur = v;
+  for (const p of path) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string | number, unknown>)[p];
+  }
+  return cur;
+}
+
+function editDistance(a: string, b: string): number {
+  const dp = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) dp[0]![j] = j;
+  for (let i = 1; i <= a.length; i++)
+    for (let j = 1; j <= b.length; j++)
+      dp[i]![j] = Math.min(dp[i - 1]![j]! + 1, dp[i]![j - 1]! + 1, dp[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+  return dp[a.length]![b.length]!;
+}
+
+function cidrAt(f: Findings, file: string, key: string, v: unknown): Cidr | undefined {
+  const r = parseCidr(v);
+  if (r.ok) return r.cidr;
+  f.error(file, key, r.problem, r.canonical ? `use ${r.canonical}` : 'write it as address/prefix, e.g. 10.128.0.0/14');
+  return undefined;
+}
+
+function clusterEntries(
+  f: Findings,
+  file: string,
+  base: string,
+  list: { cidr: unknown; hostPrefix?: number | undefined }[],
+  placed: Placed[],
+): ClusterNetworkEntry[] {
+  const out: ClusterNetworkEntry[] = [];
+  list.forEach((e, i) => {
+    const key = `${base}[${i}]`;
+    const c = cidrAt(f, file, `${key}.cidr`, e.cidr);
+    if (e.hostPrefix === undefined) {
+      f.error(file, `${key}.hostPrefix`, 'missing: every cluster network needs the size of the per-node subnet', `add hostPrefix, e.g. ${c ? Math.min(c.prefix + 8, 24) : 23}`);
+      return;
+    }
+    if (!c) return;
+    const hp = e.hostPrefix;
+    if (hp < c.prefix) {
+      f.error(file, `${key}.hostPrefix`, `/${hp} is larger than the cluster network ${formatCidr(c)} itself`, `use a hostPrefix between ${c.prefix} and 29, e.g. ${Math.min(c.prefix + 8, 24)}`);
+      return;
+    }
+    if (hp > 29) {
+      f.error(file, `${key}.hostPrefix`, `/${hp} leaves a node fewer than 8 addresses (gateway, management port and pods need more)`, 'use a hostPrefix of at most 29; OpenShift uses 23');
+      return;
+    }
+    placed.push({ cidr: c, file, key: `${key}.cidr`, role: 'cluster network' });
+    out.push({ cidr: formatCidr(c), hostPrefix: hp });
+  });
+  return out;
+}
+
+function buildNetwork(
+  installFile: ParsedFile | undefined,
+  install: z.infer<typeof installConfigSchema> | undefined,
+  netFile: ParsedFile | undefined,
+  net: z.infer<typeof networkCrSchema> | undefined,
+  opts: ValidateOptions,
+  f: Findings,
+): NetworkConfig | undefined {
+  const placed: Placed[] = [];
+  let clusterNetwork: ClusterNetworkEntry[] | undefined;
+  let serviceNetwork: string[] | undefined;
+  const machineNetwork: string[] = [];
+  const sources = [installFile?.file, netFile?.file].filter((x): x is string => !!x);
+
+  // ---- install-config.yaml
+  if (installFile && install) {
+    const file = installFile.file;
+    const nw = install.networking;
+    if (install.apiVersion !== undefined && install.apiVersion !== 'v1')
+      f.error(file, 'apiVersion', `"${install.apiVersion}" is not an install-config version`, 'use apiVersion: v1');
+    if (nw) {
+      if (nw.networkType !== undefined && nw.networkType !== 'OVNKubernetes')
+        f.error(file, 'networking.networkType', `"${nw.networkType}" cannot carry IPsec here`, 'set networkType: OVNKubernetes');
+      if (nw.clusterNetworks && nw.clusterNetwork)
+        f.error(file, 'networking.clusterNetworks', 'both clusterNetworks and clusterNetwork are set', 'keep one of them (clusterNetwork is the current name)');
+      const cn = nw.clusterNetwork ?? nw.clusterNetworks;
+      const cnKey = nw.clusterNetwork ? 'networking.clusterNetwork' : 'networking.clusterNetworks';
+      if (cn) {
+        if (cn.length === 0) f.error(file, cnKey, 'empty list', 'give at least one {cidr, hostPrefix}');
+        clusterNetwork = clusterEntries(f, file, cnKey, cn, placed);
+      }
+      if (nw.serviceNetwork) {
+        serviceNetwork = servicesAt(f, file, 'networking.serviceNetwork', nw.serviceNetwork, placed);
+      }
+      (nw.machineNetwork ?? []).forEach((m, i) => {
+        const c = cidrAt(f, file, `networking.machineNetwork[${i}].cidr`, m.cidr);
+        if (c) {
+          placed.push({ cidr: c, file, key: `networking.machineNetwork[${i}].cidr`, role: 'machine (underlay) network' });
+          machineNetwork.push(formatCidr(c));
+        }
+      });
+      if (nw.machineCIDR !== undefined) {
+        const c = cidrAt(f, file, 'networking.machineCIDR', nw.machineCIDR);
+        if (c) {
+          placed.push({ cidr: c, file, key: 'networking.machineCIDR', role: 'machine (underlay) network' });
+          machineNetwork.push(formatCidr(c));
+        }
+      }
+    }
+    for (const [k, pool] of [['controlPlane', install.controlPlane] as const, ...(install.compute ?? []).map((p, i) => [`compute[${i}]`, p] as const)]) {
+      if (pool?.replicas !== undefined && pool.replicas < 0) f.error(file, `${k}.replicas`, `${pool.replicas} is negative`, 'use 0 or more');
+    }
+  }
+
+  // ---- cluster-network-03-config.yml
+  let mtu: number | undefined;
+  let genevePort = 6081;
+  let mode: IpsecMode = 'Disabled';
+  let encapsulation: Encapsulation = 'Auto';
+  let mtuKeyFile: { file: string; key: string } | undefined;
+  if (netFile && net) {
+    const file = netFile.file;
+    if (net.apiVersion !== 'operator.openshift.io/v1')
+      f.error(file, 'apiVersion', `"${net.apiVersion}" is not the Network operator API`, 'use apiVersion: operator.openshift.io/v1');
+    if (net.metadata?.name !== undefined && net.metadata.name !== 'cluster')
+      f.error(file, 'metadata.name', `"${net.metadata.name}": the cluster network object must be named cluster`, 'set metadata.name: cluster');
+    const spec = net.spec;
+    if (spec.clusterNetwork) {
+      const own: Placed[] = [];
+      const cn = clusterEntries(f, file, 'spec.clusterNetwork', spec.clusterNetwork, own);
+      if (clusterNetwork && JSON.stringify(cn) !== JSON.stringify(clusterNetwork))
+        f.error(file, 'spec.clusterNetwork', `${JSON.stringify(cn)} differs from ${installFile!.file} networking.clusterNetwork ${JSON.stringify(clusterNetwork)}`, 'make them equal or drop spec.clusterNetwork');
+      else if (!clusterNetwork) {
+        clusterNetwork = cn;
+        placed.push(...own);
+      }
+    }
+    if (spec.serviceNetwork) {
+      const own: Placed[] = [];
+      const sn = servicesAt(f, file, 'spec.serviceNetwork', spec.serviceNetwork, own);
+      if (serviceNetwork && JSON.stringify(sn) !== JSON.stringify(serviceNetwork))
+        f.error(file, 'spec.serviceNetwork', `${JSON.stringify(sn)} differs from ${installFile!.file} networking.serviceNetwork ${JSON.stringify(serviceNetwork)}`, 'make them equal or drop spec.serviceNetwork');
+      else if (!serviceNetwork) {
+        serviceNetwork = sn;
+        placed.push(...own);
+      }
+    }
+    const dn = spec.defaultNetwork;
+    if (dn?.type !== undefined && dn.type !== 'OVNKubernetes')
+      f.error(file, 'spec.defaultNetwork.type', `"${dn.type}" cannot carry IPsec here`, 'set type: OVNKubernetes');
+    const ovn = dn?.ovnKubernetesConfig;
+    const base = 'spec.defaultNetwork.ovnKubernetesConfig';
+    if (ovn) {
+      if (ovn.genevePort !== undefined) {
+        if (ovn.genevePort < 1 || ovn.genevePort > 65535 || ovn.genevePort === 500 || ovn.genevePort === 4500)
+          f.error(file, `${base}.genevePort`, `${ovn.genevePort} is not usable (1-65535, and not IKE's 500 or 4500)`, 'use 6081, the Geneve port');
+        else genevePort = ovn.genevePort;
+      }
+      if (ovn.mtu !== undefined) {
+        mtu = ovn.mtu;
+        mtuKeyFile = { file, key: `${base}.mtu` };
+      }
+      if (ovn.ipsecConfig !== undefined && ovn.ipsecConfig !== null) {
+        const ic = ovn.ipsecConfig;
+        const k = `${base}.ipsecConfig`;
+        if (ic.mode === undefined) mode = 'Full';
+        else if (typeof ic.mode === 'string' && (ipsecModes as readonly string[]).includes(ic.mode)) mode = ic.mode as IpsecMode;
+        else {
+          const near = typeof ic.mode === 'string' ? ipsecModes.find((m) => m.toLowerCase() === String(ic.mode).toLowerCase()) : undefined;
+          f.error(file, `${k}.mode`, `${describe(ic.mode)} is not an IPsec mode`, near ? `write ${near} (the modes are case-sensitive)` : 'use Full, External or Disabled');
+        }
+        if (ic.full !== undefined) {
+          if (ic.mode !== undefined && ic.mode !== 'Full')
+            f.error(file, `${k}.full`, `full settings given with mode ${describe(ic.mode)}`, 'set mode: Full or remove full');
+          const e = ic.full.encapsulation;
+          if (e !== undefined) {
+            if (typeof e === 'string' && (encapsulations as readonly string[]).includes(e)) encapsulation = e as Encapsulation;
+            else f.error(file, `${k}.full.encapsulation`, `${describe(e)} is not an encapsulation`, 'use Always or Auto');
+          }
+        }
+      } else if (ovn.ipsecConfig === null) {
+        // `ipsecConfig:` with nothing after it reads as null; OpenShift treats it as {} (Full).
+        mode = 'Full';
+      }
+    }
+  }
+
+  // ---- defaults and cross checks
+  if (!clusterNetwork) clusterNetwork = [DEFAULT_CLUSTER_NETWORK];
+  if (!serviceNetwork) serviceNetwork = [DEFAULT_SERVICE_NETWORK];
+  const defaultsFile = sources[0] ?? '(defaults)';
+  for (const [i, u] of (opts.underlayCidrs ?? []).entries()) {
+    const c = cidrAt(f, '--underlay-cidr', `[${i}]`, u);
+    if (c) {
+      placed.push({ cidr: c, file: '--underlay-cidr', key: u, role: 'underlay network' });
+      if (!machineNetwork.includes(formatCidr(c))) machineNetwork.push(formatCidr(c));
+    }
+  }
+  if (!placed.some((p) => p.role === 'cluster network'))
+    for (const [i, e] of clusterNetwork.entries()) placed.push({ cidr: (parseCidr(e.cidr) as { ok: true; cidr: Cidr }).cidr, file: defaultsFile, key: `(default clusterNetwork[${i}] ${e.cidr})`, role: 'cluster network' });
+  if (!placed.some((p) => p.role === 'service network'))
+    placed.push({ cidr: (parseCidr(DEFAULT_SERVICE_NETWORK) as { ok: true; cidr: Cidr }).cidr, file: defaultsFile, key: `(default serviceNetwork ${DEFAULT_SERVICE_NETWORK})`, role: 'service network' });
+  placed.push({ cidr: (parseCidr(OVN_JOIN_SUBNET) as { ok: true; cidr: Cidr }).cidr, file: '', key: '', role: 'OVN join network' });
+  for (let i = 0; i < placed.length; i++)
+    for (let j = i + 1; j < placed.length; j++) {
+      const a = placed[i]!;
+      const b = placed[j]!;
+      if (a.role === b.role && a.role !== 'cluster network') continue;
+      if (a.role.includes('underlay') && b.role.includes('underlay')) continue;
+      if (!overlaps(a.cidr, b.cidr)) continue;
+      if (b.role === 'OVN join network') {
+        f.error(a.file, a.key, `${a.role} ${formatCidr(a.cidr)} overlaps OVN's internal join network ${OVN_JOIN_SUBNET}`, `choose a range outside ${OVN_JOIN_SUBNET}`);
+        continue;
+      }
+      f.error(b.file, b.key, `${b.role} ${formatCidr(b.cidr)} overlaps ${a.role} ${formatCidr(a.cidr)} (${a.file === b.file ? a.key : `${a.file} ${a.key}`})`, `choose a ${b.role} range that does not overlap ${formatCidr(a.cidr)}`);
+    }
+
+  // Enough node subnets for the machines the install-config asks for.
+  let replicas: NetworkConfig['replicas'];
+  if (install) {
+    const cp = install.controlPlane?.replicas ?? 3;
+    const compute = (install.compute ?? []).reduce((s, p) => s + (p.replicas ?? 0), 0);
+    replicas = { controlPlane: cp, compute };
+    const capacity = clusterNetwork.reduce((s, e) => s + size({ base: 0, prefix: Number(e.cidr.split('/')[1]) }) / size({ base: 0, prefix: e.hostPrefix }), 0);
+    if (capacity < cp + compute && installFile)
+      f.error(installFile.file, 'networking.clusterNetwork', `room for ${capacity} node subnets but ${cp + compute} machines are asked for`, 'use a larger cidr or a longer hostPrefix');
+  }
+
+  // MTU: the pod MTU plus Geneve (and ESP-in-UDP with IPsec) must fit the underlay.
+  const overhead = overheadFor(mode);
+  const overheadText = mode === 'Full' ? `${overhead} bytes of Geneve and ESP overhead` : `${overhead} bytes of Geneve overhead`;
+  if (mtu !== undefined && mtuKeyFile) {
+    if (mtu < MIN_POD_MTU) f.error(mtuKeyFile.file, mtuKeyFile.key, `${mtu} is below the minimum pod MTU ${MIN_POD_MTU}`, `use at least ${MIN_POD_MTU}`);
+    else if (opts.underlayMtu !== undefined) {
+      if (mtu + overhead > opts.underlayMtu)
+        f.error(mtuKeyFile.file, mtuKeyFile.key, `${mtu} + ${overheadText} exceeds the underlay MTU ${opts.underlayMtu}`, `lower mtu to at most ${opts.underlayMtu - overhead}, or raise the underlay MTU to ${mtu + overhead}`);
+    } else if (mtu + overhead > ASSUMED_UNDERLAY_MTU) {
+      f.warn(mtuKeyFile.file, mtuKeyFile.key, `${mtu} + ${overheadText} needs an underlay MTU of at least ${mtu + overhead}; the underlay MTU is not known (an Ethernet underlay of ${ASSUMED_UNDERLAY_MTU} would not fit it)`, `check with --underlay-mtu N, or lower mtu to ${ASSUMED_UNDERLAY_MTU - overhead}`);
+    }
+  } else {
+    mtu = (opts.underlayMtu ?? ASSUMED_UNDERLAY_MTU) - overhead;
+  }
+  if (opts.underlayMtu !== undefined && opts.underlayMtu < MIN_POD_MTU + overhead)
+    f.error('--underlay-mtu', '', `${opts.underlayMtu} cannot carry a ${MIN_POD_MTU}-byte pod packet plus ${overheadText}`, `use an underlay MTU of at least ${MIN_POD_MTU + overhead}`);
+
+  if (f.errors.length) return undefined;
+  return {
+    clusterNetwork,
+    serviceNetwork,
+    machineNetwork,
+    mtu,
+    genevePort,
+    ipsec: { mode, encapsulation },
+    ...(install?.metadata?.name ? { clusterName: install.metadata.name } : {}),
+    ...(install?.baseDomain ? { baseDomain: install.baseDomain } : {}),
+    ...(replicas ? { replicas } : {}),
+    sources,
+  };
+}
+
+function servicesAt(f: Findings, file: string, key: string, list: unknown[], placed: Placed[]): string[] {
+  const out: string[] = [];
+  if (list.length === 0) f.error(file, key, 'empty list', 'give one service CIDR, e.g. 172.30.0.0/16');
+  list.forEach((v, i) => {
+    const c = cidrAt(f, file, `${key}[${i}]`, v);
+    if (!c) return;
+    if (c.prefix > 24) f.warn(file, `${key}[${i}]`, `${formatCidr(c)} holds only ${size(c)} service addresses`, 'a /16 is usual');
+    placed.push({ cidr: c, file, key: `${key}[${i}]`, role: 'service network' });
+    out.push(formatCidr(c));
+  });
+  if (out.length > 1) f.error(file, key, `${out.length} IPv4 service networks`, 'give exactly one');
+  return out;
+}
+
+/**
+ * A running cluster may not change what it was installed with: IPsec, once on, stays on (as in
+ * OpenShift: "cannot be disabled after it is enabled"), and node subnets may not move.
+ */
+export function checkTransition(stored: NetworkConfig, next: NetworkConfig): Diagnostic[] {
+  const f = new Findings();
+  const netFile = next.sources.find((s) => /network/i.test(s)) ?? next.sources[0] ?? '(config)';
+  if (stored.ipsec.mode === 'Full' && next.ipsec.mode !== 'Full')
+    f.error(netFile, 'spec.defaultNetwork.ovnKubernetesConfig.ipsecConfig', `the cluster was installed with IPsec (mode Full) and it cannot be turned off (this config says ${next.ipsec.mode})`, 'keep ipsecConfig: {} (or mode: Full); to run without IPsec, install a new cluster');
+  if (stored.ipsec.mode !== 'Full' && next.ipsec.mode === 'Full')
+    f.error(netFile, 'spec.defaultNetwork.ovnKubernetesConfig.ipsecConfig', 'IPsec can only be enabled at installation time; this cluster was installed without it', 'remove ipsecConfig, or install a new cluster with it');
+  if (JSON.stringify(stored.clusterNetwork) !== JSON.stringify(next.clusterNetwork)) {
+    const file = next.sources[0] ?? '(config)';
+    f.error(file, 'networking.clusterNetwork', `${JSON.stringify(next.clusterNetwork)} differs from the installed ${JSON.stringify(stored.clusterNetwork)}; node subnets are allocated from it`, `keep the installed clusterNetwork ${JSON.stringify(stored.clusterNetwork)}`);
+  }
+  return f.errors;
+}
+
+export { GENEVE_OVERHEAD, ESP_UDP_OVERHEAD };
