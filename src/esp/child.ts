@@ -1,0 +1,70 @@
+import type { SaPair } from './sa-pair.js';
+import { parseIPv4 } from '../wire/ipv4.js';
+import type { Policy } from './spd.js';
+import type { EspMode, Lifetime, TrafficSelector } from './types.js';
+
+/** What the daemon (manual keys) or the IKE engine (negotiated keys) installs for one child SA. */
+export interface ChildSpec {
+  name: string;
+  mode: EspMode;
+  /** Underlay addresses; remotePort is normally 4500. */
+  local: string;
+  remote: string;
+  remotePort: number;
+  localTs: TrafficSelector[];
+  remoteTs: TrafficSelector[];
+  spiIn: number;
+  spiOut: number;
+  /** AES key ‖ 4-byte salt: 36 bytes for AES-256-GCM, 20 for AES-128-GCM. */
+  keyIn: Buffer;
+  keyOut: Buffer;
+  replayWindow?: number;
+  softLifetime?: Lifetime;
+  hardLifetime?: Lifetime;
+  /** For status, e.g. "AES_GCM_16_256". */
+  proposal?: string;
+  /** Test only: the first outbound sequence number (default 1), to reach exhaustion quickly. */
+  testOnlyFirstSeqOut?: number;
+}
+
+/**
+ * A child as the data path holds it: its latest spec, its SPD policy and the SA pairs installed
+ * for it, oldest first. The newest pair carries outbound traffic (make-before-break); every pair
+ * still installed accepts inbound traffic until it is removed.
+ */
+export class Child {
+  spec: ChildSpec;
+  policy: Policy;
+  readonly pairs: SaPair[] = [];
+  localAddr: number;
+  remoteAddr: number;
+
+  constructor(spec: ChildSpec) {
+    this.spec = spec;
+    this.policy = policyOf(spec);
+    this.localAddr = addressOf(spec.local, 'local');
+    this.remoteAddr = addressOf(spec.remote, 'remote');
+  }
+
+  update(spec: ChildSpec): void {
+    this.spec = spec;
+    this.policy = policyOf(spec);
+    this.localAddr = addressOf(spec.local, 'local');
+    this.remoteAddr = addressOf(spec.remote, 'remote');
+  }
+
+  /** The SA pair outbound traffic uses: the one installed last. */
+  get outbound(): SaPair | undefined {
+    return this.pairs[this.pairs.length - 1];
+  }
+}
+
+function policyOf(spec: ChildSpec): Policy {
+  return { name: spec.name, action: 'protect', localTs: spec.localTs, remoteTs: spec.remoteTs };
+}
+
+function addressOf(text: string, what: string): number {
+  const v = parseIPv4(text);
+  if (v === null) throw new RangeError(`child ${what} address must be IPv4, got ${JSON.stringify(text)}`);
+  return v;
+}

@@ -1,0 +1,284 @@
+import {
+  ESP_NEXT_HEADER_DUMMY,
+  ESP_NEXT_HEADER_IPV4,
+  espPacketLength,
+  newEspPacketView,
+  newEspTrailerView,
+  parseEspPacket,
+  peekEspSpi,
+  type EspPacketView,
+  type EspTrailerView,
+} from '../wire/esp.js';
+import { Child, type ChildSpec } from './child.js';
+import { newDropCounts, newOutboundDropCounts, type DropCounts, type OutboundDropCause, type OutboundDropCounts } from './counters.js';
+import { newFlow, type Flow } from './selectors.js';
+import { readIpv4Flow } from './flow.js';
+import { isIpv4Fragment, newIpv4Header, type Ipv4Header } from '../wire/ipv4.js';
+import { policyCoversInbound } from './spd.js';
+import { Sad } from './sad.js';
+import { SaPair } from './sa-pair.js';
+import { Spd } from './spd.js';
+import { childStatus, type DataPathStatus } from './status.js';
+import { TRANSPORT_HEADER_LENGTH, MAX_UDP_PAYLOAD, writeTransportHeader, transportInboundFlow } from './modes.js';
+import type { DropCause, EspEvent } from './types.js';
+
+export type { ChildSpec } from './child.js';
+export type { EspEvent } from './types.js';
+export type { DataPathStatus, ChildStatus, SaStatus } from './status.js';
+
+/** Where decrypted packets go: whole IPv4 packets, handed over (the data path keeps no reference). */
+export interface TunWriter {
+  write(packets: Buffer[]): void;
+}
+
+/** Where ESP-in-UDP leaves, from local port 4500. The datagram buffer is handed over, never reused. */
+export interface UdpSender {
+  send(datagram: Buffer, length: number, port: number, address: string): void;
+}
+
+export interface EspDataPathOptions {
+  tun: TunWriter;
+  udp: UdpSender;
+  /** Milliseconds; injected so lifetimes are testable. */
+  now: () => number;
+  onEvent?: (e: EspEvent) => void;
+}
+
+/**
+ * The userspace ESP data path (the "device" of wireguard-go's tun/device/conn split): SAD, SPD
+ * and the per-packet work between the TUN and the UDP socket. It never touches a socket or the
+ * TUN itself: the daemon hands it packets and writer callbacks.
+ *
+ * Outbound: TUN packet → SPD (first match) → the child's newest SA → seal → UDP. A packet no
+ * policy covers, or whose child has no usable SA, is dropped and counted, never sent in clear.
+ * Inbound: ESP → SAD by SPI → lengths → replay check → ICV → window update → trailer → mode
+ * (tunnel: inner packet must fit the child's selectors; transport: IPv4 header rebuilt) → TUN.
+ */
+export class EspDataPath {
+  private readonly tun: TunWriter;
+  private readonly udp: UdpSender;
+  private readonly now: () => number;
+  private readonly emit: (e: EspEvent) => void;
+
+  private readonly children = new Map<string, Child>();
+  private readonly sad = new Sad();
+  private readonly spd = new Spd();
+
+  private readonly drops: DropCounts = newDropCounts();
+  private readonly outboundDrops: OutboundDropCounts = newOutboundDropCounts();
+  private dummyIn = 0;
+
+  // Per-packet scratch, reused: the hot path allocates only the buffers it hands over.
+  private readonly espView: EspPacketView = newEspPacketView();
+  private readonly trailer: EspTrailerView = newEspTrailerView();
+  private readonly flow: Flow = newFlow();
+  private readonly ipHeader: Ipv4Header = newIpv4Header();
+
+  constructor(opts: EspDataPathOptions) {
+    this.tun = opts.tun;
+    this.udp = opts.udp;
+    this.now = opts.now;
+    const onEvent = opts.onEvent;
+    this.emit = onEvent ? (e) => onEvent(e) : () => {};
+  }
+
+  /**
+   * Installs an SA pair for a child. A second install under the same name with new SPIs is a
+   * rekey (make-before-break): the new pair carries outbound traffic at once, the old inbound SA
+   * keeps accepting until removeSa(old spiIn). Installing the identical pair again is a no-op.
+   * Throws RangeError for a spec that cannot work (bad key length, SPI in use, bad address…).
+   */
+  installChild(spec: ChildSpec): void {
+    const existing = this.sad.get(spec.spiIn >>> 0);
+    if (existing !== undefined) {
+      const same = existing.child === spec.name && existing.spiOut === spec.spiOut >>> 0 && this.children.get(spec.name)?.spec.keyIn.equals(spec.keyIn);
+      if (same) return;
+      throw new RangeError(`inbound SPI 0x${(spec.spiIn >>> 0).toString(16)} is already installed (child ${existing.child})`);
+    }
+    if (spec.mode !== 'tunnel' && spec.mode !== 'transport') throw new RangeError(`unknown ESP mode ${String(spec.mode)}`);
+    if (spec.spiIn >>> 0 < 256 || spec.spiOut >>> 0 < 256) {
+      throw new RangeError('SPIs 0-255 are reserved (RFC 4303 §2.1)');
+    }
+    const pair = new SaPair({
+      child: spec.name,
+      mode: spec.mode,
+      spiIn: spec.spiIn,
+      spiOut: spec.spiOut,
+      keyIn: spec.keyIn,
+      keyOut: spec.keyOut,
+      replayWindow: spec.replayWindow,
+      softLifetime: spec.softLifetime,
+      hardLifetime: spec.hardLifetime,
+      proposal: spec.proposal,
+      installedAt: this.now(),
+      testOnlyFirstSeqOut: spec.testOnlyFirstSeqOut,
+    });
+    let child = this.children.get(spec.name);
+    if (child === undefined) {
+      child = new Child(spec);
+      this.children.set(spec.name, child);
+    } else {
+      child.update(spec);
+    }
+    this.sad.add(pair);
+    child.pairs.push(pair);
+    this.spd.set(child.policy);
+  }
+
+  /** Removes one SA pair (by its inbound SPI). The child and its policy stay: its traffic is
+   *  then dropped as `no_sa` until a new pair is installed or the child is removed. */
+  removeSa(spiIn: number): void {
+    const pair = this.sad.remove(spiIn >>> 0);
+    if (pair === undefined) return;
+    const child = this.children.get(pair.child);
+    if (child === undefined) return;
+    const i = child.pairs.indexOf(pair);
+    if (i >= 0) child.pairs.splice(i, 1);
+  }
+
+  /** Removes a child: all its SA pairs and its policy. */
+  removeChild(name: string): void {
+    const child = this.children.get(name);
+    if (child === undefined) return;
+    for (const pair of child.pairs) this.sad.remove(pair.spiIn);
+    child.pairs.length = 0;
+    this.spd.remove(name);
+    this.children.delete(name);
+  }
+
+  /** Outbound: packets read from the TUN. */
+  onTunPackets(packets: Buffer[]): void {
+    for (let i = 0; i < packets.length; i++) {
+      const cause = this.sendOne(packets[i]!);
+      if (cause !== null) this.outboundDrops[cause]++;
+    }
+  }
+
+  private sendOne(pkt: Buffer): OutboundDropCause | null {
+    const flow = this.flow;
+    const ip = this.ipHeader;
+    if (!readIpv4Flow(pkt, 0, pkt.length, flow, ip)) return 'malformed';
+    const policy = this.spd.lookupOutbound(flow);
+    if (policy === null) return 'no_policy';
+    if (policy.action === 'drop') return 'policy';
+    const child = this.children.get(policy.name);
+    const pair = child?.outbound;
+    if (child === undefined || pair === undefined) return 'no_sa';
+    if (pair.expired) {
+      pair.raiseEvents(this.emit);
+      return 'lifetime';
+    }
+
+    let payloadOffset: number;
+    let payloadLength: number;
+    let nextHeader: number;
+    if (pair.mode === 'tunnel') {
+      payloadOffset = 0;
+      payloadLength = ip.totalLength;
+      nextHeader = ESP_NEXT_HEADER_IPV4;
+    } else {
+      // Transport mode carries the IP payload; the peer rebuilds the header from the SA's
+      // addresses, so the packet must be exactly between them and not a fragment.
+      if (flow.src !== child.localAddr || flow.dst !== child.remoteAddr) return 'policy';
+      if (isIpv4Fragment(ip)) return 'malformed';
+      payloadOffset = ip.payloadOffset;
+      payloadLength = ip.payloadLength;
+      nextHeader = flow.protocol;
+    }
+
+    const espLength = espPacketLength(payloadLength);
+    if (espLength > MAX_UDP_PAYLOAD) return 'oversize';
+    const out = Buffer.allocUnsafe(espLength);
+    const n = pair.outbound.seal(pkt, payloadOffset, payloadLength, nextHeader, out, 0);
+    pair.raiseEvents(this.emit);
+    if (n < 0) return 'lifetime';
+    this.udp.send(out, n, child.spec.remotePort, child.spec.remote);
+    return null;
+  }
+
+  /**
+   * Inbound: one ESP packet of `length` bytes at `offset` in `datagram` (the SPI first; the
+   * caller has already split ESP from IKE on port 4500), received from `from`.
+   */
+  onUdpEsp(datagram: Buffer, offset: number, length: number, _from: { address: string; port: number }): void {
+    const spi = peekEspSpi(datagram, offset, length);
+    if (spi < 0) {
+      this.drops.malformed++;
+      return;
+    }
+    const pair = this.sad.get(spi);
+    if (pair === undefined) {
+      this.drops.unknown_spi++;
+      return;
+    }
+    const cause = this.receive(pair, datagram, offset, length);
+    if (cause !== null) {
+      this.drops[cause]++;
+      pair.inbound.drops[cause]++;
+    }
+  }
+
+  private receive(pair: SaPair, datagram: Buffer, offset: number, length: number): DropCause | null {
+    const view = this.espView;
+    if (parseEspPacket(datagram, offset, length, view) !== null) return 'malformed';
+    if (pair.expired) {
+      pair.raiseEvents(this.emit);
+      return 'lifetime';
+    }
+    // Decrypt straight into the buffer handed to the TUN; transport mode leaves room in front
+    // for the IPv4 header it rebuilds.
+    const room = pair.mode === 'transport' ? TRANSPORT_HEADER_LENGTH : 0;
+    const out = Buffer.allocUnsafe(room + view.ciphertextLength);
+    const trailer = this.trailer;
+    const cause = pair.inbound.open(datagram, view, out, room, trailer);
+    pair.raiseEvents(this.emit);
+    if (cause !== null) return cause;
+
+    if (trailer.nextHeader === ESP_NEXT_HEADER_DUMMY) {
+      // RFC 4303 §2.6: a dummy packet for traffic-flow confidentiality; authentic, discarded.
+      pair.inbound.dummyPackets++;
+      this.dummyIn++;
+      return null;
+    }
+
+    const child = this.children.get(pair.child);
+    if (child === undefined) return 'policy';
+    const flow = this.flow;
+    let packet: Buffer;
+    if (pair.mode === 'tunnel') {
+      if (trailer.nextHeader !== ESP_NEXT_HEADER_IPV4) return 'malformed';
+      const ip = this.ipHeader;
+      if (!readIpv4Flow(out, 0, trailer.payloadLength, flow, ip)) return 'malformed';
+      if (!policyCoversInbound(child.policy, flow)) return 'policy';
+      // Bytes after the inner packet's total length are TFC padding (RFC 4303 §2.7): cut them.
+      packet = out.subarray(0, ip.totalLength);
+    } else {
+      const total = room + trailer.payloadLength;
+      if (total > 0xffff) return 'malformed';
+      transportInboundFlow(child.remoteAddr, child.localAddr, trailer.nextHeader, out, room, trailer.payloadLength, flow);
+      if (!policyCoversInbound(child.policy, flow)) return 'policy';
+      writeTransportHeader(out, 0, child.remoteAddr, child.localAddr, trailer.nextHeader, total);
+      packet = out.subarray(0, total);
+    }
+    this.tun.write([packet]);
+    return null;
+  }
+
+  /** Applies time-based lifetimes; call about once a second. */
+  tick(): void {
+    const now = this.now();
+    for (const child of this.children.values()) {
+      for (const pair of child.pairs) pair.checkAge(now, this.emit);
+    }
+  }
+
+  status(): DataPathStatus {
+    const now = this.now();
+    return {
+      children: [...this.children.values()].map((c) => childStatus(c, now)),
+      drops: { ...this.drops },
+      outbound_drops: { ...this.outboundDrops },
+      dummy_in: this.dummyIn,
+    };
+  }
+}

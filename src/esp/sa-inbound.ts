@@ -1,0 +1,66 @@
+import { parseEspTrailer, type EspPacketView, type EspTrailerView } from '../wire/esp.js';
+import { newDropCounts, type DropCounts } from './counters.js';
+import { LifetimeLimits } from './lifetime.js';
+import { ReplayWindow, REPLAY_WINDOW_DEFAULT } from './replay-window.js';
+import { EspGcmTransform } from './transform.js';
+import type { DropCause, ExpiryReason } from './types.js';
+
+export interface InboundSaOptions {
+  spi: number;
+  /** AES key ‖ 4-byte salt (20 or 36 bytes). */
+  key: Uint8Array;
+  limits: LifetimeLimits;
+  replayWindow?: number;
+}
+
+/**
+ * The receiving half of an SA: SPI, key, anti-replay window, traffic and drop counters, lifetime
+ * state. Sans-I/O: it verifies and decrypts a parsed ESP packet into the caller's buffer.
+ */
+export class InboundSa {
+  readonly spi: number;
+  readonly window: ReplayWindow;
+  private readonly transform: EspGcmTransform;
+  private readonly limits: LifetimeLimits;
+
+  packets = 0;
+  bytes = 0;
+  /** Authenticated dummy packets (next header 59) that were discarded. */
+  dummyPackets = 0;
+  readonly drops: DropCounts = newDropCounts();
+  softReason: ExpiryReason | null = null;
+  hardReason: ExpiryReason | null = null;
+
+  constructor(opts: InboundSaOptions) {
+    this.spi = opts.spi >>> 0;
+    this.transform = new EspGcmTransform(opts.key);
+    this.limits = opts.limits;
+    this.window = new ReplayWindow(opts.replayWindow ?? REPLAY_WINDOW_DEFAULT);
+  }
+
+  get keyBits(): 128 | 256 {
+    return this.transform.keyBits;
+  }
+
+  /**
+   * Opens a packet whose outer layout `view` has already been parsed and whose SPI is ours.
+   * Order (RFC 4303 §3.4): lifetime, replay check, ICV, then the window moves, then the trailer.
+   * On success the payload is `out[outOffset .. outOffset + trailer.payloadLength]` and null is
+   * returned; otherwise the drop cause (not yet counted: the caller counts it where it belongs).
+   */
+  open(buf: Buffer, view: EspPacketView, out: Buffer, outOffset: number, trailer: EspTrailerView): DropCause | null {
+    if (this.hardReason !== null) return 'lifetime';
+    if (!this.window.check(view.seq)) return 'replay';
+    const n = this.transform.open(buf, view, undefined, out, outOffset);
+    if (n < 0) return 'auth_failed';
+    // Authentic: the window moves even if what is inside turns out to be unusable, so the same
+    // packet can never be replayed.
+    this.window.accept(view.seq);
+    if (parseEspTrailer(out, outOffset, n, trailer) !== null) return 'malformed';
+    this.packets++;
+    this.bytes += trailer.payloadLength;
+    if (this.softReason === null) this.softReason = this.limits.softByVolume(this.bytes, this.packets);
+    this.hardReason = this.limits.hardByVolume(this.bytes, this.packets);
+    return null;
+  }
+}
