@@ -1,0 +1,190 @@
+import { unlinkSync } from 'node:fs';
+import type { Logger } from '../util/log.js';
+import { OperationFailed, PrivilegeError } from '../util/errors.js';
+import { openTun, type Tun } from '../native/tun.js';
+import { EspDataPath } from '../esp/datapath.js';
+import type { ChildSpec } from '../esp/child.js';
+import type { EspEvent } from '../esp/types.js';
+import type { IpsecdConfig, ManualConnection } from './config.js';
+import { ControlServer } from './control-server.js';
+import type { ControlRequest, ControlResponse } from './control-protocol.js';
+import { KeylogWriter } from './keylog.js';
+import { RouteInstaller, findLocalSources, localIpv4Addresses, planRoutes } from './routes.js';
+import { buildStatus, xfrmName, type StatusJson } from './status.js';
+import { UdpEndpoint, type Peer } from './udp.js';
+
+export interface IpsecdOptions {
+  config: IpsecdConfig;
+  logger: Logger;
+  /** Directory for Wireshark's esp_sa / ikev2_decryption_table; none when not asked for. */
+  keylogDir?: string;
+  /** Unix socket for status and commands; none when not asked for. */
+  controlSocket?: string;
+  /** Clock in ms (injected so tests can drive lifetimes). */
+  now?: () => number;
+}
+
+/**
+ * Where IKE messages go. The IKE engine (a later layer) implements this; until then the daemon
+ * counts them and drops them, since only manual connections are configured.
+ */
+export interface IkeSink {
+  onIkeMessage(message: Buffer, from: Peer, localPort: number): void;
+}
+
+const TICK_MS = 1000;
+
+function spiHex(spi: number): string {
+  return `0x${(spi >>> 0).toString(16).padStart(8, '0')}`;
+}
+
+/**
+ * The ipsecd process: TUN ↔ ESP data path ↔ UDP 4500, with policy routes steering the protected
+ * flows into the TUN. start() builds everything in order and undoes what it built when a step
+ * fails; stop() removes routes and rules, closes TUN and sockets, removes the control socket.
+ */
+export class Ipsecd {
+  private tun: Tun | undefined;
+  private udp: UdpEndpoint | undefined;
+  private dp: EspDataPath | undefined;
+  private control: ControlServer | undefined;
+  private keylog: KeylogWriter | undefined;
+  private readonly routes = new RouteInstaller();
+  private ticker: NodeJS.Timeout | undefined;
+  private startedAt = 0;
+  private ikeDatagrams = 0;
+  private stopped = false;
+  /** The IKE engine plugs in here; null means "manual keys only in this build". */
+  ikeSink: IkeSink | null = null;
+  private readonly now: () => number;
+  private readonly log: Logger;
+
+  constructor(private readonly opts: IpsecdOptions) {
+    this.now = opts.now ?? Date.now;
+    this.log = opts.logger;
+  }
+
+  async start(): Promise<void> {
+    try {
+      await this.startSteps();
+    } catch (e) {
+      await this.stop();
+      throw e;
+    }
+  }
+
+  private async startSteps(): Promise<void> {
+    const cfg = this.opts.config;
+    this.startedAt = this.now();
+    const localAddrs = [...new Set(cfg.connections.map((c) => c.localAddr))];
+    if (localAddrs.length > 1) {
+      throw new OperationFailed(`connections use several local addresses (${localAddrs.join(', ')}); this build serves one local address per daemon`);
+    }
+    this.tun = this.openTunDevice();
+    this.routes.setupTun({ ...cfg.tun, name: this.tun.name });
+
+    this.dp = new EspDataPath({
+      tun: { write: (packets: Buffer[]) => { this.tun?.writeBatch(packets); } },
+      udp: { send: (d: Buffer, len: number, port: number, addr: string) => this.udp?.send(d, len, port, addr) },
+      now: this.now,
+      onEvent: (e: EspEvent) => this.onEspEvent(e),
+    });
+    this.udp = await UdpEndpoint.open(localAddrs[0]!, {
+      esp: (d, off, len, from) => this.dp?.onUdpEsp(d, off, len, from),
+      ike: (msg, from, port) => this.onIke(msg, from, port),
+    });
+
+    if (this.opts.keylogDir) this.keylog = new KeylogWriter(this.opts.keylogDir);
+    cfg.connections.forEach((c, i) => this.installManual(c, i + 1));
+
+    const sources = findLocalSources(cfg.connections, localIpv4Addresses());
+    for (const c of cfg.connections) {
+      if (c.mode === 'tunnel' && !sources.has(c.name)) {
+        this.log.warn({ conn: c.name, local_ts: c.localTsText }, 'no local address inside local_ts: locally sent packets may carry a source outside the selectors and be dropped');
+      }
+    }
+    this.routes.apply(planRoutes(cfg.connections, { ...cfg.tun, name: this.tun.name }, sources));
+
+    this.tun.onPackets((packets) => this.dp?.onTunPackets(packets));
+    this.ticker = setInterval(() => this.dp?.tick(), TICK_MS);
+
+    if (this.opts.controlSocket) {
+      this.control = new ControlServer(this.opts.controlSocket, (req) => this.handleControl(req));
+      await this.control.listen();
+    }
+    this.log.info({ tun: this.tun.name, local: localAddrs[0], connections: cfg.connections.map((c) => c.name) }, 'ipsecd started');
+  }
+
+  private openTunDevice(): Tun {
+    const name = this.opts.config.tun.name;
+    try {
+      return openTun(name);
+    } catch (e) {
+      const errno = (e as { errno?: number }).errno;
+      if (errno === 1 /* EPERM */ || errno === 13 /* EACCES */) throw new PrivilegeError(`opening TUN device ${name}`);
+      if (errno === 16 /* EBUSY */) throw new OperationFailed(`TUN device ${name} is in use by another process (another ipsecd?); set tun.name to another name`);
+      throw new OperationFailed(`cannot open TUN device ${name}: ${(e as Error).message}`);
+    }
+  }
+
+  private installManual(c: ManualConnection, serial: number): void {
+    const proposal = xfrmName(c.proposal);
+    const hard = c.lifeBytes || c.lifePackets ? { bytes: c.lifeBytes || undefined, packets: c.lifePackets || undefined } : undefined;
+    const spec: ChildSpec = {
+      name: c.name, mode: c.mode, local: c.localAddr, remote: c.remoteAddr, remotePort: c.remotePort,
+      localTs: c.localTs, remoteTs: c.remoteTs, spiIn: c.spiIn, spiOut: c.spiOut,
+      keyIn: c.keyIn, keyOut: c.keyOut, replayWindow: c.replayWindow, proposal,
+      ...(hard ? { hardLifetime: hard } : {}),
+    };
+    this.dp!.installChild(spec);
+    this.keylog?.addEsp({ src: c.localAddr, dst: c.remoteAddr, spi: c.spiOut, keyAndSalt: c.keyOut });
+    this.keylog?.addEsp({ src: c.remoteAddr, dst: c.localAddr, spi: c.spiIn, keyAndSalt: c.keyIn });
+    // The line pluto writes to its log when a child SA comes up (the seed's libreswan.log).
+    this.log.info({ conn: c.name, serial, spi_out: spiHex(c.spiOut), spi_in: spiHex(c.spiIn) },
+      `"${c.name}" #${serial}: IPsec SA established ${c.mode} mode {ESP/NAT=>${spiHex(c.spiOut)} <${spiHex(c.spiIn)} xfrm=${proposal}-NONE NATOA=none NATD=none DPD=passive}`);
+  }
+
+  private onEspEvent(e: EspEvent): void {
+    // Manual SAs are never rekeyed: a soft expiry is a warning, a hard one stops the traffic.
+    const fields = { conn: e.child, spi_in: spiHex(e.spiIn), reason: e.reason };
+    if (e.type === 'soft-expired') this.log.warn(fields, 'SA reached its soft lifetime; manual keys are not rekeyed');
+    else this.log.error(fields, 'SA reached its hard lifetime and no longer carries traffic; install new manual keys');
+  }
+
+  private onIke(msg: Buffer, from: Peer, localPort: number): void {
+    this.ikeDatagrams++;
+    if (this.ikeSink) this.ikeSink.onIkeMessage(msg, from, localPort);
+    else this.log.debug({ from, localPort, length: msg.length }, 'IKE datagram dropped: only manual connections in this build');
+  }
+
+  status(): StatusJson {
+    const dpStatus = this.dp!.status();
+    return buildStatus(this.opts.config.connections, dpStatus,
+      { keepalives: this.udp?.keepalives ?? 0, ike_datagrams: this.ikeDatagrams },
+      Math.floor((this.now() - this.startedAt) / 1000));
+  }
+
+  private handleControl(req: ControlRequest): ControlResponse {
+    if (req.cmd === 'status') return { ok: true, status: this.status() };
+    const conn = this.opts.config.connections.find((c) => c.name === req.conn);
+    if (!conn) return { ok: false, error: `no connection named "${req.conn}"` };
+    return { ok: false, error: `${req.cmd} is not supported for manual connections ("${req.conn}" has static keys; there is no IKE SA to ${req.cmd})` };
+  }
+
+  /** Undoes everything start() did; safe to call twice and after a failed start. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.ticker) clearInterval(this.ticker);
+    await this.control?.close();
+    for (const err of this.routes.remove()) this.log.warn(err);
+    this.udp?.close();
+    this.tun?.close();
+    this.log.info('ipsecd stopped');
+  }
+}
+
+/** Removes a file if it exists (used for leftovers of a crashed run). */
+export function removeIfExists(p: string): void {
+  try { unlinkSync(p); } catch { /* not there */ }
+}

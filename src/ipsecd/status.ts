@@ -1,0 +1,125 @@
+import type { DataPathStatus } from '../esp/status.js';
+import type { DropCounts, OutboundDropCounts } from '../esp/counters.js';
+import type { ManualConnection } from './config.js';
+
+/**
+ * `ipsec status` in the CONTRACTS.md shape. A manual connection has no IKE SA; it is shown as an
+ * "ike_sas" entry with state MANUAL and null IKE fields, so tools read one shape whatever keyed
+ * the SAs. SPIs are "0x" + 8 hex digits, as in the config file.
+ */
+
+export interface ChildSaJson {
+  name: string;
+  state: string;
+  mode: 'tunnel' | 'transport';
+  spi_in: string;
+  spi_out: string;
+  proposal: string;
+  local_ts: string[];
+  remote_ts: string[];
+  bytes_in: number;
+  bytes_out: number;
+  packets_in: number;
+  packets_out: number;
+  rekey_in_s: number | null;
+  /** Extensions: libreswan's serial (#N), and this SA's inbound refusals by cause. */
+  serial: number;
+  drops: DropCounts;
+}
+
+export interface IkeSaJson {
+  name: string;
+  state: string;
+  local: string;
+  remote: string;
+  local_id: string | null;
+  remote_id: string | null;
+  spi_i: string | null;
+  spi_r: string | null;
+  proposal: string | null;
+  established_s: number | null;
+  rekey_in_s: number | null;
+  children: ChildSaJson[];
+}
+
+export interface StatusJson {
+  ike_sas: IkeSaJson[];
+  drops: DropCounts;
+  /** Extensions: packets from the TUN not sent, by cause; NAT keepalives and IKE datagrams seen. */
+  outbound_drops: OutboundDropCounts;
+  udp: { keepalives: number; ike_datagrams: number };
+}
+
+/** libreswan's proposal words: aes256gcm16 → AES_GCM_16_256. */
+export function xfrmName(proposal: string): string {
+  const m = /^aes(128|192|256)gcm16$/.exec(proposal);
+  return m ? `AES_GCM_16_${m[1]}` : proposal.toUpperCase();
+}
+
+export function buildStatus(
+  conns: readonly ManualConnection[],
+  dp: DataPathStatus,
+  udp: { keepalives: number; ike_datagrams: number },
+  uptimeS: number,
+): StatusJson {
+  const ike_sas = conns.map((c, i): IkeSaJson => {
+    const child = dp.children.find((ch) => ch.name === c.name);
+    const children: ChildSaJson[] = (child?.sas ?? []).map((sa) => ({
+      name: c.name,
+      state: sa.state === 'installed' ? 'INSTALLED' : sa.state === 'rekey-due' ? 'REKEY_DUE' : 'EXPIRED',
+      mode: c.mode,
+      spi_in: sa.spi_in,
+      spi_out: sa.spi_out,
+      proposal: sa.proposal,
+      local_ts: c.localTsText,
+      remote_ts: c.remoteTsText,
+      bytes_in: sa.bytes_in,
+      bytes_out: sa.bytes_out,
+      packets_in: sa.packets_in,
+      packets_out: sa.packets_out,
+      rekey_in_s: sa.rekey_in_s,
+      serial: i + 1,
+      drops: sa.drops,
+    }));
+    return {
+      name: c.name, state: 'MANUAL', local: c.localAddr, remote: c.remoteAddr,
+      local_id: null, remote_id: null, spi_i: null, spi_r: null, proposal: null,
+      established_s: uptimeS, rekey_in_s: null, children,
+    };
+  });
+  return { ike_sas, drops: dp.drops, outbound_drops: dp.outbound_drops, udp };
+}
+
+/** libreswan's byte counts: 0B, 950B, 8KB, 13MB, 2193MB (powers of 1000, truncated). */
+export function humanBytes(n: number): string {
+  if (n < 1000) return `${n}B`;
+  if (n < 1_000_000) return `${Math.floor(n / 1000)}KB`;
+  return `${Math.floor(n / 1_000_000)}MB`;
+}
+
+function bareSpi(s: string): string {
+  return Number.parseInt(s, 16).toString(16);
+}
+
+/** The seed's `ipsec status` lines: a state line and a traffic line per child SA. */
+export function formatStatusText(st: StatusJson): string {
+  const lines: string[] = [];
+  for (const ike of st.ike_sas) {
+    for (const ch of ike.children) {
+      const label = ike.name === ch.name ? `"${ike.name}"` : `"${ike.name}/${ch.name}"`;
+      const state = ike.state === 'MANUAL'
+        ? `STATE_MANUAL_SA (static keys installed, ${ch.mode} mode); ${ch.state === 'INSTALLED' ? 'newest IPSEC; eroute owner; ' : ''}${xfrmName2(ch.proposal)}; idle;`
+        : `STATE_V2_ESTABLISHED_CHILD_SA (IPsec SA established); ${ch.rekey_in_s !== null ? `EVENT_SA_REKEY in ${ch.rekey_in_s}s; ` : ''}newest IPSEC; eroute owner; idle;`;
+      lines.push(`000 #${ch.serial}: ${label}:4500 ${state}`);
+      lines.push(`000 #${ch.serial}: ${label} esp.${bareSpi(ch.spi_out)}@${ike.remote} esp.${bareSpi(ch.spi_in)}@${ike.local} Traffic: ESPin=${humanBytes(ch.bytes_in)} ESPout=${humanBytes(ch.bytes_out)}! ESPmax=0B`);
+    }
+  }
+  const d = st.drops;
+  lines.push('000');
+  lines.push(`000 drops: auth_failed=${d.auth_failed} replay=${d.replay} unknown_spi=${d.unknown_spi} malformed=${d.malformed} policy=${d.policy} lifetime=${d.lifetime}`);
+  return lines.join('\n') + '\n';
+}
+
+function xfrmName2(proposal: string): string {
+  return `xfrm=${proposal.includes('_') ? proposal : xfrmName(proposal)}-NONE`;
+}
