@@ -1,0 +1,68 @@
+import type { OverlayEngine } from './engine.js';
+import type { Underlay, UnderlaySink } from './underlay.js';
+
+/** What the driver needs of a TUN (src/native/tun.ts's Tun fits; tests may pass a fake). */
+export interface TunPort {
+  readonly name: string;
+  onPackets(cb: (packets: Buffer[]) => void): void;
+  write(packet: Uint8Array): boolean;
+  writeBatch(packets: Uint8Array[]): number;
+  close(): void;
+}
+
+/**
+ * The thin driver around the engine: TUN batches → encapsulate → underlay; underlay → decapsulate
+ * → TUN. It owns no policy; everything it decides is the engine's.
+ */
+export class NodeOverlay implements UnderlaySink {
+  /** Inner packets the kernel refused on TUN write. */
+  tunWriteFailures = 0;
+  private started = false;
+  private readonly outBatch: Buffer[] = [];
+  private readonly inBatch: Buffer[] = [];
+
+  constructor(readonly engine: OverlayEngine, readonly tun: TunPort, readonly underlay: Underlay) {}
+
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    await this.underlay.start(this);
+    this.engine.setSourcePortPicker((h) => this.underlay.sourcePort(h));
+    this.tun.onPackets((packets) => this.fromTun(packets));
+  }
+
+  /** Outbound: one TUN read batch. */
+  fromTun(packets: Buffer[]): void {
+    const batch = this.outBatch;
+    for (const p of packets) {
+      const out = this.engine.encapsulate(p);
+      if (out) batch.push(out);
+    }
+    if (batch.length > 0) {
+      this.underlay.send(batch.slice());
+      batch.length = 0;
+    }
+  }
+
+  fromUdp(src: number, payload: Buffer): void {
+    const inner = this.engine.decapsulateUdp(src, payload);
+    if (inner && !this.tun.write(inner)) this.tunWriteFailures++;
+  }
+
+  fromIpv4(packets: Buffer[]): void {
+    const batch = this.inBatch;
+    for (const p of packets) {
+      const inner = this.engine.decapsulateIpv4(p);
+      if (inner) batch.push(inner);
+    }
+    if (batch.length > 0) {
+      this.tunWriteFailures += batch.length - this.tun.writeBatch(batch);
+      batch.length = 0;
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.tun.close();
+    await this.underlay.close();
+  }
+}

@@ -1,0 +1,43 @@
+import { ephemeralSourcePort } from './flow-hash.js';
+import type { Underlay, UnderlaySink } from './underlay.js';
+
+/**
+ * The seam to a layer that carries whole IPv4 packets — the ESP data path with IPsec on. Outbound
+ * packets go to `out` (e.g. `pkts => espDataPath.onTunPackets(pkts)`); the other layer gives
+ * decrypted IPv4(UDP(Geneve)) packets back through deliver() (e.g. as its TunWriter). Since the
+ * source port travels inside ESP, any port works: the RFC 8926 ephemeral range is used.
+ */
+export class PacketUnderlay implements Underlay {
+  private sink: UnderlaySink | undefined;
+  private closed = false;
+  /** Packets delivered before start() or after close(), dropped. */
+  dropped = 0;
+
+  constructor(private readonly out: (packets: Buffer[]) => void) {}
+
+  sourcePort(flowHash: number): number {
+    return ephemeralSourcePort(flowHash);
+  }
+
+  send(packets: Buffer[]): void {
+    if (!this.closed && packets.length > 0) this.out(packets);
+  }
+
+  /** Inbound whole IPv4 packets from the other layer. */
+  deliver(packets: Buffer[]): void {
+    if (!this.sink || this.closed) {
+      this.dropped += packets.length;
+      return;
+    }
+    this.sink.fromIpv4(packets);
+  }
+
+  async start(sink: UnderlaySink): Promise<void> {
+    this.sink = sink;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.sink = undefined;
+  }
+}

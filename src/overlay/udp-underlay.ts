@@ -1,0 +1,105 @@
+import dgram from 'node:dgram';
+import { once } from 'node:events';
+import { formatIpv4, parseIpv4 } from '../config/cidr.js';
+import { GENEVE_PORT, IPV4_HEADER, UDP_HEADER } from './geneve-layout.js';
+import type { Underlay, UnderlaySink } from './underlay.js';
+
+export interface UdpUnderlayOptions {
+  /** Local underlay address to bind (the node's underlay IP). */
+  address: string;
+  /** Geneve port (default 6081). */
+  port?: number;
+  /** How many sending sockets, i.e. distinct outer source ports flows spread over (default 8). */
+  senders?: number;
+}
+
+/**
+ * Plain (cleartext) Geneve over the kernel's UDP. Node has no raw sockets, so the outer source port
+ * cannot be any number: each sending socket is bound to an ephemeral port and a flow's hash picks
+ * one of them — one flow, one port; many flows, many ports, like a kernel Geneve device.
+ */
+export class UdpUnderlay implements Underlay {
+  readonly address: string;
+  readonly port: number;
+  private readonly senderCount: number;
+  private receiver: dgram.Socket | undefined;
+  private senders: dgram.Socket[] = [];
+  private senderPorts: number[] = [];
+  private byPort = new Map<number, dgram.Socket>();
+  /** Peer address strings by number: the few peers are converted once, not per packet. */
+  private addrText = new Map<number, string>();
+  private addrNum = new Map<string, number>();
+  private closed = false;
+  sendErrors = 0;
+  receiveErrors = 0;
+
+  constructor(opts: UdpUnderlayOptions) {
+    if (parseIpv4(opts.address) === undefined) throw new Error(`underlay address "${opts.address}" is not IPv4`);
+    this.address = opts.address;
+    this.port = opts.port ?? GENEVE_PORT;
+    this.senderCount = opts.senders ?? 8;
+    if (!Number.isInteger(this.senderCount) || this.senderCount < 1 || this.senderCount > 64) throw new Error('senders must be 1..64');
+  }
+
+  async start(sink: UnderlaySink): Promise<void> {
+    const rx = dgram.createSocket({ type: 'udp4', reuseAddr: false });
+    rx.on('error', () => { this.receiveErrors++; });
+    rx.on('message', (msg, rinfo) => {
+      let src = this.addrNum.get(rinfo.address);
+      if (src === undefined) {
+        src = parseIpv4(rinfo.address);
+        if (src === undefined) return;
+        if (this.addrNum.size < 4096) this.addrNum.set(rinfo.address, src);
+      }
+      sink.fromUdp(src, msg);
+    });
+    rx.bind(this.port, this.address);
+    await once(rx, 'listening');
+    this.receiver = rx;
+    for (let i = 0; i < this.senderCount; i++) {
+      const s = dgram.createSocket('udp4');
+      // A failed send (EMSGSIZE, unreachable) must not end the process: count it.
+      s.on('error', () => { this.sendErrors++; });
+      // Anything arriving on a sending port is not Geneve to us; read and discard it.
+      s.on('message', () => {});
+      s.bind(0, this.address);
+      await once(s, 'listening');
+      const p = s.address().port;
+      this.senders.push(s);
+      this.senderPorts.push(p);
+      this.byPort.set(p, s);
+    }
+  }
+
+  sourcePort(flowHash: number): number {
+    const n = this.senderPorts.length;
+    return n === 0 ? 0 : this.senderPorts[flowHash % n]!;
+  }
+
+  send(packets: Buffer[]): void {
+    if (this.closed) return;
+    for (const pkt of packets) {
+      if (pkt.length < IPV4_HEADER + UDP_HEADER) continue;
+      const dst = pkt.readUInt32BE(16);
+      let text = this.addrText.get(dst);
+      if (text === undefined) {
+        text = formatIpv4(dst);
+        this.addrText.set(dst, text);
+      }
+      const sock = this.byPort.get(pkt.readUInt16BE(IPV4_HEADER)) ?? this.senders[0];
+      if (!sock) continue;
+      sock.send(pkt.subarray(IPV4_HEADER + UDP_HEADER), this.port, text, (err) => {
+        if (err) this.sendErrors++;
+      });
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const all = [...this.senders, ...(this.receiver ? [this.receiver] : [])];
+    this.senders = [];
+    this.receiver = undefined;
+    await Promise.all(all.map((s) => new Promise<void>((r) => s.close(() => r()))));
+  }
+}

@@ -1,0 +1,25 @@
+/**
+ * How Geneve packets cross between nodes. The engine builds whole IPv4(UDP(Geneve)) packets; an
+ * underlay carries them. Two implementations:
+ *  - UdpUnderlay (udp-underlay.ts): IPsec off — a UDP socket on 6081 receives, a few sockets on
+ *    ephemeral ports send (the port chosen by flow hash), so the wire shows the seed's §5.2.
+ *  - PacketUnderlay (packet-underlay.ts): IPsec on — packets go to another layer whole (the ESP
+ *    data path, which protects UDP 6081 flows in transport mode) and come back whole from it.
+ */
+export interface UnderlaySink {
+  /** A Geneve UDP payload from the underlay address `src` (IPv4 as an unsigned 32-bit number). */
+  fromUdp(src: number, payload: Buffer): void;
+  /** Whole IPv4(UDP 6081(Geneve)) packets, e.g. as the ESP layer rebuilds them after decrypting. */
+  fromIpv4(packets: Buffer[]): void;
+}
+
+export interface Underlay {
+  /** The outer UDP source port for a flow hash (the plain underlay answers one of its sockets' ports). */
+  sourcePort(flowHash: number): number;
+  /** Sends whole IPv4(UDP(Geneve)) packets built by the engine. Never throws on a packet. */
+  send(packets: Buffer[]): void;
+  /** Starts receiving; inbound Geneve goes to `sink`. */
+  start(sink: UnderlaySink): Promise<void>;
+  /** Stops and releases sockets. Idempotent. */
+  close(): Promise<void>;
+}
