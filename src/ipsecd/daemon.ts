@@ -160,7 +160,7 @@ export class Ipsecd {
   status(): StatusJson {
     const dpStatus = this.dp!.status();
     return buildStatus(this.opts.config.connections, dpStatus,
-      { keepalives: this.udp?.keepalives ?? 0, ike_datagrams: this.ikeDatagrams },
+      { keepalives: this.udp?.keepalives ?? 0, ike_datagrams: this.ikeDatagrams, malformed: this.udp?.malformed ?? 0 },
       Math.floor((this.now() - this.startedAt) / 1000));
   }
 

@@ -47,7 +47,7 @@ export interface StatusJson {
   drops: DropCounts;
   /** Extensions: packets from the TUN not sent, by cause; NAT keepalives and IKE datagrams seen. */
   outbound_drops: OutboundDropCounts;
-  udp: { keepalives: number; ike_datagrams: number };
+  udp: { keepalives: number; ike_datagrams: number; malformed: number };
 }
 
 /** libreswan's proposal words: aes256gcm16 → AES_GCM_16_256. */
@@ -59,7 +59,7 @@ export function xfrmName(proposal: string): string {
 export function buildStatus(
   conns: readonly ManualConnection[],
   dp: DataPathStatus,
-  udp: { keepalives: number; ike_datagrams: number },
+  udp: { keepalives: number; ike_datagrams: number; malformed: number },
   uptimeS: number,
 ): StatusJson {
   const ike_sas = conns.map((c, i): IkeSaJson => {
@@ -87,7 +87,9 @@ export function buildStatus(
       established_s: uptimeS, rekey_in_s: null, children,
     };
   });
-  return { ike_sas, drops: dp.drops, outbound_drops: dp.outbound_drops, udp };
+  // Junk on port 4500 that never reached the data path is malformed input all the same.
+  const drops = { ...dp.drops, malformed: dp.drops.malformed + udp.malformed };
+  return { ike_sas, drops, outbound_drops: dp.outbound_drops, udp };
 }
 
 /** libreswan's byte counts: 0B, 950B, 8KB, 13MB, 2193MB (powers of 1000, truncated). */

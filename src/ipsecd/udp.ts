@@ -1,10 +1,13 @@
 import dgram from 'node:dgram';
 import { OperationFailed } from '../util/errors.js';
+import { classifyUdpEncap, newUdpEncapClass, prependNonEspMarker } from '../wire/udp-encap.js';
 
 /**
  * The daemon's UDP sockets: 4500 (ESP-in-UDP and IKE after NAT-T, RFC 3948) and 500 (IKE).
- * Datagrams on 4500 are told apart by their first bytes: a single 0xFF is a NAT keepalive, four
- * zero bytes (the non-ESP marker) start IKE, anything else is ESP (an SPI is never 0).
+ * Datagrams on 4500 are told apart by their first bytes (wire/udp-encap): a single 0xFF is a NAT
+ * keepalive, four zero bytes (the non-ESP marker) start IKE, anything else is ESP (an SPI is
+ * never 0). ESP too short to be a packet still goes to the data path, which counts it as
+ * malformed under its SA's counters; other junk is counted here.
  */
 
 export const IKE_PORT = 500;
@@ -21,15 +24,6 @@ export interface UdpHandlers {
   /** An IKE message (non-ESP marker already stripped) and the local port it came to. */
   ike(message: Buffer, from: Peer, localPort: number): void;
   keepalive?(from: Peer): void;
-}
-
-export type Udp4500Kind = 'keepalive' | 'ike' | 'esp';
-
-/** Classifies a datagram that arrived on port 4500 (RFC 3948 §2.2, §2.3). */
-export function classify4500(d: Buffer): Udp4500Kind {
-  if (d.length === 1 && d[0] === 0xff) return 'keepalive';
-  if (d.length >= 4 && d[0] === 0 && d[1] === 0 && d[2] === 0 && d[3] === 0) return 'ike';
-  return 'esp';
 }
 
 function bind(address: string, port: number, onMessage: (msg: Buffer, rinfo: dgram.RemoteInfo) => void): Promise<dgram.Socket> {
@@ -60,6 +54,8 @@ function bind(address: string, port: number, onMessage: (msg: Buffer, rinfo: dgr
 /** Sockets on 500 and 4500 of one local address. */
 export class UdpEndpoint {
   keepalives = 0;
+  /** Datagrams on 4500 that are neither keepalive, IKE nor ESP (empty, 2-3 bytes, short IKE). */
+  malformed = 0;
   private natt: dgram.Socket | undefined;
   private ike: dgram.Socket | undefined;
 
@@ -67,18 +63,24 @@ export class UdpEndpoint {
 
   static async open(address: string, handlers: UdpHandlers): Promise<UdpEndpoint> {
     const ep = new UdpEndpoint(address);
+    const cls = newUdpEncapClass();
     ep.natt = await bind(address, NATT_PORT, (msg, r) => {
       const from = { address: r.address, port: r.port };
-      switch (classify4500(msg)) {
+      classifyUdpEncap(msg, 0, msg.length, cls);
+      switch (cls.kind) {
         case 'keepalive':
           ep.keepalives++;
           handlers.keepalive?.(from);
           return;
         case 'ike':
-          handlers.ike(msg.subarray(4), from, NATT_PORT);
+          handlers.ike(msg.subarray(cls.offset, cls.offset + cls.length), from, NATT_PORT);
           return;
         case 'esp':
           handlers.esp(msg, 0, msg.length, from);
+          return;
+        case 'malformed':
+          if (cls.cause === 'esp_truncated') handlers.esp(msg, 0, msg.length, from);
+          else ep.malformed++;
       }
     });
     try {
@@ -97,7 +99,7 @@ export class UdpEndpoint {
 
   /** Sends an IKE message from `localPort`, adding the non-ESP marker on 4500. */
   sendIke(message: Buffer, localPort: number, to: Peer): void {
-    if (localPort === NATT_PORT) this.natt?.send([Buffer.alloc(4), message], to.port, to.address);
+    if (localPort === NATT_PORT) this.natt?.send(prependNonEspMarker(message), to.port, to.address);
     else this.ike?.send(message, to.port, to.address);
   }
 

@@ -1,0 +1,131 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { NetnsLab, waitFor } from '../helpers/netns.js';
+import { cliPath } from '../helpers/paths.js';
+import { controlRequest } from '../../src/ipsecd/control-client.js';
+import type { StatusJson } from '../../src/ipsecd/status.js';
+
+/**
+ * Two hosts for ipsecd tests: namespaces <prefix>-a and <prefix>-b joined by a veth
+ * (198.18.0.1/24 on va, 198.18.0.2/24 on vb), IPv6 off so the link carries only what we send,
+ * and "pod" addresses 10.1.0.1 (a) and 10.2.0.1 (b) on loopback for tunnel-mode traffic.
+ */
+export const A = { underlay: '198.18.0.1', pod: '10.1.0.1', podNet: '10.1.0.0/24', veth: 'va' } as const;
+export const B = { underlay: '198.18.0.2', pod: '10.2.0.1', podNet: '10.2.0.0/24', veth: 'vb' } as const;
+
+export interface Keys {
+  spiAB: number;
+  spiBA: number;
+  keyAB: Buffer;
+  keyBA: Buffer;
+}
+
+export function newKeys(spiAB = 0x00001001, spiBA = 0x00002002): Keys {
+  return { spiAB, spiBA, keyAB: randomBytes(36), keyBA: randomBytes(36) };
+}
+
+const hex = (b: Buffer): string => `"0x${b.toString('hex')}"`;
+const spi = (n: number): string => `0x${n.toString(16).padStart(8, '0')}`;
+
+/** A manual connection block as a user would write it. `self` is 'a' or 'b'. */
+export function manualConn(name: string, self: 'a' | 'b', mode: 'tunnel' | 'transport', k: Keys, localTs: string[], remoteTs: string[]): string {
+  const [me, peer] = self === 'a' ? [A, B] : [B, A];
+  const [spiOut, spiIn, keyOut, keyIn] = self === 'a' ? [k.spiAB, k.spiBA, k.keyAB, k.keyBA] : [k.spiBA, k.spiAB, k.keyBA, k.keyAB];
+  const list = (l: string[]): string => `[${l.map((t) => JSON.stringify(t)).join(', ')}]`;
+  return `  ${name}:
+    local_addrs: [${me.underlay}]
+    remote_addrs: [${peer.underlay}]
+    manual:
+      mode: ${mode}
+      local_ts: ${list(localTs)}
+      remote_ts: ${list(remoteTs)}
+      spi_out: ${spi(spiOut)}
+      spi_in: ${spi(spiIn)}
+      key_out: ${hex(keyOut)}
+      key_in: ${hex(keyIn)}
+`;
+}
+
+export interface Daemon {
+  proc: ChildProcess;
+  control: string;
+  keylog: string;
+  log: string;
+  stderr: () => string;
+  exit: Promise<number | null>;
+}
+
+export class IpsecdLab {
+  readonly lab: NetnsLab;
+  readonly a: string;
+  readonly b: string;
+  readonly dir: string;
+
+  constructor(prefix: string) {
+    this.lab = new NetnsLab(prefix);
+    this.dir = mkdtempSync(path.join(tmpdir(), `${prefix}-`));
+    this.a = this.lab.addNs('a');
+    this.b = this.lab.addNs('b');
+    for (const ns of [this.a, this.b]) {
+      this.lab.exec(ns, ['sysctl', '-q', '-w', 'net.ipv6.conf.all.disable_ipv6=1']);
+      this.lab.exec(ns, ['sysctl', '-q', '-w', 'net.ipv6.conf.default.disable_ipv6=1']);
+    }
+    this.lab.veth(this.a, A.veth, `${A.underlay}/24`, this.b, B.veth, `${B.underlay}/24`);
+    this.lab.exec(this.a, ['ip', 'addr', 'add', `${A.pod}/32`, 'dev', 'lo']);
+    this.lab.exec(this.b, ['ip', 'addr', 'add', `${B.pod}/32`, 'dev', 'lo']);
+  }
+
+  /** Writes a config file for one side and returns its path. */
+  writeConfig(self: 'a' | 'b', body: string, tunName = 'oi0'): string {
+    const file = path.join(this.dir, `${self}.yaml`);
+    writeFileSync(file, `connections:\n${body}tun: { name: ${tunName} }\n`);
+    return file;
+  }
+
+  /** Starts `overlay-ipsec ipsecd` in a namespace and waits until its control socket answers. */
+  async startDaemon(self: 'a' | 'b', config: string): Promise<Daemon> {
+    const ns = self === 'a' ? this.a : this.b;
+    const control = path.join(this.dir, `${self}.sock`);
+    const keylog = path.join(this.dir, `keylog-${self}`);
+    const log = path.join(this.dir, `${self}.log`);
+    const proc = this.lab.spawn(ns, [process.execPath, cliPath, 'ipsecd', '--config', config, '--keylog', keylog, '--control', control, '--log', log]);
+    let err = '';
+    proc.stderr?.on('data', (d: Buffer) => { err += d.toString(); });
+    const exit = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+    let exited = false;
+    void exit.then(() => { exited = true; });
+    await waitFor(async () => {
+      if (exited) throw new Error(`ipsecd in ${ns} exited early: ${err}${existsSync(log) ? readFileSync(log, 'utf8') : ''}`);
+      if (!existsSync(control)) return false;
+      try {
+        return (await controlRequest(control, { cmd: 'status' }, 1000)).ok;
+      } catch {
+        return false;
+      }
+    }, `ipsecd in ${ns} to serve ${control}`, 15_000);
+    return { proc, control, keylog, log, stderr: () => err, exit };
+  }
+
+  async status(d: Daemon): Promise<StatusJson> {
+    const r = await controlRequest(d.control, { cmd: 'status' });
+    if (!r.ok) throw new Error(r.error);
+    return r.status as StatusJson;
+  }
+
+  /** Starts tcpdump on a namespace's veth, writing `file`; resolves once it listens. */
+  async capture(ns: string, dev: string, file: string): Promise<ChildProcess> {
+    const p = this.lab.spawn(ns, ['tcpdump', '-i', dev, '-n', '-U', '-s', '0', '-w', file]);
+    let err = '';
+    p.stderr?.on('data', (d: Buffer) => { err += d.toString(); });
+    await waitFor(() => err.includes('listening on'), `tcpdump on ${dev} in ${ns}`, 10_000, 50);
+    return p;
+  }
+
+  async cleanup(): Promise<void> {
+    await this.lab.cleanup();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
