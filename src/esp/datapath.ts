@@ -201,7 +201,8 @@ export class EspDataPath {
    * caller has already split ESP from IKE on port 4500), received from `from`.
    */
   onUdpEsp(datagram: Buffer, offset: number, length: number, _from: { address: string; port: number }): void {
-    const spi = peekEspSpi(datagram, offset, length);
+    const inBounds = offset >= 0 && length >= 0 && offset + length <= datagram.length;
+    const spi = inBounds ? peekEspSpi(datagram, offset, length) : -1;
     if (spi < 0) {
       this.drops.malformed++;
       return;
