@@ -135,7 +135,7 @@ export class TestPki {
     const notAfter = o.notAfter ?? new Date(notBefore.getTime() + 365 * DAY);
     const sans = o.sans ?? [];
     if (tool === 'pki') {
-      const pub = this.pki(['--pub', '--in', keyPath, '--type', keyType]);
+      const pub = this.pki(['--pub', '--in', keyPath, '--type', keyType, '--outform', 'pem']);
       const args = ['--issue', '--cacert', ca.certPath, '--cakey', ca.keyPath, '--dn', o.dn,
         '--dateform', '%Y-%m-%d %H:%M:%S', '--not-before', pkiTime(notBefore), '--not-after', pkiTime(notAfter),
         '--outform', 'pem', '--serial', (this.serial++).toString(16)];
