@@ -180,7 +180,9 @@ export class PcapFileWriter extends PcapWriter {
         reject(this.failure);
         return;
       }
-      this.stream.end(() => (this.failure ? reject(this.failure) : resolve()));
+      // 'close' follows both a clean finish and an error (autoDestroy), with `failure` set by then.
+      this.stream.once('close', () => (this.failure ? reject(this.failure) : resolve()));
+      this.stream.end();
     });
   }
 }
