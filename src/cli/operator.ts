@@ -1,4 +1,89 @@
 import type { Command } from 'commander';
+import { validateFiles, formatDiagnostic, toConfigError, type ValidateOptions } from '../config/index.js';
+import { FsStore, storeDir } from '../store/index.js';
+import { Operator } from '../operator/index.js';
+import { clockFromEnv } from '../pki/time.js';
+import { createLogger } from '../util/log.js';
+import { UsageError } from '../util/errors.js';
+import { interfaceMtu } from './config.js';
 
-// Placeholder until this command is implemented; the owner of this file replaces it.
-export function registerOperator(_program: Command): void {}
+interface OperatorFlags {
+  stateDir: string;
+  config?: string[];
+  underlayMtu?: string;
+  underlayInterface?: string;
+  underlayCidr?: string[];
+  keyAlgorithm: string;
+  tickMs: string;
+  log?: string;
+}
+
+export function registerOperator(program: Command): void {
+  program
+    .command('operator')
+    .description(
+      'Run the control plane in the foreground: validates and stores the cluster network config, creates the CA ' +
+        '(10 years) on first start, signs node CSRs (5 years) after checking CN/SAN = the node\'s system-id, ' +
+        'allocates one /hostPrefix per node, and rolls the CA over at 9 years. ' +
+        'OI_CLOCK_OFFSET (e.g. 4.5y) shifts its clock, for tests.',
+    )
+    .requiredOption('--state-dir <dir>', 'state directory shared with the node agents')
+    .option('--config <files...>', 'install-config.yaml and/or manifests/cluster-network-03-config.yml')
+    .option('--underlay-mtu <n>', 'the hosts\' underlay MTU (a pod MTU that does not fit is an error)')
+    .option('--underlay-interface <name>', 'read the underlay MTU from this interface')
+    .option('--underlay-cidr <cidr...>', 'underlay networks that pods and services must not overlap')
+    .option('--key-algorithm <alg>', 'CA key: rsa (2048, as OpenShift) or ecdsa (P-256)', 'rsa')
+    .option('--tick-ms <ms>', 'how often time-driven work (rollover) is checked', '5000')
+    .option('--log <file>', 'write the JSON log here instead of stderr')
+    .action(async (o: OperatorFlags) => {
+      if (o.keyAlgorithm !== 'rsa' && o.keyAlgorithm !== 'ecdsa') throw new UsageError(`--key-algorithm: "${o.keyAlgorithm}" is not rsa or ecdsa`);
+      const tickMs = Number(o.tickMs);
+      if (!Number.isFinite(tickMs) || tickMs < 10) throw new UsageError(`--tick-ms: "${o.tickMs}" is not a number of milliseconds ≥ 10`);
+      let now;
+      try {
+        now = clockFromEnv();
+      } catch (err) {
+        throw new UsageError((err as Error).message);
+      }
+      const log = createLogger({ name: 'operator', ...(o.log ? { file: o.log } : {}) });
+      let network;
+      if (o.config?.length) {
+        const vo: ValidateOptions = {};
+        if (o.underlayMtu !== undefined) {
+          if (!/^[0-9]+$/.test(o.underlayMtu)) throw new UsageError(`--underlay-mtu: "${o.underlayMtu}" is not an MTU`);
+          vo.underlayMtu = Number(o.underlayMtu);
+        } else if (o.underlayInterface) vo.underlayMtu = await interfaceMtu(o.underlayInterface);
+        if (o.underlayCidr) vo.underlayCidrs = o.underlayCidr;
+        const r = await validateFiles(o.config, vo);
+        for (const w of r.warnings) log.warn({ file: w.file, key: w.key }, formatDiagnostic(w));
+        if (r.errors.length) {
+          for (const e of r.errors.slice(0, -1)) process.stderr.write(`overlay-ipsec: ${formatDiagnostic(e)}\n`);
+          throw toConfigError(r.errors[r.errors.length - 1]!);
+        }
+        network = r.network!;
+      }
+      const store = await FsStore.open(storeDir(o.stateDir));
+      const op = new Operator({ store, stateDir: o.stateDir, log, now, keyAlgorithm: o.keyAlgorithm, tickMs, ...(network ? { network } : {}) });
+      try {
+        await op.start();
+      } catch (err) {
+        await op.stop();
+        await store.close();
+        if (err instanceof Error && err.message.startsWith('no network config')) throw new UsageError(err.message);
+        throw err;
+      }
+      log.info({ stateDir: o.stateDir, pid: process.pid }, 'operator running');
+      await new Promise<void>((resolve) => {
+        const bye = (sig: string): void => {
+          log.info({ signal: sig }, 'shutting down');
+          process.off('SIGINT', bye);
+          process.off('SIGTERM', bye);
+          resolve();
+        };
+        process.on('SIGINT', bye);
+        process.on('SIGTERM', bye);
+      });
+      await op.stop();
+      await store.close();
+    });
+}

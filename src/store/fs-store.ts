@@ -1,0 +1,306 @@
+import { mkdir, readdir, readFile, unlink } from 'node:fs/promises';
+import { watch as fsWatch, type FSWatcher } from 'node:fs';
+import path from 'node:path';
+import { collections, schemas, type CollectionName, type StoreDocs } from './documents.js';
+import { ConflictError, CorruptDocumentError, type Entry, type PutOptions, type Store, type WatchEvent, type WatchOptions } from './store.js';
+import { createExclusive, fsyncDir, sweepTemps, TEMP_PREFIX } from './atomic-file.js';
+
+/**
+ * The embedded store: a directory of JSON documents, one directory per collection.
+ *
+ *   <dir>/<collection>/<encoded key>.<revision>.json
+ *
+ * Each revision is its own file, created atomically and exclusively (temp file + fsync + link +
+ * fsync dir). Whoever links revision n+1 first wins; the loser gets EEXIST and so a
+ * ConflictError: compare-and-swap between processes without locks, and nothing a kill -9 at any
+ * moment can leave half-written (a temp file at worst, which readers ignore and `open` sweeps).
+ * The newest revision is the value; older ones are removed after the new one is in place. A
+ * delete writes a tombstone revision, kept so revisions never go back (which would defeat CAS).
+ *
+ * Processes in different network namespaces of one machine share it: it is only files.
+ */
+
+interface FileDoc {
+  key: string;
+  revision: number;
+  deleted?: boolean;
+  value?: unknown;
+}
+
+interface Head {
+  revision: number;
+  file: string;
+}
+
+const FILE_RE = /^(.+)\.([0-9]+)\.json$/;
+
+export function encodeKey(key: string): string {
+  if (key.length === 0 || key.length > 200) throw new Error(`store key "${key}": must be 1-200 characters`);
+  // Keep keys readable on disk; escape what a file name cannot hold or what would confuse parsing.
+  return encodeURIComponent(key).replace(/\./g, '%2E');
+}
+
+export function decodeKey(enc: string): string {
+  return decodeURIComponent(enc);
+}
+
+export interface FsStoreOptions {
+  /** How often watchers rescan in case an inotify event is missed (ms). */
+  rescanMs?: number;
+}
+
+export class FsStore implements Store {
+  private readonly watchers = new Set<() => void>();
+  private constructor(
+    readonly dir: string,
+    private readonly opts: FsStoreOptions,
+  ) {}
+
+  /** Opens (creating if needed) the store under `dir` and sweeps temp files of dead writers. */
+  static async open(dir: string, opts: FsStoreOptions = {}): Promise<FsStore> {
+    for (const c of collections) {
+      await mkdir(path.join(dir, c), { recursive: true });
+      await sweepTemps(path.join(dir, c));
+    }
+    return new FsStore(dir, opts);
+  }
+
+  private cdir(c: CollectionName): string {
+    return path.join(this.dir, c);
+  }
+
+  /** The newest revision file of every key in a collection (tombstones included). */
+  private async heads(c: CollectionName): Promise<Map<string, Head & { stale: string[] }>> {
+    const names = await readdir(this.cdir(c));
+    const out = new Map<string, Head & { stale: string[] }>();
+    for (const n of names) {
+      if (n.startsWith(TEMP_PREFIX)) continue;
+      const m = FILE_RE.exec(n);
+      if (!m) continue;
+      const key = decodeKey(m[1]!);
+      const revision = Number(m[2]);
+      const cur = out.get(key);
+      if (!cur) out.set(key, { revision, file: n, stale: [] });
+      else if (revision > cur.revision) out.set(key, { revision, file: n, stale: [...cur.stale, cur.file] });
+      else cur.stale.push(n);
+    }
+    return out;
+  }
+
+  private async headOf(c: CollectionName, key: string): Promise<(Head & { stale: string[] }) | undefined> {
+    return (await this.heads(c)).get(key);
+  }
+
+  /** Reads and checks one revision file; undefined if it vanished (replaced meanwhile). */
+  private async readDoc<C extends CollectionName>(c: C, file: string, key: string, revision: number): Promise<{ deleted: boolean; value?: StoreDocs[C] } | undefined> {
+    const full = path.join(this.cdir(c), file);
+    let text: string;
+    try {
+      text = await readFile(full, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+    let doc: FileDoc;
+    try {
+      doc = JSON.parse(text) as FileDoc;
+    } catch (err) {
+      throw new CorruptDocumentError(full, `not valid JSON (${(err as Error).message}; ${text.length} bytes)`);
+    }
+    if (doc === null || typeof doc !== 'object') throw new CorruptDocumentError(full, 'not a JSON object');
+    if (doc.key !== key) throw new CorruptDocumentError(full, `holds key ${JSON.stringify(doc.key)}, its name says ${JSON.stringify(key)}`);
+    if (doc.revision !== revision) throw new CorruptDocumentError(full, `holds revision ${doc.revision}, its name says ${revision}`);
+    if (doc.deleted) return { deleted: true };
+    const r = schemas[c].safeParse(doc.value);
+    if (!r.success) {
+      const i = r.error.issues[0]!;
+      throw new CorruptDocumentError(full, `value.${i.path.join('.')}: ${i.message}`);
+    }
+    return { deleted: false, value: r.data as StoreDocs[C] };
+  }
+
+  async get<C extends CollectionName>(c: C, key: string): Promise<Entry<StoreDocs[C]> | undefined> {
+    for (let attempt = 0; ; attempt++) {
+      const head = await this.headOf(c, key);
+      if (!head) return undefined;
+      const d = await this.readDoc(c, head.file, key, head.revision);
+      if (!d) {
+        if (attempt > 50) throw new Error(`${c}/${key}: keeps changing while read`);
+        continue; // replaced between readdir and read: look again
+      }
+      return d.deleted ? undefined : { key, revision: head.revision, value: d.value! };
+    }
+  }
+
+  async list<C extends CollectionName>(c: C): Promise<Entry<StoreDocs[C]>[]> {
+    const heads = await this.heads(c);
+    const out: Entry<StoreDocs[C]>[] = [];
+    for (const [key, head] of heads) {
+      const d = await this.readDoc(c, head.file, key, head.revision);
+      if (!d) {
+        // Replaced between readdir and read: read the key again on its own.
+        const e = await this.get(c, key);
+        if (e) out.push(e);
+        continue;
+      }
+      if (!d.deleted) out.push({ key, revision: head.revision, value: d.value! });
+    }
+    return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  /** Current revision of a key: 0 when never written; `deleted` when the head is a tombstone. */
+  private async current(c: CollectionName, key: string): Promise<{ revision: number; deleted: boolean; stale: string[]; file?: string }> {
+    const head = await this.headOf(c, key);
+    if (!head) return { revision: 0, deleted: true, stale: [] };
+    const d = await this.readDoc(c, head.file, key, head.revision);
+    if (!d) return this.current(c, key);
+    return { revision: head.revision, deleted: d.deleted, stale: head.stale, file: head.file };
+  }
+
+  private async writeRevision(c: CollectionName, key: string, doc: Omit<FileDoc, 'revision'>, opts: PutOptions): Promise<number> {
+    const enc = encodeKey(key);
+    for (let attempt = 0; attempt < 1000; attempt++) {
+      const cur = await this.current(c, key);
+      const liveRev = cur.deleted ? 0 : cur.revision;
+      if (opts.expectedRevision !== undefined && opts.expectedRevision !== liveRev) throw new ConflictError(c, key, opts.expectedRevision, liveRev);
+      const revision = cur.revision + 1;
+      const file = path.join(this.cdir(c), `${enc}.${revision}.json`);
+      const ok = await createExclusive(file, JSON.stringify({ ...doc, key, revision }) + '\n');
+      if (!ok) {
+        if (opts.expectedRevision !== undefined) throw new ConflictError(c, key, opts.expectedRevision, revision);
+        continue; // someone else wrote meanwhile; last writer wins, so try on top of theirs
+      }
+      // The new revision is durable; older ones are now garbage.
+      const old = [...cur.stale, ...(cur.file ? [cur.file] : [])];
+      for (const o of old) await unlink(path.join(this.cdir(c), o)).catch(() => {});
+      if (old.length) await fsyncDir(this.cdir(c));
+      return revision;
+    }
+    throw new Error(`${c}/${key}: could not write after many attempts`);
+  }
+
+  async put<C extends CollectionName>(c: C, key: string, value: StoreDocs[C], opts: PutOptions = {}): Promise<number> {
+    const r = schemas[c].safeParse(value);
+    if (!r.success) throw new TypeError(`${c}/${key}: refusing to store an invalid document: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    return this.writeRevision(c, key, { key, value }, opts);
+  }
+
+  async delete<C extends CollectionName>(c: C, key: string, opts: PutOptions = {}): Promise<boolean> {
+    const cur = await this.current(c, key);
+    if (cur.deleted && opts.expectedRevision === undefined) return false;
+    await this.writeRevision(c, key, { key, deleted: true }, opts);
+    return !cur.deleted;
+  }
+
+  watch<C extends CollectionName>(c: C, cb: (ev: WatchEvent<StoreDocs[C]>) => void, opts: WatchOptions = {}): () => void {
+    const seen = new Map<string, { revision: number; live: boolean }>();
+    const reported = new Set<string>();
+    let running = false;
+    let again = false;
+    let stopped = false;
+    const scan = async (): Promise<void> => {
+      if (stopped) return;
+      if (running) {
+        again = true;
+        return;
+      }
+      running = true;
+      try {
+        do {
+          again = false;
+          const heads = await this.heads(c);
+          for (const [key, head] of heads) {
+            const prev = seen.get(key);
+            if (prev && prev.revision === head.revision) continue;
+            let d;
+            try {
+              d = await this.readDoc(c, head.file, key, head.revision);
+            } catch (err) {
+              const id = `${head.file}`;
+              if (!reported.has(id)) {
+                reported.add(id);
+                opts.onError?.(err as Error);
+              }
+              continue;
+            }
+            if (!d) {
+              again = true;
+              continue;
+            }
+            seen.set(key, { revision: head.revision, live: !d.deleted });
+            if (stopped) return;
+            if (!d.deleted) cb({ type: 'put', key, revision: head.revision, value: d.value! });
+            else if (prev?.live) cb({ type: 'delete', key, revision: head.revision });
+          }
+          for (const [key, prev] of seen)
+            if (!heads.has(key)) {
+              seen.delete(key);
+              if (prev.live && !stopped) cb({ type: 'delete', key, revision: prev.revision + 1 });
+            }
+        } while (again && !stopped);
+      } catch (err) {
+        if (!stopped) opts.onError?.(err as Error);
+      } finally {
+        running = false;
+      }
+    };
+    let fsw: FSWatcher | undefined;
+    let pending: NodeJS.Timeout | undefined;
+    try {
+      fsw = fsWatch(this.cdir(c), () => {
+        if (pending) return;
+        pending = setTimeout(() => {
+          pending = undefined;
+          void scan();
+        }, 10);
+      });
+      fsw.on('error', () => {});
+    } catch {
+      fsw = undefined; // the periodic rescan still works
+    }
+    // Safety net: inotify events can be missed (overflow, other mount namespaces); rescan anyway.
+    const timer = setInterval(() => void scan(), this.opts.rescanMs ?? 500);
+    timer.unref();
+    void scan();
+    const stop = (): void => {
+      stopped = true;
+      clearInterval(timer);
+      if (pending) clearTimeout(pending);
+      fsw?.close();
+      this.watchers.delete(stop);
+    };
+    this.watchers.add(stop);
+    return stop;
+  }
+
+  /**
+   * Reads every document and reports what cannot be used, plus leftover temp files
+   * and superseded revisions. Used after crashes and by tests.
+   */
+  async check(): Promise<{ problems: string[]; documents: number }> {
+    const problems: string[] = [];
+    let documents = 0;
+    for (const c of collections) {
+      const names = await readdir(this.cdir(c));
+      for (const n of names) {
+        if (n.startsWith(TEMP_PREFIX)) continue;
+        const m = FILE_RE.exec(n);
+        if (!m) {
+          problems.push(`${path.join(this.cdir(c), n)}: not a store document name`);
+          continue;
+        }
+        try {
+          const d = await this.readDoc(c, n, decodeKey(m[1]!), Number(m[2]));
+          if (d) documents++;
+        } catch (err) {
+          problems.push((err as Error).message);
+        }
+      }
+    }
+    return { problems, documents };
+  }
+
+  async close(): Promise<void> {
+    for (const stop of [...this.watchers]) stop();
+  }
+}

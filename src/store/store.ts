@@ -1,0 +1,96 @@
+import type { CollectionName, StoreDocs } from './documents.js';
+
+/** One stored document with the revision it was read at (revisions start at 1 and only grow). */
+export interface Entry<T> {
+  key: string;
+  revision: number;
+  value: T;
+}
+
+export interface WatchEvent<T> {
+  type: 'put' | 'delete';
+  key: string;
+  revision: number;
+  /** The new value, for 'put'. */
+  value?: T;
+}
+
+export interface PutOptions {
+  /**
+   * Compare-and-swap: write only if the key is at this revision now; 0 means "only if the key
+   * does not exist (never written, or deleted)". Otherwise a ConflictError is thrown.
+   */
+  expectedRevision?: number;
+}
+
+export interface WatchOptions {
+  /** Called with documents that cannot be read (CorruptDocumentError), once per damaged file. */
+  onError?: (err: Error) => void;
+}
+
+/**
+ * Where the operator and the agents meet. Small on purpose, so that an etcd implementation
+ * can follow: get / list / put with CAS / delete / watch over typed collections.
+ */
+export interface Store {
+  get<C extends CollectionName>(collection: C, key: string): Promise<Entry<StoreDocs[C]> | undefined>;
+  list<C extends CollectionName>(collection: C): Promise<Entry<StoreDocs[C]>[]>;
+  /** Writes the document and returns its new revision. */
+  put<C extends CollectionName>(collection: C, key: string, value: StoreDocs[C], opts?: PutOptions): Promise<number>;
+  /** Deletes the key; false when it did not exist. With expectedRevision, a CAS like put. */
+  delete<C extends CollectionName>(collection: C, key: string, opts?: PutOptions): Promise<boolean>;
+  /**
+   * Calls cb for every change to the collection, beginning with the current contents (one
+   * 'put' per existing key). Returns a function that stops watching.
+   */
+  watch<C extends CollectionName>(collection: C, cb: (ev: WatchEvent<StoreDocs[C]>) => void, opts?: WatchOptions): () => void;
+  close(): Promise<void>;
+}
+
+export class ConflictError extends Error {
+  constructor(
+    readonly collection: string,
+    readonly key: string,
+    readonly expected: number,
+    readonly actual: number,
+  ) {
+    super(`${collection}/${key}: expected revision ${expected === 0 ? '(absent)' : expected}, found ${actual === 0 ? '(absent)' : actual}`);
+    this.name = 'ConflictError';
+  }
+}
+
+/** A stored document that cannot be used: names the file and what is wrong with it. */
+export class CorruptDocumentError extends Error {
+  constructor(
+    readonly file: string,
+    readonly problem: string,
+  ) {
+    super(`corrupt store document ${file}: ${problem}`);
+    this.name = 'CorruptDocumentError';
+  }
+}
+
+/**
+ * Read-modify-write with compare-and-swap, retried on conflict. `fn` gets the current value
+ * (undefined when absent) and returns the new one, or undefined to leave the key alone.
+ */
+export async function update<C extends CollectionName>(
+  store: Store,
+  collection: C,
+  key: string,
+  fn: (cur: StoreDocs[C] | undefined, revision: number) => StoreDocs[C] | undefined,
+  attempts = 20,
+): Promise<{ revision: number; value: StoreDocs[C] } | undefined> {
+  for (let i = 0; i < attempts; i++) {
+    const cur = await store.get(collection, key);
+    const next = fn(cur?.value, cur?.revision ?? 0);
+    if (next === undefined) return undefined;
+    try {
+      const revision = await store.put(collection, key, next, { expectedRevision: cur?.revision ?? 0 });
+      return { revision, value: next };
+    } catch (err) {
+      if (!(err instanceof ConflictError)) throw err;
+    }
+  }
+  throw new Error(`${collection}/${key}: still conflicting after ${attempts} attempts`);
+}
