@@ -40,17 +40,22 @@ export class Child {
   remoteAddr: number;
 
   constructor(spec: ChildSpec) {
-    this.spec = spec;
-    this.policy = policyOf(spec);
+    checkPort(spec.remotePort);
     this.localAddr = addressOf(spec.local, 'local');
     this.remoteAddr = addressOf(spec.remote, 'remote');
+    this.spec = spec;
+    this.policy = policyOf(spec);
   }
 
+  /** Takes a newer spec (a rekey may narrow selectors or move the peer); all or nothing. */
   update(spec: ChildSpec): void {
+    checkPort(spec.remotePort);
+    const localAddr = addressOf(spec.local, 'local');
+    const remoteAddr = addressOf(spec.remote, 'remote');
+    this.localAddr = localAddr;
+    this.remoteAddr = remoteAddr;
     this.spec = spec;
     this.policy = policyOf(spec);
-    this.localAddr = addressOf(spec.local, 'local');
-    this.remoteAddr = addressOf(spec.remote, 'remote');
   }
 
   /** The SA pair outbound traffic uses: the one installed last. */
@@ -61,6 +66,10 @@ export class Child {
 
 function policyOf(spec: ChildSpec): Policy {
   return { name: spec.name, action: 'protect', localTs: spec.localTs, remoteTs: spec.remoteTs };
+}
+
+function checkPort(port: number): void {
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new RangeError(`child remote port must be 1..65535, got ${port}`);
 }
 
 function addressOf(text: string, what: string): number {

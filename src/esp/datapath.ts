@@ -91,8 +91,7 @@ export class EspDataPath {
   installChild(spec: ChildSpec): void {
     const existing = this.sad.get(spec.spiIn >>> 0);
     if (existing !== undefined) {
-      const same = existing.child === spec.name && existing.spiOut === spec.spiOut >>> 0 && this.children.get(spec.name)?.spec.keyIn.equals(spec.keyIn);
-      if (same) return;
+      if (existing.child === spec.name && existing.sameAs(spec.spiIn, spec.spiOut, spec.keyIn, spec.keyOut)) return;
       throw new RangeError(`inbound SPI 0x${(spec.spiIn >>> 0).toString(16)} is already installed (child ${existing.child})`);
     }
     if (spec.mode !== 'tunnel' && spec.mode !== 'transport') throw new RangeError(`unknown ESP mode ${String(spec.mode)}`);

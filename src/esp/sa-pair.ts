@@ -32,6 +32,8 @@ export class SaPair {
   readonly installedAt: number;
   readonly proposal: string;
   private readonly limits: LifetimeLimits;
+  /** Kept only to recognise a repeated install of the very same pair. */
+  private readonly keys: Buffer;
   private softEmitted = false;
   private hardEmitted = false;
 
@@ -48,6 +50,12 @@ export class SaPair {
       testOnlyFirstSeq: opts.testOnlyFirstSeqOut,
     });
     this.proposal = opts.proposal ?? `AES_GCM_16_${this.outbound.keyBits}`;
+    this.keys = Buffer.concat([opts.keyIn, opts.keyOut]);
+  }
+
+  /** True when this pair was installed with exactly these SPIs and keys. */
+  sameAs(spiIn: number, spiOut: number, keyIn: Uint8Array, keyOut: Uint8Array): boolean {
+    return this.spiIn === spiIn >>> 0 && this.spiOut === spiOut >>> 0 && this.keys.equals(Buffer.concat([keyIn, keyOut]));
   }
 
   get spiIn(): number {
