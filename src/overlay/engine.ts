@@ -1,15 +1,18 @@
 import { type Cidr, formatCidr, maskOf, parseCidr, parseIpv4 } from '../config/cidr.js';
-import { DropCounters, INBOUND_DROP_CAUSES, OUTBOUND_DROP_CAUSES, type InboundDrop, type OutboundDrop, type TunnelCountersSnapshot } from './counters.js';
-import { ephemeralSourcePort, flowHash } from './flow-hash.js';
-import {
-  ENCAP_OVERHEAD, ETHERTYPE_IPV4, ETHERTYPE_TEB, GENEVE_FLAG_CRITICAL, GENEVE_FLAG_OAM, GENEVE_HEADER, GENEVE_PORT,
-  GENEVE_VERSION, IPV4_HEADER, OFF_ETHERNET, OFF_GENEVE, OFF_OPTION, OFF_UDP, OPTION_TYPE_CRITICAL,
-  OVN_OPTION_CLASS, OVN_OPTION_TYPE, ETHERNET_HEADER,
-} from './geneve-layout.js';
-import { macForIpv4 } from './mac.js';
 import { checksumAdd, checksumFold, checksumVerifies } from '../wire/checksum.js';
-import { IPPROTO_UDP, isIpv4Fragment, newIpv4Header, parseIpv4Header, writeIpv4Header } from '../wire/ipv4.js';
+import { ETHERNET_HEADER_LENGTH, ETHERTYPE_IPV4 } from '../wire/ethernet.js';
+import {
+  GENEVE_PROTO_ETHERNET, GENEVE_UDP_PORT, OVN_OPTION_CLASS, OVN_OPTION_TYPE, newGeneveHeader, parseGeneveHeader,
+  understandsOvnOption, writeGeneveHeader, type GeneveParseError,
+} from '../wire/geneve.js';
+import { IPPROTO_UDP, IPV4_MIN_HEADER_LENGTH, isIpv4Fragment, newIpv4Header, parseIpv4Header, writeIpv4Header } from '../wire/ipv4.js';
 import { newUdpHeader, parseUdpHeader } from '../wire/udp.js';
+import {
+  DropCounters, INBOUND_DROP_CAUSES, OUTBOUND_DROP_CAUSES, type InboundDrop, type OutboundDrop, type TunnelCountersSnapshot,
+} from './counters.js';
+import { ephemeralSourcePort, flowHash } from './flow-hash.js';
+import { ENCAP_OVERHEAD, OFF_ETHERNET, OFF_GENEVE, OFF_OPTION, OFF_UDP, OVN_OPTION_DATA_LENGTH } from './geneve-layout.js';
+import { macForIpv4 } from './mac.js';
 import { type Peer, type PeerSpec, PeerTable } from './peer-table.js';
 import { MAX_VNI } from './vni.js';
 
@@ -20,7 +23,8 @@ import { MAX_VNI } from './vni.js';
  * the TUN. No sockets, no timers; every refusal is counted by cause.
  *
  * Per packet the engine allocates one buffer on the way out (the packet it returns; Node serves it
- * from its pool) and none on the way in (the inner packet is a view into the datagram).
+ * from its pool) and none on the way in (the inner packet is a view into the datagram; parse
+ * results live in objects reused across packets).
  */
 
 /** This node, as the overlay needs it. */
@@ -46,20 +50,23 @@ export interface OverlayEngineOptions {
   ingressPortKey?: number;
 }
 
+export interface TunnelStatus extends TunnelCountersSnapshot {
+  /** `ovn-<6 hex>-0` */
+  name: string;
+  node: string;
+  system_id: string;
+  remote_ip: string;
+  subnet: string;
+  vni: number;
+}
+
 /** Status for the agent, `tunnels show` and metrics. */
 export interface OverlayStatus {
   node: string;
   underlay: string;
   subnet: string;
   vni: number;
-  tunnels: Array<{
-    name: string;
-    node: string;
-    system_id: string;
-    remote_ip: string;
-    subnet: string;
-    vni: number;
-  } & TunnelCountersSnapshot>;
+  tunnels: TunnelStatus[];
   drops: { inbound: Record<InboundDrop, number>; outbound: Record<OutboundDrop, number> };
 }
 
@@ -69,6 +76,13 @@ interface EncapTemplate {
   /** One's-complement sum of the IPv4 header with total length and checksum fields zero. */
   partialSum: number;
 }
+
+const GENEVE_ERROR_CAUSE: Record<GeneveParseError, InboundDrop> = {
+  truncated: 'geneve_truncated',
+  bad_version: 'geneve_version',
+  bad_option_length: 'geneve_option_malformed',
+  unknown_critical_option: 'geneve_unknown_critical_option',
+};
 
 export class OverlayEngine {
   readonly local: Readonly<LocalSpec>;
@@ -86,6 +100,7 @@ export class OverlayEngine {
   // Parse results reused across packets: the inbound path allocates nothing.
   private readonly outerIp = newIpv4Header();
   private readonly outerUdp = newUdpHeader();
+  private readonly geneve = newGeneveHeader();
 
   constructor(opts: OverlayEngineOptions) {
     const l = opts.local;
@@ -124,13 +139,14 @@ export class OverlayEngine {
    */
   encapsulate(packet: Buffer): Buffer | undefined {
     const len = packet.length;
-    if (len < 1 || packet[0]! >> 4 !== 4) {
-      this.dropsOut.counts[len >= 1 && packet[0]! >> 4 === 6 ? 'not_ipv4' : 'malformed']++;
+    const version = len >= 1 ? packet[0]! >> 4 : 0;
+    if (version !== 4) {
+      this.dropsOut.counts[version === 6 ? 'not_ipv4' : 'malformed']++;
       return undefined;
     }
     const ihl = (packet[0]! & 0x0f) * 4;
-    const total = len >= IPV4_HEADER ? packet.readUInt16BE(2) : 0;
-    if (len < IPV4_HEADER || ihl < IPV4_HEADER || total < ihl || total > len) {
+    const total = len >= IPV4_MIN_HEADER_LENGTH ? packet.readUInt16BE(2) : 0;
+    if (len < IPV4_MIN_HEADER_LENGTH || ihl < IPV4_MIN_HEADER_LENGTH || total < ihl || total > len) {
       this.dropsOut.counts.malformed++;
       return undefined;
     }
@@ -154,11 +170,11 @@ export class OverlayEngine {
     out.writeUInt16BE(~checksumFold(t.partialSum + outerLen) & 0xffff, 10);
     // UDP source port from the inner flow; UDP length; checksum stays 0 (allowed for IPv4, RFC 8926 §3.3).
     out.writeUInt16BE(this.sourcePort(flowHash(packet, 0)) & 0xffff, OFF_UDP);
-    out.writeUInt16BE(outerLen - IPV4_HEADER, OFF_UDP + 4);
+    out.writeUInt16BE(outerLen - IPV4_MIN_HEADER_LENGTH, OFF_UDP + 4);
     // OVN option: the egress port key names the destination inside the peer's subnet.
     out.writeUInt16BE((dst - peer.subnet.base) & 0xffff, OFF_OPTION + 6);
     peer.counters.packetsOut++;
-    peer.counters.bytesOut += ETHERNET_HEADER + total;
+    peer.counters.bytesOut += ETHERNET_HEADER_LENGTH + total;
     return out;
   }
 
@@ -169,38 +185,26 @@ export class OverlayEngine {
   decapsulateUdp(src: number, payload: Buffer): Buffer | undefined {
     const peer = this.peers.lookupUnderlay(src);
     if (!peer) return this.dropIn('unknown_peer');
-    const len = payload.length;
-    if (len < GENEVE_HEADER) return this.dropIn('geneve_truncated');
-    const b0 = payload[0]!;
-    if (b0 >> 6 !== GENEVE_VERSION) return this.dropIn('geneve_version');
-    const optEnd = GENEVE_HEADER + (b0 & 0x3f) * 4;
-    if (optEnd > len) return this.dropIn('geneve_truncated');
-    if (payload[1]! & GENEVE_FLAG_OAM) return this.dropIn('geneve_oam');
-    if (payload.readUInt16BE(2) !== ETHERTYPE_TEB) return this.dropIn('geneve_protocol');
-    if (((payload[4]! << 16) | (payload[5]! << 8) | payload[6]!) !== this.local.vni) return this.dropIn('geneve_vni');
-    for (let o = GENEVE_HEADER; o < optEnd;) {
-      if (o + 4 > optEnd) return this.dropIn('geneve_option_malformed');
-      const next = o + 4 + (payload[o + 3]! & 0x1f) * 4;
-      if (next > optEnd) return this.dropIn('geneve_option_malformed');
-      const type = payload[o + 2]!;
-      if (type & OPTION_TYPE_CRITICAL && !(payload.readUInt16BE(o) === OVN_OPTION_CLASS && type === OVN_OPTION_TYPE)) {
-        return this.dropIn('geneve_unknown_critical_option');
-      }
-      o = next;
-    }
-    const eth = optEnd;
-    if (len - eth < ETHERNET_HEADER) return this.dropIn('inner_truncated');
+    const g = parseGeneveHeader(payload, 0, payload.length, understandsOvnOption, this.geneve);
+    if (typeof g === 'string') return this.dropIn(GENEVE_ERROR_CAUSE[g]);
+    if (g.oam) return this.dropIn('geneve_oam');
+    if (g.protocolType !== GENEVE_PROTO_ETHERNET) return this.dropIn('geneve_protocol');
+    if (g.vni !== this.local.vni) return this.dropIn('geneve_vni');
+    const eth = g.payloadOffset;
+    if (g.payloadLength < ETHERNET_HEADER_LENGTH) return this.dropIn('inner_truncated');
     if (payload.readUInt16BE(eth + 12) !== ETHERTYPE_IPV4) return this.dropIn('inner_not_ipv4');
-    const ip = eth + ETHERNET_HEADER;
-    const avail = len - ip;
-    if (avail < IPV4_HEADER || payload[ip]! >> 4 !== 4) return this.dropIn('inner_malformed');
+    const ip = eth + ETHERNET_HEADER_LENGTH;
+    const avail = payload.length - ip;
+    if (avail < IPV4_MIN_HEADER_LENGTH || payload[ip]! >> 4 !== 4) return this.dropIn('inner_malformed');
     const ihl = (payload[ip]! & 0x0f) * 4;
     const total = payload.readUInt16BE(ip + 2);
-    if (ihl < IPV4_HEADER || total < ihl || total > avail || !checksumVerifies(payload, ip, ihl)) return this.dropIn('inner_malformed');
+    if (ihl < IPV4_MIN_HEADER_LENGTH || total < ihl || total > avail || !checksumVerifies(payload, ip, ihl)) {
+      return this.dropIn('inner_malformed');
+    }
     if (((payload.readUInt32BE(ip + 16) & this.localMask) >>> 0) !== this.localSubnet.base) return this.dropIn('inner_dst_not_local');
     if (((payload.readUInt32BE(ip + 12) & peer.subnetMask) >>> 0) !== peer.subnet.base) return this.dropIn('inner_src_not_peer');
     peer.counters.packetsIn++;
-    peer.counters.bytesIn += ETHERNET_HEADER + total;
+    peer.counters.bytesIn += ETHERNET_HEADER_LENGTH + total;
     // Ethernet may pad short frames: the inner packet ends where its IPv4 total length says.
     return payload.subarray(ip, ip + total);
   }
@@ -214,7 +218,7 @@ export class OverlayEngine {
     if (typeof ip === 'string' || ip.protocol !== IPPROTO_UDP || isIpv4Fragment(ip)) return this.dropIn('outer_malformed');
     const udp = parseUdpHeader(packet, ip.payloadOffset, ip.payloadLength, ip.src, ip.dst, this.outerUdp);
     if (typeof udp === 'string') return this.dropIn('outer_malformed');
-    if (udp.dstPort !== GENEVE_PORT) return this.dropIn('outer_not_geneve_port');
+    if (udp.dstPort !== GENEVE_UDP_PORT) return this.dropIn('outer_not_geneve_port');
     return this.decapsulateUdp(ip.src, packet.subarray(udp.payloadOffset, udp.payloadOffset + udp.payloadLength));
   }
 
@@ -244,26 +248,25 @@ export class OverlayEngine {
 
   private buildTemplate(peer: Peer): EncapTemplate {
     const h = Buffer.alloc(ENCAP_OVERHEAD);
-    // IPv4: TOS 0, ID 0, DF (like OVS tunnels), TTL 64, UDP; total length and checksum per packet.
+    // IPv4: TOS 0, ID 0, DF (as OVS tunnels send), TTL 64, UDP; total length and checksum per packet.
     writeIpv4Header(h, 0, { src: this.localUnderlay, dst: peer.underlay, protocol: IPPROTO_UDP, payloadLength: 0, dontFragment: true, ttl: 64 });
     h.writeUInt16BE(0, 2);
     h.writeUInt16BE(0, 10);
     // UDP: source port and length per packet, destination 6081, checksum 0.
-    h.writeUInt16BE(GENEVE_PORT, OFF_UDP + 2);
-    // Geneve: Ver 0, Opt Len 2 words; C set (our one option is critical); TEB; the peer's VNI.
-    h[OFF_GENEVE] = (GENEVE_VERSION << 6) | 2;
-    h[OFF_GENEVE + 1] = GENEVE_FLAG_CRITICAL;
-    h.writeUInt16BE(ETHERTYPE_TEB, OFF_GENEVE + 2);
-    h.writeUIntBE(peer.vni, OFF_GENEVE + 4, 3);
-    // OVN option: class 0x0102, type 0x80, length 1 word; ingress key here, egress key per packet.
-    h.writeUInt16BE(OVN_OPTION_CLASS, OFF_OPTION);
-    h[OFF_OPTION + 2] = OVN_OPTION_TYPE;
-    h[OFF_OPTION + 3] = 1;
-    h.writeUInt16BE(this.ingressPortKey, OFF_OPTION + 4);
+    h.writeUInt16BE(GENEVE_UDP_PORT, OFF_UDP + 2);
+    // Geneve: the peer's VNI, an inner Ethernet frame, OVN's critical option (so the C bit is set);
+    // the ingress port key here, the egress key per packet.
+    const data = Buffer.alloc(OVN_OPTION_DATA_LENGTH);
+    data.writeUInt16BE(this.ingressPortKey, 0);
+    writeGeneveHeader(h, OFF_GENEVE, {
+      vni: peer.vni,
+      protocolType: GENEVE_PROTO_ETHERNET,
+      options: [{ optionClass: OVN_OPTION_CLASS, type: OVN_OPTION_TYPE, data }],
+    });
     // Ethernet: to the peer's node MAC, from ours, IPv4.
     peer.mac.copy(h, OFF_ETHERNET);
     this.localMac.copy(h, OFF_ETHERNET + 6);
     h.writeUInt16BE(ETHERTYPE_IPV4, OFF_ETHERNET + 12);
-    return { header: h, partialSum: checksumAdd(0, h, 0, IPV4_HEADER) };
+    return { header: h, partialSum: checksumAdd(0, h, 0, IPV4_MIN_HEADER_LENGTH) };
   }
 }

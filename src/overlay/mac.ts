@@ -15,6 +15,3 @@ export function macForIpv4(addr: number): Buffer {
   return mac;
 }
 
-export function formatMac(mac: Uint8Array): string {
-  return Array.from(mac, (b) => b.toString(16).padStart(2, '0')).join(':');
-}

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { parseCidr, parseIpv4 } from '../config/cidr.js';
 import { ConfigError } from '../util/errors.js';
-import { GENEVE_PORT } from './geneve-layout.js';
+import { GENEVE_UDP_PORT } from '../wire/geneve.js';
 import type { LocalSpec } from './engine.js';
 import type { PeerSpec } from './peer-table.js';
 import { MAX_VNI } from './vni.js';
@@ -37,7 +37,7 @@ export const NodeOverlayConfigSchema = z.object({
   underlayMtu: z.number().int().min(576).max(65535).default(1500),
   /** Routes via the TUN, added once it exists; `src` picks the node's own address for them. */
   routes: z.array(z.object({ dst: cidr, src: ipv4.optional() }).strict()).default([]),
-  port: z.number().int().min(1).max(65535).default(GENEVE_PORT),
+  port: z.number().int().min(1).max(65535).default(GENEVE_UDP_PORT),
   /** Sending sockets (distinct outer source ports). */
   senders: z.number().int().min(1).max(64).default(8),
 }).strict();

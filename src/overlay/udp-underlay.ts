@@ -1,7 +1,9 @@
 import dgram from 'node:dgram';
 import { once } from 'node:events';
 import { formatIpv4, parseIpv4 } from '../config/cidr.js';
-import { GENEVE_PORT, IPV4_HEADER, UDP_HEADER } from './geneve-layout.js';
+import { GENEVE_UDP_PORT } from '../wire/geneve.js';
+import { IPV4_MIN_HEADER_LENGTH } from '../wire/ipv4.js';
+import { UDP_HEADER_LENGTH } from '../wire/udp.js';
 import type { Underlay, UnderlaySink } from './underlay.js';
 
 export interface UdpUnderlayOptions {
@@ -36,7 +38,7 @@ export class UdpUnderlay implements Underlay {
   constructor(opts: UdpUnderlayOptions) {
     if (parseIpv4(opts.address) === undefined) throw new Error(`underlay address "${opts.address}" is not IPv4`);
     this.address = opts.address;
-    this.port = opts.port ?? GENEVE_PORT;
+    this.port = opts.port ?? GENEVE_UDP_PORT;
     this.senderCount = opts.senders ?? 8;
     if (!Number.isInteger(this.senderCount) || this.senderCount < 1 || this.senderCount > 64) throw new Error('senders must be 1..64');
   }
@@ -79,16 +81,16 @@ export class UdpUnderlay implements Underlay {
   send(packets: Buffer[]): void {
     if (this.closed) return;
     for (const pkt of packets) {
-      if (pkt.length < IPV4_HEADER + UDP_HEADER) continue;
+      if (pkt.length < IPV4_MIN_HEADER_LENGTH + UDP_HEADER_LENGTH) continue;
       const dst = pkt.readUInt32BE(16);
       let text = this.addrText.get(dst);
       if (text === undefined) {
         text = formatIpv4(dst);
         this.addrText.set(dst, text);
       }
-      const sock = this.byPort.get(pkt.readUInt16BE(IPV4_HEADER)) ?? this.senders[0];
+      const sock = this.byPort.get(pkt.readUInt16BE(IPV4_MIN_HEADER_LENGTH)) ?? this.senders[0];
       if (!sock) continue;
-      sock.send(pkt.subarray(IPV4_HEADER + UDP_HEADER), this.port, text, (err) => {
+      sock.send(pkt.subarray(IPV4_MIN_HEADER_LENGTH + UDP_HEADER_LENGTH), this.port, text, (err) => {
         if (err) this.sendErrors++;
       });
     }
