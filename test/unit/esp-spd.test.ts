@@ -1,0 +1,74 @@
+// SPD and traffic selectors: first match, protect vs drop, ports and protocols, fragments, and
+// the swanctl-style text of status output.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Spd, policyCoversInbound } from '../../src/esp/spd.js';
+import { anySelector, cidrSelector, formatSelector, newFlow, selectorMatches, type Flow } from '../../src/esp/selectors.js';
+import { readIpv4Flow } from '../../src/esp/flow.js';
+import { newIpv4Header, parseIPv4, writeIpv4Header } from '../../src/wire/ipv4.js';
+import { buildIpv4UdpPacket } from '../../src/wire/udp.js';
+
+function flow(src: string, dst: string, protocol: number, srcPort = -1, dstPort = -1): Flow {
+  return { src: parseIPv4(src)!, dst: parseIPv4(dst)!, protocol, srcPort, dstPort };
+}
+
+test('first match wins; drop policies drop; nothing matches → null', () => {
+  const spd = new Spd();
+  spd.set({ name: 'block-db', action: 'drop', localTs: [cidrSelector('10.1.0.0/24')], remoteTs: [cidrSelector('10.2.0.5/32', 6, 5432)] });
+  spd.set({ name: 'pods', action: 'protect', localTs: [cidrSelector('10.1.0.0/24')], remoteTs: [cidrSelector('10.2.0.0/16')] });
+  spd.set({ name: 'wide', action: 'protect', localTs: [anySelector()], remoteTs: [anySelector()] });
+  assert.equal(spd.lookupOutbound(flow('10.1.0.1', '10.2.0.5', 6, 999, 5432))?.name, 'block-db');
+  assert.equal(spd.lookupOutbound(flow('10.1.0.1', '10.2.0.5', 6, 999, 80))?.name, 'pods');
+  assert.equal(spd.lookupOutbound(flow('10.1.0.1', '10.2.0.5', 17, 999, 5432))?.name, 'pods');
+  assert.equal(spd.lookupOutbound(flow('10.7.0.1', '10.2.0.5', 17, 1, 2))?.name, 'wide');
+  spd.remove('wide');
+  assert.equal(spd.lookupOutbound(flow('10.7.0.1', '10.2.0.5', 17, 1, 2)), null);
+  // replacing a policy keeps its place in the order
+  spd.set({ name: 'block-db', action: 'drop', localTs: [cidrSelector('10.1.0.0/24')], remoteTs: [cidrSelector('10.2.0.0/16')] });
+  assert.equal(spd.lookupOutbound(flow('10.1.0.1', '10.2.0.5', 6, 999, 80))?.action, 'drop');
+  assert.deepEqual(spd.list().map((p) => p.name), ['block-db', 'pods']);
+});
+
+test('inbound check reverses the sides: source in remote_ts, destination in local_ts', () => {
+  const p = { name: 'g', action: 'protect' as const, localTs: [cidrSelector('198.18.0.1/32', 17)], remoteTs: [cidrSelector('198.18.0.2/32', 17, 6081)] };
+  assert.ok(policyCoversInbound(p, flow('198.18.0.2', '198.18.0.1', 17, 6081, 40000)));
+  assert.ok(!policyCoversInbound(p, flow('198.18.0.2', '198.18.0.1', 17, 6082, 40000)));
+  assert.ok(!policyCoversInbound(p, flow('198.18.0.1', '198.18.0.2', 17, 6081, 6081)));
+  assert.ok(!policyCoversInbound(p, flow('198.18.0.2', '198.18.0.1', 6, 6081, 40000)));
+});
+
+test('protocols without ports (and later fragments) match only selectors with the full port range', () => {
+  const anyPort = cidrSelector('10.0.0.0/8');
+  const port53 = cidrSelector('10.0.0.0/8', 17, 53);
+  assert.ok(selectorMatches(anyPort, 1, parseIPv4('10.1.1.1')!, -1));
+  assert.ok(!selectorMatches(port53, 17, parseIPv4('10.1.1.1')!, -1));
+  assert.ok(selectorMatches(port53, 17, parseIPv4('10.1.1.1')!, 53));
+  assert.ok(!selectorMatches(port53, 6, parseIPv4('10.1.1.1')!, 53));
+  assert.ok(!selectorMatches(port53, 17, parseIPv4('11.1.1.1')!, 53));
+  assert.ok(selectorMatches(anySelector(), 50, 0xffffffff, 1));
+});
+
+test('flows read from IPv4 packets: ports from the first fragment only, bad packets refused', () => {
+  const h = newIpv4Header();
+  const f = newFlow();
+  const udp = buildIpv4UdpPacket({ src: parseIPv4('10.0.0.1')!, dst: parseIPv4('10.0.0.2')!, srcPort: 1111, dstPort: 2222 }, Buffer.alloc(30));
+  assert.ok(readIpv4Flow(udp, 0, udp.length, f, h));
+  assert.deepEqual(f, flow('10.0.0.1', '10.0.0.2', 17, 1111, 2222));
+  const later = Buffer.from(udp);
+  writeIpv4Header(later, 0, { src: parseIPv4('10.0.0.1')!, dst: parseIPv4('10.0.0.2')!, protocol: 17, payloadLength: udp.length - 20, fragmentOffset: 8 });
+  assert.ok(readIpv4Flow(later, 0, later.length, f, h));
+  assert.equal(f.srcPort, -1);
+  assert.ok(!readIpv4Flow(udp, 0, 19, f, h));
+  assert.ok(!readIpv4Flow(udp.subarray(0, 40), 0, 40, f, h), 'total length beyond the buffer');
+  assert.ok(!readIpv4Flow(Buffer.from('60000000000000000000000000000000000000000000', 'hex'), 0, 22, f, h));
+});
+
+test('selectors print as swanctl writes them', () => {
+  assert.equal(formatSelector(cidrSelector('10.254.1.0/24')), '10.254.1.0/24');
+  assert.equal(formatSelector(cidrSelector('198.18.0.1/32', 17)), '198.18.0.1/32[udp]');
+  assert.equal(formatSelector(cidrSelector('198.18.0.1', 17, 6081)), '198.18.0.1/32[udp/6081]');
+  assert.equal(formatSelector(anySelector()), '0.0.0.0/0');
+  assert.equal(formatSelector({ protocol: 6, startAddr: parseIPv4('10.0.0.1')!, endAddr: parseIPv4('10.0.0.9')!, startPort: 1000, endPort: 2000 }), '10.0.0.1..10.0.0.9[tcp/1000-2000]');
+  assert.equal(formatSelector(cidrSelector('10.0.0.0/8', 99)), '10.0.0.0/8[99]');
+  assert.throws(() => cidrSelector('10.0.0/8'), RangeError);
+});
