@@ -165,6 +165,7 @@ export class EspDataPath {
     if (child === undefined || pair === undefined) return 'no_sa';
     if (pair.expired) {
       pair.raiseEvents(this.emit);
+      pair.outbound.refused++;
       return 'lifetime';
     }
 
@@ -190,7 +191,10 @@ export class EspDataPath {
     const out = Buffer.allocUnsafe(espLength);
     const n = pair.outbound.seal(pkt, payloadOffset, payloadLength, nextHeader, out, 0);
     pair.raiseEvents(this.emit);
-    if (n < 0) return 'lifetime';
+    if (n < 0) {
+      pair.outbound.refused++;
+      return 'lifetime';
+    }
     this.udp.send(out, n, child.spec.remotePort, child.spec.remote);
     return null;
   }
@@ -225,6 +229,8 @@ export class EspDataPath {
       pair.raiseEvents(this.emit);
       return 'lifetime';
     }
+    const early = pair.inbound.admit(view);
+    if (early !== null) return early;
     // Decrypt straight into the buffer handed to the TUN; transport mode leaves room in front
     // for the IPv4 header it rebuilds.
     const room = pair.mode === 'transport' ? TRANSPORT_HEADER_LENGTH : 0;

@@ -43,14 +43,24 @@ export class InboundSa {
   }
 
   /**
+   * The checks that need no cryptography (lifetime, replay window), so a caller can refuse a
+   * packet before spending a buffer or a decryption on it. open() repeats them.
+   */
+  admit(view: EspPacketView): DropCause | null {
+    if (this.hardReason !== null) return 'lifetime';
+    if (!this.window.check(view.seq)) return 'replay';
+    return null;
+  }
+
+  /**
    * Opens a packet whose outer layout `view` has already been parsed and whose SPI is ours.
    * Order (RFC 4303 §3.4): lifetime, replay check, ICV, then the window moves, then the trailer.
    * On success the payload is `out[outOffset .. outOffset + trailer.payloadLength]` and null is
    * returned; otherwise the drop cause (not yet counted: the caller counts it where it belongs).
    */
   open(buf: Buffer, view: EspPacketView, out: Buffer, outOffset: number, trailer: EspTrailerView): DropCause | null {
-    if (this.hardReason !== null) return 'lifetime';
-    if (!this.window.check(view.seq)) return 'replay';
+    const early = this.admit(view);
+    if (early !== null) return early;
     const n = this.transform.open(buf, view, undefined, out, outOffset);
     if (n < 0) return 'auth_failed';
     // Authentic: the window moves even if what is inside turns out to be unusable, so the same

@@ -45,6 +45,8 @@ export class OutboundSa {
 
   packets = 0;
   bytes = 0;
+  /** Packets this SA was asked to send after a hard limit (counted by the data path). */
+  refused = 0;
   /** The soft limit reached, if any (the SA still works). */
   softReason: ExpiryReason | null = null;
   /** The hard limit reached, if any (the SA refuses to send). */

@@ -27,7 +27,10 @@ export interface SaStatus {
   age_s: number;
   /** Seconds until the soft time limit, null without one. */
   rekey_in_s: number | null;
+  /** Inbound packets for this SA refused, by cause. */
   drops: DropCounts;
+  /** Outbound packets this SA refused to send after a hard limit. */
+  refused_out: number;
 }
 
 export interface ChildStatus {
@@ -76,6 +79,7 @@ export function saStatus(pair: SaPair, isOutbound: boolean, now: number): SaStat
     age_s: Math.max(0, Math.floor((now - pair.installedAt) / 1000)),
     rekey_in_s: pair.rekeyInSeconds(now),
     drops: { ...pair.inbound.drops },
+    refused_out: pair.outbound.refused,
   };
 }
 

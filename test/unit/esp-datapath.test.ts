@@ -298,6 +298,7 @@ for (const [kind, limit, soft, hard] of [
     a.dp.onTunPackets([p, p]);
     assert.equal(a.sent.length, 5);
     assert.equal(a.dp.status().outbound_drops.lifetime, 2);
+    assert.equal(a.dp.status().children[0]!.sas[0]!.refused_out, 2);
     assert.equal(a.events.length, 2);
     assert.equal(a.dp.status().children[0]!.sas[0]!.state, 'expired');
 
