@@ -1,4 +1,4 @@
-import { parseDocument } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
 import type { Findings } from './diagnostics.js';
 import { describe } from './cidr.js';
 
@@ -13,10 +13,11 @@ export interface ParsedFile {
 /** Parses one YAML text and tells which of the two inputs it is; records why not, if not. */
 export function parseConfigText(file: string, text: string, f: Findings): ParsedFile | undefined {
   // uniqueKeys: a key given twice is a mistake whose winner is not obvious to the writer.
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false, lineCounter: lines });
   if (doc.errors.length > 0) {
     for (const e of doc.errors) {
-      const at = e.linePos?.[0];
+      const at = e.linePos?.[0] ?? lines.linePos(e.pos[0]);
       f.error(file, at ? `line ${at.line} column ${at.col}` : '', `YAML syntax error: ${e.message.split('\n')[0]}`, 'fix the YAML syntax at that place');
     }
     return undefined;

@@ -245,8 +245,9 @@ function buildNetwork(
     const base = 'spec.defaultNetwork.ovnKubernetesConfig';
     if (ovn) {
       if (ovn.genevePort !== undefined) {
-        if (ovn.genevePort < 1 || ovn.genevePort > 65535 || ovn.genevePort === 500 || ovn.genevePort === 4500)
-          f.error(file, `${base}.genevePort`, `${ovn.genevePort} is not usable (1-65535, and not IKE's 500 or 4500)`, 'use 6081, the Geneve port');
+        if (ovn.genevePort < 1 || ovn.genevePort > 65535) f.error(file, `${base}.genevePort`, `${ovn.genevePort} is not a UDP port number`, 'use 6081, the Geneve port');
+        else if (ovn.genevePort === 500 || ovn.genevePort === 4500)
+          f.error(file, `${base}.genevePort`, `${ovn.genevePort} is taken by IKE and ESP-in-UDP`, 'use 6081, the Geneve port');
         else genevePort = ovn.genevePort;
       }
       if (ovn.mtu !== undefined) {
@@ -260,7 +261,7 @@ function buildNetwork(
         else if (typeof ic.mode === 'string' && (ipsecModes as readonly string[]).includes(ic.mode)) mode = ic.mode as IpsecMode;
         else {
           const near = typeof ic.mode === 'string' ? ipsecModes.find((m) => m.toLowerCase() === String(ic.mode).toLowerCase()) : undefined;
-          f.error(file, `${k}.mode`, `${describe(ic.mode)} is not an IPsec mode`, near ? `write ${near} (the modes are case-sensitive)` : 'use Full, External or Disabled');
+          f.error(file, `${k}.mode`, `${describe(ic.mode)} is not an IPsec mode`, near ? `write ${near}; the modes are case-sensitive` : 'use Full, External or Disabled');
         }
         if (ic.full !== undefined) {
           if (ic.mode !== undefined && ic.mode !== 'Full')
@@ -277,6 +278,15 @@ function buildNetwork(
       }
     }
   }
+
+  // An ipsecConfig anywhere else is ignored by OpenShift, and the cluster would silently come up
+  // without IPsec: that deserves an error, not an unknown-key warning.
+  if (netFile) {
+    for (const p of findKey(netFile.value, 'ipsecConfig'))
+      if (p !== 'spec.defaultNetwork.ovnKubernetesConfig.ipsecConfig')
+        f.error(netFile.file, p, 'ipsecConfig is not read here, so IPsec would be off', 'move it under spec.defaultNetwork.ovnKubernetesConfig; check the indentation');
+  }
+  if (installFile) for (const p of findKey(installFile.value, 'ipsecConfig')) f.error(installFile.file, p, 'install-config.yaml does not configure IPsec', 'put ipsecConfig in manifests/cluster-network-03-config.yml under spec.defaultNetwork.ovnKubernetesConfig');
 
   // ---- defaults and cross checks
   if (!clusterNetwork) clusterNetwork = [DEFAULT_CLUSTER_NETWORK];
@@ -305,12 +315,12 @@ function buildNetwork(
         f.error(a.file, a.key, `${a.role} ${formatCidr(a.cidr)} overlaps OVN's internal join network ${OVN_JOIN_SUBNET}`, `choose a range outside ${OVN_JOIN_SUBNET}`);
         continue;
       }
-      f.error(b.file, b.key, `${b.role} ${formatCidr(b.cidr)} overlaps ${a.role} ${formatCidr(a.cidr)} (${a.file === b.file ? a.key : `${a.file} ${a.key}`})`, `choose a ${b.role} range that does not overlap ${formatCidr(a.cidr)}`);
+      f.error(b.file, b.key, `${b.role} ${formatCidr(b.cidr)} overlaps ${a.role} ${formatCidr(a.cidr)} (${a.file === b.file ? a.key : `${a.file} ${a.key}`})`, `choose a range for the ${b.role} that does not overlap ${formatCidr(a.cidr)}`);
     }
 
   // Enough node subnets for the machines the install-config asks for.
   let replicas: NetworkConfig['replicas'];
-  if (install) {
+  if (install && f.errors.length === 0) {
     const cp = install.controlPlane?.replicas ?? 3;
     const compute = (install.compute ?? []).reduce((s, p) => s + (p.replicas ?? 0), 0);
     replicas = { controlPlane: cp, compute };
@@ -349,6 +359,15 @@ function buildNetwork(
     ...(replicas ? { replicas } : {}),
     sources,
   };
+}
+
+function findKey(v: unknown, key: string, path = ''): string[] {
+  if (v === null || typeof v !== 'object') return [];
+  if (Array.isArray(v)) return v.flatMap((x, i) => findKey(x, key, `${path}[${i}]`));
+  return Object.entries(v as Record<string, unknown>).flatMap(([k, x]) => {
+    const p = path ? `${path}.${k}` : k;
+    return [...(k === key ? [p] : []), ...findKey(x, key, p)];
+  });
 }
 
 function servicesAt(f: Findings, file: string, key: string, list: unknown[], placed: Placed[]): string[] {
