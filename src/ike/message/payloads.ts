@@ -39,7 +39,9 @@ export type Payload =
   /** A payload we keep as opaque bytes (CP, EAP, or an unknown non-critical type we skipped). */
   | { type: number & {}; critical?: boolean; raw: Buffer; unknown: true };
 
-export type PayloadOf<T extends number> = Extract<Payload, { type: T }>;
+type KnownPayload = Exclude<Payload, { unknown: true }>;
+/** The payload variant(s) with type T (IDi and IDr share one shape, as do TSi/TSr and CERT/CERTREQ). */
+export type PayloadOf<T extends number> = KnownPayload extends infer P ? (P extends { type: infer U } ? (T extends U ? P : never) : never) : never;
 
 /** Payload types whose bodies this codec understands. */
 export const KNOWN_PAYLOADS: ReadonlySet<number> = new Set([

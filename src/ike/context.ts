@@ -1,0 +1,62 @@
+import type { IkeAuthProvider } from './auth-provider.js';
+import type { ResolvedConnection } from './config.js';
+import type { IkeOutput } from './events.js';
+import type { Payload } from './message/payloads.js';
+import type { ChildSa } from './sa/child-sa.js';
+import type { IkeSa, RetransmitPolicy, Task } from './sa/ike-sa.js';
+
+/** Tunables of the engine; all times in ms. */
+export interface EngineTimers {
+  retransmit: RetransmitPolicy;
+  /** A responder's half-open SA is dropped after this long without IKE_AUTH. */
+  halfOpenTimeoutMs: number;
+  /** Above this many half-open SAs, IKE_SA_INIT must carry a valid COOKIE (§2.6). */
+  cookieThreshold: number;
+  /** Above this many half-open SAs, new IKE_SA_INIT requests are dropped. */
+  maxHalfOpen: number;
+  /** A rekeyed IKE SA / CHILD SA the peer should delete is deleted by us after this long. */
+  rekeyedLingerMs: number;
+  /** Delay before retrying a CREATE_CHILD_SA answered with TEMPORARY_FAILURE. */
+  retryAfterMs: number;
+}
+
+export const DEFAULT_TIMERS: EngineTimers = {
+  retransmit: { timeoutMs: 4000, base: 1.8, tries: 5 },
+  halfOpenTimeoutMs: 30_000,
+  cookieThreshold: 10,
+  maxHalfOpen: 1000,
+  rekeyedLingerMs: 30_000,
+  retryAfterMs: 2000,
+};
+
+/** What the exchange tasks may use of the engine. */
+export interface EngineContext {
+  now(): number;
+  random(n: number): Buffer;
+  readonly auth: IkeAuthProvider;
+  readonly timers: EngineTimers;
+  emit(o: IkeOutput): void;
+  log(sa: IkeSa, text: string, child?: ChildSa): void;
+  nextSerial(): number;
+  /** A fresh inbound ESP SPI, unique among ours, never 0..255 (reserved, RFC 4303). */
+  allocateChildSpi(): number;
+  /** A fresh, unique, non-zero IKE SPI. */
+  allocateIkeSpi(): Buffer;
+  register(sa: IkeSa): void;
+  /** Removes the SA, emitting child-down for its children and ike-down when it was up. */
+  destroy(sa: IkeSa, reason: string): void;
+  /** Queues an exchange on the SA and sends it when the window allows. */
+  queue(sa: IkeSa, task: Task): void;
+  /** Sends a response (cached for retransmitted requests). */
+  respond(sa: IkeSa, exchangeType: number, messageId: number, payloads: Payload[]): void;
+  childUp(sa: IkeSa, child: ChildSa, replaces?: ChildSa): void;
+  childDown(sa: IkeSa, child: ChildSa, reason: string): void;
+  ikeUp(sa: IkeSa): void;
+  connection(name: string): ResolvedConnection | undefined;
+  schedule(): void;
+  /** INITIAL_CONTACT: drop older IKE SAs of this connection with the same peer (§2.4). */
+  initialContact(sa: IkeSa): void;
+  describeId(id: { type: number; data: Buffer } | undefined): string;
+  /** Queues CREATE_CHILD_SA for the connection's other children with start_action start. */
+  startOtherChildren(sa: IkeSa, except: string): void;
+}

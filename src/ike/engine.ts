@@ -1,0 +1,688 @@
+import type { IkeAuthProvider, IkeId } from './auth-provider.js';
+import { resolveConnection, type IkeConnectionConfig, type ResolvedConnection } from './config.js';
+import { ExchangeType, IdType, Notify, PayloadType, ProtocolId } from './constants.js';
+import { DEFAULT_TIMERS, type EngineContext, type EngineTimers } from './context.js';
+import { CookieJar } from './cookies.js';
+import { generateDh, isSupportedGroup } from '../crypto/dh.js';
+import type { ChildSpec, Endpoint, IkeOutput } from './events.js';
+import { decodeHeader, fromInitiator, isResponse, type IkeHeader } from './message/header.js';
+import { decodeMessage, decodeReassembled, encodePlain, type IkeMessage } from './message/message.js';
+import { findNotify, findPayload, notify, type Payload } from './message/payloads.js';
+import { buildAnswer, proposalName, selectProposal } from './proposals.js';
+import { ChildSa } from './sa/child-sa.js';
+import { IkeSa, type Task } from './sa/ike-sa.js';
+import { buildStatus, type IkeStatus } from './status.js';
+import { u16 } from './tasks/child.js';
+import { createChildTask, respondCreateChild } from './tasks/create-child.js';
+import { respondAuth } from './tasks/ike-auth.js';
+import { checkNat, commonInitNotifies, deriveInitKeys, initTask, natPayloads, NONCE_LENGTH, readHashAlgs } from './tasks/ike-init.js';
+import { ikeRekeyTask, respondIkeRekey } from './tasks/ike-rekey.js';
+import { deleteChildTask, deleteIkeTask, dpdTask, respondInformational } from './tasks/informational.js';
+
+export interface IkeEngineOptions {
+  /** Milliseconds; injected so that tests and simulations control time. */
+  now: () => number;
+  random: (n: number) => Buffer;
+  connections: IkeConnectionConfig[];
+  auth: IkeAuthProvider;
+  timers?: Partial<EngineTimers>;
+  /** The NAT-T port: datagrams to/from it carry the 4-byte non-ESP marker (RFC 3948). */
+  natTPort?: number;
+}
+
+/** Why inbound datagrams were dropped, counted by cause. */
+export interface IkeCounters {
+  received: number;
+  malformed: number;
+  decryptFailed: number;
+  unknownSpi: number;
+  badMessageId: number;
+  retransmittedRequests: number;
+  notIke: number;
+  halfOpenLimit: number;
+  cookiesSent: number;
+  unsupportedCritical: number;
+  retransmits: number;
+}
+
+const NON_ESP_MARKER = Buffer.alloc(4);
+
+/**
+ * The IKEv2 engine: owns many IKE SAs, takes datagrams and time, gives datagrams, events and
+ * deadlines (sans-I/O). A daemon drives it: receive() for each UDP datagram on ports 500/4500
+ * (exactly the UDP payload, non-ESP marker included on 4500), onTimeout() at nextDeadline(), and
+ * poll() after each call to collect outputs.
+ */
+export class IkeEngine {
+  private readonly conns = new Map<string, ResolvedConnection>();
+  private readonly bySpi = new Map<string, IkeSa>();
+  private readonly halfOpenByPeer = new Map<string, IkeSa>();
+  private readonly all = new Set<IkeSa>();
+  private readonly childSpis = new Set<number>();
+  private outputs: IkeOutput[] = [];
+  private serial = 0;
+  private readonly cookies: CookieJar;
+  private readonly timers: EngineTimers;
+  private readonly natTPort: number;
+  private readonly ctx: EngineContext;
+  readonly counters: IkeCounters = {
+    received: 0, malformed: 0, decryptFailed: 0, unknownSpi: 0, badMessageId: 0, retransmittedRequests: 0,
+    notIke: 0, halfOpenLimit: 0, cookiesSent: 0, unsupportedCritical: 0, retransmits: 0,
+  };
+
+  constructor(private readonly opts: IkeEngineOptions) {
+    for (const c of opts.connections) this.conns.set(c.name, resolveConnection(c));
+    this.timers = { ...DEFAULT_TIMERS, ...opts.timers };
+    this.natTPort = opts.natTPort ?? 4500;
+    this.cookies = new CookieJar(opts.random);
+    this.ctx = this.makeContext();
+  }
+
+  // ---------------- public API ----------------
+
+  /** Starts an IKE SA (and its first CHILD SA) for a configured connection. */
+  initiate(connection: string): void {
+    const conn = this.requireConn(connection);
+    const local = { address: conn.config.localAddrs[0] ?? '0.0.0.0', port: conn.localPort };
+    const remote = { address: conn.config.remoteAddrs[0] ?? '0.0.0.0', port: conn.remotePort };
+    const sa = new IkeSa(++this.serial, conn, true, this.allocateIkeSpi(), local, remote, this.opts.now());
+    this.register(sa);
+    this.ctx.log(sa, 'initiating IKEv2 connection');
+    this.queue(sa, initTask(this.ctx, sa, conn.ike[0]!.dh[0]!));
+  }
+
+  /** Rekeys the named child (or all children) of the connection's newest IKE SA. */
+  rekeyChild(connection: string, child?: string): boolean {
+    const sa = this.newestSa(connection);
+    if (!sa) return false;
+    const targets = sa.children.filter((c) => c.state === 'installed' && (child === undefined || c.cfg.name === child));
+    for (const c of targets) this.queue(sa, createChildTask(this.ctx, sa, c.cfg, c));
+    return targets.length > 0;
+  }
+
+  /** Creates (another) CHILD SA from the connection's child config. */
+  createChild(connection: string, child: string): boolean {
+    const sa = this.newestSa(connection);
+    const cfg = sa?.conn.children.find((c) => c.name === child);
+    if (!sa || !cfg) return false;
+    this.queue(sa, createChildTask(this.ctx, sa, cfg));
+    return true;
+  }
+
+  rekeyIke(connection: string): boolean {
+    const sa = this.newestSa(connection);
+    if (!sa) return false;
+    this.queue(sa, ikeRekeyTask(this.ctx, sa));
+    return true;
+  }
+
+  /** Deletes the named child, or the whole IKE SA (with its children) when no child is named. */
+  terminate(connection: string, child?: string): boolean {
+    const sas = [...this.all].filter((s) => s.name === connection && s.state !== 'dead');
+    if (sas.length === 0) return false;
+    for (const sa of sas) {
+      if (child !== undefined) {
+        for (const c of sa.children.filter((x) => x.cfg.name === child)) this.queue(sa, deleteChildTask(this.ctx, sa, c));
+      } else if (sa.state === 'established' || sa.state === 'rekeyed') {
+        this.queue(sa, deleteIkeTask(this.ctx, sa, 'terminated'));
+      } else {
+        this.destroy(sa, 'terminated');
+      }
+    }
+    return true;
+  }
+
+  /** Outputs produced since the last poll, in order. */
+  poll(): IkeOutput[] {
+    const o = this.outputs;
+    this.outputs = [];
+    return o;
+  }
+
+  nextDeadline(): number | undefined {
+    let d: number | undefined;
+    const min = (t: number | undefined): void => {
+      if (t !== undefined && (d === undefined || t < d)) d = t;
+    };
+    for (const sa of this.all) {
+      min(sa.outstanding?.deadline);
+      min(sa.expireAt);
+      if (sa.state === 'established') {
+        min(sa.rekeyAt);
+        min(sa.dpdAt);
+        for (const c of sa.children) min(c.rekeyAt);
+      }
+    }
+    return d;
+  }
+
+  onTimeout(now: number = this.opts.now()): void {
+    for (const sa of [...this.all]) {
+      if (sa.state === 'dead') continue;
+      const out = sa.outstanding;
+      if (out && out.deadline <= now) {
+        if (out.tries >= this.timers.retransmit.tries) {
+          sa.outstanding = undefined;
+          if (out.task.onGiveUp) out.task.onGiveUp();
+          else this.destroy(sa, 'peer not responding');
+          if ((sa.state as string) === 'dead') continue;
+          this.pump(sa);
+        } else {
+          out.tries++;
+          this.counters.retransmits++;
+          out.deadline = sa.retransmitDeadline(this.timers.retransmit, out.tries, now);
+          this.ctx.log(sa, `retransmitting ${out.task.name} request (try ${out.tries + 1})`);
+          this.send(sa, out.packets);
+        }
+      }
+      if (sa.expireAt !== undefined && sa.expireAt <= now && (sa.state === 'half-open' || sa.state === 'rekeyed')) {
+        this.destroy(sa, sa.state === 'half-open' ? 'half-open timeout' : 'rekeyed');
+        continue;
+      }
+      if (sa.state !== 'established') continue;
+      if (sa.rekeyAt !== undefined && sa.rekeyAt <= now) {
+        sa.rekeyAt = undefined;
+        this.queue(sa, ikeRekeyTask(this.ctx, sa));
+      }
+      if (sa.dpdAt !== undefined && sa.dpdAt <= now) {
+        const delay = sa.conn.config.dpdDelayMs ?? 0;
+        if (now - sa.lastHeard >= delay && !sa.outstanding && sa.queue.length === 0) this.queue(sa, dpdTask(this.ctx, sa));
+        sa.dpdAt = Math.max(now, sa.lastHeard) + delay;
+      }
+      for (const c of [...sa.children]) {
+        if (c.rekeyAt === undefined || c.rekeyAt > now) continue;
+        c.rekeyAt = undefined;
+        if (c.state === 'installed') this.queue(sa, createChildTask(this.ctx, sa, c.cfg, c));
+        else if (c.state === 'rekeyed') this.queue(sa, deleteChildTask(this.ctx, sa, c));
+      }
+    }
+  }
+
+  status(): IkeStatus {
+    return buildStatus([...this.all].filter((s) => s.state !== 'dead'), this.opts.now(), this.ctx, this.counters);
+  }
+
+  /** Handles one UDP datagram addressed to us. Never throws on bad input. */
+  receive(datagram: Buffer, from: Endpoint, to: Endpoint): void {
+    this.counters.received++;
+    let dg = datagram;
+    if (to.port === this.natTPort || from.port === this.natTPort) {
+      if (dg.length < 4 || !dg.subarray(0, 4).equals(NON_ESP_MARKER)) {
+        this.counters.notIke++;
+        return;
+      }
+      dg = dg.subarray(4);
+    }
+    const hr = decodeHeader(dg);
+    if (!hr.ok) {
+      this.counters.malformed++;
+      return;
+    }
+    const h = hr.value;
+    if (h.exchangeType === ExchangeType.IKE_SA_INIT && !isResponse(h)) {
+      this.handleInitRequest(dg, h, from, to);
+      return;
+    }
+    const ourSpi = fromInitiator(h) ? h.spiR : h.spiI;
+    const sa = this.bySpi.get(ourSpi.toString('hex'));
+    if (!sa || sa.state === 'dead') {
+      this.counters.unknownSpi++;
+      return;
+    }
+    if (h.exchangeType === ExchangeType.IKE_SA_INIT) {
+      // A response to our IKE_SA_INIT.
+      if (!sa.initiator || sa.state !== 'init-sent' || sa.outstanding?.task.exchange !== ExchangeType.IKE_SA_INIT) {
+        this.counters.badMessageId++;
+        return;
+      }
+      const r = decodeMessage(dg, () => undefined);
+      if (!r.ok || r.value.kind !== 'message') {
+        this.counters.malformed++;
+        return;
+      }
+      sa.initResponse = Buffer.from(dg);
+      this.dispatchResponse(sa, r.value.message, from, to);
+      return;
+    }
+    if (!sa.keys) {
+      this.counters.unknownSpi++;
+      return;
+    }
+    // The direction must fit our role: the peer sets I exactly when it is the original initiator.
+    if (fromInitiator(h) === sa.initiator) {
+      this.counters.malformed++;
+      return;
+    }
+    const r = decodeMessage(dg, () => sa.receiveKey);
+    if (!r.ok) {
+      if (r.error.cause === 'decrypt-failed' || r.error.cause === 'bad-padding') this.counters.decryptFailed++;
+      else if (r.error.cause === 'unsupported-critical') {
+        this.counters.unsupportedCritical++;
+        if (!isResponse(h) && h.messageId === sa.peerNextRequestId) {
+          this.respond(sa, h.exchangeType, h.messageId, [notify(Notify.UNSUPPORTED_CRITICAL_PAYLOAD, Buffer.from([r.error.payloadType ?? 0]))]);
+        }
+      } else this.counters.malformed++;
+      return;
+    }
+    let msg: IkeMessage;
+    if (r.value.kind === 'fragment') {
+      const done = sa.assembler.add(r.value.fragment);
+      if (done === 'rejected') {
+        this.counters.malformed++;
+        return;
+      }
+      if (!done) return;
+      const m = decodeReassembled(done.header, done.innerFirst, done.content);
+      if (!m.ok) {
+        this.counters.malformed++;
+        return;
+      }
+      msg = m.value;
+    } else {
+      msg = r.value.message;
+    }
+    if (isResponse(h)) this.dispatchResponse(sa, msg, from, to);
+    else this.dispatchRequest(sa, msg, from, to);
+  }
+
+  // ---------------- dispatch ----------------
+
+  private heard(sa: IkeSa, from: Endpoint, to: Endpoint): void {
+    sa.lastHeard = this.opts.now();
+    const delay = sa.conn.config.dpdDelayMs ?? 0;
+    if (delay > 0 && sa.state === 'established') sa.dpdAt = sa.lastHeard + delay;
+    // Follow the peer's NAT mapping (and the float to 4500) on authenticated traffic.
+    if (sa.natT || to.port === this.natTPort) {
+      sa.remote = { ...from };
+      sa.local = { ...to };
+    }
+  }
+
+  private dispatchResponse(sa: IkeSa, msg: IkeMessage, from: Endpoint, to: Endpoint): void {
+    const out = sa.outstanding;
+    if (!out || out.messageId !== msg.header.messageId || out.task.exchange !== msg.header.exchangeType) {
+      this.counters.badMessageId++;
+      return;
+    }
+    sa.outstanding = undefined;
+    if (msg.header.exchangeType !== ExchangeType.IKE_SA_INIT) this.heard(sa, from, to);
+    else sa.lastHeard = this.opts.now();
+    out.task.onResponse(msg);
+    if (sa.state !== 'dead') this.pump(sa);
+  }
+
+  private dispatchRequest(sa: IkeSa, msg: IkeMessage, from: Endpoint, to: Endpoint): void {
+    const id = msg.header.messageId;
+    if (id !== sa.peerNextRequestId) {
+      if (sa.lastResponse && id === sa.lastResponse.messageId) {
+        this.counters.retransmittedRequests++;
+        this.send(sa, sa.lastResponse.packets);
+      } else {
+        this.counters.badMessageId++;
+      }
+      return;
+    }
+    this.heard(sa, from, to);
+    const type = msg.header.exchangeType;
+    if (type === ExchangeType.IKE_AUTH) {
+      if (sa.initiator || sa.state !== 'half-open') {
+        this.counters.badMessageId++;
+        return;
+      }
+      this.halfOpenByPeer.delete(this.peerKey(sa.remote.address, sa.spiI));
+      sa.expireAt = undefined;
+      const r = respondAuth(this.ctx, sa, msg);
+      this.respond(sa, type, id, r.payloads);
+      if (!r.ok) this.destroy(sa, 'AUTHENTICATION_FAILED');
+      return;
+    }
+    if (sa.state === 'half-open' || sa.state === 'init-sent') {
+      this.counters.badMessageId++;
+      return;
+    }
+    if (type === ExchangeType.CREATE_CHILD_SA) {
+      const saP = findPayload(msg.payloads, PayloadType.SA);
+      const isIke = saP?.proposals[0]?.protocolId === ProtocolId.IKE;
+      let payloads: Payload[];
+      if (sa.state === 'deleting' || (sa.state === 'rekeyed' && (!isIke || sa.replacedBy))) payloads = [notify(Notify.TEMPORARY_FAILURE)];
+      else if (isIke) payloads = respondIkeRekey(this.ctx, sa, msg);
+      else payloads = respondCreateChild(this.ctx, sa, msg);
+      this.respond(sa, type, id, payloads);
+      return;
+    }
+    if (type === ExchangeType.INFORMATIONAL) {
+      const r = respondInformational(this.ctx, sa, msg);
+      this.respond(sa, type, id, r.payloads);
+      if (r.destroy) this.destroy(sa, r.destroy);
+      return;
+    }
+    this.counters.malformed++;
+  }
+
+  private peerKey(address: string, spiI: Buffer): string {
+    return `${address}|${spiI.toString('hex')}`;
+  }
+
+  private halfOpenCount(): number {
+    let n = 0;
+    for (const sa of this.all) if (sa.state === 'half-open') n++;
+    return n;
+  }
+
+  private findConnFor(local: Endpoint, remote: Endpoint): ResolvedConnection | undefined {
+    const fits = (list: string[], a: string): boolean => list.length === 0 || list.includes(a) || list.includes('%any') || list.includes('0.0.0.0');
+    for (const c of this.conns.values()) {
+      if (fits(c.config.localAddrs, local.address) && fits(c.config.remoteAddrs, remote.address)) return c;
+    }
+    return undefined;
+  }
+
+  /** Responder side of IKE_SA_INIT: stateless until the request is acceptable (§2.6). */
+  private handleInitRequest(dg: Buffer, h: IkeHeader, from: Endpoint, to: Endpoint): void {
+    if (!fromInitiator(h) || h.messageId !== 0 || !h.spiR.every((b) => b === 0)) {
+      this.counters.malformed++;
+      return;
+    }
+    const key = this.peerKey(from.address, h.spiI);
+    const existing = this.halfOpenByPeer.get(key);
+    if (existing && existing.state !== 'dead') {
+      if (existing.initRequest.equals(dg) && existing.lastResponse) {
+        this.counters.retransmittedRequests++;
+        this.sendRaw(existing.lastResponse.packets, to, from);
+      }
+      return;
+    }
+    const answer = (payloads: Payload[]): void => {
+      const bytes = encodePlain({ spiI: h.spiI, spiR: Buffer.alloc(8), exchangeType: ExchangeType.IKE_SA_INIT, flags: 0x20, messageId: 0 }, payloads);
+      this.sendRaw([bytes], to, from);
+    };
+    const r = decodeMessage(dg, () => undefined);
+    if (!r.ok) {
+      if (r.error.cause === 'unsupported-critical') {
+        this.counters.unsupportedCritical++;
+        answer([notify(Notify.UNSUPPORTED_CRITICAL_PAYLOAD, Buffer.from([r.error.payloadType ?? 0]))]);
+      } else this.counters.malformed++;
+      return;
+    }
+    if (r.value.kind !== 'message' || r.value.message.protected) {
+      this.counters.malformed++;
+      return;
+    }
+    const msg = r.value.message;
+    const saP = findPayload(msg.payloads, PayloadType.SA);
+    const ke = findPayload(msg.payloads, PayloadType.KE);
+    const ni = findPayload(msg.payloads, PayloadType.NONCE);
+    if (!saP || !ke || !ni) {
+      this.counters.malformed++;
+      answer([notify(Notify.INVALID_SYNTAX)]);
+      return;
+    }
+    const now = this.opts.now();
+    const halfOpen = this.halfOpenCount();
+    if (halfOpen >= this.timers.maxHalfOpen) {
+      this.counters.halfOpenLimit++;
+      return;
+    }
+    if (halfOpen >= this.timers.cookieThreshold) {
+      const c = findNotify(msg.payloads, Notify.COOKIE);
+      if (!c || !this.cookies.check(now, c.data, ni.data, from.address, h.spiI)) {
+        this.counters.cookiesSent++;
+        answer([notify(Notify.COOKIE, this.cookies.make(now, ni.data, from.address, h.spiI))]);
+        return;
+      }
+    }
+    const conn = this.findConnFor(to, from);
+    if (!conn) {
+      answer([notify(Notify.NO_PROPOSAL_CHOSEN)]);
+      return;
+    }
+    const sel = selectProposal(conn.ike, saP.proposals, { requireDh: ke.group, spiSize: 0 });
+    if (!sel || !isSupportedGroup(ke.group)) {
+      const any = selectProposal(conn.ike, saP.proposals, { spiSize: 0 });
+      answer([any ? notify(Notify.INVALID_KE_PAYLOAD, u16(any.chosen.dh!)) : notify(Notify.NO_PROPOSAL_CHOSEN)]);
+      return;
+    }
+    const dh = generateDh(ke.group, this.opts.random);
+    const gir = dh.computeSecret(ke.data);
+    if (!gir) {
+      answer([notify(Notify.INVALID_SYNTAX)]);
+      return;
+    }
+    const sa = new IkeSa(++this.serial, conn, false, Buffer.from(h.spiI), { ...to }, { ...from }, now);
+    sa.spiR = this.allocateIkeSpi();
+    sa.ni = ni.data;
+    sa.nr = this.opts.random(NONCE_LENGTH);
+    sa.peerFragmentation = !!findNotify(msg.payloads, Notify.IKEV2_FRAGMENTATION_SUPPORTED);
+    sa.peerHashAlgs = readHashAlgs(msg);
+    checkNat(sa, msg);
+    deriveInitKeys(sa, sel.chosen, gir);
+    const payloads: Payload[] = [
+      { type: PayloadType.SA, proposals: [buildAnswer(sel.chosen, sel.num, Buffer.alloc(0))] },
+      { type: PayloadType.KE, group: dh.group, data: dh.publicValue },
+      { type: PayloadType.NONCE, data: sa.nr },
+      ...natPayloads(this.ctx, sa, sa.spiR),
+      ...commonInitNotifies(sa).filter((p) => sa.peerFragmentation || !('notifyType' in p) || p.notifyType !== Notify.IKEV2_FRAGMENTATION_SUPPORTED),
+    ];
+    const req = this.opts.auth.certRequest?.(conn.name);
+    if (req) payloads.push({ type: PayloadType.CERTREQ, encoding: 4, data: req });
+    const bytes = encodePlain({ spiI: sa.spiI, spiR: sa.spiR, exchangeType: ExchangeType.IKE_SA_INIT, flags: 0x20, messageId: 0 }, payloads);
+    sa.initRequest = Buffer.from(dg);
+    sa.initResponse = bytes;
+    sa.lastResponse = { messageId: 0, packets: [bytes] };
+    sa.peerNextRequestId = 1;
+    sa.expireAt = now + this.timers.halfOpenTimeoutMs;
+    this.register(sa);
+    this.halfOpenByPeer.set(key, sa);
+    this.ctx.log(sa, `responding to IKE_SA_INIT from ${from.address}:${from.port} (${proposalName(sel.chosen)})`);
+    this.sendRaw([bytes], to, from);
+  }
+
+  // ---------------- machinery ----------------
+
+  private queue(sa: IkeSa, task: Task): void {
+    sa.queue.push(task);
+    this.pump(sa);
+  }
+
+  /** Sends the next queued request when none is outstanding (window size 1, §2.3). */
+  private pump(sa: IkeSa): void {
+    while (!sa.outstanding && sa.queue.length > 0 && sa.state !== 'dead') {
+      const task = sa.queue.shift()!;
+      const payloads = task.build();
+      if (!payloads) continue;
+      if ((sa.state as string) === 'dead') return;
+      const messageId = sa.nextRequestId++;
+      let packets: Buffer[];
+      if (task.exchange === ExchangeType.IKE_SA_INIT) {
+        const bytes = encodePlain({ spiI: sa.spiI, spiR: Buffer.alloc(8), exchangeType: task.exchange, flags: sa.flags(false), messageId }, payloads);
+        sa.initRequest = bytes;
+        packets = [bytes];
+      } else {
+        packets = sa.protect(task.exchange, messageId, false, payloads);
+      }
+      const now = this.opts.now();
+      sa.outstanding = { task, messageId, packets, tries: 0, deadline: sa.retransmitDeadline(this.timers.retransmit, 0, now) };
+      this.send(sa, packets);
+    }
+  }
+
+  private respond(sa: IkeSa, exchangeType: number, messageId: number, payloads: Payload[]): void {
+    const packets = sa.protect(exchangeType, messageId, true, payloads);
+    sa.lastResponse = { messageId, packets };
+    sa.peerNextRequestId = messageId + 1;
+    this.send(sa, packets);
+  }
+
+  private send(sa: IkeSa, packets: Buffer[]): void {
+    this.sendRaw(packets, sa.local, sa.remote);
+  }
+
+  private sendRaw(packets: Buffer[], from: Endpoint, to: Endpoint): void {
+    for (const p of packets) {
+      const bytes = from.port === this.natTPort || to.port === this.natTPort ? Buffer.concat([NON_ESP_MARKER, p]) : p;
+      this.outputs.push({ kind: 'send', bytes, from: { ...from }, to: { ...to } });
+    }
+  }
+
+  private register(sa: IkeSa): void {
+    this.all.add(sa);
+    this.bySpi.set(sa.ourSpi.toString('hex'), sa);
+  }
+
+  private allocateIkeSpi(): Buffer {
+    for (;;) {
+      const spi = this.opts.random(8);
+      if (!spi.every((b) => b === 0) && !this.bySpi.has(spi.toString('hex'))) return spi;
+    }
+  }
+
+  private allocateChildSpi(): number {
+    for (;;) {
+      const spi = this.opts.random(4).readUInt32BE(0);
+      if (spi > 255 && !this.childSpis.has(spi)) {
+        this.childSpis.add(spi);
+        return spi;
+      }
+    }
+  }
+
+  private destroy(sa: IkeSa, reason: string): void {
+    if (sa.state === 'dead') return;
+    const wasUp = sa.establishedAt !== undefined;
+    for (const c of [...sa.children]) this.childDown(sa, c, reason);
+    sa.state = 'dead';
+    sa.outstanding = undefined;
+    sa.queue.length = 0;
+    this.all.delete(sa);
+    if (this.bySpi.get(sa.ourSpi.toString('hex')) === sa) this.bySpi.delete(sa.ourSpi.toString('hex'));
+    const key = this.peerKey(sa.remote.address, sa.spiI);
+    if (this.halfOpenByPeer.get(key) === sa) this.halfOpenByPeer.delete(key);
+    for (const [k, v] of this.halfOpenByPeer) if (v === sa) this.halfOpenByPeer.delete(k);
+    if (wasUp || sa.initiator) {
+      this.ctx.log(sa, `IKE SA deleted (${reason})`);
+      this.outputs.push({ kind: 'ike-down', name: sa.name, serial: sa.serial, spiI: sa.spiI, spiR: sa.spiR, reason });
+    }
+  }
+
+  private childDown(sa: IkeSa, child: ChildSa, reason: string): void {
+    const i = sa.children.indexOf(child);
+    if (i < 0) return;
+    sa.children.splice(i, 1);
+    this.childSpis.delete(child.spiIn);
+    this.ctx.log(sa, `ESP SA deleted {ESP=>0x${child.spiOut.toString(16).padStart(8, '0')} <0x${child.spiIn.toString(16).padStart(8, '0')}} (${reason})`, child);
+    this.outputs.push({ kind: 'child-down', spiIn: child.spiIn, spiOut: child.spiOut, name: `${sa.name}/${child.cfg.name}`, reason });
+  }
+
+  private childUp(sa: IkeSa, child: ChildSa, replaces?: ChildSa): void {
+    const rekey = child.cfg.config.rekeyTimeMs ?? 0;
+    if (rekey > 0) child.rekeyAt = this.opts.now() + rekey;
+    const spec: ChildSpec = {
+      name: `${sa.name}/${child.cfg.name}`,
+      connection: sa.name,
+      child: child.cfg.name,
+      mode: child.mode,
+      local: sa.local.address,
+      remote: sa.remote.address,
+      localPort: sa.natT ? this.natTPort : sa.local.port,
+      remotePort: sa.natT ? sa.remote.port : sa.remote.port,
+      localTs: child.localTs,
+      remoteTs: child.remoteTs,
+      spiIn: child.spiIn,
+      spiOut: child.spiOut,
+      keyIn: child.keyIn,
+      keyOut: child.keyOut,
+      proposal: proposalName(child.chosen),
+    };
+    const lb = child.cfg.config.lifeBytes ?? 0;
+    const lp = child.cfg.config.lifePackets ?? 0;
+    if (lb > 0 || lp > 0) {
+      spec.hardLifetime = { ...(lb > 0 ? { bytes: lb } : {}), ...(lp > 0 ? { packets: lp } : {}) };
+      spec.softLifetime = { ...(lb > 0 ? { bytes: Math.floor(lb * 0.9) } : {}), ...(lp > 0 ? { packets: Math.floor(lp * 0.9) } : {}) };
+    }
+    if (replaces) spec.replacesSpiIn = replaces.spiIn;
+    this.outputs.push({ kind: 'child-up', spec });
+  }
+
+  private ikeUp(sa: IkeSa): void {
+    const now = this.opts.now();
+    sa.state = 'established';
+    sa.establishedAt = now;
+    sa.expireAt = undefined;
+    const rekey = sa.conn.config.rekeyTimeMs ?? 0;
+    if (rekey > 0) sa.rekeyAt = now + rekey;
+    const dpd = sa.conn.config.dpdDelayMs ?? 0;
+    if (dpd > 0) sa.dpdAt = now + dpd;
+    const k = sa.keys!;
+    this.outputs.push({
+      kind: 'ike-up', name: sa.name, serial: sa.serial, spiI: sa.spiI, spiR: sa.spiR, local: { ...sa.local }, remote: { ...sa.remote },
+      keys: { spiI: sa.spiI, spiR: sa.spiR, skEi: k.skEi, skEr: k.skEr, skAi: k.skAi, skAr: k.skAr, encr: `AES-GCM-${sa.chosen!.encr.keyLength}` },
+    });
+  }
+
+  private newestSa(connection: string): IkeSa | undefined {
+    let best: IkeSa | undefined;
+    for (const sa of this.all) {
+      if (sa.name === connection && sa.state === 'established' && (!best || sa.serial > best.serial)) best = sa;
+    }
+    return best;
+  }
+
+  private requireConn(name: string): ResolvedConnection {
+    const c = this.conns.get(name);
+    if (!c) throw new RangeError(`no connection named "${name}"`);
+    return c;
+  }
+
+  private describeId(id: IkeId | undefined): string {
+    if (!id) return '(none)';
+    const custom = this.opts.auth.describeId?.(id);
+    if (custom) return custom;
+    if (id.type === IdType.FQDN || id.type === IdType.RFC822_ADDR) return id.data.toString('latin1');
+    if (id.type === IdType.IPV4_ADDR && id.data.length === 4) return [...id.data].join('.');
+    return `${id.type}:${id.data.toString('hex')}`;
+  }
+
+  private makeContext(): EngineContext {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const self = this;
+    return {
+      now: () => self.opts.now(),
+      random: (n) => self.opts.random(n),
+      auth: self.opts.auth,
+      timers: self.timers,
+      emit: (o) => self.outputs.push(o),
+      log(sa, text, child) {
+        const serial = child ? child.serial : sa.serial;
+        self.outputs.push({ kind: 'log', line: `"${sa.name}" #${serial}: ${text}` });
+      },
+      nextSerial: () => ++self.serial,
+      allocateChildSpi: () => self.allocateChildSpi(),
+      allocateIkeSpi: () => self.allocateIkeSpi(),
+      register: (sa) => self.register(sa),
+      destroy: (sa, reason) => self.destroy(sa, reason),
+      queue: (sa, task) => self.queue(sa, task),
+      respond: (sa, t, id, p) => self.respond(sa, t, id, p),
+      childUp: (sa, c, r) => self.childUp(sa, c, r),
+      childDown: (sa, c, reason) => self.childDown(sa, c, reason),
+      ikeUp: (sa) => self.ikeUp(sa),
+      connection: (name) => self.conns.get(name),
+      schedule: () => undefined,
+      initialContact(sa) {
+        for (const other of [...self.all]) {
+          if (other !== sa && other.name === sa.name && other.remote.address === sa.remote.address && other.state !== 'dead' && other.establishedAt !== undefined && other.replacedBy === undefined) {
+            self.ctx.log(other, 'INITIAL_CONTACT: deleting older IKE SA of this peer');
+            self.destroy(other, 'INITIAL_CONTACT');
+          }
+        }
+      },
+      describeId: (id) => self.describeId(id),
+      startOtherChildren(sa, except) {
+        for (const c of sa.conn.children) {
+          if (c.name !== except && (c.config.startAction ?? 'start') === 'start') self.queue(sa, createChildTask(self.ctx, sa, c));
+        }
+      },
+    };
+  }
+}
+
+export type { IkeStatus };

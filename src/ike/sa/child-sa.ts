@@ -1,0 +1,28 @@
+import type { TrafficSelector } from '../../esp/types.js';
+import type { ResolvedChild } from '../config.js';
+import type { ChosenProposal } from '../proposals.js';
+
+export type ChildState = 'installed' | 'rekeying' | 'rekeyed' | 'deleting';
+
+/** A negotiated CHILD SA pair (inbound + outbound ESP SA). */
+export class ChildSa {
+  state: ChildState = 'installed';
+  /** When this child is due for rekeying (ms), if ever. */
+  rekeyAt?: number;
+  /** Set on the old child when the peer rekeyed it while our own rekey was pending (§2.8.1). */
+  peerRekey?: { nonces: [Buffer, Buffer]; replacement: ChildSa };
+
+  constructor(
+    readonly serial: number,
+    readonly cfg: ResolvedChild,
+    readonly spiIn: number,
+    readonly spiOut: number,
+    readonly keyIn: Buffer,
+    readonly keyOut: Buffer,
+    readonly chosen: ChosenProposal,
+    readonly localTs: TrafficSelector[],
+    readonly remoteTs: TrafficSelector[],
+    readonly mode: 'tunnel' | 'transport',
+    readonly establishedAt: number,
+  ) {}
+}

@@ -1,0 +1,147 @@
+import type { IkeSaKeys } from '../../crypto/ike-kdf.js';
+import type { Prf } from '../../crypto/prf.js';
+import type { ResolvedConnection } from '../config.js';
+import { Flag } from '../constants.js';
+import type { Endpoint } from '../events.js';
+import type { IkeId } from '../auth-provider.js';
+import { encodeFragments, encodeProtected, protectedLength, type IkeMessage } from '../message/message.js';
+import type { Payload } from '../message/payloads.js';
+import { FragmentAssembler } from '../message/reassembly.js';
+import type { ChosenProposal } from '../proposals.js';
+import type { ChildSa } from './child-sa.js';
+
+export type IkeState =
+  | 'init-sent' // initiator: IKE_SA_INIT request out
+  | 'half-open' // responder: IKE_SA_INIT answered, waiting for IKE_AUTH
+  | 'auth-sent' // initiator: IKE_AUTH request out
+  | 'established'
+  | 'rekeyed' // replaced by a new IKE SA, waiting for its deletion
+  | 'deleting'
+  | 'dead';
+
+/** One exchange we initiate: built when it is its turn (window size 1), answered once. */
+export interface Task {
+  name: string;
+  exchange: number;
+  /** The request's payloads, or undefined when the task has become moot. */
+  build(): Payload[] | undefined;
+  onResponse(msg: IkeMessage): void;
+  /** Retransmissions exhausted. */
+  onGiveUp?(): void;
+}
+
+export interface Outstanding {
+  task: Task;
+  messageId: number;
+  packets: Buffer[];
+  tries: number;
+  deadline: number;
+}
+
+/** Retransmission schedule (strongSwan's defaults: 4 s, ×1.8, 5 retransmits). */
+export interface RetransmitPolicy {
+  timeoutMs: number;
+  base: number;
+  tries: number;
+}
+
+/** The state of one IKE SA. The exchanges that drive it live in ../tasks/. */
+export class IkeSa {
+  state: IkeState;
+  spiR: Buffer = Buffer.alloc(8);
+  remoteId?: IkeId;
+  localId?: IkeId;
+  chosen?: ChosenProposal;
+  prf?: Prf;
+  keys?: IkeSaKeys;
+  ni: Buffer = Buffer.alloc(0);
+  nr: Buffer = Buffer.alloc(0);
+  /** IKE_SA_INIT request and response as sent on the wire (signed in IKE_AUTH, §2.15). */
+  initRequest: Buffer = Buffer.alloc(0);
+  initResponse: Buffer = Buffer.alloc(0);
+  peerFragmentation = false;
+  peerHashAlgs: number[] = [];
+  /** NAT detected (or faked): traffic moves to port 4500 from IKE_AUTH on. */
+  natT = false;
+  natLocal = false;
+  natRemote = false;
+
+  nextRequestId = 0;
+  peerNextRequestId = 0;
+  outstanding?: Outstanding;
+  readonly queue: Task[] = [];
+  lastResponse?: { messageId: number; packets: Buffer[] };
+  readonly children: ChildSa[] = [];
+  readonly assembler = new FragmentAssembler();
+
+  establishedAt?: number;
+  rekeyAt?: number;
+  lastHeard: number;
+  /** When a half-open or rekeyed SA is dropped if nothing else happens. */
+  expireAt?: number;
+  /** When the next liveness check is due. */
+  dpdAt?: number;
+  /** Set on the old SA when the peer rekeyed it while our IKE rekey was pending (§2.8.2). */
+  peerRekey?: { nonces: [Buffer, Buffer]; replacement: IkeSa };
+  /** The SA that replaced this one. */
+  replacedBy?: IkeSa;
+  private ivCounter = 0n;
+
+  constructor(
+    readonly serial: number,
+    readonly conn: ResolvedConnection,
+    /** We are the original initiator of this IKE SA (sets the I flag, selects SK_ei for sending). */
+    readonly initiator: boolean,
+    readonly spiI: Buffer,
+    public local: Endpoint,
+    public remote: Endpoint,
+    now: number,
+  ) {
+    this.state = initiator ? 'init-sent' : 'half-open';
+    this.lastHeard = now;
+  }
+
+  get ourSpi(): Buffer {
+    return this.initiator ? this.spiI : this.spiR;
+  }
+
+  get name(): string {
+    return this.conn.name;
+  }
+
+  /** Our outbound and inbound SK_e. */
+  get sendKey(): Buffer {
+    return this.initiator ? this.keys!.skEi : this.keys!.skEr;
+  }
+
+  get receiveKey(): Buffer {
+    return this.initiator ? this.keys!.skEr : this.keys!.skEi;
+  }
+
+  /** A unique 8-byte IV per message under this SA's key (a counter is as good as random for GCM). */
+  nextIv(): Buffer {
+    const b = Buffer.alloc(8);
+    b.writeBigUInt64BE(++this.ivCounter);
+    return b;
+  }
+
+  flags(response: boolean): number {
+    return (this.initiator ? Flag.INITIATOR : 0) | (response ? Flag.RESPONSE : 0);
+  }
+
+  /** Encodes a protected message, fragmented (RFC 7383) when it exceeds the path limit and the peer supports it. */
+  protect(exchangeType: number, messageId: number, response: boolean, payloads: Payload[]): Buffer[] {
+    const frame = { spiI: this.spiI, spiR: this.spiR, exchangeType, flags: this.flags(response), messageId };
+    const mtu = this.conn.config.fragmentMtu ?? 1280;
+    const limit = mtu - 20 - 8 - (this.local.port === 4500 ? 4 : 0);
+    const fragOk = this.peerFragmentation && (this.conn.config.fragmentation ?? true) && exchangeType !== 34;
+    if (fragOk && protectedLength(payloads) > limit) {
+      return encodeFragments(frame, payloads, this.sendKey, () => this.nextIv(), limit);
+    }
+    return [encodeProtected(frame, payloads, this.sendKey, this.nextIv())];
+  }
+
+  retransmitDeadline(policy: RetransmitPolicy, tries: number, now: number): number {
+    return now + Math.round(policy.timeoutMs * Math.pow(policy.base, tries));
+  }
+}

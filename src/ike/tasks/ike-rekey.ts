@@ -1,0 +1,153 @@
+import { deriveIkeSaKeys, rekeySkeyseed } from '../../crypto/ike-kdf.js';
+import { generateDh, isSupportedGroup, type DhKeyPair } from '../../crypto/dh.js';
+import { hmacPrf } from '../../crypto/prf.js';
+import { ExchangeType, Notify, PayloadType, ProtocolId } from '../constants.js';
+import type { EngineContext } from '../context.js';
+import type { IkeMessage } from '../message/message.js';
+import { findPayload, notify, type Payload } from '../message/payloads.js';
+import { acceptAnswer, buildAnswer, buildOffer, keyLengths, prfHashOf, selectProposal, type ChosenProposal } from '../proposals.js';
+import { IkeSa, type Task } from '../sa/ike-sa.js';
+import { errorNotify, u16 } from './child.js';
+import { NONCE_LENGTH } from './ike-init.js';
+import { deleteIkeTask } from './informational.js';
+
+/** IKE SA rekey with CREATE_CHILD_SA (RFC 7296 §1.3.2, §2.18, collisions §2.8.2). */
+
+function makeNewSa(ctx: EngineContext, old: IkeSa, weInitiate: boolean, spiI: Buffer, spiR: Buffer, chosen: ChosenProposal, ni: Buffer, nr: Buffer, gir: Buffer): IkeSa {
+  const sa = new IkeSa(ctx.nextSerial(), old.conn, weInitiate, spiI, old.local, old.remote, ctx.now());
+  sa.spiR = spiR;
+  sa.chosen = chosen;
+  sa.prf = hmacPrf(prfHashOf(chosen.prf!));
+  sa.ni = ni;
+  sa.nr = nr;
+  const seed = rekeySkeyseed(old.prf!, old.keys!.skD, gir, ni, nr);
+  sa.keys = deriveIkeSaKeys(sa.prf, seed, ni, nr, spiI, spiR, keyLengths(chosen));
+  sa.state = 'established';
+  sa.natT = old.natT;
+  sa.natLocal = old.natLocal;
+  sa.natRemote = old.natRemote;
+  sa.peerFragmentation = old.peerFragmentation;
+  sa.peerHashAlgs = old.peerHashAlgs;
+  if (old.localId) sa.localId = old.localId;
+  if (old.remoteId) sa.remoteId = old.remoteId;
+  return sa;
+}
+
+/** Moves the children over and retires the old SA. */
+function adopt(ctx: EngineContext, old: IkeSa, sa: IkeSa): void {
+  sa.children.push(...old.children.splice(0));
+  old.state = 'rekeyed';
+  old.replacedBy = sa;
+  old.expireAt = ctx.now() + ctx.timers.rekeyedLingerMs;
+  ctx.register(sa);
+  ctx.ikeUp(sa);
+}
+
+export function ikeRekeyTask(ctx: EngineContext, old: IkeSa, group?: number, attempt = 0): Task {
+  let dh: DhKeyPair;
+  let ni: Buffer;
+  let spiI: Buffer;
+  return {
+    name: 'IKE_REKEY',
+    exchange: ExchangeType.CREATE_CHILD_SA,
+    build() {
+      if (old.state !== 'established') return undefined;
+      const g = group ?? old.chosen!.dh!;
+      if (!isSupportedGroup(g)) return undefined;
+      old.state = 'rekeyed'; // no new children on it from now; reverted on failure
+      dh = generateDh(g, ctx.random);
+      ni = ctx.random(NONCE_LENGTH);
+      spiI = ctx.allocateIkeSpi();
+      ctx.log(old, 'sent CREATE_CHILD_SA request to rekey IKE SA');
+      return [
+        { type: PayloadType.SA, proposals: buildOffer(old.conn.ike, spiI, { dhFirst: g }) },
+        { type: PayloadType.NONCE, data: ni },
+        { type: PayloadType.KE, group: g, data: dh.publicValue },
+      ];
+    },
+    onResponse(msg) {
+      old.state = 'established';
+      const err = errorNotify(msg);
+      if (err) {
+        if (err.type === Notify.INVALID_KE_PAYLOAD && err.data.length >= 2 && attempt < 2) {
+          ctx.queue(old, ikeRekeyTask(ctx, old, err.data.readUInt16BE(0), attempt + 1));
+          return;
+        }
+        ctx.log(old, `IKE SA rekey failed: ${err.name}`);
+        old.rekeyAt = ctx.now() + ctx.timers.retryAfterMs * 5;
+        ctx.schedule();
+        return;
+      }
+      const saP = findPayload(msg.payloads, PayloadType.SA);
+      const nr = findPayload(msg.payloads, PayloadType.NONCE);
+      const ke = findPayload(msg.payloads, PayloadType.KE);
+      const chosen = saP && acceptAnswer(old.conn.ike, saP.proposals, dh.group);
+      const spiR = saP?.proposals[0]?.spi;
+      const gir = ke && ke.group === dh.group ? dh.computeSecret(ke.data) : null;
+      if (!chosen || !nr || !gir || !spiR || spiR.length !== 8) {
+        ctx.log(old, 'IKE SA rekey failed: malformed response');
+        return;
+      }
+      const sa = makeNewSa(ctx, old, true, spiI, spiR, chosen, ni, nr.data, gir);
+      const collision = old.peerRekey;
+      if (collision) {
+        const ourMin = Buffer.compare(ni, nr.data) < 0 ? ni : nr.data;
+        const theirMin = Buffer.compare(collision.nonces[0], collision.nonces[1]) < 0 ? collision.nonces[0] : collision.nonces[1];
+        if (Buffer.compare(ourMin, theirMin) < 0) {
+          // Ours is redundant: the peer's new SA wins; the peer deletes the old one.
+          ctx.log(old, 'IKE rekey collision: our new IKE SA is redundant, deleting it');
+          adopt(ctx, old, collision.replacement);
+          ctx.register(sa);
+          ctx.queue(sa, deleteIkeTask(ctx, sa, 'redundant after rekey collision'));
+          return;
+        }
+        ctx.log(old, 'IKE rekey collision: keeping our new IKE SA');
+        // The peer deletes its redundant SA; if it never does, it expires.
+        collision.replacement.state = 'rekeyed';
+        collision.replacement.expireAt = ctx.now() + ctx.timers.rekeyedLingerMs;
+      }
+      ctx.log(sa, `rekeyed IKE SA #${old.serial}`);
+      adopt(ctx, old, sa);
+      ctx.queue(old, deleteIkeTask(ctx, old, 'rekeyed'));
+    },
+    onGiveUp() {
+      ctx.destroy(old, 'peer not responding');
+    },
+  };
+}
+
+/** Responder side of an IKE rekey. */
+export function respondIkeRekey(ctx: EngineContext, old: IkeSa, msg: IkeMessage): Payload[] {
+  const saP = findPayload(msg.payloads, PayloadType.SA);
+  const ni = findPayload(msg.payloads, PayloadType.NONCE);
+  const ke = findPayload(msg.payloads, PayloadType.KE);
+  if (!saP || !ni || !ke) return [notify(Notify.INVALID_SYNTAX)];
+  if (old.state !== 'established' && !(old.state === 'rekeyed' && !old.replacedBy)) return [notify(Notify.TEMPORARY_FAILURE)];
+  const sel = selectProposal(old.conn.ike, saP.proposals, { requireDh: ke.group, spiSize: 8 });
+  if (!sel) {
+    const any = selectProposal(old.conn.ike, saP.proposals, { spiSize: 8 });
+    return any ? [notify(Notify.INVALID_KE_PAYLOAD, u16(any.chosen.dh!))] : [notify(Notify.NO_PROPOSAL_CHOSEN)];
+  }
+  if (!isSupportedGroup(ke.group)) return [notify(Notify.INVALID_KE_PAYLOAD, u16(sel.chosen.dh!))];
+  const dh = generateDh(ke.group, ctx.random);
+  const gir = dh.computeSecret(ke.data);
+  if (!gir) return [notify(Notify.INVALID_SYNTAX)];
+  const nr = ctx.random(NONCE_LENGTH);
+  const spiR = ctx.allocateIkeSpi();
+  const sa = makeNewSa(ctx, old, false, sel.spi, spiR, sel.chosen, ni.data, nr, gir);
+  if (old.state === 'rekeyed' && !old.replacedBy) {
+    // Our own rekey is in flight: decide when its answer comes (§2.8.2).
+    old.peerRekey = { nonces: [ni.data, nr], replacement: sa };
+    ctx.register(sa);
+  } else {
+    ctx.log(sa, `rekeyed IKE SA #${old.serial} (peer initiated)`);
+    adopt(ctx, old, sa);
+  }
+  return [
+    { type: PayloadType.SA, proposals: [buildAnswer(sel.chosen, sel.num, spiR)] },
+    { type: PayloadType.NONCE, data: nr },
+    { type: PayloadType.KE, group: dh.group, data: dh.publicValue },
+  ];
+}
+
+export const IKE_PROTOCOL = ProtocolId.IKE;
