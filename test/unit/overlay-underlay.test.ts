@@ -1,0 +1,105 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { OverlayEngine, type LocalSpec } from '../../src/overlay/engine.js';
+import { NodeOverlay, type TunPort } from '../../src/overlay/node-overlay.js';
+import { PacketUnderlay } from '../../src/overlay/packet-underlay.js';
+import { UdpUnderlay } from '../../src/overlay/udp-underlay.js';
+import { OFF_UDP } from '../../src/overlay/geneve-layout.js';
+import { parseIPv4, writeIpv4Header, IPPROTO_UDP } from '../../src/wire/ipv4.js';
+import { waitFor } from '../helpers/netns.js';
+
+/** A TUN stand-in: records what the overlay writes; the test pushes "read" batches. */
+class FakeTun implements TunPort {
+  readonly written: Buffer[] = [];
+  closed = false;
+  private cb: ((p: Buffer[]) => void) | undefined;
+  constructor(readonly name: string) {}
+  onPackets(cb: (p: Buffer[]) => void): void { this.cb = cb; }
+  read(packets: Buffer[]): void { this.cb!(packets); }
+  write(p: Uint8Array): boolean { this.written.push(Buffer.from(p)); return true; }
+  writeBatch(ps: Uint8Array[]): number { for (const p of ps) this.written.push(Buffer.from(p)); return ps.length; }
+  close(): void { this.closed = true; }
+}
+
+function udpPacket(src: string, dst: string, sport: number, payload: string): Buffer {
+  const body = Buffer.from(payload);
+  const pkt = Buffer.alloc(28 + body.length);
+  writeIpv4Header(pkt, 0, { src: parseIPv4(src)!, dst: parseIPv4(dst)!, protocol: IPPROTO_UDP, payloadLength: 8 + body.length });
+  pkt.writeUInt16BE(sport, 20);
+  pkt.writeUInt16BE(53, 22);
+  pkt.writeUInt16BE(8 + body.length, 24);
+  body.copy(pkt, 28);
+  return pkt;
+}
+
+const spec = (node: string, id: string, underlay: string, subnet: string, vni: number): LocalSpec => ({ node, systemId: id, underlay, subnet, vni });
+
+test('ESP seam: whole IPv4(UDP 6081(Geneve)) packets out to another layer and back in', async () => {
+  const A = spec('a', 'aaaaaa00', '192.168.7.21', '10.254.0.0/24', 1);
+  const B = spec('b', 'bbbbbb00', '192.168.7.22', '10.254.1.0/24', 2);
+  const tunA = new FakeTun('ta');
+  const tunB = new FakeTun('tb');
+  const handedToEsp: Buffer[] = [];
+  // The "ESP layer" here hands A's outbound packets to B as if decrypted on arrival.
+  let underB: PacketUnderlay;
+  const underA = new PacketUnderlay((pkts) => { handedToEsp.push(...pkts); underB.deliver(pkts); });
+  underB = new PacketUnderlay(() => {});
+  const nodeA = new NodeOverlay(new OverlayEngine({ local: A, peers: [B] }), tunA, underA);
+  const nodeB = new NodeOverlay(new OverlayEngine({ local: B, peers: [A] }), tunB, underB);
+  await nodeA.start();
+  await nodeB.start();
+  const p1 = udpPacket('10.254.0.2', '10.254.1.2', 1000, 'hello');
+  const p2 = udpPacket('10.254.0.3', '10.254.1.3', 2000, 'world');
+  const stray = udpPacket('10.254.0.3', '10.254.9.3', 2000, 'nowhere');
+  tunA.read([p1, stray, p2]);
+  assert.equal(handedToEsp.length, 2);
+  for (const h of handedToEsp) {
+    assert.equal(h.readUInt16BE(OFF_UDP + 2), 6081, 'the ESP layer sees UDP 6081 flows (its transport-mode selector)');
+    assert.ok(h.readUInt16BE(OFF_UDP) >= 49152);
+  }
+  assert.deepEqual(tunB.written, [p1, p2]);
+  assert.equal(nodeA.engine.dropsOut.counts.no_route, 1);
+  await nodeA.stop();
+  assert.ok(tunA.closed);
+  underB.deliver(handedToEsp);
+  await nodeB.stop();
+  underB.deliver(handedToEsp);
+  assert.equal(underB.dropped, 2, 'after close, deliveries are dropped and counted');
+});
+
+test('plain UDP underlay on loopback: Geneve to port 6081, source ports from the sending sockets', async () => {
+  // Two "nodes" on 127.0.0.21 and 127.0.0.22 (loopback only), on a test port instead of 6081.
+  const port = 20000 + (process.pid % 20000);
+  const A = spec('a', 'aaaaaa00', '127.0.0.21', '10.254.0.0/24', 1);
+  const B = spec('b', 'bbbbbb00', '127.0.0.22', '10.254.1.0/24', 2);
+  const tunA = new FakeTun('ta');
+  const tunB = new FakeTun('tb');
+  const uA = new UdpUnderlay({ address: A.underlay, port, senders: 4 });
+  const uB = new UdpUnderlay({ address: B.underlay, port, senders: 4 });
+  const nodeA = new NodeOverlay(new OverlayEngine({ local: A, peers: [B] }), tunA, uA);
+  const nodeB = new NodeOverlay(new OverlayEngine({ local: B, peers: [A] }), tunB, uB);
+  await nodeA.start();
+  await nodeB.start();
+  try {
+    const sent: Buffer[] = [];
+    for (let i = 0; i < 40; i++) sent.push(udpPacket('10.254.0.2', '10.254.1.2', 3000 + i, `flow ${i}`));
+    tunA.read(sent);
+    await waitFor(() => tunB.written.length === 40, 'B receives 40 packets', 5000);
+    assert.deepEqual(new Set(tunB.written.map((b) => b.toString('hex'))), new Set(sent.map((b) => b.toString('hex'))));
+    const reply = udpPacket('10.254.1.2', '10.254.0.2', 53, 'reply');
+    tunB.read([reply]);
+    await waitFor(() => tunA.written.length === 1, 'A receives the reply', 5000);
+    assert.deepEqual(tunA.written[0], reply);
+    const st = nodeB.engine.status();
+    assert.equal(st.tunnels[0]!.packets_in, 40);
+    assert.equal(st.tunnels[0]!.packets_out, 1);
+    // The flows used the sending sockets' ports: more than one, all of them bound sockets.
+    const ports = new Set<number>();
+    for (let i = 0; i < 40; i++) ports.add(uA.sourcePort(i * 2654435761 >>> 0));
+    assert.ok(ports.size > 1 && ports.size <= 4);
+    assert.equal(uA.sendErrors, 0);
+  } finally {
+    await nodeA.stop();
+    await nodeB.stop();
+  }
+});
