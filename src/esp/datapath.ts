@@ -89,15 +89,16 @@ export class EspDataPath {
    * Throws RangeError for a spec that cannot work (bad key length, SPI in use, bad address…).
    */
   installChild(spec: ChildSpec): void {
+    for (const spi of [spec.spiIn, spec.spiOut]) {
+      // RFC 4303 §2.1: 0 is local-only and 1-255 are reserved for IANA.
+      if (!Number.isInteger(spi) || spi < 256 || spi > 0xffffffff) throw new RangeError(`SPI must be an integer from 256 to 2^32-1, got ${spi}`);
+    }
     const existing = this.sad.get(spec.spiIn >>> 0);
     if (existing !== undefined) {
       if (existing.child === spec.name && existing.sameAs(spec.spiIn, spec.spiOut, spec.keyIn, spec.keyOut)) return;
       throw new RangeError(`inbound SPI 0x${(spec.spiIn >>> 0).toString(16)} is already installed (child ${existing.child})`);
     }
     if (spec.mode !== 'tunnel' && spec.mode !== 'transport') throw new RangeError(`unknown ESP mode ${String(spec.mode)}`);
-    if (spec.spiIn >>> 0 < 256 || spec.spiOut >>> 0 < 256) {
-      throw new RangeError('SPIs 0-255 are reserved (RFC 4303 §2.1)');
-    }
     const pair = new SaPair({
       child: spec.name,
       mode: spec.mode,
