@@ -392,6 +392,45 @@ export function parseListSas(text: string): SwanIkeSa[] {
   return sas;
 }
 
+/** One hex dump from charon's log (level 4): "label => N bytes @ 0x…" and its dump lines. */
+export interface SwanLogDump {
+  /** charon's worker thread number: a dump's lines, and related dumps, share it. */
+  thread: number;
+  label: string;
+  data: Buffer;
+}
+
+/**
+ * Extracts the hex dumps charon writes at log level 4 (g^ir, SKEYSEED, Sk_*, the AUTH octets,
+ * child keys, …), in log order. Lines of other threads may interleave with a dump; a header can
+ * be repeated before its dump lines — both are handled.
+ */
+export function parseLogDumps(log: string): SwanLogDump[] {
+  const out: SwanLogDump[] = [];
+  const open = new Map<number, { label: string; size: number; bytes: number[] }>();
+  for (const line of log.split('\n')) {
+    const head = /^\S+ (\d+)\[\w+\] (.+?) => (\d+) bytes @ 0x[0-9a-f]+$/.exec(line);
+    if (head) {
+      const thread = Number(head[1]);
+      const size = Number(head[3]);
+      if (size === 0) out.push({ thread, label: head[2]!, data: Buffer.alloc(0) });
+      else open.set(thread, { label: head[2]!, size, bytes: [] });
+      continue;
+    }
+    const dump = /^\S+ (\d+)\[\w+\] +\d+: ((?:[0-9A-F]{2} )*[0-9A-F]{2})/.exec(line);
+    if (!dump) continue;
+    const thread = Number(dump[1]);
+    const cur = open.get(thread);
+    if (!cur) continue;
+    cur.bytes.push(...dump[2]!.split(' ').map((h) => parseInt(h, 16)));
+    if (cur.bytes.length >= cur.size) {
+      out.push({ thread, label: cur.label, data: Buffer.from(cur.bytes.slice(0, cur.size)) });
+      open.delete(thread);
+    }
+  }
+  return out;
+}
+
 export interface SwanctlResult extends ExecResult {
   ok: boolean;
 }
@@ -499,6 +538,12 @@ export class StrongSwan {
   log(): string {
     const f = path.join(this.dir, 'charon.log');
     return existsSync(f) ? readFileSync(f, 'utf8') : '';
+  }
+
+  /** The hex dumps in charon's log (see parseLogDumps), optionally only those with `label`. */
+  logDumps(label?: string): SwanLogDump[] {
+    const all = parseLogDumps(this.log());
+    return label === undefined ? all : all.filter((d) => d.label === label);
   }
 
   /** Ends charon by PID (SIGTERM, then SIGKILL) and removes its directory. */

@@ -4,6 +4,8 @@ import { existsSync } from 'node:fs';
 import { NetnsLab, sh } from '../helpers/netns.js';
 import { TestPki, type CertFiles } from '../helpers/certs.js';
 import { StrongSwan, type SwanConnection, type SwanIkeSa } from '../helpers/strongswan.js';
+import { pskAuth } from '../../src/ike/auth/index.js';
+import { createHmac } from 'node:crypto';
 
 /**
  * Validates the strongSwan harness itself: two charons (kernel-libipsec) in two namespaces, the
@@ -161,6 +163,20 @@ describe('strongSwan harness (two charons, kernel-libipsec)', () => {
     assert.equal(ike.prfAlg, 'PRF_HMAC_SHA2_384');
     assert.equal(ike.dhGroup, 'ECP_256');
     assert.ok(ping(lab, nsB, IP_A));
+    // The level-4 log dumps carry what an independent check of our AUTH code needs: for every
+    // PSK AUTH charon computed (its own and the peer's), the signed octets and the result.
+    const dumps = b.logDumps();
+    const pairs = dumps.flatMap((d, i) => {
+      if (d.label !== 'AUTH = prf(prf(secret, keypad), octets)') return [];
+      const octets = dumps.slice(0, i).reverse().find((o) => o.thread === d.thread && o.label.startsWith('octets = message + nonce'));
+      return octets ? [{ octets: octets.data, auth: d.data }] : [];
+    });
+    assert.equal(pairs.length, 2, 'one AUTH built, one verified');
+    const prf384 = (k: Buffer, m: Buffer): Buffer => createHmac('sha384', k).update(m).digest();
+    for (const { octets, auth } of pairs) {
+      assert.equal(auth.length, 48);
+      assert.deepEqual(pskAuth(prf384, Buffer.from('harness-psk-0123456789'), octets), auth, 'our PSK AUTH equals charon\'s');
+    }
     // nothing of ours is left in the namespaces' process lists except the two charons
     const pidsA = sh(['ip', 'netns', 'pids', nsA]).stdout.trim().split('\n').filter(Boolean);
     assert.deepEqual(pidsA, [String(a.pid)]);
