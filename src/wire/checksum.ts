@@ -14,16 +14,23 @@
  */
 export function checksumAdd(sum: number, buf: Uint8Array, offset: number, length: number): number {
   const end = offset + length;
-  const evenEnd = end - (length & 1);
   let i = offset;
-  // Two words per iteration: fewer loop checks on the hot path (UDP over whole datagrams).
-  for (; i + 3 < evenEnd; i += 4) {
-    sum += ((buf[i]! << 8) | buf[i + 1]!) + ((buf[i + 2]! << 8) | buf[i + 3]!);
+  if (length >= LONG_RANGE) {
+    // Long ranges (whole UDP datagrams): sum 32-bit big-endian words through a DataView, which V8
+    // compiles to plain loads; 16 K words of at most 2^32 stay far below 2^53, and folding a sum of
+    // 32-bit words to 16 bits gives the same one's complement sum (RFC 1071 §2, "parallel summation").
+    const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    const end4 = end - 3;
+    for (; i < end4; i += 4) sum += dv.getUint32(i);
   }
+  const evenEnd = end - ((end - i) & 1);
   for (; i < evenEnd; i += 2) sum += (buf[i]! << 8) | buf[i + 1]!;
-  if (length & 1) sum += buf[end - 1]! << 8;
+  if (i < end) sum += buf[i]! << 8;
   return sum;
 }
+
+/** Below this length the byte loop is cheaper than creating a DataView. */
+const LONG_RANGE = 64;
 
 /** Adds one 16-bit word. */
 export function checksumAddWord(sum: number, word: number): number {

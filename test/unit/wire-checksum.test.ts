@@ -60,3 +60,22 @@ test('RFC 1624 incremental update equals recomputation (TTL decrement on many he
     assert.ok(incremental === full || (incremental ^ full) === 0xffff, `seed ${seed}: ${incremental} vs ${full}`);
   }
 });
+
+test('the 32-bit fast path agrees with a byte-wise reference at every offset and length', () => {
+  const big = Buffer.alloc(3000);
+  for (let i = 0; i < big.length; i++) big[i] = (i * 7919 + 13) & 0xff;
+  const reference = (b: Uint8Array, off: number, len: number): number => {
+    let s = 0;
+    for (let i = 0; i < len; i += 2) s += (b[off + i]! << 8) | (i + 1 < len ? b[off + i + 1]! : 0);
+    while (s > 0xffff) s = (s & 0xffff) + Math.floor(s / 0x10000);
+    return s;
+  };
+  for (const off of [0, 1, 2, 3, 5, 64, 101]) {
+    for (const len of [0, 1, 2, 3, 63, 64, 65, 66, 67, 200, 1399, 1400, 2800]) {
+      assert.equal(checksumFold(checksumAdd(0, big, off, len)), reference(big, off, len), `offset ${off} length ${len}`);
+    }
+  }
+  // A Buffer that is a view at an odd byteOffset of a larger ArrayBuffer.
+  const view = Buffer.from(big.buffer, big.byteOffset + 1, 1500);
+  assert.equal(checksumFold(checksumAdd(0, view, 3, 1201)), reference(big, 4, 1201));
+});
