@@ -114,7 +114,9 @@ export class RouteInstaller {
   private readonly added: { kind: 'rule' | 'route'; args: string[] }[] = [];
 
   setupTun(tun: TunConfig): void {
-    ip(['link', 'set', 'dev', tun.name, 'mtu', String(tun.mtu), 'up']);
+    // A long queue between the kernel and our reader absorbs bursts while the event loop is
+    // busy (the tun driver drops when its ring, sized by txqueuelen, is full).
+    ip(['link', 'set', 'dev', tun.name, 'mtu', String(tun.mtu), 'txqueuelen', '4096', 'up']);
     // Decrypted packets arrive on the TUN from addresses routed elsewhere: strict reverse-path
     // filtering would drop them.
     writeFileSync(`/proc/sys/net/ipv4/conf/${tun.name}/rp_filter`, '2\n');

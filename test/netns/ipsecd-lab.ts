@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
@@ -116,12 +116,31 @@ export class IpsecdLab {
   }
 
   /** Starts tcpdump on a namespace's veth, writing `file`; resolves once it listens. */
-  async capture(ns: string, dev: string, file: string): Promise<ChildProcess> {
-    const p = this.lab.spawn(ns, ['tcpdump', '-i', dev, '-n', '-U', '-s', '0', '-w', file]);
+  async capture(ns: string, dev: string, file: string): Promise<ChildProcess & { report: () => string }> {
+    const p = this.lab.spawn(ns, ['tcpdump', '-i', dev, '-n', '-U', '--immediate-mode', '-B', '32768', '-s', '0', '-w', file]);
     let err = '';
     p.stderr?.on('data', (d: Buffer) => { err += d.toString(); });
     await waitFor(() => err.includes('listening on'), `tcpdump on ${dev} in ${ns}`, 10_000, 50);
-    return p;
+    // tcpdump's closing lines ("N packets captured … M dropped by kernel") explain a short capture.
+    return Object.assign(p, { report: () => err });
+  }
+
+  /**
+   * Stops a capture once it has caught up: tcpdump on a busy machine lags behind the kernel's
+   * ring, and SIGTERM drops what it has not read yet. Waits until the file stops growing.
+   */
+  async stopCapture(p: ChildProcess, file: string): Promise<void> {
+    let last = -1;
+    let stableSince = Date.now();
+    await waitFor(() => {
+      const size = existsSync(file) ? statSync(file).size : 0;
+      if (size !== last) {
+        last = size;
+        stableSince = Date.now();
+      }
+      return Date.now() - stableSince >= 750;
+    }, `capture ${file} to settle`, 20_000, 50);
+    await this.lab.stop(p);
   }
 
   async cleanup(): Promise<void> {
