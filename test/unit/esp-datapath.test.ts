@@ -420,3 +420,29 @@ test('reserved SPIs and bad keys are refused at install', () => {
   assert.throws(() => a.dp.installChild({ ...s, name: 'z', replayWindow: 5000 }), RangeError);
   assert.equal(a.dp.status().children.length, 1);
 });
+
+test('fuzz: random datagrams (our SPI or not) never throw, never reach the TUN, and are each counted once', async () => {
+  const fc = await import('fast-check');
+  const { a, b } = lab('tunnel');
+  a.dp.onTunPackets([udpPacket('10.1.0.5', '10.2.0.7', 1, 2, 100)]);
+  const real = a.sent[0]!.datagram;
+  let n = 0;
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 200 }), fc.boolean(), fc.nat(), (bytes, ours, cut) => {
+      const d = Buffer.from(bytes);
+      if (ours && d.length >= 4) d.writeUInt32BE(0x1001, 0);
+      b.dp.onUdpEsp(d, 0, d.length, { address: ADDR_A, port: 4500 });
+      // and cuts/mutations of a genuine packet
+      const m = Buffer.from(real.subarray(0, Math.min(real.length, cut % (real.length + 1))));
+      if (m.length > 20) m[cut % m.length]! ^= 1 << (cut % 8);
+      b.dp.onUdpEsp(m, 0, m.length, { address: ADDR_A, port: 4500 });
+      n += 2;
+    }),
+    { numRuns: 500 },
+  );
+  const d = b.dp.status().drops;
+  assert.equal(d.auth_failed + d.replay + d.unknown_spi + d.malformed + d.policy + d.lifetime, n);
+  assert.equal(b.tun.length, 0);
+  // random bytes from the TUN side never throw and never leave in clear
+  fc.assert(fc.property(fc.uint8Array({ maxLength: 120 }), (bytes) => { a.dp.onTunPackets([Buffer.from(bytes)]); }), { numRuns: 300 });
+});
