@@ -133,7 +133,7 @@ function offered(p: Proposal, type: number): Transform[] {
 export function selectProposal(
   ours: readonly ProposalSpec[],
   theirs: readonly Proposal[],
-  opts: { requireDh?: number; spiSize?: number } = {},
+  opts: { requireDh?: number; spiSize?: number; ignoreDh?: boolean } = {},
 ): { chosen: ChosenProposal; num: number; spi: Buffer } | undefined {
   for (const s of ours) {
     const protoId = s.protocol === 'ike' ? ProtocolId.IKE : ProtocolId.ESP;
@@ -154,7 +154,7 @@ export function selectProposal(
       }
       const theirDh = offered(p, TransformType.DH).map((t) => t.id).filter((g) => g !== Dh.NONE);
       let dh: number | undefined;
-      if (s.protocol === 'ike' || s.dh.length > 0 || theirDh.length > 0) {
+      if (!opts.ignoreDh && (s.protocol === 'ike' || s.dh.length > 0 || theirDh.length > 0)) {
         const candidates = s.dh.filter((g) => theirDh.includes(g));
         if (opts.requireDh !== undefined) {
           if (!candidates.includes(opts.requireDh)) continue;

@@ -42,3 +42,301 @@ test('IKE_SA_INIT + IKE_AUTH with PSK: IKE SA and child up on both sides with mi
   const kb = b.ikeUps()[0]!.keys;
   assert.deepEqual(ka, kb);
 });
+
+for (const [proposal, name] of [
+  ['aes256gcm16-prfsha256-modp2048', 'AES_GCM_16_256/PRF_HMAC_SHA2_256/MODP2048'],
+  ['aes128gcm16-prfsha384-ecp256', 'AES_GCM_16_128/PRF_HMAC_SHA2_384/DH19'],
+  ['aes256gcm16-prfsha256-x25519', 'AES_GCM_16_256/PRF_HMAC_SHA2_256/DH31'],
+  ['aes256gcm16-prfsha512-ecp256', 'AES_GCM_16_256/PRF_HMAC_SHA2_512/DH19'],
+] as const) {
+  test(`proposal ${proposal} negotiates and keys agree`, () => {
+    const esp = proposal.startsWith('aes128') ? 'aes128gcm16' : 'aes256gcm16';
+    const { sim, a, b } = pair({ a: { proposals: [proposal] }, b: { proposals: [proposal] }, ac: { espProposals: [esp] }, bc: { espProposals: [esp] } });
+    a.engine.initiate('site');
+    sim.advance(1000);
+    assert.equal(a.engine.status().ike_sas[0]!.proposal, name);
+    assert.equal(b.engine.status().ike_sas[0]!.proposal, name);
+    assertMirrored(a.childUps()[0]!, b.childUps()[0]!, assert.equal);
+    assert.equal(a.childUps()[0]!.keyIn.length, esp === 'aes128gcm16' ? 20 : 36);
+  });
+}
+
+test('INVALID_KE_PAYLOAD: the initiator retries with the group the responder asks for', () => {
+  const { sim, a, b } = pair({
+    a: { proposals: ['aes256gcm16-prfsha256-modp2048-ecp256'] },
+    b: { proposals: ['aes256gcm16-prfsha256-ecp256'] },
+  });
+  a.engine.initiate('site');
+  sim.advance(1000);
+  assert.ok(a.logs.some((l) => l.includes('INVALID_KE_PAYLOAD, retrying with group 19')));
+  assert.equal(a.engine.status().ike_sas[0]!.proposal, 'AES_GCM_16_256/PRF_HMAC_SHA2_256/DH19');
+  assertMirrored(a.childUps()[0]!, b.childUps()[0]!, assert.equal);
+  // The responder kept no state for the refused first attempt.
+  assert.equal(b.engine.status().ike_sas.length, 1);
+});
+
+test('NO_PROPOSAL_CHOSEN: nothing in common, both sides end without SAs', () => {
+  const { sim, a, b } = pair({ a: { proposals: ['aes256gcm16-prfsha256-modp2048'] }, b: { proposals: ['aes128gcm16-prfsha384-ecp256'] } });
+  a.engine.initiate('site');
+  sim.advance(1000);
+  assert.equal(a.ikeDowns()[0]?.reason, 'NO_PROPOSAL_CHOSEN');
+  assert.equal(a.engine.status().ike_sas.length, 0);
+  assert.equal(b.engine.status().ike_sas.length, 0);
+});
+
+test('ESP proposal mismatch: IKE SA up, child refused with NO_PROPOSAL_CHOSEN', () => {
+  const { sim, a, b } = pair({ ac: { espProposals: ['aes128gcm16'] } });
+  a.engine.initiate('site');
+  sim.advance(1000);
+  assert.equal(a.ikeUps().length, 1);
+  assert.equal(a.childUps().length, 0);
+  assert.equal(b.childUps().length, 0);
+  assert.ok(a.logs.some((l) => l.includes('not established: NO_PROPOSAL_CHOSEN')), a.logs.join('\n'));
+});
+
+test('traffic selector narrowing: the responder answers the intersection', () => {
+  const { sim, a, b } = pair({ ac: { localTs: ['10.1.0.0/16'], remoteTs: ['10.0.0.0/8'] }, bc: { localTs: ['10.2.3.0/24[udp/6081]'], remoteTs: ['10.1.7.0/24'] } });
+  a.engine.initiate('site');
+  sim.advance(1000);
+  const st = a.engine.status().ike_sas[0]!.children[0]!;
+  assert.deepEqual(st.local_ts, ['10.1.7.0/24']);
+  assert.deepEqual(st.remote_ts, ['10.2.3.0/24[udp/6081]']);
+  const sb = b.engine.status().ike_sas[0]!.children[0]!;
+  assert.deepEqual(sb.local_ts, ['10.2.3.0/24[udp/6081]']);
+  assert.deepEqual(sb.remote_ts, ['10.1.7.0/24']);
+});
+
+test('TS_UNACCEPTABLE: disjoint selectors leave the IKE SA up without a child', () => {
+  const { sim, a, b } = pair({ bc: { localTs: ['10.9.0.0/24'] } });
+  a.engine.initiate('site');
+  sim.advance(1000);
+  assert.equal(a.ikeUps().length, 1);
+  assert.equal(a.childUps().length + b.childUps().length, 0);
+  assert.ok(a.logs.some((l) => l.includes('TS_UNACCEPTABLE')));
+});
+
+test('transport mode with dynamic selectors (the overlay case: UDP 6081 between node addresses)', () => {
+  const { sim, a, b } = pair({
+    ac: { mode: 'transport', localTs: ['dynamic[udp]'], remoteTs: ['dynamic[udp/6081]'] },
+    bc: { mode: 'transport', localTs: ['dynamic[udp/6081]'], remoteTs: ['dynamic[udp]'] },
+  });
+  a.engine.initiate('site');
+  sim.advance(1000);
+  const ca = a.childUps()[0]!;
+  assert.equal(ca.mode, 'transport');
+  assert.equal(b.childUps()[0]!.mode, 'transport');
+  assert.deepEqual(a.engine.status().ike_sas[0]!.children[0]!.remote_ts, ['192.0.2.2/32[udp/6081]']);
+  assert.ok(a.logs.some((l) => l.includes('IPsec SA established transport mode')));
+});
+
+test('authentication failure: wrong PSK → AUTHENTICATION_FAILED, no SA left on either side', () => {
+  const sim = new Sim();
+  const a = sim.add('a', A, [conn('site', A, B)], pskAuth('secret', 'a.example', 'b.example'));
+  const b = sim.add('b', B, [conn('site', B, A, {}, { localTs: ['10.2.0.0/24'], remoteTs: ['10.1.0.0/24'] })], pskAuth('other', 'b.example', 'a.example'));
+  a.engine.initiate('site');
+  sim.advance(5000);
+  assert.equal(a.ikeDowns()[0]?.reason, 'AUTHENTICATION_FAILED');
+  assert.equal(a.engine.status().ike_sas.length, 0);
+  assert.equal(b.engine.status().ike_sas.length, 0);
+  assert.equal(a.childUps().length + b.childUps().length, 0);
+});
+
+test('wrong remote identity is refused by the responder', () => {
+  const sim = new Sim();
+  const a = sim.add('a', A, [conn('site', A, B)], pskAuth('secret', 'mallory.example', 'b.example'));
+  const b = sim.add('b', B, [conn('site', B, A, {}, { localTs: ['10.2.0.0/24'], remoteTs: ['10.1.0.0/24'] })], pskAuth('secret', 'b.example', 'a.example'));
+  a.engine.initiate('site');
+  sim.advance(5000);
+  assert.equal(a.ikeDowns()[0]?.reason, 'AUTHENTICATION_FAILED');
+  assert.equal(b.engine.status().ike_sas.length, 0);
+});
+
+function established(opts: Parameters<typeof pair>[0] = {}) {
+  const p = pair(opts);
+  p.a.engine.initiate('site');
+  p.sim.advance(1000);
+  assert.equal(p.a.liveChildren().length, 1);
+  return p;
+}
+
+for (const pfs of [false, true]) {
+  for (const side of ['initiator', 'responder'] as const) {
+    test(`child rekey ${pfs ? 'with' : 'without'} PFS from the ${side}: make-before-break, old SA deleted on both sides`, () => {
+      const esp = pfs ? ['aes256gcm16-modp2048'] : ['aes256gcm16'];
+      const { sim, a, b } = established({ ac: { espProposals: esp }, bc: { espProposals: esp } });
+      const [oldA] = a.liveChildren();
+      const who = side === 'initiator' ? a : b;
+      assert.ok(who.engine.rekeyChild('site'));
+      sim.advance(1000);
+      const la = a.liveChildren();
+      const lb = b.liveChildren();
+      assert.equal(la.length, 1);
+      assert.equal(lb.length, 1);
+      assert.notEqual(la[0]!.spiIn, oldA!.spiIn);
+      assert.notEqual(la[0]!.keyIn.toString('hex'), oldA!.keyIn.toString('hex'));
+      assertMirrored(la[0]!, lb[0]!, assert.equal);
+      const [oldB] = b.childUps();
+      assert.equal(la[0]!.replacesSpiIn, oldA!.spiIn, 'child-up names the SA it replaces');
+      assert.equal(lb[0]!.replacesSpiIn, oldB!.spiIn);
+      assert.equal(la[0]!.proposal, pfs ? 'AES_GCM_16_256-NONE-MODP2048' : 'AES_GCM_16_256-NONE');
+      // make-before-break: the new child came up before the old one went down
+      const iUp = a.outputs.findIndex((o) => o.kind === 'child-up' && o.spec.spiIn === la[0]!.spiIn);
+      const iDown = a.outputs.findIndex((o) => o.kind === 'child-down' && o.spiIn === oldA!.spiIn);
+      assert.ok(iUp >= 0 && iDown > iUp);
+      assert.ok(who.logs.some((l) => /sent CREATE_CHILD_SA request for rekeying IPsec SA/.test(l)));
+    });
+  }
+}
+
+test('PFS group mismatch in CREATE_CHILD_SA: INVALID_KE_PAYLOAD then retry with the responder group', () => {
+  const { sim, a, b } = established({ ac: { espProposals: ['aes256gcm16-modp2048-ecp256'] }, bc: { espProposals: ['aes256gcm16-ecp256'] } });
+  a.engine.rekeyChild('site');
+  sim.advance(1000);
+  assert.ok(a.logs.some((l) => l.includes('CREATE_CHILD_SA answered INVALID_KE_PAYLOAD, retrying with group 19')), a.logs.join('\n'));
+  assert.equal(a.liveChildren()[0]!.proposal, 'AES_GCM_16_256-NONE-DH19');
+  assertMirrored(a.liveChildren()[0]!, b.liveChildren()[0]!, assert.equal);
+});
+
+test('simultaneous child rekey (collision §2.8.1): one new child pair survives on both sides', () => {
+  const { sim, a, b } = established();
+  a.engine.rekeyChild('site');
+  b.engine.rekeyChild('site');
+  sim.advance(2000);
+  const la = a.liveChildren();
+  const lb = b.liveChildren();
+  assert.equal(la.length, 1, JSON.stringify(a.logs));
+  assert.equal(lb.length, 1);
+  assertMirrored(la[0]!, lb[0]!, assert.equal);
+  assert.ok([...a.logs, ...b.logs].some((l) => l.includes('rekey collision')));
+});
+
+for (const side of ['initiator', 'responder'] as const) {
+  test(`IKE SA rekey from the ${side}: children move to the new IKE SA, old IKE SA deleted, later exchanges work`, () => {
+    const { sim, a, b } = established();
+    const [childA] = a.liveChildren();
+    const oldSpi = a.engine.status().ike_sas[0]!.spi_i;
+    (side === 'initiator' ? a : b).engine.rekeyIke('site');
+    sim.advance(1000);
+    const sa = a.engine.status().ike_sas;
+    const sb = b.engine.status().ike_sas;
+    assert.equal(sa.length, 1);
+    assert.equal(sb.length, 1);
+    assert.notEqual(sa[0]!.spi_i, oldSpi);
+    assert.equal(sa[0]!.spi_i, sb[0]!.spi_i);
+    assert.equal(sa[0]!.children.length, 1);
+    assert.equal(sa[0]!.children[0]!.spi_in, childA!.spiIn.toString(16).padStart(8, '0'));
+    assert.equal(a.ikeUps().length, 2);
+    assert.deepEqual(a.ikeUps()[1]!.keys, b.ikeUps()[1]!.keys);
+    // the new IKE SA carries later exchanges: a child rekey and a liveness check
+    a.engine.rekeyChild('site');
+    sim.advance(1000);
+    assert.equal(a.liveChildren().length, 1);
+    assertMirrored(a.liveChildren()[0]!, b.liveChildren()[0]!, assert.equal);
+  });
+}
+
+test('simultaneous IKE rekey (collision §2.8.2): one IKE SA survives, children intact', () => {
+  const { sim, a, b } = established();
+  a.engine.rekeyIke('site');
+  b.engine.rekeyIke('site');
+  sim.advance(60_000);
+  const sa = a.engine.status().ike_sas;
+  const sb = b.engine.status().ike_sas;
+  assert.equal(sa.length, 1, JSON.stringify(sa) + a.logs.join('\n'));
+  assert.equal(sb.length, 1, JSON.stringify(sb) + b.logs.join('\n'));
+  assert.equal(sa[0]!.spi_i, sb[0]!.spi_i);
+  assert.equal(sa[0]!.children.length, 1);
+  assert.equal(sb[0]!.children.length, 1);
+  a.engine.rekeyChild('site');
+  sim.advance(1000);
+  assertMirrored(a.liveChildren()[0]!, b.liveChildren()[0]!, assert.equal);
+});
+
+test('DPD: a silent peer is declared dead after the retransmission back-off', () => {
+  const { sim, a } = established({ a: { dpdDelayMs: 10_000 } });
+  const t0 = sim.now;
+  sim.drop = (p) => p.from.address === B;
+  sim.advance(300_000);
+  // 10 s idle, then 4 s × (1 + 1.8 + … + 1.8^5) ≈ 165 s of retransmissions
+  const deadAfter = a.timeOf(a.ikeDowns()[0]!)! - t0;
+  assert.ok(deadAfter > 170_000 && deadAfter < 180_000, `declared dead after ${deadAfter} ms`);
+  const down = a.ikeDowns();
+  assert.equal(down.length, 1);
+  assert.match(down[0]!.reason, /DPD/);
+  assert.equal(a.childDowns().length, 1);
+  assert.equal(a.engine.status().ike_sas.length, 0);
+  const retrans = a.logs.filter((l) => l.includes('retransmitting DPD')).length;
+  assert.equal(retrans, 5);
+});
+
+test('DPD: a live peer keeps the SA up', () => {
+  const { sim, a } = established({ a: { dpdDelayMs: 10_000 } });
+  sim.advance(120_000);
+  assert.equal(a.ikeDowns().length, 0);
+  assert.ok(sim.delivered.length > 8);
+});
+
+test('DELETE: terminating the IKE SA removes children and SAs on both sides', () => {
+  const { sim, a, b } = established();
+  a.engine.terminate('site');
+  sim.advance(1000);
+  for (const n of [a, b]) {
+    assert.equal(n.engine.status().ike_sas.length, 0);
+    assert.equal(n.liveChildren().length, 0);
+    assert.equal(n.ikeDowns().length, 1);
+  }
+});
+
+test('DELETE of one child from the responder side', () => {
+  const { sim, a, b } = established();
+  b.engine.terminate('site', 'pods');
+  sim.advance(1000);
+  assert.equal(a.liveChildren().length, 0);
+  assert.equal(b.liveChildren().length, 0);
+  assert.equal(a.engine.status().ike_sas.length, 1);
+});
+
+test('lost IKE_AUTH response: the initiator retransmits, the responder resends its cached response', () => {
+  const { sim, a, b } = pair();
+  let dropped = 0;
+  sim.drop = (p) => p.from.address === B && p.to.port === 4500 && dropped++ === 0;
+  a.engine.initiate('site');
+  sim.advance(10_000);
+  assert.equal(dropped >= 1, true);
+  assert.equal(b.engine.counters.retransmittedRequests, 1);
+  assert.equal(a.engine.counters.retransmits, 1);
+  assertMirrored(a.childUps()[0]!, b.childUps()[0]!, assert.equal);
+  assert.equal(b.childUps().length, 1, 'the retransmitted request did not create a second child');
+});
+
+test('duplicated packets everywhere: duplicates are answered from cache or ignored', () => {
+  const { sim, a, b } = pair();
+  sim.duplicate = () => true;
+  a.engine.initiate('site');
+  sim.advance(1000);
+  a.engine.rekeyChild('site');
+  sim.advance(1000);
+  assert.equal(a.liveChildren().length, 1);
+  assertMirrored(a.liveChildren()[0]!, b.liveChildren()[0]!, assert.equal);
+  assert.ok(b.engine.counters.retransmittedRequests >= 2);
+});
+
+test('lost IKE_SA_INIT request: retransmitted with back-off, then the IKE SA comes up', () => {
+  const { sim, a, b } = pair();
+  let n = 0;
+  sim.drop = (p) => p.from.address === A && n++ < 2;
+  a.engine.initiate('site');
+  sim.advance(30_000);
+  assert.equal(a.engine.counters.retransmits, 2);
+  assert.equal(b.ikeUps().length, 1);
+});
+
+test('an unreachable responder: the initiator gives up after the back-off', () => {
+  const { sim, a } = pair();
+  sim.drop = () => true;
+  a.engine.initiate('site');
+  sim.advance(400_000);
+  assert.equal(a.ikeDowns()[0]?.reason, 'peer not responding');
+  assert.equal(a.engine.counters.retransmits, 5);
+  assert.equal(a.engine.nextDeadline(), undefined);
+});

@@ -57,6 +57,15 @@ export interface Packet {
 
 export class Node {
   readonly outputs: IkeOutput[] = [];
+  private readonly times = new Map<IkeOutput, number>();
+  record(o: IkeOutput, at: number): void {
+    this.outputs.push(o);
+    this.times.set(o, at);
+  }
+  /** When the engine produced this output (simulated ms). */
+  timeOf(o: IkeOutput): number | undefined {
+    return this.times.get(o);
+  }
   constructor(readonly name: string, readonly address: string, readonly engine: IkeEngine) {}
   get logs(): string[] {
     return this.outputs.filter((o): o is Extract<IkeOutput, { kind: 'log' }> => o.kind === 'log').map((o) => o.line);
@@ -104,7 +113,7 @@ export class Sim {
   flush(): void {
     for (const n of this.nodes.values()) {
       for (const o of n.engine.poll()) {
-        n.outputs.push(o);
+        n.record(o, this.now);
         if (o.kind === 'send') this.queue.push({ bytes: o.bytes, from: o.from, to: o.to, at: this.now + this.latency });
       }
     }

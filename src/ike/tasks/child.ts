@@ -124,7 +124,7 @@ export function answerChild(ctx: EngineContext, sa: IkeSa, msg: IkeMessage, ni: 
   let sawProposal = false;
   let invalidKe: number | undefined;
   for (const cfg of candidates) {
-    const sel = selectProposal(cfg.esp, saP.proposals, { spiSize: 4 });
+    const sel = selectProposal(cfg.esp, saP.proposals, { spiSize: 4, ...(opts.inAuth ? { ignoreDh: true } : {}) });
     if (!sel) continue;
     let chosen: ChosenProposal = sel.chosen;
     if (opts.inAuth) {
