@@ -1,4 +1,4 @@
-import { mkdir, readdir, readFile, unlink } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { watch as fsWatch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 import { collections, schemas, type CollectionName, type StoreDocs } from './documents.js';
@@ -14,7 +14,8 @@ import { createExclusive, fsyncDir, sweepTemps, TEMP_PREFIX } from './atomic-fil
  * fsync dir). Whoever links revision n+1 first wins; the loser gets EEXIST and so a
  * ConflictError: compare-and-swap between processes without locks, and nothing a kill -9 at any
  * moment can leave half-written (a temp file at worst, which readers ignore and `open` sweeps).
- * The newest revision is the value; older ones are removed after the new one is in place. A
+ * The newest revision is the value; older ones are removed a grace period after the new one is
+ * in place (their names must stay taken while a slow writer may still try to reuse them). A
  * delete writes a tombstone revision, kept so revisions never go back (which would defeat CAS).
  *
  * Processes in different network namespaces of one machine share it: it is only files.
@@ -34,6 +35,11 @@ interface Head {
 
 const FILE_RE = /^(.+)\.([0-9]+)\.json$/;
 
+/** Superseded revision files are kept this long, so their names stay taken (see `collect`). */
+export const REVISION_GRACE_MS = 60_000;
+/** A writer links its revision within this time of reading the key, or reads again. */
+const MAX_READ_TO_LINK_MS = 10_000;
+
 export function encodeKey(key: string): string {
   if (key.length === 0 || key.length > 200) throw new Error(`store key "${key}": must be 1-200 characters`);
   // Keep keys readable on disk; escape what a file name cannot hold or what would confuse parsing.
@@ -47,6 +53,8 @@ export function decodeKey(enc: string): string {
 export interface FsStoreOptions {
   /** How often watchers rescan in case an inotify event is missed (ms). */
   rescanMs?: number;
+  /** How long superseded revision files are kept (ms); default REVISION_GRACE_MS. */
+  revisionGraceMs?: number;
 }
 
 export class FsStore implements Store {
@@ -160,23 +168,43 @@ export class FsStore implements Store {
   private async writeRevision(c: CollectionName, key: string, doc: Omit<FileDoc, 'revision'>, opts: PutOptions): Promise<number> {
     const enc = encodeKey(key);
     for (let attempt = 0; attempt < 1000; attempt++) {
+      const readAt = performance.now();
       const cur = await this.current(c, key);
       const liveRev = cur.deleted ? 0 : cur.revision;
       if (opts.expectedRevision !== undefined && opts.expectedRevision !== liveRev) throw new ConflictError(c, key, opts.expectedRevision, liveRev);
       const revision = cur.revision + 1;
       const file = path.join(this.cdir(c), `${enc}.${revision}.json`);
+      // The exclusive create is only sound while the name of the revision we read the key at
+      // cannot have been garbage-collected yet (see REVISION_GRACE_MS); a write that took
+      // suspiciously long reads again instead of linking.
+      if (performance.now() - readAt > MAX_READ_TO_LINK_MS) continue;
       const ok = await createExclusive(file, JSON.stringify({ ...doc, key, revision }) + '\n');
       if (!ok) {
         if (opts.expectedRevision !== undefined) throw new ConflictError(c, key, opts.expectedRevision, revision);
         continue; // someone else wrote meanwhile; last writer wins, so try on top of theirs
       }
-      // The new revision is durable; older ones are now garbage.
-      const old = [...cur.stale, ...(cur.file ? [cur.file] : [])];
-      for (const o of old) await unlink(path.join(this.cdir(c), o)).catch(() => {});
-      if (old.length) await fsyncDir(this.cdir(c));
+      await this.collect(c, [...cur.stale, ...(cur.file ? [cur.file] : [])]);
       return revision;
     }
     throw new Error(`${c}/${key}: could not write after many attempts`);
+  }
+
+  /**
+   * Removes superseded revision files once they are older than REVISION_GRACE_MS. They are not
+   * removed at once because a file's *name* is what makes the next revision number exclusive: a
+   * writer that read revision r may still be about to link r+1, and must then find r+1 taken.
+   */
+  private async collect(c: CollectionName, superseded: string[]): Promise<void> {
+    const limit = Date.now() - (this.opts.revisionGraceMs ?? REVISION_GRACE_MS);
+    let removed = 0;
+    for (const o of superseded) {
+      const full = path.join(this.cdir(c), o);
+      const st = await stat(full).catch(() => undefined);
+      if (!st || st.mtimeMs > limit) continue;
+      await unlink(full).catch(() => {});
+      removed++;
+    }
+    if (removed) await fsyncDir(this.cdir(c));
   }
 
   async put<C extends CollectionName>(c: C, key: string, value: StoreDocs[C], opts: PutOptions = {}): Promise<number> {
