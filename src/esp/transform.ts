@@ -33,7 +33,7 @@ function scratchFor(length: number): Buffer {
 export class EspGcmTransform {
   private readonly gcm: EspGcm;
   private readonly aad = Buffer.alloc(12);
-  /** Bytes of key material: 20 (AES-128-GCM) or 36 (AES-256-GCM), key ‖ salt. */
+  /** AES key size; the key material is key ‖ 4-byte salt, 20 or 36 bytes. */
   readonly keyBits: 128 | 256;
 
   constructor(keyAndSalt: Uint8Array) {
