@@ -13,6 +13,13 @@ export interface UdpUnderlayOptions {
   port?: number;
   /** How many sending sockets, i.e. distinct outer source ports flows spread over (default 8). */
   senders?: number;
+  /**
+   * Socket buffer sizes in bytes (default 4 MiB; the kernel caps them at net.core.rmem_max /
+   * wmem_max). The default 208 KiB receive buffer overflows under a TCP burst while the event loop
+   * is busy writing the previous datagrams to the TUN — UdpRcvbufErrors, then TCP retransmits.
+   */
+  receiveBufferBytes?: number;
+  sendBufferBytes?: number;
 }
 
 /**
@@ -24,6 +31,8 @@ export class UdpUnderlay implements Underlay {
   readonly address: string;
   readonly port: number;
   private readonly senderCount: number;
+  private readonly receiveBufferBytes: number;
+  private readonly sendBufferBytes: number;
   private receiver: dgram.Socket | undefined;
   private senders: dgram.Socket[] = [];
   private senderPorts: number[] = [];
@@ -34,17 +43,23 @@ export class UdpUnderlay implements Underlay {
   private closed = false;
   sendErrors = 0;
   receiveErrors = 0;
+  /** One completion callback for every send (no closure per packet). */
+  private readonly onSent = (err: Error | null): void => {
+    if (err) this.sendErrors++;
+  };
 
   constructor(opts: UdpUnderlayOptions) {
     if (parseIpv4(opts.address) === undefined) throw new Error(`underlay address "${opts.address}" is not IPv4`);
     this.address = opts.address;
     this.port = opts.port ?? GENEVE_UDP_PORT;
     this.senderCount = opts.senders ?? 8;
+    this.receiveBufferBytes = opts.receiveBufferBytes ?? 4 << 20;
+    this.sendBufferBytes = opts.sendBufferBytes ?? 4 << 20;
     if (!Number.isInteger(this.senderCount) || this.senderCount < 1 || this.senderCount > 64) throw new Error('senders must be 1..64');
   }
 
   async start(sink: UnderlaySink): Promise<void> {
-    const rx = dgram.createSocket({ type: 'udp4', reuseAddr: false });
+    const rx = dgram.createSocket({ type: 'udp4', reuseAddr: false, recvBufferSize: this.receiveBufferBytes });
     rx.on('error', () => { this.receiveErrors++; });
     rx.on('message', (msg, rinfo) => {
       let src = this.addrNum.get(rinfo.address);
@@ -59,7 +74,7 @@ export class UdpUnderlay implements Underlay {
     await once(rx, 'listening');
     this.receiver = rx;
     for (let i = 0; i < this.senderCount; i++) {
-      const s = dgram.createSocket('udp4');
+      const s = dgram.createSocket({ type: 'udp4', sendBufferSize: this.sendBufferBytes });
       // A failed send (EMSGSIZE, unreachable) must not end the process: count it.
       s.on('error', () => { this.sendErrors++; });
       // Anything arriving on a sending port is not Geneve to us; read and discard it.
@@ -90,9 +105,7 @@ export class UdpUnderlay implements Underlay {
       }
       const sock = this.byPort.get(pkt.readUInt16BE(IPV4_MIN_HEADER_LENGTH)) ?? this.senders[0];
       if (!sock) continue;
-      sock.send(pkt.subarray(IPV4_MIN_HEADER_LENGTH + UDP_HEADER_LENGTH), this.port, text, (err) => {
-        if (err) this.sendErrors++;
-      });
+      sock.send(pkt.subarray(IPV4_MIN_HEADER_LENGTH + UDP_HEADER_LENGTH), this.port, text, this.onSent);
     }
   }
 
