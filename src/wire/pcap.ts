@@ -18,6 +18,8 @@ import { IPV4_MIN_HEADER_LENGTH } from './ipv4.js';
 export const LINKTYPE_ETHERNET = 1;
 /** Raw IP: each record is an IPv4 (or IPv6) packet with no link header. */
 export const LINKTYPE_RAW = 101;
+/** Raw IPv4 only (what scapy's wrpcap writes for IP packets); read like LINKTYPE_RAW. */
+export const LINKTYPE_IPV4 = 228;
 
 export const PCAP_MAGIC_MICROSECONDS = 0xa1b2c3d4;
 export const PCAP_MAGIC_NANOSECONDS = 0xa1b23c4d;

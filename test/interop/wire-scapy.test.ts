@@ -13,6 +13,7 @@ import {
 } from '../../src/wire/geneve.js';
 import { classifyUdpEncap } from '../../src/wire/udp-encap.js';
 import { EspGcm } from '../../src/crypto/aes-gcm.js';
+import { PcapBufferWriter, parsePcap, LINKTYPE_ETHERNET, LINKTYPE_IPV4, LINKTYPE_RAW, type PcapCapture } from '../../src/wire/pcap.js';
 import {
   espShaped, geneveOverlayPacket, ikeSaInitHeader, innerIcmpEcho, innerUdp, natTPacket, ovnOption, udp4500,
 } from './wire-packets.js';
@@ -290,4 +291,63 @@ test('we build, scapy dissects the same values and recomputes every checksum as 
   assert.deepEqual(by.get('natt-esp')!['layers'], ['IP', 'UDP', 'ESP']);
   assert.equal(by.get('natt-esp')!['udp_payload'].slice(0, 16), 'c0ffee010000004d');
   assert.equal(by.get('udp-odd')!['ttl'], 1);
+});
+
+// ---------- pcap files across the two implementations ----------
+
+const SCAPY_PCAP = String.raw`
+import json, sys, os, tempfile
+from scapy.all import IP, UDP, ICMP, Ether, raw, wrpcap, rdpcap
+from scapy.utils import RawPcapReader
+req = json.load(sys.stdin)
+d = tempfile.mkdtemp()
+# scapy writes: microsecond and nanosecond files
+pk = [IP(src='198.18.0.1', dst='198.18.0.2')/UDP(sport=4500, dport=4500)/b'\xff', IP(src='10.0.0.1', dst='10.0.0.2')/ICMP()/b'abc']
+pk[0].time = 1700000000.25
+pk[1].time = 1700000001.000001
+wrpcap(os.path.join(d, 'us.pcap'), pk)
+eth = [Ether(src='02:00:00:00:00:01', dst='02:00:00:00:00:02')/IP()/UDP()]
+eth[0].time = 1700000002.5  # exact in a float; scapy keeps time as a float
+wrpcap(os.path.join(d, 'ns.pcap'), eth, nano=True)
+out = {'us': open(os.path.join(d, 'us.pcap'), 'rb').read().hex(), 'ns': open(os.path.join(d, 'ns.pcap'), 'rb').read().hex(),
+       'us_packets': [raw(p).hex() for p in pk], 'ns_packets': [raw(p).hex() for p in eth]}
+# scapy reads ours
+ours = os.path.join(d, 'ours.pcap')
+open(ours, 'wb').write(bytes.fromhex(req['ours']))
+r = rdpcap(ours)
+out['read'] = [{'hex': raw(p).hex(), 'time': float(p.time), 'cls': type(p).__name__} for p in r]
+rr = RawPcapReader(ours)
+out['linktype'] = rr.linktype
+rr.close()
+json.dump(out, sys.stdout)
+`;
+
+test('pcap: our reader reads scapy-written files (µs, ns, LINKTYPE_IPV4/ETHERNET); scapy reads ours', () => {
+  const w = new PcapBufferWriter(LINKTYPE_RAW);
+  const pkts = [natTPacket(udp4500.natKeepalive()), geneveOverlayPacket({ vni: 3, options: [ovnOption], inner: innerIcmpEcho(5, 6, Buffer.from('zz')) })];
+  w.writePacket(pkts[0]!, 1_700_000_000_250.5);
+  w.writePacket(pkts[1]!, 1_700_000_001_000);
+  const r = scapy(SCAPY_PCAP, { ours: w.toBuffer().toString('hex') }) as {
+    us: string; ns: string; us_packets: string[]; ns_packets: string[]; read: { hex: string; time: number; cls: string }[]; linktype: number;
+  };
+
+  const us = ok<PcapCapture>(parsePcap(Buffer.from(r.us, 'hex')), 'scapy µs file');
+  assert.deepEqual([us.linkType, us.nanosecond, us.truncated], [LINKTYPE_IPV4, false, false]);
+  assert.deepEqual(us.packets.map((p) => p.data.toString('hex')), r.us_packets);
+  assert.deepEqual(us.packets.map((p) => p.timestampMs), [1_700_000_000_250, 1_700_000_001_000.001]);
+  const first = ok<Ipv4Header>(parseIpv4Header(us.packets[0]!.data), 'IPv4 in scapy capture');
+  assert.equal(classifyUdpEncap(us.packets[0]!.data, first.payloadOffset + 8, first.payloadLength - 8).kind, 'keepalive');
+
+  const ns = ok<PcapCapture>(parsePcap(Buffer.from(r.ns, 'hex')), 'scapy ns file');
+  assert.deepEqual([ns.linkType, ns.nanosecond], [LINKTYPE_ETHERNET, true]);
+  assert.equal(ns.packets[0]!.data.toString('hex'), r.ns_packets[0]);
+  assert.equal(ns.packets[0]!.fraction, 500_000_000);
+  assert.equal(ns.packets[0]!.timestampMs, 1_700_000_002_500);
+  assert.equal(formatMac(ok<EthernetHeader>(parseEthernetHeader(ns.packets[0]!.data), 'Ethernet').src), '02:00:00:00:00:01');
+
+  assert.equal(r.linktype, LINKTYPE_RAW);
+  assert.deepEqual(r.read.map((p) => p.hex), pkts.map((p) => p.toString('hex')));
+  assert.deepEqual(r.read.map((p) => p.cls), ['IP', 'IP']);
+  assert.ok(Math.abs(r.read[0]!.time - 1_700_000_000.2505) < 1e-6, `time ${r.read[0]!.time}`);
+  assert.ok(Math.abs(r.read[1]!.time - 1_700_000_001) < 1e-6);
 });
