@@ -29,18 +29,29 @@ export function policyCoversInbound(p: Policy, f: Flow): boolean {
   return anySelectorMatches(p.remoteTs, f.protocol, f.src, f.srcPort) && anySelectorMatches(p.localTs, f.protocol, f.dst, f.dstPort);
 }
 
+/** Destinations remembered by the lookup index before it starts over (bounds its memory). */
+const INDEX_MAX_DESTINATIONS = 65536;
+
 export class Spd {
   private policies: Policy[] = [];
+  /**
+   * Lookup index: for a destination address, the policies (in order) whose remote selectors
+   * contain it. Filled on demand, dropped whenever the policy list changes. With a thousand
+   * per-peer policies this turns a scan of all of them into a check of one or two.
+   */
+  private byDestination = new Map<number, Policy[]>();
 
   /** Appends a policy (lowest priority so far), or replaces the one with the same name in place. */
   set(policy: Policy): void {
     const i = this.policies.findIndex((p) => p.name === policy.name);
     if (i >= 0) this.policies[i] = policy;
     else this.policies.push(policy);
+    this.byDestination.clear();
   }
 
   remove(name: string): void {
     this.policies = this.policies.filter((p) => p.name !== name);
+    this.byDestination.clear();
   }
 
   get(name: string): Policy | undefined {
@@ -49,9 +60,14 @@ export class Spd {
 
   /** The first policy covering an outbound flow, or null. */
   lookupOutbound(flow: Flow): Policy | null {
-    const list = this.policies;
-    for (let i = 0; i < list.length; i++) {
-      if (policyCoversOutbound(list[i]!, flow)) return list[i]!;
+    let candidates = this.byDestination.get(flow.dst);
+    if (candidates === undefined) {
+      candidates = this.policies.filter((p) => p.remoteTs.some((ts) => flow.dst >= ts.startAddr && flow.dst <= ts.endAddr));
+      if (this.byDestination.size >= INDEX_MAX_DESTINATIONS) this.byDestination.clear();
+      this.byDestination.set(flow.dst, candidates);
+    }
+    for (let i = 0; i < candidates.length; i++) {
+      if (policyCoversOutbound(candidates[i]!, flow)) return candidates[i]!;
     }
     return null;
   }

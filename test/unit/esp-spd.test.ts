@@ -72,3 +72,25 @@ test('selectors print as swanctl writes them', () => {
   assert.equal(formatSelector(cidrSelector('10.0.0.0/8', 99)), '10.0.0.0/8[99]');
   assert.throws(() => cidrSelector('10.0.0/8'), RangeError);
 });
+
+test('many per-peer policies: the lookup index gives the same answers as first match, and forgets on change', () => {
+  const spd = new Spd();
+  const peer = (i: number) => `198.19.${i >> 8}.${i & 255}`;
+  for (let i = 0; i < 1000; i++) {
+    spd.set({ name: `c${i}`, action: 'protect', localTs: [cidrSelector('198.18.0.1/32', 17)], remoteTs: [cidrSelector(`${peer(i)}/32`, 17)] });
+  }
+  spd.set({ name: 'catch-all', action: 'drop', localTs: [anySelector()], remoteTs: [anySelector()] });
+  for (let round = 0; round < 2; round++) {
+    for (const i of [0, 1, 500, 999]) assert.equal(spd.lookupOutbound(flow('198.18.0.1', peer(i), 17, 1, 6081))?.name, `c${i}`);
+    assert.equal(spd.lookupOutbound(flow('198.18.0.1', peer(5), 6, 1, 80))?.name, 'catch-all');
+    assert.equal(spd.lookupOutbound(flow('198.18.0.1', '198.20.0.1', 17, 1, 6081))?.name, 'catch-all');
+  }
+  spd.remove('c500');
+  assert.equal(spd.lookupOutbound(flow('198.18.0.1', peer(500), 17, 1, 6081))?.name, 'catch-all');
+  spd.set({ name: 'c500', action: 'protect', localTs: [cidrSelector('198.18.0.1/32', 17)], remoteTs: [cidrSelector(`${peer(500)}/32`, 17)] });
+  // re-added at the end: the catch-all now comes first
+  assert.equal(spd.lookupOutbound(flow('198.18.0.1', peer(500), 17, 1, 6081))?.name, 'catch-all');
+  spd.remove('catch-all');
+  assert.equal(spd.lookupOutbound(flow('198.18.0.1', peer(500), 17, 1, 6081))?.name, 'c500');
+  assert.equal(spd.lookupOutbound(flow('198.18.0.1', '198.20.0.1', 17, 1, 6081)), null);
+});
