@@ -148,3 +148,31 @@ export class IpsecdLab {
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
+
+/**
+ * Python helpers for scapy snippets (prepend to a snippet): scapy's SecurityAssociation seals and
+ * opens ESP with AES-GCM (key ‖ salt, auth NULL); the UDP 4500 wrapping is done by hand because
+ * scapy 2.5's nat_t_header leaves the UDP length at 8.
+ */
+export const PY_ESP = `
+import socket, time, os
+from scapy.all import IP, UDP, ICMP, Raw
+from scapy.layers.ipsec import SecurityAssociation, ESP
+
+def sa(spi, key_hex, src, dst):
+    return SecurityAssociation(ESP, spi=spi, crypt_algo='AES-GCM', crypt_key=bytes.fromhex(key_hex),
+                               auth_algo='NULL', tunnel_header=IP(src=src, dst=dst))
+
+def sealed_esp(sa_, inner, seq):
+    """The ESP bytes (SPI … ICV) scapy makes for an inner IP packet, tunnel mode."""
+    return bytes(sa_.encrypt(inner, seq_num=seq)[ESP])
+
+def open_esp(sa_, src, dst, esp_bytes):
+    """scapy's decryption (ICV checked) of ESP bytes carried in UDP 4500."""
+    return sa_.decrypt(IP(src=src, dst=dst, proto=50) / ESP(esp_bytes))
+
+def udp4500(local):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((local, 4500))
+    return s
+`;
