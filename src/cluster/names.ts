@@ -71,3 +71,6 @@ function fitIfname(name: string): string {
   const h = createHash('sha256').update(name).digest('hex').slice(0, 6);
   return `${name.slice(0, IFNAME_MAX - 7)}-${h}`;
 }
+
+/** Where `up` keeps the description of what it built, for `pods`, `verify` and `down`. */
+export const TOPOLOGY_FILE = 'topology.json';

@@ -53,6 +53,10 @@ export interface OverlayEngineOptions {
 export interface TunnelStatus extends TunnelCountersSnapshot {
   /** `ovn-<6 hex>-0` */
   name: string;
+  /** OVS-style port number, stable while the tunnel exists. */
+  ofport: number;
+  /** Always 'geneve' (the seed's `Tunnel Type`). */
+  type: 'geneve';
   node: string;
   system_id: string;
   remote_ip: string;
@@ -230,6 +234,8 @@ export class OverlayEngine {
       vni: this.local.vni,
       tunnels: this.peers.list().map((p) => ({
         name: p.tunnel,
+        ofport: p.ofport,
+        type: 'geneve' as const,
         node: p.spec.node,
         system_id: p.spec.systemId,
         remote_ip: p.spec.underlay,

@@ -29,6 +29,11 @@ export interface Peer {
   /** The inner destination MAC of frames to this node: 0a:58 + its subnet gateway (.1). */
   readonly mac: Buffer;
   readonly counters: TunnelCounters;
+  /**
+   * The tunnel's port number, like OVS's `Ofport` in the seed's tunnels/show: the smallest free
+   * number from 1 when the tunnel first appears, kept for as long as the tunnel exists.
+   */
+  readonly ofport: number;
 }
 
 export class PeerSpecError extends Error {
@@ -39,7 +44,7 @@ export class PeerSpecError extends Error {
 }
 
 /** Parses and checks one spec. `counters` carries a tunnel's counters across updates. */
-export function makePeer(spec: PeerSpec, counters = new TunnelCounters()): Peer {
+export function makePeer(spec: PeerSpec, counters = new TunnelCounters(), ofport = 0): Peer {
   const who = spec.node || spec.systemId;
   const underlay = parseIpv4(spec.underlay);
   if (underlay === undefined) throw new PeerSpecError(who, `underlay "${spec.underlay}" is not an IPv4 address`);
@@ -64,6 +69,7 @@ export function makePeer(spec: PeerSpec, counters = new TunnelCounters()): Peer 
     vni: spec.vni,
     mac: macForIpv4(sub.cidr.base + 1),
     counters,
+    ofport,
   };
 }
 
@@ -86,7 +92,10 @@ export class PeerTable {
    */
   replace(specs: readonly PeerSpec[]): void {
     const peers: Peer[] = [];
-    for (const spec of specs) peers.push(makePeer(spec, this.byTunnel.get(tunnelNameOrEmpty(spec.systemId))?.counters));
+    for (const spec of specs) {
+      const old = this.byTunnel.get(tunnelNameOrEmpty(spec.systemId));
+      peers.push(makePeer(spec, old?.counters, old?.ofport));
+    }
     const seenUnderlay = new Map<number, Peer>();
     const seenTunnel = new Map<string, Peer>();
     for (const p of peers) {
@@ -105,6 +114,17 @@ export class PeerTable {
       }
       seenUnderlay.set(p.underlay, p);
       seenTunnel.set(p.tunnel, p);
+    }
+    // New tunnels get the smallest port numbers that no staying tunnel holds.
+    const used = new Set(peers.map((p) => p.ofport).filter((n) => n > 0));
+    let next = 1;
+    for (let i = 0; i < peers.length; i++) {
+      if (peers[i]!.ofport > 0) continue;
+      while (used.has(next)) next++;
+      used.add(next);
+      peers[i] = { ...peers[i]!, ofport: next };
+      seenUnderlay.set(peers[i]!.underlay, peers[i]!);
+      seenTunnel.set(peers[i]!.tunnel, peers[i]!);
     }
     const bySubnet = new Map<number, Map<number, Peer>>();
     for (const p of peers) {

@@ -84,3 +84,19 @@ test('peer table: clashing or invalid peers are refused and the table is unchang
     assert.equal(t.lookupDestination(ip('10.254.1.1'))?.spec.node, 'm1');
   }
 });
+
+test('ofport: smallest free number from 1, kept while the tunnel exists', () => {
+  const t = new PeerTable(cidr('10.254.0.0/24'), ip('192.168.7.21'));
+  const m1 = peer('m1', '91fa7200', '192.168.7.22', '10.254.1.0/24', 2);
+  const m2 = peer('m2', 'cccccc00', '192.168.7.23', '10.254.2.0/24', 3);
+  const w0 = peer('w0', '04e0df00', '192.168.7.11', '10.254.3.0/24', 4);
+  t.replace([m1, m2, w0]);
+  const port = (n: string) => t.list().find((p) => p.spec.node === n)!.ofport;
+  assert.deepEqual([port('m1'), port('m2'), port('w0')], [1, 2, 3]);
+  t.replace([w0, m2]);
+  assert.deepEqual([port('m2'), port('w0')], [2, 3]);
+  t.replace([w0, peer('w1', 'dddddd00', '192.168.7.12', '10.254.4.0/24', 5), m2]);
+  assert.deepEqual([port('m2'), port('w0'), port('w1')], [2, 3, 1]);
+  assert.equal(t.lookupUnderlay(ip('192.168.7.12'))!.ofport, 1, 'every index sees the numbered peer');
+  assert.equal(t.lookupDestination(ip('10.254.4.9'))!.ofport, 1);
+});
