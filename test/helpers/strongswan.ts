@@ -30,7 +30,11 @@ export interface SwanChild {
 }
 
 export interface SwanEnd {
-  auth: 'pubkey' | 'psk';
+  /**
+   * swanctl auth: 'pubkey', 'psk', or a constrained public-key form such as 'rsa/pss-sha256',
+   * 'ecdsa-sha384' (anything but 'psk' uses the certificate).
+   */
+  auth: 'pubkey' | 'psk' | `${'rsa' | 'ecdsa' | 'pubkey' | 'rsa/pss'}-${string}`;
   id?: string;
 }
 
@@ -164,7 +168,7 @@ function writeSwanctl(dir: string, conns: SwanConnection[]): void {
     L('local {');
     L(`  auth = ${c.local.auth}`);
     if (c.local.id) L(`  id = ${q(c.local.id)}`);
-    if (c.local.auth === 'pubkey') {
+    if (c.local.auth !== 'psk') {
       if (!c.local.certPem || !c.local.keyPem) throw new Error(`strongswan harness: connection ${c.name}: pubkey needs local.certPem and local.keyPem`);
       const certFile = `${c.name}-local.pem`;
       writeFileSync(path.join(sw, 'x509', certFile), c.local.certPem);
@@ -181,7 +185,7 @@ function writeSwanctl(dir: string, conns: SwanConnection[]): void {
       writeFileSync(path.join(sw, 'x509ca', f), pem);
       return f;
     });
-    if (c.remote.auth === 'pubkey' && caFiles.length) L(`  cacerts = ${caFiles.join(', ')}`);
+    if (c.remote.auth !== 'psk' && caFiles.length) L(`  cacerts = ${caFiles.join(', ')}`);
     L('}');
     L('children {');
     for (const ch of c.children) {

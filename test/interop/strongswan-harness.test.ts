@@ -4,8 +4,12 @@ import { existsSync } from 'node:fs';
 import { NetnsLab, sh } from '../helpers/netns.js';
 import { TestPki, type CertFiles } from '../helpers/certs.js';
 import { StrongSwan, type SwanConnection, type SwanIkeSa } from '../helpers/strongswan.js';
-import { pskAuth } from '../../src/ike/auth/index.js';
+import {
+  AUTH_DIGITAL_SIGNATURE, AUTH_ECDSA_256, AUTH_RSA_SIG, createAuthProvider, parseIdString, pemToDerList, pskAuth,
+  splitDigitalSignature,
+} from '../../src/ike/auth/index.js';
 import { createHmac } from 'node:crypto';
+import path from 'node:path';
 
 /**
  * Validates the strongSwan harness itself: two charons (kernel-libipsec) in two namespaces, the
@@ -180,5 +184,115 @@ describe('strongSwan harness (two charons, kernel-libipsec)', () => {
     // nothing of ours is left in the namespaces' process lists except the two charons
     const pidsA = sh(['ip', 'netns', 'pids', nsA]).stdout.trim().split('\n').filter(Boolean);
     assert.deepEqual(pidsA, [String(a.pid)]);
+  });
+});
+
+/**
+ * strongSwan's real AUTH payloads, decrypted and decoded by tshark with the keys charon logs,
+ * must verify with our provider over the signed octets charon logs: RFC 7427 ECDSA, RSA PKCS#1
+ * and RSASSA-PSS, and classic methods 1 and 9. (That strongSwan accepts ours is for the IKE
+ * daemon's interop tests.)
+ */
+describe('strongSwan AUTH payloads verify with ike/auth (tshark decrypts IKE_AUTH)', () => {
+  let lab: NetnsLab;
+  let pki: TestPki;
+  let nsA: string;
+  let nsB: string;
+  let ca: CertFiles;
+  const certs: Record<string, CertFiles> = {};
+  const OCTETS = "octets = message + nonce + prf(Sk_px, IDx')";
+
+  before(() => {
+    lab = new NetnsLab('oit-sw');
+    nsA = lab.addNs('aa');
+    nsB = lab.addNs('ab');
+    lab.veth(nsA, 'vaa', `${IP_A}/24`, nsB, 'vab', `${IP_B}/24`);
+    pki = new TestPki('oit-sw-pki');
+    ca = pki.createCa('ca', { dn: 'C=XX, O=Lab, CN=Auth CA', tool: 'openssl' });
+    for (const side of ['a', 'b']) {
+      certs[`ec-${side}`] = pki.issue(ca, `ec-${side}`, { dn: `C=XX, O=Lab, CN=ec-${side}.lab`, sans: [`ec-${side}.lab`] });
+      certs[`rsa-${side}`] = pki.issue(ca, `rsa-${side}`, { dn: `C=XX, O=Lab, CN=rsa-${side}.lab`, keyType: 'rsa', sans: [`rsa-${side}.lab`, `pss-${side}.lab`] });
+    }
+  });
+  after(async () => {
+    await lab.cleanup();
+    pki.cleanup();
+  });
+
+  /** Connections from `me`'s side: ec (ECDSA), rsa (RSA PKCS#1), pss (RSA with RSASSA-PSS). */
+  function conns(me: 'a' | 'b', withPss: boolean): SwanConnection[] {
+    const peer = me === 'a' ? 'b' : 'a';
+    // Distinct ids per connection (the responder picks its config by them); pss-* are SANs of the RSA certificates.
+    const mk = (name: string, key: 'ec' | 'rsa', auth: SwanConnection['local']['auth']): SwanConnection => ({
+      name,
+      localAddrs: [me === 'a' ? IP_A : IP_B],
+      remoteAddrs: [me === 'a' ? IP_B : IP_A],
+      local: { auth, id: `${name}-${me}.lab`, certPem: certs[`${key}-${me}`]!.certPem, keyPem: certs[`${key}-${me}`]!.keyPem },
+      remote: { auth: 'pubkey', id: `${name}-${peer}.lab` },
+      caPems: [ca.certPem],
+      children: [{ name: `${name}-child` }],
+    });
+    return [mk('ec', 'ec', 'pubkey'), mk('rsa', 'rsa', 'pubkey'), ...(withPss ? [mk('pss', 'rsa', 'rsa/pss-sha256')] : [])];
+  }
+
+  async function run(signatureAuthentication: boolean, names: string[]): Promise<Array<{ id: string; method: number; data: Buffer }>> {
+    const [a, b] = await Promise.all([
+      StrongSwan.start({ lab, ns: nsA, name: 'auth-a', connections: conns('a', signatureAuthentication), signatureAuthentication }),
+      StrongSwan.start({ lab, ns: nsB, name: 'auth-b', connections: conns('b', signatureAuthentication), signatureAuthentication }),
+    ]);
+    const pcap = path.join(a.dir, 'ike.pcap');
+    const dump = lab.spawn(nsA, ['tcpdump', '-i', 'vaa', '--immediate-mode', '-U', '-w', pcap, 'udp']);
+    try {
+      await new Promise<void>((resolve) => dump.stderr!.on('data', (d: Buffer) => { if (d.toString().includes('listening on')) resolve(); }));
+      const rows: string[] = [];
+      for (const name of names) {
+        const r = a.initiate(`${name}-child`, { ike: name });
+        assert.ok(r.ok, `${name}: ${r.stdout}`);
+        const ike = a.listSas().find((s) => s.name === name)!;
+        const ei = a.logDumps('Sk_ei secret').at(-1)!.data.toString('hex');
+        const er = a.logDumps('Sk_er secret').at(-1)!.data.toString('hex');
+        rows.push(`${ike.initiatorSpi},${ike.responderSpi},${ei},${er},"AES-GCM-256 with 16 octet ICV [RFC5282]",,,"NONE [RFC4306]"`);
+      }
+      await lab.stop(dump);
+      const octets = [...a.logDumps(OCTETS), ...b.logDumps(OCTETS)].map((d) => d.data);
+      const out = sh(['tshark', '-r', pcap, ...rows.flatMap((r) => ['-o', `uat:ikev2_decryption_table:${r}`]),
+        '-Y', 'isakmp.auth.method', '-T', 'fields', '-E', 'separator=|', '-e', 'isakmp.id.data.fqdn', '-e', 'isakmp.auth.method', '-e', 'isakmp.auth.data']).stdout;
+      const auths = out.trim().split('\n').filter(Boolean).map((l) => {
+        const [ids, method, data] = l.split('|');
+        return { id: ids!.split(',')[0]!, method: Number(method), data: Buffer.from(data!.replace(/:/g, ''), 'hex'), octets };
+      });
+      // Verify each with a provider configured as the receiving side would be.
+      for (const auth of auths) {
+        const key = auth.id.replace(/\.lab$/, '').replace(/^pss-/, 'rsa-');
+        const peerCert = certs[key]!;
+        const provider = createAuthProvider({
+          v: { local: { auth: 'psk', id: 'verifier' }, remote: { auth: 'pubkey', id: auth.id }, caPems: [ca.certPem], psk: Buffer.from('unused-local-secret') },
+        }, () => new Date());
+        const certDer = pemToDerList(peerCert.certPem);
+        const prfUnused = (k: Buffer, m: Buffer): Buffer => createHmac('sha256', k).update(m).digest();
+        // The signer logs the octets it signs and the verifier those it checks: the same bytes.
+        const ok = new Set(octets.filter((o) => provider.verify('v', auth.method, auth.data, o, certDer, parseIdString(auth.id)!, prfUnused, Buffer.alloc(0)).ok).map((o) => o.toString('hex')));
+        assert.equal(ok.size, 1, `${auth.id}'s AUTH (method ${auth.method}) verifies over exactly one of charon's signed octets`);
+      }
+      return auths;
+    } finally {
+      await lab.stop(dump);
+      await a.stop();
+      await b.stop();
+    }
+  }
+
+  it('RFC 7427 (method 14): ECDSA, RSA PKCS#1 v1.5 and RSASSA-PSS', async () => {
+    const auths = await run(true, ['ec', 'rsa', 'pss']);
+    assert.equal(auths.length, 6);
+    assert.ok(auths.every((x) => x.method === AUTH_DIGITAL_SIGNATURE));
+    const kinds = auths.map((x) => `${x.id}:${splitDigitalSignature(x.data).alg.kind}`).sort();
+    assert.deepEqual(kinds, ['ec-a.lab:ecdsa', 'ec-b.lab:ecdsa', 'pss-a.lab:rsa-pss', 'pss-b.lab:rsa-pss', 'rsa-a.lab:rsa-pkcs1', 'rsa-b.lab:rsa-pkcs1']);
+  });
+
+  it('classic (signature_authentication = no): ECDSA method 9 and RSA method 1', async () => {
+    const auths = await run(false, ['ec', 'rsa']);
+    assert.equal(auths.length, 4);
+    for (const x of auths) assert.equal(x.method, x.id.startsWith('ec') ? AUTH_ECDSA_256 : AUTH_RSA_SIG, x.id);
   });
 });
