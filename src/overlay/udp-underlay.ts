@@ -70,21 +70,34 @@ export class UdpUnderlay implements Underlay {
       }
       sink.fromUdp(src, msg);
     });
-    rx.bind(this.port, this.address);
-    await once(rx, 'listening');
     this.receiver = rx;
-    for (let i = 0; i < this.senderCount; i++) {
-      const s = dgram.createSocket({ type: 'udp4', sendBufferSize: this.sendBufferBytes });
-      // A failed send (EMSGSIZE, unreachable) must not end the process: count it.
-      s.on('error', () => { this.sendErrors++; });
-      // Anything arriving on a sending port is not Geneve to us; read and discard it.
-      s.on('message', () => {});
-      s.bind(0, this.address);
-      await once(s, 'listening');
-      const p = s.address().port;
-      this.senders.push(s);
-      this.senderPorts.push(p);
-      this.byPort.set(p, s);
+    try {
+      await this.bind(rx, this.port);
+      for (let i = 0; i < this.senderCount; i++) {
+        const s = dgram.createSocket({ type: 'udp4', sendBufferSize: this.sendBufferBytes });
+        // A failed send (EMSGSIZE, unreachable) must not end the process: count it.
+        s.on('error', () => { this.sendErrors++; });
+        // Anything arriving on a sending port is not Geneve to us; read and discard it.
+        s.on('message', () => {});
+        this.senders.push(s);
+        await this.bind(s, 0);
+        const p = s.address().port;
+        this.senderPorts.push(p);
+        this.byPort.set(p, s);
+      }
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
+  }
+
+  /** Binds, turning a bind error (EADDRINUSE, EADDRNOTAVAIL) into a rejection that names the address. */
+  private async bind(sock: dgram.Socket, port: number): Promise<void> {
+    sock.bind(port, this.address);
+    try {
+      await once(sock, 'listening');
+    } catch (err) {
+      throw new Error(`cannot bind UDP ${this.address}:${port}: ${(err as Error).message}`);
     }
   }
 
@@ -115,6 +128,12 @@ export class UdpUnderlay implements Underlay {
     const all = [...this.senders, ...(this.receiver ? [this.receiver] : [])];
     this.senders = [];
     this.receiver = undefined;
-    await Promise.all(all.map((s) => new Promise<void>((r) => s.close(() => r()))));
+    await Promise.all(all.map((s) => new Promise<void>((r) => {
+      try {
+        s.close(() => r());
+      } catch {
+        r(); // never bound, or already closed
+      }
+    })));
   }
 }

@@ -103,3 +103,21 @@ test('plain UDP underlay on loopback: Geneve to port 6081, source ports from the
     await nodeB.stop();
   }
 });
+
+test('UDP underlay: a port already taken fails start() with the address named, leaving no socket open', async () => {
+  const port = 20000 + ((process.pid + 7) % 20000);
+  const first = new UdpUnderlay({ address: '127.0.0.31', port, senders: 1 });
+  const sink = { fromUdp() {}, fromIpv4() {} };
+  await first.start(sink);
+  try {
+    const second = new UdpUnderlay({ address: '127.0.0.31', port, senders: 1 });
+    await assert.rejects(second.start(sink), new RegExp(`cannot bind UDP 127\\.0\\.0\\.31:${port}: .*EADDRINUSE`));
+    await second.close();
+  } finally {
+    await first.close();
+  }
+  // The port is free again once closed.
+  const third = new UdpUnderlay({ address: '127.0.0.31', port, senders: 1 });
+  await third.start(sink);
+  await third.close();
+});
