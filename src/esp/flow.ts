@@ -1,4 +1,4 @@
-import { isIpv4Fragment, parseIpv4Header, type Ipv4Header } from '../wire/ipv4.js';
+import { parseIpv4Header, type Ipv4Header } from '../wire/ipv4.js';
 import { hasPorts, type Flow } from './selectors.js';
 
 /**
@@ -17,8 +17,6 @@ export function readIpv4Flow(pkt: Buffer, offset: number, length: number, flow: 
   else flow.srcPort = flow.dstPort = -1;
   return true;
 }
-
-export { isIpv4Fragment };
 
 /** Ports of a transport payload (the bytes after an IP header), -1 when the protocol has none. */
 export function readPayloadPorts(payload: Buffer, offset: number, length: number, protocol: number, flow: Flow): void {

@@ -19,7 +19,7 @@ export const ESP_ALIGNMENT = 4;
 export const ESP_MIN_ENCRYPTED_LENGTH = 4;
 /** Smallest well-formed ESP packet: header ‖ IV ‖ 4 encrypted bytes ‖ ICV = 36 bytes. */
 export const ESP_MIN_PACKET_LENGTH = ESP_HEADER_LENGTH + ESP_IV_LENGTH + ESP_MIN_ENCRYPTED_LENGTH + ESP_ICV_LENGTH;
-/** Bytes ESP adds around a payload of length 0 mod 4, minus padding: header, IV, trailer, ICV. */
+/** Bytes ESP always adds around a payload (header, IV, trailer, ICV); padding adds 0-3 more. */
 export const ESP_FIXED_OVERHEAD = ESP_HEADER_LENGTH + ESP_IV_LENGTH + ESP_TRAILER_LENGTH + ESP_ICV_LENGTH;
 
 /** Next Header 59: "no next header", the dummy packet of RFC 4303 §2.6 (traffic flow confidentiality). */
