@@ -176,3 +176,11 @@ def udp4500(local):
     s.bind((local, 4500))
     return s
 `;
+
+/** A: print every datagram that reaches 10.1.0.1:7777 (the "application" behind the TUN). */
+export const RECEIVER = `
+import dgram from 'node:dgram';
+const s = dgram.createSocket('udp4');
+s.on('message', (m, r) => process.stdout.write(JSON.stringify({ from: r.address, data: m.toString() }) + '\\n'));
+s.bind(7777, '${A.pod}', () => process.stdout.write('ready\\n'));
+`;

@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { IpsecdLab, manualConn, newKeys, A, B, PY_ESP, type Daemon, type Keys } from './ipsecd-lab.js';
+import { IpsecdLab, manualConn, newKeys, A, B, PY_ESP, RECEIVER, type Daemon, type Keys } from './ipsecd-lab.js';
 import { runScapy } from '../helpers/scapy.js';
 import { waitFor } from '../helpers/netns.js';
 
@@ -14,14 +14,6 @@ let da: Daemon;
 let k: Keys;
 let received: { from: string; data: string }[] = [];
 let result: { opened: { src: string; dst: string; icmp_type: number | null; icmp_id: number | null; seq: number }[]; sent: number };
-
-/** A: print every datagram that reaches 10.1.0.1:7777 (the "application" behind the TUN). */
-export const RECEIVER = `
-import dgram from 'node:dgram';
-const s = dgram.createSocket('udp4');
-s.on('message', (m, r) => process.stdout.write(JSON.stringify({ from: r.address, data: m.toString() }) + '\\n'));
-s.bind(7777, '${A.pod}', () => process.stdout.write('ready\\n'));
-`;
 
 const SCRIPT = PY_ESP + `
 from scapy.all import AsyncSniffer
