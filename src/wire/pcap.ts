@@ -20,6 +20,9 @@ export const LINKTYPE_ETHERNET = 1;
 export const LINKTYPE_RAW = 101;
 /** Raw IPv4 only (what scapy's wrpcap writes for IP packets); read like LINKTYPE_RAW. */
 export const LINKTYPE_IPV4 = 228;
+/** Linux "cooked" captures, what `tcpdump -i any` writes: 16-byte SLL and 20-byte SLL2 headers. */
+export const LINKTYPE_LINUX_SLL = 113;
+export const LINKTYPE_LINUX_SLL2 = 276;
 
 export const PCAP_MAGIC_MICROSECONDS = 0xa1b2c3d4;
 export const PCAP_MAGIC_NANOSECONDS = 0xa1b23c4d;
@@ -272,4 +275,35 @@ export function parsePcap(buf: Buffer): PcapCapture | PcapParseError {
 /** Reads and parses a pcap file (synchronously: for tests and the `verify` command, not the data path). */
 export function readPcapFile(path: string): PcapCapture | PcapParseError {
   return parsePcap(readFileSync(path));
+}
+
+/**
+ * Where the IPv4 packet starts inside a captured frame of the given link type, or -1 when the
+ * frame does not carry IPv4 (ARP, IPv6, an unknown link type, a frame too short to tell).
+ * Handles Ethernet (with one 802.1Q tag), raw IP, and Linux cooked captures (SLL, SLL2).
+ */
+export function ipv4OffsetInFrame(linkType: number, frame: Uint8Array): number {
+  const u16 = (o: number): number => (frame[o]! << 8) | frame[o + 1]!;
+  switch (linkType) {
+    case LINKTYPE_RAW:
+    case LINKTYPE_IPV4:
+      return frame.length >= 1 && frame[0]! >> 4 === 4 ? 0 : -1;
+    case LINKTYPE_ETHERNET: {
+      if (frame.length < ETHERNET_HEADER_LENGTH) return -1;
+      let type = u16(12);
+      let off = ETHERNET_HEADER_LENGTH;
+      if (type === 0x8100) {
+        if (frame.length < off + 4) return -1;
+        type = u16(16);
+        off += 4;
+      }
+      return type === ETHERTYPE_IPV4 && frame.length > off ? off : -1;
+    }
+    case LINKTYPE_LINUX_SLL:
+      return frame.length > 16 && u16(14) === ETHERTYPE_IPV4 ? 16 : -1;
+    case LINKTYPE_LINUX_SLL2:
+      return frame.length > 20 && u16(0) === ETHERTYPE_IPV4 ? 20 : -1;
+    default:
+      return -1;
+  }
 }

@@ -70,6 +70,20 @@ export function parseUdpHeader(
 }
 
 /**
+ * True when the checksum field of the UDP datagram at `offset` holds only the folded pseudo-header
+ * sum: what a capture shows for a packet whose checksum the kernel left to the NIC (checksum offload,
+ * CHECKSUM_PARTIAL; also across veth pairs). Such a packet was not damaged: the sum over the data
+ * was simply never added. Callers that read captures (not the data path) use this to tell the two
+ * apart instead of counting offloaded packets as corrupt.
+ */
+export function isOffloadPartialUdpChecksum(buf: Uint8Array, offset: number, ipSrc: number, ipDst: number): boolean {
+  if (offset < 0 || offset + UDP_HEADER_LENGTH > buf.length) return false;
+  const udpLength = (buf[offset + 4]! << 8) | buf[offset + 5]!;
+  const field = (buf[offset + 6]! << 8) | buf[offset + 7]!;
+  return field === checksumFold(ipv4PseudoHeaderSum(ipSrc, ipDst, IPPROTO_UDP, udpLength));
+}
+
+/**
  * Writes a UDP header at `offset` for a payload of `payloadLength` bytes that the caller has
  * already placed at `offset + 8`. With `ipSrc`/`ipDst` the checksum is computed over the
  * pseudo-header, header and payload; without them it is left 0 ("not computed", IPv4 only).

@@ -4,7 +4,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
-  LINKTYPE_ETHERNET, LINKTYPE_RAW, PcapBufferWriter, PcapFileWriter, parsePcap, readPcapFile, type PcapCapture,
+  LINKTYPE_ETHERNET, LINKTYPE_IPV4, LINKTYPE_LINUX_SLL, LINKTYPE_LINUX_SLL2, LINKTYPE_RAW, PcapBufferWriter, PcapFileWriter,
+  ipv4OffsetInFrame, parsePcap, readPcapFile, type PcapCapture,
 } from '../../src/wire/pcap.js';
 import { parseIpv4Header, parseIPv4, type Ipv4Header } from '../../src/wire/ipv4.js';
 import { parseUdpHeader, type UdpHeader } from '../../src/wire/udp.js';
@@ -104,4 +105,24 @@ test('reader: big-endian and nanosecond files, truncated tails, bad magic', () =
   const ng = Buffer.alloc(32);
   ng.writeUInt32LE(0x0a0d0d0a, 0); // pcapng section header block
   assert.equal(parsePcap(ng), 'bad_magic');
+});
+
+test('ipv4OffsetInFrame: Ethernet (tagged or not), raw, Linux cooked SLL and SLL2', () => {
+  const ip = Buffer.from('4500001c', 'hex');
+  const eth = Buffer.concat([Buffer.alloc(12), Buffer.from('0800', 'hex'), ip]);
+  const vlan = Buffer.concat([Buffer.alloc(12), Buffer.from('810000640800', 'hex'), ip]);
+  const arp = Buffer.concat([Buffer.alloc(12), Buffer.from('0806', 'hex'), ip]);
+  const sll = Buffer.concat([Buffer.alloc(14), Buffer.from('0800', 'hex'), ip]);
+  const sll2 = Buffer.concat([Buffer.from('08000000', 'hex'), Buffer.alloc(16), ip]);
+  assert.equal(ipv4OffsetInFrame(LINKTYPE_ETHERNET, eth), 14);
+  assert.equal(ipv4OffsetInFrame(LINKTYPE_ETHERNET, vlan), 18);
+  assert.equal(ipv4OffsetInFrame(LINKTYPE_ETHERNET, arp), -1);
+  assert.equal(ipv4OffsetInFrame(LINKTYPE_ETHERNET, Buffer.alloc(10)), -1);
+  assert.equal(ipv4OffsetInFrame(LINKTYPE_RAW, ip), 0);
+  assert.equal(ipv4OffsetInFrame(LINKTYPE_IPV4, ip), 0);
+  assert.equal(ipv4OffsetInFrame(LINKTYPE_RAW, Buffer.from('6000', 'hex')), -1);
+  assert.equal(ipv4OffsetInFrame(LINKTYPE_LINUX_SLL, sll), 16);
+  assert.equal(ipv4OffsetInFrame(LINKTYPE_LINUX_SLL2, sll2), 20);
+  assert.equal(ipv4OffsetInFrame(LINKTYPE_LINUX_SLL2, sll2.subarray(0, 20)), -1);
+  assert.equal(ipv4OffsetInFrame(147, ip), -1);
 });

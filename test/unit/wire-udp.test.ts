@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildIpv4UdpPacket, newUdpHeader, parseUdpHeader, writeUdpHeader, writeIpv4UdpHeaders, type UdpHeader } from '../../src/wire/udp.js';
+import { buildIpv4UdpPacket, isOffloadPartialUdpChecksum, newUdpHeader, parseUdpHeader, writeUdpHeader, writeIpv4UdpHeaders, type UdpHeader } from '../../src/wire/udp.js';
 import { parseIpv4Header, parseIPv4, type Ipv4Header } from '../../src/wire/ipv4.js';
 
 const src = parseIPv4('192.0.2.1')!;
@@ -93,4 +93,19 @@ test('random bytes never throw', () => {
     parseUdpHeader(b, 0, b.length, src, dst, into);
     parseUdpHeader(b, 3, b.length, src, dst, into);
   }
+});
+
+test('offload-partial checksums (field = folded pseudo-header sum) are told apart from damage', () => {
+  const b = Buffer.alloc(20);
+  b.write('some payload', 8);
+  writeUdpHeader(b, 0, 4500, 4500, 12, src, dst);
+  assert.equal(isOffloadPartialUdpChecksum(b, 0, src, dst), false, 'a complete checksum');
+  let s = (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff) + 17 + 20;
+  while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
+  b.writeUInt16BE(s, 6);
+  assert.equal(parseUdpHeader(b, 0, 20, src, dst), 'bad_checksum');
+  assert.equal(isOffloadPartialUdpChecksum(b, 0, src, dst), true);
+  b.writeUInt16BE(s ^ 1, 6);
+  assert.equal(isOffloadPartialUdpChecksum(b, 0, src, dst), false);
+  assert.equal(isOffloadPartialUdpChecksum(b, 15, src, dst), false, 'out of range');
 });
