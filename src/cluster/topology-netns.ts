@@ -1,8 +1,8 @@
 import { writeFile, readFile, rename, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { ownsNamespace, checkPrefix } from './names.js';
-import { run } from './run.js';
-import { type NodePlan, type PodPlan, type TopologyPlan, describePods } from './topology.js';
+import { ipBatch, run } from './run.js';
+import { type NodePlan, type TopologyPlan, describePods } from './topology.js';
 
 /**
  * Builds a planned cluster out of network namespaces and tears it down again:
@@ -16,19 +16,16 @@ import { type NodePlan, type PodPlan, type TopologyPlan, describePods } from './
  */
 
 export interface BuildProgress {
-  (event: { step: 'clean' | 'underlay' | 'node' | 'pod'; name: string }): void;
+  (event: { step: 'clean' | 'namespaces' | 'links' | 'underlay' | 'node' | 'pod'; name: string }): void;
 }
 
-const ip = (...args: string[]) => run(['ip', ...args]);
-const ipn = (ns: string, ...args: string[]) => run(['ip', '-n', ns, ...args]);
-const sysctl = (ns: string, ...settings: string[]) => run(['ip', 'netns', 'exec', ns, 'sysctl', '-q', '-w', ...settings]);
+type Line = string[];
 
-async function addNamespace(ns: string, forward: boolean): Promise<void> {
-  await ip('netns', 'add', ns);
-  await ipn(ns, 'link', 'set', 'lo', 'up');
+/** sysctls of a namespace: no IPv6 anywhere; nodes route. One process per namespace, in parallel. */
+function sysctls(ns: string, forward: boolean): Promise<unknown> {
   const settings = ['net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1'];
   if (forward) settings.push('net.ipv4.ip_forward=1');
-  await sysctl(ns, ...settings);
+  return run(['ip', 'netns', 'exec', ns, 'sysctl', '-q', '-w', ...settings]);
 }
 
 /**
@@ -39,45 +36,80 @@ export async function buildTopology(plan: TopologyPlan, progress: BuildProgress 
   progress({ step: 'clean', name: plan.prefix });
   await teardownTopology(plan.prefix);
   try {
-    progress({ step: 'underlay', name: plan.underlay.netns });
-    await addNamespace(plan.underlay.netns, false);
-    await ipn(plan.underlay.netns, 'link', 'add', plan.underlay.bridge, 'type', 'bridge', 'stp_state', '0');
-    await ipn(plan.underlay.netns, 'link', 'set', plan.underlay.bridge, 'mtu', String(plan.underlay.mtu), 'up');
-    for (const node of plan.nodes) await buildNode(plan, node, progress);
+    await buildParts(plan, plan.nodes, true, progress);
   } catch (err) {
     await teardownTopology(plan.prefix).catch(() => {});
     throw err;
   }
 }
 
-/** Builds one node and its pods (also used when a node joins a running cluster). */
+/** Builds one node and its pods into a running cluster (a node joining). */
 export async function buildNode(plan: TopologyPlan, node: NodePlan, progress: BuildProgress = () => {}): Promise<void> {
-  progress({ step: 'node', name: node.name });
-  const u = plan.underlay;
-  await addNamespace(node.netns, true);
-  await ip('link', 'add', node.underlayIf, 'netns', node.netns, 'type', 'veth', 'peer', 'name', node.underlayPort, 'netns', u.netns);
-  await ipn(u.netns, 'link', 'set', node.underlayPort, 'mtu', String(u.mtu), 'master', u.bridge, 'up');
-  await ipn(node.netns, 'link', 'set', node.underlayIf, 'mtu', String(u.mtu), 'up');
-  await ipn(node.netns, 'addr', 'add', node.underlayCidr, 'dev', node.underlayIf);
-
-  await ipn(node.netns, 'link', 'add', node.podBridge, 'type', 'bridge', 'stp_state', '0');
-  await ipn(node.netns, 'link', 'set', node.podBridge, 'mtu', String(plan.mtu), 'up');
-  await ipn(node.netns, 'addr', 'add', node.gatewayCidr, 'dev', node.podBridge);
-  for (const pod of node.pods) await buildPod(plan, node, pod, progress);
+  try {
+    await buildParts(plan, [node], false, progress);
+  } catch (err) {
+    await removeNode(plan, node).catch(() => {});
+    throw err;
+  }
 }
 
-async function buildPod(plan: TopologyPlan, node: NodePlan, pod: PodPlan, progress: BuildProgress): Promise<void> {
-  progress({ step: 'pod', name: pod.name });
-  await addNamespace(pod.netns, false);
-  await ip('link', 'add', pod.podIf, 'netns', pod.netns, 'type', 'veth', 'peer', 'name', pod.nodeIf, 'netns', node.netns);
-  await ipn(node.netns, 'link', 'set', pod.nodeIf, 'mtu', String(plan.mtu), 'master', node.podBridge, 'up');
-  await ipn(pod.netns, 'link', 'set', pod.podIf, 'mtu', String(plan.mtu), 'up');
-  await ipn(pod.netns, 'addr', 'add', pod.cidr, 'dev', pod.podIf);
-  await ipn(pod.netns, 'route', 'add', 'default', 'via', pod.gateway, 'dev', pod.podIf);
+/**
+ * The build in phases, each one `ip -batch` per namespace (run in parallel) or one for the host:
+ * namespaces → sysctls → bridges → veth pairs (created straight into their namespaces) → addresses,
+ * MTUs, bridge ports and routes.
+ */
+async function buildParts(plan: TopologyPlan, nodes: readonly NodePlan[], withUnderlay: boolean, progress: BuildProgress): Promise<void> {
+  const u = plan.underlay;
+  const pods = nodes.flatMap((n) => n.pods.map((p) => ({ node: n, pod: p })));
+  const namespaces = [...(withUnderlay ? [u.netns] : []), ...nodes.map((n) => n.netns), ...pods.map((x) => x.pod.netns)];
+
+  progress({ step: 'namespaces', name: namespaces.join(' ') });
+  await ipBatch(null, namespaces.map((ns) => ['netns', 'add', ns]));
+  await Promise.all([
+    ...(withUnderlay ? [sysctls(u.netns, false)] : []),
+    ...nodes.map((n) => sysctls(n.netns, true)),
+    ...pods.map((x) => sysctls(x.pod.netns, false)),
+  ]);
+
+  // Bridges first: veth ends are enslaved to them below.
+  await Promise.all([
+    ...(withUnderlay ? [ipBatch(u.netns, [
+      ['link', 'set', 'lo', 'up'],
+      ['link', 'add', u.bridge, 'type', 'bridge', 'stp_state', '0'],
+      ['link', 'set', u.bridge, 'mtu', String(u.mtu), 'up'],
+    ])] : []),
+    ...nodes.map((n) => ipBatch(n.netns, [
+      ['link', 'set', 'lo', 'up'],
+      ['link', 'add', n.podBridge, 'type', 'bridge', 'stp_state', '0'],
+      ['link', 'set', n.podBridge, 'mtu', String(plan.mtu), 'up'],
+      ['addr', 'add', n.gatewayCidr, 'dev', n.podBridge],
+    ])),
+  ]);
+
+  progress({ step: 'links', name: plan.prefix });
+  await ipBatch(null, [
+    ...nodes.map((n): Line => ['link', 'add', n.underlayIf, 'netns', n.netns, 'type', 'veth', 'peer', 'name', n.underlayPort, 'netns', u.netns]),
+    ...pods.map(({ node, pod }): Line => ['link', 'add', pod.podIf, 'netns', pod.netns, 'type', 'veth', 'peer', 'name', pod.nodeIf, 'netns', node.netns]),
+  ]);
+
+  await Promise.all([
+    ipBatch(u.netns, nodes.map((n) => ['link', 'set', n.underlayPort, 'mtu', String(u.mtu), 'master', u.bridge, 'up'])).then(() => progress({ step: 'underlay', name: u.netns })),
+    ...nodes.map((n) => ipBatch(n.netns, [
+      ['link', 'set', n.underlayIf, 'mtu', String(u.mtu), 'up'],
+      ['addr', 'add', n.underlayCidr, 'dev', n.underlayIf],
+      ...n.pods.map((p): Line => ['link', 'set', p.nodeIf, 'mtu', String(plan.mtu), 'master', n.podBridge, 'up']),
+    ]).then(() => progress({ step: 'node', name: n.name }))),
+    ...pods.map(({ pod }) => ipBatch(pod.netns, [
+      ['link', 'set', 'lo', 'up'],
+      ['link', 'set', pod.podIf, 'mtu', String(plan.mtu), 'up'],
+      ['addr', 'add', pod.cidr, 'dev', pod.podIf],
+      ['route', 'add', 'default', 'via', pod.gateway, 'dev', pod.podIf],
+    ]).then(() => progress({ step: 'pod', name: pod.name }))),
+  ]);
 }
 
 /** Removes one node and its pods (a node leaving): its processes first, then its namespaces. */
-export async function removeNode(plan: TopologyPlan, node: NodePlan): Promise<void> {
+export async function removeNode(_plan: TopologyPlan, node: NodePlan): Promise<void> {
   await removeNamespaces([...node.pods.map((p) => p.netns), node.netns]);
 }
 
@@ -106,10 +138,10 @@ export async function teardownTopology(prefix: string, graceMs = 3000): Promise<
 }
 
 async function removeNamespaces(namespaces: string[], graceMs = 3000): Promise<void> {
-  const pids = new Set<number>();
-  for (const ns of namespaces) for (const pid of await namespacePids(ns)) pids.add(pid);
+  if (namespaces.length === 0) return;
+  const pids = new Set((await Promise.all(namespaces.map(namespacePids))).flat());
   await endProcesses([...pids], graceMs);
-  for (const ns of namespaces) await run(['ip', 'netns', 'del', ns], { check: false });
+  await ipBatch(null, namespaces.map((ns) => ['netns', 'del', ns]), true);
 }
 
 /** SIGTERM each PID, wait up to graceMs for all to go, SIGKILL the rest and wait for them. */

@@ -61,8 +61,9 @@ export class NodeOverlay implements UnderlaySink {
     }
   }
 
+  /** Underlay first (no more inbound writes to the TUN), then the TUN. */
   async stop(): Promise<void> {
-    this.tun.close();
     await this.underlay.close();
+    this.tun.close();
   }
 }

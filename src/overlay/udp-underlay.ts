@@ -118,7 +118,11 @@ export class UdpUnderlay implements Underlay {
       }
       const sock = this.byPort.get(pkt.readUInt16BE(IPV4_MIN_HEADER_LENGTH)) ?? this.senders[0];
       if (!sock) continue;
-      sock.send(pkt.subarray(IPV4_MIN_HEADER_LENGTH + UDP_HEADER_LENGTH), this.port, text, this.onSent);
+      try {
+        sock.send(pkt.subarray(IPV4_MIN_HEADER_LENGTH + UDP_HEADER_LENGTH), this.port, text, this.onSent);
+      } catch {
+        this.sendErrors++; // e.g. the socket closed under us during shutdown
+      }
     }
   }
 
