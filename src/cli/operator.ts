@@ -36,6 +36,17 @@ export function registerOperator(program: Command): void {
     .option('--tick-ms <ms>', 'how often time-driven work (rollover) is checked', '5000')
     .option('--log <file>', 'write the JSON log here instead of stderr')
     .action(async (o: OperatorFlags) => {
+      // Signal handlers first: a SIGTERM during start-up still ends cleanly.
+      let onStop: (sig: string) => void = () => {};
+      let stopSignal: string | undefined;
+      const stopRequested = new Promise<string>((resolve) => {
+        onStop = (sig: string): void => {
+          stopSignal = sig;
+          resolve(sig);
+        };
+      });
+      process.once('SIGINT', () => onStop('SIGINT'));
+      process.once('SIGTERM', () => onStop('SIGTERM'));
       if (o.keyAlgorithm !== 'rsa' && o.keyAlgorithm !== 'ecdsa') throw new UsageError(`--key-algorithm: "${o.keyAlgorithm}" is not rsa or ecdsa`);
       const tickMs = Number(o.tickMs);
       if (!Number.isFinite(tickMs) || tickMs < 10) throw new UsageError(`--tick-ms: "${o.tickMs}" is not a number of milliseconds ≥ 10`);
@@ -64,6 +75,7 @@ export function registerOperator(program: Command): void {
       }
       const store = await FsStore.open(storeDir(o.stateDir));
       const op = new Operator({ store, stateDir: o.stateDir, log, now, keyAlgorithm: o.keyAlgorithm, tickMs, ...(network ? { network } : {}) });
+      void stopRequested.then(() => op.stop());
       try {
         await op.start();
       } catch (err) {
@@ -72,17 +84,8 @@ export function registerOperator(program: Command): void {
         if (err instanceof Error && err.message.startsWith('no network config')) throw new UsageError(err.message);
         throw err;
       }
-      log.info({ stateDir: o.stateDir, pid: process.pid }, 'operator running');
-      await new Promise<void>((resolve) => {
-        const bye = (sig: string): void => {
-          log.info({ signal: sig }, 'shutting down');
-          process.off('SIGINT', bye);
-          process.off('SIGTERM', bye);
-          resolve();
-        };
-        process.on('SIGINT', bye);
-        process.on('SIGTERM', bye);
-      });
+      if (!stopSignal) log.info({ stateDir: o.stateDir, pid: process.pid }, 'operator running');
+      log.info({ signal: await stopRequested }, 'shutting down');
       await op.stop();
       await store.close();
     });

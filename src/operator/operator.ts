@@ -74,6 +74,7 @@ export class Operator {
     this.network = await this.applyNetwork();
     const { bundle } = await this.ca.ensure(this.now());
     this.log.info({ cas: bundle.cas.map((c) => ({ subject: c.subject, state: c.state, not_after: c.not_after })), phase: bundle.phase }, 'CA ready');
+    if (this.stopped) return;
     const onError = (err: Error): void => this.log.error({ err: err.message }, 'store error');
     for (const c of ['nodes', 'csrs', 'ca'] as const) this.stops.push(this.store.watch(c, () => this.kick(), { onError }));
     this.timer = setInterval(() => this.kick(), this.opts.tickMs ?? 5000);
