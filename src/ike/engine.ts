@@ -1,6 +1,7 @@
 import type { IkeAuthProvider, IkeId } from './auth-provider.js';
 import { resolveConnection, type IkeConnectionConfig, type ResolvedConnection } from './config.js';
-import { ExchangeType, IdType, Notify, PayloadType, ProtocolId } from './constants.js';
+import { idToString } from './auth/id.js';
+import { ExchangeType, Notify, PayloadType, ProtocolId } from './constants.js';
 import { DEFAULT_TIMERS, type EngineContext, type EngineTimers } from './context.js';
 import { CookieJar } from './cookies.js';
 import { generateDh, isSupportedGroup } from '../crypto/dh.js';
@@ -463,8 +464,8 @@ export class IkeEngine {
       ...natPayloads(this.ctx, sa, sa.spiR),
       ...commonInitNotifies(sa).filter((p) => sa.peerFragmentation || !('notifyType' in p) || p.notifyType !== Notify.IKEV2_FRAGMENTATION_SUPPORTED),
     ];
-    const req = this.opts.auth.certRequest?.(conn.name);
-    if (req) payloads.push({ type: PayloadType.CERTREQ, encoding: 4, data: req });
+    const req = this.opts.auth.certReq?.(conn.name);
+    if (req && req.length > 0) payloads.push({ type: PayloadType.CERTREQ, encoding: 4, data: req });
     const bytes = encodePlain({ spiI: sa.spiI, spiR: sa.spiR, exchangeType: ExchangeType.IKE_SA_INIT, flags: 0x20, messageId: 0 }, payloads);
     sa.initRequest = Buffer.from(dg);
     sa.initResponse = bytes;
@@ -637,9 +638,11 @@ export class IkeEngine {
     if (!id) return '(none)';
     const custom = this.opts.auth.describeId?.(id);
     if (custom) return custom;
-    if (id.type === IdType.FQDN || id.type === IdType.RFC822_ADDR) return id.data.toString('latin1');
-    if (id.type === IdType.IPV4_ADDR && id.data.length === 4) return [...id.data].join('.');
-    return `${id.type}:${id.data.toString('hex')}`;
+    try {
+      return idToString(id);
+    } catch {
+      return `${id.type}:${id.data.toString('hex')}`;
+    }
   }
 
   private makeContext(): EngineContext {

@@ -48,8 +48,8 @@ export function authTask(ctx: EngineContext, sa: IkeSa): Task {
       const signed = signedOctets(sa, true, idi);
       const auth = ctx.auth.sign(sa.name, signed, sa.peerHashAlgs, sa.prf!, sa.keys!.skPi);
       const p: Payload[] = [idi, ...certPayloads(auth.certs)];
-      const req = ctx.auth.certRequest?.(sa.name);
-      if (req) p.push({ type: PayloadType.CERTREQ, encoding: CertEncoding.X509_SIGNATURE, data: req });
+      const req = ctx.auth.certReq?.(sa.name);
+      if (req && req.length > 0) p.push({ type: PayloadType.CERTREQ, encoding: CertEncoding.X509_SIGNATURE, data: req });
       p.push(notify(Notify.INITIAL_CONTACT));
       p.push({ type: PayloadType.AUTH, method: auth.method, data: auth.data });
       if (firstChild) {

@@ -1,0 +1,209 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import type { ChildProcess } from 'node:child_process';
+import { NetnsLab, waitFor } from '../helpers/netns.js';
+import { repoRoot } from '../helpers/paths.js';
+import { StrongSwan, type SwanConnection, type SwanIkeSa } from '../helpers/strongswan.js';
+import type { IkeConnectionConfig } from '../../src/ike/config.js';
+
+/**
+ * Our IKE engine (driven over real UDP sockets by ike-core-driver.ts in one namespace) against
+ * strongSwan 5.9.8 charon (kernel-libipsec) in another: IKE_SA_INIT + IKE_AUTH with PSK in both
+ * roles and with each key exchange group, child and IKE rekeys from both sides, DELETE.
+ * Evidence is strongSwan's own view: `swanctl --list-sas` SPIs and algorithms, and the child keys
+ * charon logs, compared with what our engine hands to the data path.
+ */
+const IP_OURS = '10.252.0.1';
+const IP_SWAN = '10.252.0.2';
+const PSK = 'interop-psk-0123456789';
+
+interface DriverEvent {
+  kind: string;
+  [k: string]: unknown;
+}
+
+class Driver {
+  readonly events: DriverEvent[] = [];
+  constructor(private readonly proc: ChildProcess) {
+    createInterface({ input: proc.stdout! }).on('line', (l) => {
+      try {
+        this.events.push(JSON.parse(l) as DriverEvent);
+      } catch {
+        this.events.push({ kind: 'stdout', line: l });
+      }
+    });
+    createInterface({ input: proc.stderr! }).on('line', (l) => this.events.push({ kind: 'stderr', line: l }));
+  }
+
+  static async start(lab: NetnsLab, ns: string, connections: IkeConnectionConfig[]): Promise<Driver> {
+    const auth = Object.fromEntries(connections.map((c) => [c.name, { local: { auth: 'psk', id: 'ours.example' }, remote: { auth: 'psk', id: 'swan.example' }, psk: PSK }]));
+    const script = path.join(repoRoot, 'dist', 'test', 'interop', 'ike-core-driver.js');
+    const proc = lab.spawn(ns, ['env', `IKE_DRIVER_CONFIG=${JSON.stringify({ connections, auth })}`, process.execPath, script], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const d = new Driver(proc);
+    await waitFor(() => d.events.some((e) => e.kind === 'ready' || e.kind === 'stderr'), 'IKE driver ready', 10_000, 20);
+    if (!d.events.some((e) => e.kind === 'ready')) throw new Error(`driver failed: ${JSON.stringify(d.events)}`);
+    return d;
+  }
+
+  command(c: object): void {
+    this.proc.stdin!.write(JSON.stringify(c) + '\n');
+  }
+
+  of(kind: string): DriverEvent[] {
+    return this.events.filter((e) => e.kind === kind);
+  }
+
+  async waitFor(pred: (e: DriverEvent[]) => boolean, what: string, timeoutMs = 15_000): Promise<void> {
+    await waitFor(() => pred(this.events), `${what}; driver log:\n${this.logs().join('\n')}`, timeoutMs, 25);
+  }
+
+  logs(): string[] {
+    return this.events.filter((e) => e.kind === 'log' || e.kind === 'stderr' || e.kind === 'error').map((e) => String(e.line ?? e.message));
+  }
+
+  get process(): ChildProcess {
+    return this.proc;
+  }
+}
+
+function ourConn(proposals: string[], esp: string[], over: Partial<IkeConnectionConfig> = {}): IkeConnectionConfig {
+  return {
+    name: 'site',
+    localAddrs: [IP_OURS],
+    remoteAddrs: [IP_SWAN],
+    proposals,
+    children: [{ name: 'net', mode: 'tunnel', localTs: ['10.1.0.0/24'], remoteTs: ['10.2.0.0/24'], espProposals: esp }],
+    ...over,
+  };
+}
+
+function swanConn(proposals: string[], esp: string[], startAction: 'none' | 'start' = 'none'): SwanConnection {
+  return {
+    name: 'site',
+    localAddrs: [IP_SWAN],
+    remoteAddrs: [IP_OURS],
+    proposals,
+    local: { auth: 'psk', id: 'swan.example' },
+    remote: { auth: 'psk', id: 'ours.example' },
+    psk: PSK,
+    children: [{ name: 'net', localTs: ['10.2.0.0/24'], remoteTs: ['10.1.0.0/24'], espProposals: esp, startAction }],
+  };
+}
+
+const hex8 = (n: unknown): string => (Number(n) >>> 0).toString(16).padStart(8, '0');
+
+function installed(sas: SwanIkeSa[]): SwanIkeSa | undefined {
+  return sas.find((s) => s.name === 'site' && s.state === 'ESTABLISHED' && s.children.some((c) => c.state === 'INSTALLED'));
+}
+
+describe('IKE core against strongSwan 5.9.8', () => {
+  let lab: NetnsLab;
+  let nsOurs: string;
+  let nsSwan: string;
+  let swan: StrongSwan | undefined;
+  let driver: Driver | undefined;
+
+  before(() => {
+    lab = new NetnsLab('oit-ike');
+    nsOurs = lab.addNs('ours');
+    nsSwan = lab.addNs('swan');
+    lab.veth(nsOurs, 'vo', `${IP_OURS}/24`, nsSwan, 'vs', `${IP_SWAN}/24`);
+    // strongSwan routes the remote subnet through its TUN with a source address from its own subnet.
+    lab.exec(nsSwan, ['ip', 'addr', 'add', '10.2.0.1/24', 'dev', 'lo']);
+  });
+
+  after(async () => {
+    if (driver) await lab.stop(driver.process);
+    await swan?.stop();
+    await lab.cleanup();
+  });
+
+  async function setup(proposals: string[], esp: string[], swanStart: 'none' | 'start' = 'none'): Promise<{ d: Driver; s: StrongSwan }> {
+    if (driver) await lab.stop(driver.process);
+    await swan?.stop();
+    swan = await StrongSwan.start({ lab, ns: nsSwan, name: 'swan', connections: [swanConn(proposals, esp, swanStart)] });
+    driver = await Driver.start(lab, nsOurs, [ourConn(proposals, esp)]);
+    return { d: driver, s: swan };
+  }
+
+  /** Our child-up matches strongSwan's child: SPIs crossed, keys equal to those charon logged. */
+  function checkChild(d: Driver, s: StrongSwan, sas: SwanIkeSa[]): void {
+    const sa = installed(sas)!;
+    const ups = d.of('child-up');
+    const down = new Set(d.of('child-down').map((e) => e.spiIn));
+    const live = ups.filter((u) => !down.has(u.spiIn));
+    const child = sa.children.find((c) => c.state === 'INSTALLED' && live.some((u) => hex8(u.spiIn) === c.spiOut))!;
+    assert.ok(child, `a strongSwan child matches one of ours: ${JSON.stringify(sa.children)} vs ${JSON.stringify(live)}`);
+    const ours = live.find((u) => hex8(u.spiIn) === child.spiOut)!;
+    assert.equal(hex8(ours.spiOut), child.spiIn);
+    // charon logs "encryption key" dumps for each child (initiator→responder first)
+    const dumps = s.logDumps();
+    const keys = dumps.filter((x) => /^encryption (initiator|responder) key$/.test(x.label)).map((x) => x.data.toString('hex'));
+    assert.ok(keys.includes(String(ours.keyIn)), `our inbound key is among strongSwan's: ${keys.length} keys; labels ${[...new Set(dumps.map((x) => x.label))].join(' | ')}`);
+    assert.ok(keys.includes(String(ours.keyOut)));
+  }
+
+  for (const [ike, group] of [['aes256gcm16-prfsha256-modp2048', 'MODP_2048'], ['aes128gcm16-prfsha384-ecp256', 'ECP_256'], ['aes256gcm16-prfsha256-x25519', 'CURVE_25519']] as const) {
+    it(`we initiate (PSK, ${ike}): strongSwan establishes IKE and CHILD SA with our SPIs and keys`, async () => {
+      const esp = ike.startsWith('aes128') ? 'aes128gcm16' : 'aes256gcm16';
+      const { d, s } = await setup([ike], [esp]);
+      d.command({ cmd: 'initiate', conn: 'site' });
+      const sas = await s.waitForSas((x) => installed(x) !== undefined, 'IKE and CHILD SA up');
+      await d.waitFor((e) => e.some((x) => x.kind === 'child-up'), 'our child-up');
+      const sa = installed(sas)!;
+      assert.equal(sa.dhGroup, group);
+      assert.equal(sa.initiator, false);
+      assert.equal(sa.remotePort, 4500, 'we floated to 4500');
+      assert.equal(d.of('ike-up')[0]!.spiI, sa.initiatorSpi);
+      assert.equal(d.of('ike-up')[0]!.spiR, sa.responderSpi);
+      assert.ok(sa.children[0]!.encap, 'ESP in UDP');
+      checkChild(d, s, sas);
+    });
+  }
+
+  it('strongSwan initiates: we respond, both ends agree', async () => {
+    const { d, s } = await setup(['aes256gcm16-prfsha256-modp2048'], ['aes256gcm16-modp2048']);
+    const r = await s.initiate('net', { ike: 'site' });
+    assert.ok(r.ok, r.stdout + r.stderr + d.logs().join('\n'));
+    const sas = await s.waitForSas((x) => installed(x) !== undefined, 'IKE and CHILD SA up');
+    assert.equal(installed(sas)!.initiator, true);
+    await d.waitFor((e) => e.some((x) => x.kind === 'child-up'), 'our child-up');
+    checkChild(d, s, sas);
+  });
+
+  it('child rekey with PFS from both sides, then IKE rekey from both sides, then DELETE', async () => {
+    const { d, s } = await setup(['aes256gcm16-prfsha256-ecp256'], ['aes256gcm16-ecp256']);
+    d.command({ cmd: 'initiate', conn: 'site' });
+    await s.waitForSas((x) => installed(x) !== undefined, 'up');
+    await d.waitFor((e) => e.filter((x) => x.kind === 'child-up').length === 1, 'child up');
+    // we rekey the child
+    d.command({ cmd: 'rekeyChild', conn: 'site' });
+    await d.waitFor((e) => e.filter((x) => x.kind === 'child-down').length === 1 && e.filter((x) => x.kind === 'child-up').length === 2, 'our child rekey done');
+    let sas = await s.waitForSas((x) => installed(x)?.children.length === 1, 'strongSwan has one child');
+    assert.equal(sas[0]!.children[0]!.dhGroup, 'ECP_256');
+    checkChild(d, s, sas);
+    // strongSwan rekeys the child
+    assert.ok((await s.rekey({ child: 'net' })).ok);
+    await d.waitFor((e) => e.filter((x) => x.kind === 'child-down').length === 2 && e.filter((x) => x.kind === 'child-up').length === 3, 'their child rekey done');
+    sas = await s.waitForSas((x) => installed(x)?.children.length === 1, 'strongSwan has one child');
+    checkChild(d, s, sas);
+    // we rekey the IKE SA
+    const spiBefore = installed(sas)!.initiatorSpi;
+    d.command({ cmd: 'rekeyIke', conn: 'site' });
+    await d.waitFor((e) => e.filter((x) => x.kind === 'ike-up').length === 2, 'our IKE rekey');
+    sas = await s.waitForSas((x) => x.length === 1 && installed(x) !== undefined && installed(x)!.initiatorSpi !== spiBefore, 'one new IKE SA');
+    assert.equal(d.of('ike-up')[1]!.spiI, installed(sas)!.initiatorSpi);
+    // strongSwan rekeys the IKE SA
+    assert.ok((await s.rekey({ ike: 'site' })).ok);
+    await d.waitFor((e) => e.filter((x) => x.kind === 'ike-up').length === 3, 'their IKE rekey');
+    sas = await s.waitForSas((x) => x.length === 1 && installed(x) !== undefined && installed(x)!.initiatorSpi === d.of('ike-up')[2]!.spiI, 'one newer IKE SA');
+    // the child survived both IKE rekeys and still matches
+    checkChild(d, s, sas);
+    // DELETE from us
+    d.command({ cmd: 'terminate', conn: 'site' });
+    await s.waitForSas((x) => x.length === 0, 'strongSwan has no SA left');
+    await d.waitFor((e) => e.some((x) => x.kind === 'ike-down'), 'our ike-down');
+  });
+});
