@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { parseCidr, parseIpv4 } from '../config/cidr.js';
 import { ConfigError } from '../util/errors.js';
 import { GENEVE_UDP_PORT } from '../wire/geneve.js';
+import { ENCAP_OVERHEAD } from './geneve-layout.js';
 import type { LocalSpec } from './engine.js';
 import type { PeerSpec } from './peer-table.js';
 import { MAX_VNI } from './vni.js';
@@ -40,7 +41,17 @@ export const NodeOverlayConfigSchema = z.object({
   port: z.number().int().min(1).max(65535).default(GENEVE_UDP_PORT),
   /** Sending sockets (distinct outer source ports). */
   senders: z.number().int().min(1).max(64).default(8),
-}).strict();
+}).strict().superRefine((c, ctx) => {
+  // A pod packet the TUN accepts must fit the underlay once encapsulated; otherwise full-size
+  // packets would vanish (counted as too_big) — a TCP black hole. The kernel enforces the TUN MTU.
+  if (c.mtu + ENCAP_OVERHEAD > c.underlayMtu) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['mtu'],
+      message: `${c.mtu} + ${ENCAP_OVERHEAD} bytes of Geneve encapsulation exceeds underlayMtu ${c.underlayMtu} (lower mtu to ${c.underlayMtu - ENCAP_OVERHEAD} or raise underlayMtu)`,
+    });
+  }
+});
 
 export type NodeOverlayConfig = z.infer<typeof NodeOverlayConfigSchema>;
 export type { LocalSpec, PeerSpec };

@@ -123,3 +123,12 @@ test('overlay config per node: full mesh, valid for the node runner', () => {
   assert.throws(() => parseNodeOverlayConfig({ ...cfg, local: { ...cfg.local, subnet: '10.254.3.1/24' } }, 'w.json'), /w\.json: local\.subnet: not a CIDR/);
   assert.throws(() => nodeOverlayConfig(plan, plan.nodes[0]!, {}), /no system-id for node master0/);
 });
+
+test('node overlay config: a pod MTU that cannot fit the underlay once encapsulated is refused', () => {
+  const plan = planTopology({ masters: 1, workers: 1 });
+  const ids = { master0: 'aaaaaa00', worker0: 'bbbbbb00' };
+  const cfg = nodeOverlayConfig(plan, plan.nodes[0]!, ids);
+  assert.equal(parseNodeOverlayConfig({ ...cfg, underlayMtu: 1458 }, 'n.json').underlayMtu, 1458, '1400 + 58 fits exactly');
+  assert.throws(() => parseNodeOverlayConfig({ ...cfg, underlayMtu: 1457 }, 'n.json'),
+    /n\.json: mtu: 1400 \+ 58 bytes of Geneve encapsulation exceeds underlayMtu 1457 \(lower mtu to 1399 or raise underlayMtu\)/);
+});
