@@ -34,7 +34,13 @@ export class EspGcm {
    * Returns the number of bytes written (plaintext.length + 16). `out` may not overlap plaintext.
    */
   seal(iv: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, out: Buffer, outOffset: number): number {
-    this.nonce.set(iv.subarray(0, GCM_IV_LENGTH), GCM_SALT_LENGTH);
+    // A short IV would leave bytes of the previous packet's IV in the nonce: a nonce reuse, the one
+    // mistake GCM does not survive. A short output buffer would make Buffer.copy truncate silently.
+    if (iv.length !== GCM_IV_LENGTH) throw new RangeError(`ESP IV must be ${GCM_IV_LENGTH} bytes, got ${iv.length}`);
+    if (outOffset < 0 || out.length - outOffset < plaintext.length + GCM_ICV_LENGTH) {
+      throw new RangeError(`output buffer too small: ${plaintext.length + GCM_ICV_LENGTH} bytes needed at offset ${outOffset} of ${out.length}`);
+    }
+    this.nonce.set(iv, GCM_SALT_LENGTH);
     const c = createCipheriv(this.algorithm, this.key, this.nonce, { authTagLength: GCM_ICV_LENGTH });
     c.setAAD(aad);
     const body = c.update(plaintext);
@@ -52,8 +58,12 @@ export class EspGcm {
    * that the caller may use).
    */
   open(iv: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array, icv: Uint8Array, out: Buffer, outOffset: number): number {
-    if (icv.length !== GCM_ICV_LENGTH) return -1;
-    this.nonce.set(iv.subarray(0, GCM_IV_LENGTH), GCM_SALT_LENGTH);
+    // Packet-derived lengths that do not fit are a forgery or a framing bug: refuse, never guess.
+    if (icv.length !== GCM_ICV_LENGTH || iv.length !== GCM_IV_LENGTH) return -1;
+    if (outOffset < 0 || out.length - outOffset < ciphertext.length) {
+      throw new RangeError(`output buffer too small: ${ciphertext.length} bytes needed at offset ${outOffset} of ${out.length}`);
+    }
+    this.nonce.set(iv, GCM_SALT_LENGTH);
     const d = createDecipheriv(this.algorithm, this.key, this.nonce, { authTagLength: GCM_ICV_LENGTH });
     d.setAAD(aad);
     d.setAuthTag(icv);

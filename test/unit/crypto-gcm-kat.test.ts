@@ -209,6 +209,21 @@ describe('EspGcm rejects tampering and bad framing', () => {
     assert.equal(gcm.open(iv, aad, sealed.subarray(0, pt.length), Buffer.alloc(0), out, 0), -1);
   });
 
+  test('a wrong-length IV or a short output buffer is refused, never silently used', () => {
+    const gcm = new EspGcm(key);
+    const out = Buffer.alloc(pt.length + 16);
+    assert.throws(() => gcm.seal(iv.subarray(0, 7), aad, pt, out, 0), RangeError);
+    assert.throws(() => gcm.seal(Buffer.alloc(12), aad, pt, out, 0), RangeError);
+    assert.throws(() => gcm.seal(iv, aad, pt, out, 1), RangeError);
+    assert.throws(() => gcm.seal(iv, aad, pt, Buffer.alloc(pt.length + 15), 0), RangeError);
+    assert.equal(gcm.seal(iv, aad, pt, out, 0), pt.length + 16);
+    const plain = Buffer.alloc(pt.length);
+    assert.equal(gcm.open(iv.subarray(0, 7), aad, out.subarray(0, pt.length), out.subarray(pt.length), plain, 0), -1);
+    assert.throws(() => gcm.open(iv, aad, out.subarray(0, pt.length), out.subarray(pt.length), plain, 1), RangeError);
+    assert.equal(gcm.open(iv, aad, out.subarray(0, pt.length), out.subarray(pt.length), plain, 0), pt.length);
+    assert.ok(plain.equals(pt));
+  });
+
   test('key material must be 20 or 36 bytes', () => {
     assert.throws(() => new EspGcm(Buffer.alloc(16)), RangeError);
     assert.throws(() => new EspGcm(Buffer.alloc(32)), RangeError);
