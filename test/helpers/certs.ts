@@ -1,8 +1,8 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { isIPv4, isIPv6 } from 'node:net';
 import { sh } from './netns.js';
+import { ownedTempDir } from './harness-util.js';
 
 /**
  * Test certificates made by outside tools — OpenSSL or strongSwan's `pki` — so that our own
@@ -75,7 +75,7 @@ export class TestPki {
   private serial = 0x1000;
 
   constructor(label = 'oit-certs') {
-    this.dir = mkdtempSync(path.join(tmpdir(), `${label}-`));
+    this.dir = ownedTempDir(label);
     // pki loads strongswan.conf; a minimal one keeps it from loading the TPM plugin.
     this.pkiConf = path.join(this.dir, 'pki.conf');
     writeFileSync(this.pkiConf, 'pki {\n  load = random pem pkcs1 pkcs8 x509 openssl gmp sha1 sha2 mgf1\n}\n');

@@ -1,8 +1,8 @@
 import { type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { type ExecResult, type NetnsLab, sh, waitFor } from './netns.js';
+import { ownedTempDir, runAsync } from './harness-util.js';
 
 /**
  * libreswan 4.10 pluto as an IKE test peer inside a namespace of a test's NetnsLab. libreswan
@@ -143,7 +143,7 @@ export class Libreswan {
     if (!existsSync(path.join(LIBRESWAN_BIN, 'pluto'))) {
       throw new Error(`libreswan is not unpacked in /opt/libreswan: run scripts/install-deps.sh as root`);
     }
-    const dir = mkdtempSync(path.join(tmpdir(), `oit-ls-${o.name ?? o.ns}-`));
+    const dir = ownedTempDir(`oit-ls-${o.name ?? o.ns}`);
     let proc: ChildProcess | undefined;
     try {
       const nss = path.join(dir, 'nss');
@@ -198,8 +198,8 @@ export class Libreswan {
       await waitFor(() => existsSync(ls.ctlSocket) || p.exitCode !== null, `pluto's control socket in ${o.ns}`, timeout, 50);
       if (p.exitCode !== null) throw new Error(`pluto in ${o.ns} exited with ${p.exitCode}: ${readFileSync(path.join(dir, 'pluto.stdout'), 'utf8')}`);
       // pluto runs addconn itself after it starts listening; wait until every conn is known.
-      await waitFor(() => {
-        const s = ls.whack(['--status']).stdout;
+      await waitFor(async () => {
+        const s = (await ls.whack(['--status'])).stdout;
         return o.connections.every((c) => s.includes(`"${c.name}":`));
       }, `pluto to load ${o.connections.map((c) => c.name).join(', ')}`, timeout, 100);
       return ls;
@@ -211,50 +211,50 @@ export class Libreswan {
   }
 
   /** Runs whack against this pluto's control socket. */
-  whack(args: string[], timeoutMs = 30_000): WhackResult {
-    const r = sh([path.join(LIBRESWAN_BIN, 'whack'), '--ctlsocket', this.ctlSocket, ...args], { check: false, timeoutMs });
+  async whack(args: string[], timeoutMs = 30_000): Promise<WhackResult> {
+    const r = await runAsync([path.join(LIBRESWAN_BIN, 'whack'), '--ctlsocket', this.ctlSocket, ...args], { timeoutMs });
     return { ...r, ok: r.code === 0 };
   }
 
   /** Starts a connection. Asynchronous by default: with no ESP on this kernel the full result never arrives. */
-  initiate(conn: string, o: { wait?: boolean; timeoutMs?: number } = {}): WhackResult {
+  initiate(conn: string, o: { wait?: boolean; timeoutMs?: number } = {}): Promise<WhackResult> {
     return this.whack(['--name', conn, '--initiate', ...(o.wait ? [] : ['--asynchronous'])], o.timeoutMs ?? 30_000);
   }
 
-  terminate(conn: string): WhackResult {
+  terminate(conn: string): Promise<WhackResult> {
     return this.whack(['--name', conn, '--terminate']);
   }
 
-  rekeyIke(conn: string): WhackResult {
+  rekeyIke(conn: string): Promise<WhackResult> {
     return this.whack(['--name', conn, '--rekey-ike', '--asynchronous']);
   }
 
-  rekeyChild(conn: string): WhackResult {
+  rekeyChild(conn: string): Promise<WhackResult> {
     return this.whack(['--name', conn, '--rekey-ipsec', '--asynchronous']);
   }
 
   /** Sends a fault injection (see `pluto --impair help`), e.g. 'corrupt-encrypted'. */
-  impair(what: string, conn?: string): WhackResult {
+  impair(what: string, conn?: string): Promise<WhackResult> {
     return this.whack([...(conn ? ['--name', conn] : []), '--impair', what]);
   }
 
-  showStates(): LsState[] {
-    return parseShowStates(this.whack(['--showstates']).stdout);
+  async showStates(): Promise<LsState[]> {
+    return parseShowStates((await this.whack(['--showstates'])).stdout);
   }
 
   /** The established IKE SA states, optionally for one connection. */
-  establishedIke(conn?: string): LsState[] {
-    return this.showStates().filter((s) => s.ike && s.established && (!conn || s.conn === conn));
+  async establishedIke(conn?: string): Promise<LsState[]> {
+    return (await this.showStates()).filter((s) => s.ike && s.established && (!conn || s.conn === conn));
   }
 
   async waitForStates(pred: (s: LsState[]) => boolean, what: string, timeoutMs = 15_000): Promise<LsState[]> {
     let last: LsState[] = [];
-    await waitFor(() => pred((last = this.showStates())), `${what} (pluto in ${this.ns})`, timeoutMs, 100);
+    await waitFor(async () => pred((last = await this.showStates())), `${what} (pluto in ${this.ns})`, timeoutMs, 100);
     return last;
   }
 
-  status(): string {
-    return this.whack(['--status']).stdout;
+  async status(): Promise<string> {
+    return (await this.whack(['--status'])).stdout;
   }
 
   log(): string {

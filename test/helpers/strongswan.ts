@@ -1,8 +1,8 @@
 import { type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { type ExecResult, type NetnsLab, sh, waitFor } from './netns.js';
+import { type ExecResult, type NetnsLab, waitFor } from './netns.js';
+import { ownedTempDir, runAsync } from './harness-util.js';
 
 /**
  * strongSwan 5.9.8 (charon-systemd with kernel-libipsec) as a test peer inside a namespace of a
@@ -402,6 +402,8 @@ export interface SwanLogDump {
   thread: number;
   label: string;
   data: Buffer;
+  /** Index (0-based) of the log line on which the dump completed. */
+  line: number;
 }
 
 /**
@@ -412,12 +414,14 @@ export interface SwanLogDump {
 export function parseLogDumps(log: string): SwanLogDump[] {
   const out: SwanLogDump[] = [];
   const open = new Map<number, { label: string; size: number; bytes: number[] }>();
-  for (const line of log.split('\n')) {
+  const lines = log.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
     const head = /^\S+ (\d+)\[\w+\] (.+?) => (\d+) bytes @ 0x[0-9a-f]+$/.exec(line);
     if (head) {
       const thread = Number(head[1]);
       const size = Number(head[3]);
-      if (size === 0) out.push({ thread, label: head[2]!, data: Buffer.alloc(0) });
+      if (size === 0) out.push({ thread, label: head[2]!, data: Buffer.alloc(0), line: i });
       else open.set(thread, { label: head[2]!, size, bytes: [] });
       continue;
     }
@@ -428,9 +432,80 @@ export function parseLogDumps(log: string): SwanLogDump[] {
     if (!cur) continue;
     cur.bytes.push(...dump[2]!.split(' ').map((h) => parseInt(h, 16)));
     if (cur.bytes.length >= cur.size) {
-      out.push({ thread, label: cur.label, data: Buffer.from(cur.bytes.slice(0, cur.size)) });
+      out.push({ thread, label: cur.label, data: Buffer.from(cur.bytes.slice(0, cur.size)), line: i });
       open.delete(thread);
     }
+  }
+  return out;
+}
+
+/** The keys charon derived for one IKE SA (initial or rekeyed), from its level-4 log. */
+export interface SwanIkeKeys {
+  skeyseed: Buffer;
+  skD: Buffer;
+  skEi: Buffer;
+  skEr: Buffer;
+  skPi: Buffer;
+  skPr: Buffer;
+}
+
+/**
+ * The keys of one CHILD SA: `encrI` protects initiator→responder traffic, `encrR` the reverse
+ * (key ‖ 4-byte salt for AES-GCM). `spiIn`/`spiOut` are this charon's view, so on the IKE
+ * initiator spiOut goes with encrI, on the responder spiOut goes with encrR.
+ */
+export interface SwanChildKeys {
+  name: string;
+  spiIn: string;
+  spiOut: string;
+  encrI: Buffer;
+  encrR: Buffer;
+}
+
+/** IKE SA keys in derivation order (SKEYSEED starts each set; its Sk_* follow in the same thread). */
+export function ikeKeysFromLog(log: string): SwanIkeKeys[] {
+  const out: SwanIkeKeys[] = [];
+  const open = new Map<number, Partial<SwanIkeKeys>>();
+  const field: Record<string, keyof SwanIkeKeys> = {
+    'Sk_d secret': 'skD', 'Sk_ei secret': 'skEi', 'Sk_er secret': 'skEr', 'Sk_pi secret': 'skPi', 'Sk_pr secret': 'skPr',
+  };
+  for (const d of parseLogDumps(log)) {
+    if (d.label === 'SKEYSEED') {
+      open.set(d.thread, { skeyseed: d.data });
+      continue;
+    }
+    const k = field[d.label];
+    const cur = open.get(d.thread);
+    if (!k || !cur) continue;
+    cur[k] = d.data;
+    if (k === 'skPr') {
+      if (cur.skD && cur.skEi && cur.skEr && cur.skPi) out.push(cur as SwanIkeKeys);
+      open.delete(d.thread);
+    }
+  }
+  return out;
+}
+
+/** CHILD SA keys with the SPIs from the "CHILD_SA … established with SPIs …" line that follows them. */
+export function childKeysFromLog(log: string): SwanChildKeys[] {
+  const out: SwanChildKeys[] = [];
+  const pending = new Map<number, { encrI?: Buffer; encrR?: Buffer }>();
+  const dumps = parseLogDumps(log);
+  let di = 0;
+  const lines = log.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    // Dumps completed up to this line, in order; keys are matched to SPIs by thread.
+    for (; di < dumps.length && dumps[di]!.line <= i; di++) {
+      const d = dumps[di]!;
+      if (d.label === 'encryption initiator key') pending.set(d.thread, { ...pending.get(d.thread), encrI: d.data });
+      if (d.label === 'encryption responder key') pending.set(d.thread, { ...pending.get(d.thread), encrR: d.data });
+    }
+    const m = /^\S+ (\d+)\[\w+\] CHILD_SA (\S+)\{\d+\} established with SPIs ([0-9a-f]{8})_i ([0-9a-f]{8})_o/.exec(lines[i]!);
+    if (!m) continue;
+    const t = Number(m[1]);
+    const p = pending.get(t);
+    if (p?.encrI && p.encrR) out.push({ name: m[2]!, spiIn: m[3]!, spiOut: m[4]!, encrI: p.encrI, encrR: p.encrR });
+    pending.delete(t);
   }
   return out;
 }
@@ -459,7 +534,7 @@ export class StrongSwan {
 
   /** Writes the config, starts charon in `ns`, waits for vici and loads everything. */
   static async start(o: StrongSwanOptions): Promise<StrongSwan> {
-    const dir = mkdtempSync(path.join(tmpdir(), `oit-sw-${o.name ?? o.ns}-`));
+    const dir = ownedTempDir(`oit-sw-${o.name ?? o.ns}`);
     let proc: ChildProcess | undefined;
     try {
       writeStrongswanConf(dir, o);
@@ -477,7 +552,7 @@ export class StrongSwan {
       await waitFor(() => existsSync(sock) || p.exitCode !== null, `charon's vici socket in ${o.ns}`, o.startTimeoutMs ?? 10_000, 50);
       if (p.exitCode !== null) throw new Error(`charon in ${o.ns} exited with ${p.exitCode}: ${readFileSync(path.join(dir, 'charon.stdout'), 'utf8')}`);
       const sw = new StrongSwan(o.lab, o.ns, dir, p);
-      const load = sw.swanctl(['--load-all', '--noprompt', '--file', path.join(dir, 'swanctl', 'swanctl.conf')]);
+      const load = await sw.swanctl(['--load-all', '--noprompt', '--file', path.join(dir, 'swanctl', 'swanctl.conf')]);
       if (!load.ok) throw new Error(`swanctl --load-all failed in ${o.ns}:\n${load.stdout}${load.stderr}`);
       return sw;
     } catch (e) {
@@ -488,25 +563,25 @@ export class StrongSwan {
   }
 
   /** Runs swanctl against this charon (vici over its own socket; no namespace needed). */
-  swanctl(args: string[], timeoutMs = 30_000): SwanctlResult {
-    const r = sh(['env', `STRONGSWAN_CONF=${this.confPath}`, 'swanctl', ...args], { check: false, timeoutMs });
+  async swanctl(args: string[], timeoutMs = 30_000): Promise<SwanctlResult> {
+    const r = await runAsync(['swanctl', ...args], { timeoutMs, env: { ...process.env, STRONGSWAN_CONF: this.confPath } });
     return { ...r, ok: r.code === 0 };
   }
 
   /** Initiates a CHILD_SA (and its IKE_SA if needed); waits up to `timeoutS` for the outcome. */
-  initiate(child: string, o: { ike?: string; timeoutS?: number } = {}): SwanctlResult {
+  initiate(child: string, o: { ike?: string; timeoutS?: number } = {}): Promise<SwanctlResult> {
     const args = ['--initiate', '--child', child, '--timeout', String(o.timeoutS ?? 15)];
     if (o.ike) args.push('--ike', o.ike);
     return this.swanctl(args, ((o.timeoutS ?? 15) + 5) * 1000);
   }
 
   /** Initiates only the IKE_SA of a connection (no CHILD_SA). */
-  initiateIke(ike: string, timeoutS = 15): SwanctlResult {
+  initiateIke(ike: string, timeoutS = 15): Promise<SwanctlResult> {
     return this.swanctl(['--initiate', '--ike', ike, '--timeout', String(timeoutS)], (timeoutS + 5) * 1000);
   }
 
   /** Terminates an IKE_SA or CHILD_SA by config name (or unique id with `ikeId`/`childId`). */
-  terminate(t: { ike?: string; child?: string; ikeId?: number; childId?: number; force?: boolean; timeoutS?: number }): SwanctlResult {
+  terminate(t: { ike?: string; child?: string; ikeId?: number; childId?: number; force?: boolean; timeoutS?: number }): Promise<SwanctlResult> {
     const args = ['--terminate', '--timeout', String(t.timeoutS ?? 10)];
     if (t.ike) args.push('--ike', t.ike);
     if (t.child) args.push('--child', t.child);
@@ -517,7 +592,7 @@ export class StrongSwan {
   }
 
   /** Starts a rekey of a CHILD_SA or IKE_SA (asynchronous in charon: poll listSas for the result). */
-  rekey(t: { ike?: string; child?: string; reauth?: boolean }): SwanctlResult {
+  rekey(t: { ike?: string; child?: string; reauth?: boolean }): Promise<SwanctlResult> {
     const args = ['--rekey'];
     if (t.ike) args.push('--ike', t.ike);
     if (t.child) args.push('--child', t.child);
@@ -525,8 +600,8 @@ export class StrongSwan {
     return this.swanctl(args);
   }
 
-  listSas(): SwanIkeSa[] {
-    const r = this.swanctl(['--list-sas', '--pretty']);
+  async listSas(): Promise<SwanIkeSa[]> {
+    const r = await this.swanctl(['--list-sas', '--pretty']);
     if (!r.ok) throw new Error(`swanctl --list-sas failed: ${r.stderr}`);
     return parseListSas(r.stdout);
   }
@@ -534,7 +609,7 @@ export class StrongSwan {
   /** Waits until `pred(listSas())` holds; returns the SAs that satisfied it. */
   async waitForSas(pred: (sas: SwanIkeSa[]) => boolean, what: string, timeoutMs = 15_000): Promise<SwanIkeSa[]> {
     let last: SwanIkeSa[] = [];
-    await waitFor(() => pred((last = this.listSas())), `${what} (strongSwan in ${this.ns})`, timeoutMs, 100);
+    await waitFor(async () => pred((last = await this.listSas())), `${what} (strongSwan in ${this.ns})`, timeoutMs, 100);
     return last;
   }
 
@@ -548,6 +623,16 @@ export class StrongSwan {
   logDumps(label?: string): SwanLogDump[] {
     const all = parseLogDumps(this.log());
     return label === undefined ? all : all.filter((d) => d.label === label);
+  }
+
+  /** IKE SA keys charon derived, in order (initial SA, then rekeys). */
+  ikeKeys(): SwanIkeKeys[] {
+    return ikeKeysFromLog(this.log());
+  }
+
+  /** CHILD SA keys with their SPIs, in order of establishment. */
+  childKeys(): SwanChildKeys[] {
+    return childKeysFromLog(this.log());
   }
 
   /** Ends charon by PID (SIGTERM, then SIGKILL) and removes its directory. */

@@ -60,13 +60,13 @@ describe('libreswan harness (pluto ↔ strongSwan)', () => {
         }],
       }),
     ]);
-    const r = sw.initiate('ls', { timeoutS: 10 });
+    const r = await sw.initiate('ls', { timeoutS: 10 });
     assert.match(r.stdout, /authentication of 'ls-nodeA' with pre-shared key successful/);
     assert.match(r.stdout, /received TS_UNACCEPTABLE notify, no CHILD_SA built/);
-    const swIke = sw.listSas().find((s) => s.name === 'ls' && s.state === 'ESTABLISHED');
+    const swIke = (await sw.listSas()).find((s) => s.name === 'ls' && s.state === 'ESTABLISHED');
     assert.ok(swIke, 'strongSwan keeps the IKE SA');
     assert.equal(swIke.dhGroup, 'MODP_2048');
-    const lsIke = ls.establishedIke('ls');
+    const lsIke = await ls.establishedIke('ls');
     assert.equal(lsIke.length, 1, 'pluto holds one established IKE SA');
     assert.equal(ls.ikeEstablishedCount('ls'), 1);
     console.log(`  pluto + charon up, IKE established in ${Date.now() - t0} ms`);
@@ -74,14 +74,14 @@ describe('libreswan harness (pluto ↔ strongSwan)', () => {
 
   it('pluto rekeys the IKE SA (strongSwan sees new SPIs), then deletes it (strongSwan drops it)', async () => {
     assert.ok(ls && sw);
-    const oldSpi = sw.listSas()[0]!.initiatorSpi;
-    const before = ls.establishedIke('ls')[0]!.serial;
-    assert.ok(ls.rekeyIke('ls').ok);
+    const oldSpi = (await sw.listSas())[0]!.initiatorSpi;
+    const before = (await ls.establishedIke('ls'))[0]!.serial;
+    assert.ok((await ls.rekeyIke('ls')).ok);
     await sw.waitForSas((s) => s.length === 1 && s[0]!.state === 'ESTABLISHED' && s[0]!.initiatorSpi !== oldSpi, 'IKE SA rekeyed by pluto');
     await ls.waitForStates((s) => s.some((x) => x.ike && x.established && x.serial > before), 'new IKE SA in pluto');
-    assert.ok(ls.terminate('ls').ok);
+    assert.ok((await ls.terminate('ls')).ok);
     await sw.waitForSas((s) => s.length === 0, 'strongSwan without SAs after pluto deleted the IKE SA');
-    assert.equal(ls.establishedIke('ls').length, 0);
+    assert.equal((await ls.establishedIke('ls')).length, 0);
   });
 
   it('ECDSA certificates, pluto initiates (with --impair revival): IKE_AUTH verified both ways', async () => {
@@ -109,7 +109,7 @@ describe('libreswan harness (pluto ↔ strongSwan)', () => {
         }],
       }),
     ]);
-    assert.ok(ls.initiate('lscert').ok);
+    assert.ok((await ls.initiate('lscert')).ok);
     const sas = await sw.waitForSas((s) => s.some((x) => x.name === 'lscert' && x.state === 'ESTABLISHED'), 'IKE SA from pluto');
     assert.equal(sas[0]!.initiator, false);
     assert.equal(sas[0]!.dhGroup, 'ECP_256');

@@ -32,6 +32,16 @@ function conn(me: 'a' | 'b', certs: Record<'a' | 'b', CertFiles>, ca: CertFiles)
   };
 }
 
+/** tcpdump on `dev` inside `ns` into `file`; stop() ends it (by PID) once everything is written. */
+async function capture(lab: NetnsLab, ns: string, dev: string, file: string): Promise<{ file: string; stop: () => Promise<void> }> {
+  const p = lab.spawn(ns, ['tcpdump', '-i', dev, '--immediate-mode', '-U', '-w', file, 'udp']);
+  await new Promise<void>((resolve, reject) => {
+    p.stderr!.on('data', (d: Buffer) => { if (d.toString().includes('listening on')) resolve(); });
+    p.on('exit', (code) => reject(new Error(`tcpdump exited (${code})`)));
+  });
+  return { file, stop: () => lab.stop(p) };
+}
+
 function ping(lab: NetnsLab, ns: string, to: string): boolean {
   return lab.exec(ns, ['ping', '-c', '3', '-i', '0.2', '-W', '1', to], { check: false }).code === 0;
 }
@@ -80,10 +90,12 @@ describe('strongSwan harness (two charons, kernel-libipsec)', () => {
       StrongSwan.start({ lab, ns: nsA, name: 'a', connections: [conn('a', certs, ca)] }),
       StrongSwan.start({ lab, ns: nsB, name: 'b', connections: [conn('b', certs, ca)] }),
     ]);
-    const init = a.initiate('h2h');
+    const cap = await capture(lab, nsA, 'va', path.join(a.dir, 'h2h.pcap'));
+    const init = await a.initiate('h2h');
     assert.ok(init.ok, `initiate failed:\n${init.stdout}`);
     assert.ok(ping(lab, nsA, IP_B), 'ping through the tunnel');
-    const sasA = a.listSas();
+    await cap.stop();
+    const sasA = await a.listSas();
     const sasB = await b.waitForSas((s) => !!established(s, 'h2h'), 'established on B');
     const ikeA = established(sasA, 'h2h')!;
     const ikeB = established(sasB, 'h2h')!;
@@ -106,30 +118,44 @@ describe('strongSwan harness (two charons, kernel-libipsec)', () => {
     assert.ok(chA.packetsOut >= 3 && chA.bytesOut > 0, `ESP packets counted (${chA.packetsOut} out)`);
     assert.ok(chB.packetsIn >= 3, `B decrypted ${chB.packetsIn} packets`);
     assert.deepEqual(chA.localTs, [`${IP_A}/32`]);
-    // ike=4/chd=4 logs the keys the key-log tests compare against
-    assert.match(a.log(), /Sk_ei secret/);
-    assert.match(a.log(), /encryption initiator key/);
+    // ike=4/chd=4 logs the keys: both sides derived the same ones, and tshark decrypts the
+    // captured ESP with them (ICV checked) — so ikeKeys()/childKeys() map keys to SPIs correctly.
+    const ikA = a.ikeKeys().at(-1)!;
+    const ikB = b.ikeKeys().at(-1)!;
+    assert.equal(ikA.skEi.length, 36);
+    assert.deepEqual(ikA, ikB);
+    const ckA = a.childKeys().at(-1)!;
+    const ckB = b.childKeys().at(-1)!;
+    assert.equal(ckA.spiOut, chA.spiOut);
+    assert.equal(ckA.spiIn, chA.spiIn);
+    assert.deepEqual([ckA.encrI, ckA.encrR], [ckB.encrI, ckB.encrR]);
+    const espRow = (spi: string, key: Buffer): string =>
+      `"IPv4","*","*","0x${spi}","AES-GCM with 16 octet ICV [RFC4106]","0x${key.toString('hex')}","NULL",""`;
+    const good = sh(['tshark', '-r', cap.file, '-o', 'esp.enable_encryption_decode:TRUE', '-o', 'esp.enable_authentication_check:TRUE',
+      '-o', `uat:esp_sa:${espRow(ckA.spiOut, ckA.encrI)}`, '-o', `uat:esp_sa:${espRow(ckA.spiIn, ckA.encrR)}`,
+      '-Y', 'esp.icv_good == 1 && icmp', '-T', 'fields', '-e', 'icmp.type']).stdout.trim().split('\n').filter(Boolean);
+    assert.ok(good.filter((t) => t === '8').length >= 3 && good.filter((t) => t === '0').length >= 3, `tshark decrypted ${good.length} ICMP packets`);
     console.log(`  up + initiate + ping in ${Date.now() - t0} ms`);
   });
 
   it('rekeys the CHILD_SA and the IKE_SA, traffic still flows', async () => {
     assert.ok(a && b);
-    const before = established(a.listSas(), 'h2h')!;
+    const before = established(await a.listSas(), 'h2h')!;
     const oldSpi = before.children[0]!.spiIn;
-    assert.ok(a.rekey({ child: 'h2h' }).ok);
+    assert.ok((await a.rekey({ child: 'h2h' })).ok);
     // strongSwan keeps the rekeyed SA listed as DELETED for a few seconds: look for the new one.
     const after = await a.waitForSas((s) => !!established(s, 'h2h')?.children.some((c) => c.state === 'INSTALLED' && c.spiIn !== oldSpi), 'child rekeyed');
     assert.equal(established(after, 'h2h')!.children.filter((c) => c.state === 'INSTALLED').length, 1);
-    assert.ok(b.rekey({ ike: 'h2h' }).ok);
+    assert.ok((await b.rekey({ ike: 'h2h' })).ok);
     await a.waitForSas((s) => { const e = established(s, 'h2h'); return !!e && e.initiatorSpi !== before.initiatorSpi; }, 'IKE rekeyed');
     assert.ok(ping(lab, nsA, IP_B), 'ping after rekeys');
   });
 
   it('terminates: both sides drop all SAs', async () => {
     assert.ok(a && b);
-    const t = a.terminate({ ike: 'h2h' });
+    const t = await a.terminate({ ike: 'h2h' });
     assert.ok(t.ok, t.stdout);
-    assert.deepEqual(a.listSas(), []);
+    assert.deepEqual(await a.listSas(), []);
     await b.waitForSas((s) => s.length === 0, 'B without SAs');
   });
 
@@ -159,9 +185,9 @@ describe('strongSwan harness (two charons, kernel-libipsec)', () => {
       StrongSwan.start({ lab, ns: nsA, name: 'a2', connections: [psk('a')] }),
       StrongSwan.start({ lab, ns: nsB, name: 'b2', connections: [psk('b')] }),
     ]);
-    const r = b.initiate('p');
+    const r = await b.initiate('p');
     assert.ok(r.ok, r.stdout);
-    const ike = established(b.listSas(), 'p')!;
+    const ike = established(await b.listSas(), 'p')!;
     assert.equal(ike.localPort, 4500);
     assert.equal(ike.encrKeysize, 128);
     assert.equal(ike.prfAlg, 'PRF_HMAC_SHA2_384');
@@ -241,19 +267,17 @@ describe('strongSwan AUTH payloads verify with ike/auth (tshark decrypts IKE_AUT
       StrongSwan.start({ lab, ns: nsB, name: 'auth-b', connections: conns('b', signatureAuthentication), signatureAuthentication }),
     ]);
     const pcap = path.join(a.dir, 'ike.pcap');
-    const dump = lab.spawn(nsA, ['tcpdump', '-i', 'vaa', '--immediate-mode', '-U', '-w', pcap, 'udp']);
+    const cap = await capture(lab, nsA, 'vaa', pcap);
     try {
-      await new Promise<void>((resolve) => dump.stderr!.on('data', (d: Buffer) => { if (d.toString().includes('listening on')) resolve(); }));
       const rows: string[] = [];
       for (const name of names) {
-        const r = a.initiate(`${name}-child`, { ike: name });
+        const r = await a.initiate(`${name}-child`, { ike: name });
         assert.ok(r.ok, `${name}: ${r.stdout}`);
-        const ike = a.listSas().find((s) => s.name === name)!;
-        const ei = a.logDumps('Sk_ei secret').at(-1)!.data.toString('hex');
-        const er = a.logDumps('Sk_er secret').at(-1)!.data.toString('hex');
-        rows.push(`${ike.initiatorSpi},${ike.responderSpi},${ei},${er},"AES-GCM-256 with 16 octet ICV [RFC5282]",,,"NONE [RFC4306]"`);
+        const ike = (await a.listSas()).find((s) => s.name === name)!;
+        const keys = a.ikeKeys().at(-1)!;
+        rows.push(`${ike.initiatorSpi},${ike.responderSpi},${keys.skEi.toString('hex')},${keys.skEr.toString('hex')},"AES-GCM-256 with 16 octet ICV [RFC5282]",,,"NONE [RFC4306]"`);
       }
-      await lab.stop(dump);
+      await cap.stop();
       const octets = [...a.logDumps(OCTETS), ...b.logDumps(OCTETS)].map((d) => d.data);
       const out = sh(['tshark', '-r', pcap, ...rows.flatMap((r) => ['-o', `uat:ikev2_decryption_table:${r}`]),
         '-Y', 'isakmp.auth.method', '-T', 'fields', '-E', 'separator=|', '-e', 'isakmp.id.data.fqdn', '-e', 'isakmp.auth.method', '-e', 'isakmp.auth.data']).stdout;
@@ -276,7 +300,7 @@ describe('strongSwan AUTH payloads verify with ike/auth (tshark decrypts IKE_AUT
       }
       return auths;
     } finally {
-      await lab.stop(dump);
+      await cap.stop();
       await a.stop();
       await b.stop();
     }
