@@ -117,6 +117,37 @@ describe('libreswan harness (pluto ↔ strongSwan)', () => {
     await waitForLog(ls, 'lscert');
     assert.ok(ls.events().some((l) => /authenticated peer .*ECDSA.* using peer certificate '@nodeB.lab'/.test(l)));
   });
+
+  it('RSA certificates (rsasig), strongSwan initiates: RFC 7427 PKCS#1 v1.5 SHA-256 accepted both ways', async () => {
+    assert.ok(ls && sw);
+    await ls.stop();
+    await sw.stop();
+    ls = undefined;
+    sw = undefined;
+    const rsaA = pki.issue(ca, 'ra', { dn: 'C=XX, O=Lab, CN=rsaA.lab', keyType: 'rsa', sans: ['rsaA.lab'] });
+    const rsaB = pki.issue(ca, 'rb', { dn: 'C=XX, O=Lab, CN=rsaB.lab', keyType: 'rsa', sans: ['rsaB.lab'] });
+    [ls, sw] = await Promise.all([
+      Libreswan.start({
+        lab, ns: nsLs, name: 'rsa',
+        connections: [{
+          name: 'lsrsa', left: IP_LS, right: IP_SW, leftId: '@rsaA.lab', rightId: '@rsaB.lab', auth: 'rsasig',
+          certPem: rsaA.certPem, keyPem: rsaA.keyPem, caPems: [ca.certPem],
+        }],
+      }),
+      StrongSwan.start({
+        lab, ns: nsSw, name: 'rsa',
+        connections: [{
+          name: 'lsrsa', localAddrs: [IP_SW], remoteAddrs: [IP_LS],
+          local: { auth: 'pubkey', id: 'rsaB.lab', certPem: rsaB.certPem, keyPem: rsaB.keyPem },
+          remote: { auth: 'pubkey', id: 'rsaA.lab' }, caPems: [ca.certPem], children: [{ name: 'lsrsa' }],
+        }],
+      }),
+    ]);
+    const r = await sw.initiate('lsrsa', { timeoutS: 10 });
+    assert.match(r.stdout, /authentication of 'rsaA.lab' with RSA_EMSA_PKCS1_SHA2_256 successful/);
+    assert.equal((await ls.establishedIke('lsrsa')).length, 1);
+    assert.ok(ls.events().some((l) => /authenticated peer .*PKCS#1 1.5 RSA with SHA2_256/.test(l)));
+  });
 });
 
 async function waitForLog(ls: Libreswan, conn: string): Promise<void> {
