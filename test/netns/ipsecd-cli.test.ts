@@ -1,0 +1,78 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync, rmSync, chmodSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { cliPath } from '../helpers/paths.js';
+
+// The command as a user meets it: bad config and missing privilege give one clear line and
+// exit 2; a daemon that is not there gives exit 1; --help explains every flag.
+
+const dir = mkdtempSync(path.join(tmpdir(), 'oit-cli-'));
+chmodSync(dir, 0o755);
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function cli(args: string[], asNobody = false): { code: number | null; stdout: string; stderr: string } {
+  const cmd = asNobody
+    ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, cliPath, ...args]
+    : [process.execPath, cliPath, ...args];
+  const r = spawnSync(cmd[0]!, cmd.slice(1), { encoding: 'utf8', timeout: 30_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const GOOD = `connections:
+  site:
+    local_addrs: [198.18.0.1]
+    remote_addrs: [198.18.0.2]
+    manual:
+      mode: tunnel
+      local_ts: [10.254.1.0/24]
+      remote_ts: [10.254.2.0/24]
+      spi_out: 0x00001001
+      spi_in: 0x00002002
+      key_out: "0x${'ab'.repeat(36)}"
+      key_in: "0x${'cd'.repeat(36)}"
+`;
+
+test('bad config: one line naming file, key and problem; exit 2', () => {
+  const f = path.join(dir, 'site.yaml');
+  writeFileSync(f, GOOD.replace('      spi_in:', '      spi_inn: 0x1\n      spi_in:'));
+  const r = cli(['ipsecd', '--config', f]);
+  assert.equal(r.code, 2);
+  assert.equal(r.stderr, `overlay-ipsec: ${f}: connections.site.manual.spi_inn: unknown key (remove it or check its spelling against CONTRACTS.md)\n`);
+  writeFileSync(f, GOOD.replace(`"0x${'ab'.repeat(36)}"`, `"0x${'ab'.repeat(35)}"`));
+  const k = cli(['ipsecd', '--config', f]);
+  assert.equal(k.code, 2);
+  assert.match(k.stderr, /^overlay-ipsec: .*site\.yaml: connections\.site\.manual\.key_out: expected 36 bytes \(AES-256 key ‖ 4-byte salt\), got 35 .*\n$/);
+  const missing = cli(['ipsecd', '--config', path.join(dir, 'nope.yaml')]);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /nope\.yaml: \(top level\): cannot read the config file: no such file/);
+});
+
+test('not root: clear message, exit 2', () => {
+  const f = path.join(dir, 'ok.yaml');
+  writeFileSync(f, GOOD);
+  chmodSync(f, 0o644);
+  const r = cli(['ipsecd', '--config', f], true);
+  assert.equal(r.code, 2, r.stderr);
+  assert.equal(r.stderr, 'overlay-ipsec: overlay-ipsec ipsecd needs root (CAP_NET_ADMIN); run it as root, e.g. with sudo\n');
+});
+
+test('ipsec status without a daemon: exit 1, says which socket and what to run', () => {
+  const sock = path.join(dir, 'none.sock');
+  const r = cli(['ipsec', 'status', '--control', sock, '--json']);
+  assert.equal(r.code, 1);
+  assert.equal(r.stderr, `overlay-ipsec: control socket ${sock} does not exist; is \`overlay-ipsec ipsecd --control ${sock}\` running?\n`);
+});
+
+test('--help explains every flag', () => {
+  const d = cli(['ipsecd', '--help']);
+  assert.equal(d.code, 0);
+  for (const flag of ['--config <file>', '--keylog <dir>', '--control <socket>', '--log <file>', '--log-level <level>']) assert.ok(d.stdout.includes(flag), flag);
+  const s = cli(['ipsec', 'status', '--help']);
+  assert.equal(s.code, 0);
+  for (const flag of ['--control <socket>', '--json']) assert.ok(s.stdout.includes(flag), flag);
+  const i = cli(['ipsec', '--help']);
+  for (const cmd of ['status', 'initiate', 'rekey', 'terminate']) assert.ok(i.stdout.includes(cmd), cmd);
+});
