@@ -76,6 +76,15 @@ test('kill -9 during signing, restart: no corrupt document, no lost CSR, no doub
       await newCsr(store, stateDir, n);
     }
     let killedMidway = 0;
+    // A node's subnet never moves, across any number of restarts.
+    const subnetOf = new Map<string, string>();
+    const checkStable = async (when: string): Promise<void> => {
+      for (const s of await store.list('subnets')) {
+        const prev = subnetOf.get(s.value.node);
+        if (prev) assert.equal(s.key, prev, `${when}: ${s.value.node} moved from ${prev} to ${s.key}`);
+        subnetOf.set(s.value.node, s.key);
+      }
+    };
     for (let round = 0; round < 6; round++) {
       const before = await checkInvariants(store, `before round ${round}`);
       const { child, exited } = await spawnOperator(stateDir, `operator-${round}.log`);
@@ -95,6 +104,7 @@ test('kill -9 during signing, restart: no corrupt document, no lost CSR, no doub
       child.kill('SIGKILL');
       assert.equal(await exited, 'SIGKILL');
       const after = await checkInvariants(store, `after kill ${round}`);
+      await checkStable(`after kill ${round}`);
       if (after.pending > 0 && after.approved > before.approved) killedMidway++;
       t.diagnostic(`round ${round}: approved ${before.approved} -> ${after.approved}, pending ${before.pending} -> ${after.pending} at the kill`);
 
@@ -122,6 +132,7 @@ test('kill -9 during signing, restart: no corrupt document, no lost CSR, no doub
     assert.equal(await exited, 0, 'clean exit on SIGTERM');
     final = await checkInvariants(store, 'final');
     assert.equal(final.pending, 0);
+    await checkStable('final');
 
     // Every live node: its latest request approved, its certificate from the one CA.
     const bundle = (await store.get('ca', CA_BUNDLE_KEY))!.value;
