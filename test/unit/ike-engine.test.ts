@@ -340,3 +340,14 @@ test('an unreachable responder: the initiator gives up after the back-off', () =
   assert.equal(a.engine.counters.retransmits, 5);
   assert.equal(a.engine.nextDeadline(), undefined);
 });
+
+test('transport requested, peer answers tunnel: the initiator refuses and deletes the peer child (no SA left)', () => {
+  const { sim, a, b } = pair({ ac: { mode: 'transport' } });
+  a.engine.initiate('site');
+  sim.advance(1000);
+  assert.equal(a.ikeUps().length, 1);
+  assert.equal(a.childUps().length, 0);
+  assert.equal(b.childUps().length, 1, 'the responder installed a tunnel-mode child');
+  assert.equal(b.liveChildren().length, 0, 'and it was deleted');
+  assert.ok(a.logs.some((l) => l.includes('peer refused transport mode')));
+});

@@ -70,6 +70,21 @@ export function errorNotify(msg: IkeMessage): { type: number; name: string; data
  * derive from (IKE_SA_INIT's in IKE_AUTH, the exchange's own in CREATE_CHILD_SA).
  */
 export function acceptChild(ctx: EngineContext, sa: IkeSa, offer: ChildOffer, msg: IkeMessage, ni: Buffer, nr: Buffer): { child: ChildSa } | { error: string; notify?: number; data?: Buffer } {
+  const r = acceptChildAnswer(ctx, sa, offer, msg, ni, nr);
+  if (!('child' in r) && r.notify === undefined && findPayload(msg.payloads, PayloadType.SA)) {
+    // The peer installed a child we cannot accept (e.g. tunnel mode for our transport request): delete it
+    // so that no SA is left behind. The peer knows it by our (never used) inbound SPI.
+    ctx.queue(sa, {
+      name: 'CHILD_DELETE',
+      exchange: 37,
+      build: () => [{ type: PayloadType.DELETE, protocolId: ProtocolId.ESP, spiSize: 4, spis: [spiBytes(offer.spiIn)] }],
+      onResponse() {},
+    });
+  }
+  return r;
+}
+
+function acceptChildAnswer(ctx: EngineContext, sa: IkeSa, offer: ChildOffer, msg: IkeMessage, ni: Buffer, nr: Buffer): { child: ChildSa } | { error: string; notify?: number; data?: Buffer } {
   const err = errorNotify(msg);
   if (err) return { error: err.name, notify: err.type, data: err.data };
   const saP = findPayload(msg.payloads, PayloadType.SA);
