@@ -2,15 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { repoRoot } from '../helpers/paths.js';
 import { waitFor } from '../helpers/netns.js';
 import { planTopology, describePods, type TopologyPlan } from '../../src/cluster/topology.js';
 import { buildTopology, teardownTopology, listNamespaces, namespacePids } from '../../src/cluster/topology-netns.js';
-import { nodeOverlayConfig } from '../../src/cluster/topology-overlay.js';
+import { startClusterOverlay, type OverlayProcess } from '../../src/cluster/overlay-processes.js';
 import { tunnelName } from '../../src/overlay/tunnel-name.js';
 
 // Three nodes (2 masters, 1 worker) with two pods each, one overlay runner per node over plain UDP
@@ -18,32 +17,6 @@ import { tunnelName } from '../../src/overlay/tunnel-name.js';
 // cleartext Geneve. Then everything is removed.
 
 const PREFIX = 'oit-cl';
-const runnerJs = path.join(repoRoot, 'dist', 'src', 'overlay', 'node-runner.js');
-
-interface Runner {
-  node: string;
-  proc: ChildProcess;
-  lines: Array<Record<string, unknown>>;
-}
-
-function startRunner(netns: string, node: string, configFile: string): Runner {
-  const proc = spawn('ip', ['netns', 'exec', netns, process.execPath, runnerJs, '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const r: Runner = { node, proc, lines: [] };
-  let buf = '';
-  proc.stdout!.on('data', (d: Buffer) => {
-    buf += d.toString('utf8');
-    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
-      const line = buf.slice(0, i);
-      buf = buf.slice(i + 1);
-      try {
-        r.lines.push(JSON.parse(line) as Record<string, unknown>);
-      } catch { /* not ours */ }
-    }
-  });
-  proc.stderr!.on('data', (d: Buffer) => process.stderr.write(`[${node}] ${d.toString()}`));
-  return r;
-}
-
 function inNs(ns: string, cmd: string[], timeoutMs = 20_000) {
   return spawnSync('ip', ['netns', 'exec', ns, ...cmd], { encoding: 'utf8', timeout: timeoutMs });
 }
@@ -85,7 +58,7 @@ async function tcpEcho(plan: TopologyPlan, serverNs: string, serverIp: string, c
 test('overlay between netns nodes: pods talk over cleartext Geneve; teardown leaves nothing', { timeout: 180_000 }, async (t) => {
   const plan = planTopology({ prefix: PREFIX, masters: 2, workers: 1, podsPerNode: 2 });
   const dir = mkdtempSync(path.join(tmpdir(), 'oit-cl-'));
-  const runners: Runner[] = [];
+  let runners: OverlayProcess[] = [];
   let capture: ChildProcess | undefined;
   t.after(async () => {
     capture?.kill('SIGKILL');
@@ -110,15 +83,8 @@ test('overlay between netns nodes: pods talk over cleartext Geneve; teardown lea
   assert.equal(podShow[0]!.addr_info.find((a) => a.local.includes('.'))!.local, '10.254.0.2');
 
   const systemIds = Object.fromEntries(plan.nodes.map((n) => [n.name, randomUUID()]));
-  for (const node of plan.nodes) {
-    const file = path.join(dir, `${node.name}.json`);
-    writeFileSync(file, JSON.stringify(nodeOverlayConfig(plan, node, systemIds)));
-    runners.push(startRunner(node.netns, node.name, file));
-  }
-  for (const r of runners) {
-    await waitFor(() => r.lines.some((l) => l.event === 'ready') || r.proc.exitCode !== null, `runner ${r.node} ready`, 15_000);
-    assert.ok(r.lines.some((l) => l.event === 'ready'), `runner ${r.node} did not start`);
-  }
+  runners = await startClusterOverlay(plan, systemIds, dir);
+  assert.deepEqual(runners.map((r) => r.node), plan.nodes.map((n) => n.name));
 
   const pcap = path.join(dir, 'underlay.pcap');
   capture = spawn('ip', ['netns', 'exec', plan.underlay.netns, 'tcpdump', '-i', plan.underlay.bridge, '-U', '-n', '-w', pcap, 'udp'], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -143,14 +109,7 @@ test('overlay between netns nodes: pods talk over cleartext Geneve; teardown lea
   await tcpEcho(plan, plan.nodes[1]!.pods[0]!.netns, plan.nodes[1]!.pods[0]!.ip, m0.pods[1]!.netns, 200_000);
 
   // Per-tunnel counters and no drops.
-  const r0 = runners[0]!;
-  const before = r0.lines.length;
-  r0.proc.kill('SIGUSR1');
-  await waitFor(() => r0.lines.slice(before).some((l) => l.event === 'status'), 'status line');
-  const status = r0.lines.slice(before).find((l) => l.event === 'status') as unknown as {
-    tunnels: Array<{ name: string; node: string; packets_in: number; packets_out: number; bytes_in: number; bytes_out: number }>;
-    drops: { inbound: Record<string, number>; outbound: Record<string, number> };
-  };
+  const status = await runners[0]!.status();
   assert.deepEqual(status.tunnels.map((x) => x.name).sort(), [tunnelName(systemIds.master1!), tunnelName(systemIds.worker0!)].sort());
   for (const tun of status.tunnels) {
     assert.ok(tun.packets_in > 0 && tun.packets_out > 0 && tun.bytes_in > tun.packets_in && tun.bytes_out > tun.packets_out, JSON.stringify(tun));
@@ -196,10 +155,8 @@ test('overlay between netns nodes: pods talk over cleartext Geneve; teardown lea
   const removed = await teardownTopology(PREFIX);
   assert.equal(removed.length, 1 + plan.nodes.length * 3);
   assert.deepEqual(await listNamespaces(PREFIX), []);
-  for (const r of runners) {
-    if (r.proc.exitCode === null && r.proc.signalCode === null) await once(r.proc, 'exit');
-  }
+  for (const r of runners) if (r.running) await once(r.child, 'exit');
   for (const pid of pids) assert.throws(() => process.kill(pid, 0), `process ${pid} is gone`);
-  assert.ok(runners.every((r) => r.lines.some((l) => l.event === 'stopped')), 'runners closed TUN and sockets on SIGTERM');
+  assert.ok(runners.every((r) => r.events.some((l) => l.event === 'stopped')), 'runners closed TUN and sockets on SIGTERM');
   assert.equal(describePods(plan).length, 6);
 });
