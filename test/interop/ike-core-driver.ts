@@ -3,18 +3,20 @@
  * ike-strongswan-core.test.ts (`ip netns exec NS node ike-core-driver.js`). It binds ports 500 and
  * 4500 on the local address, feeds datagrams and timers to the engine and writes the engine's
  * outputs to stdout as JSON lines; commands arrive on stdin as JSON lines.
- * Config: env IKE_DRIVER_CONFIG = JSON { connections: IkeConnectionConfig[], auth: Record<conn, AuthConnConfig(psk as string)> }.
+ * Config: env IKE_DRIVER_CONFIG = JSON { connections: IkeConnectionConfig[], auth: Record<conn, AuthConnConfig (psk as a string)>, timers? }.
  */
 import dgram from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { IkeEngine } from '../../src/ike/engine.js';
 import type { IkeConnectionConfig } from '../../src/ike/config.js';
+import type { EngineTimers } from '../../src/ike/context.js';
 import { createAuthProvider, type AuthConnConfig } from '../../src/ike/auth/index.js';
 import { ikev2DecryptionRow } from '../../src/ike/keylog.js';
 
 interface DriverConfig {
   connections: IkeConnectionConfig[];
+  timers?: Partial<EngineTimers>;
   auth: Record<string, Omit<AuthConnConfig, 'psk'> & { psk?: string }>;
 }
 
@@ -26,6 +28,7 @@ const engine = new IkeEngine({
   random: (n) => randomBytes(n),
   connections: cfg.connections,
   auth: createAuthProvider(authConns, () => new Date()),
+  ...(cfg.timers ? { timers: cfg.timers } : {}),
 });
 
 const out = (o: unknown): void => {

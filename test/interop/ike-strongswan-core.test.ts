@@ -6,6 +6,7 @@ import type { ChildProcess } from 'node:child_process';
 import { NetnsLab, waitFor } from '../helpers/netns.js';
 import { repoRoot } from '../helpers/paths.js';
 import { StrongSwan, type SwanConnection, type SwanIkeSa } from '../helpers/strongswan.js';
+import { TestPki, type CertFiles } from '../helpers/certs.js';
 import type { IkeConnectionConfig } from '../../src/ike/config.js';
 
 /**
@@ -37,10 +38,10 @@ class Driver {
     createInterface({ input: proc.stderr! }).on('line', (l) => this.events.push({ kind: 'stderr', line: l }));
   }
 
-  static async start(lab: NetnsLab, ns: string, connections: IkeConnectionConfig[]): Promise<Driver> {
-    const auth = Object.fromEntries(connections.map((c) => [c.name, { local: { auth: 'psk', id: 'ours.example' }, remote: { auth: 'psk', id: 'swan.example' }, psk: PSK }]));
+  static async start(lab: NetnsLab, ns: string, connections: IkeConnectionConfig[], authOverride?: object, timers?: object): Promise<Driver> {
+    const auth = Object.fromEntries(connections.map((c) => [c.name, authOverride ?? { local: { auth: 'psk', id: 'ours.example' }, remote: { auth: 'psk', id: 'swan.example' }, psk: PSK }]));
     const script = path.join(repoRoot, 'dist', 'test', 'interop', 'ike-core-driver.js');
-    const proc = lab.spawn(ns, ['env', `IKE_DRIVER_CONFIG=${JSON.stringify({ connections, auth })}`, process.execPath, script], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const proc = lab.spawn(ns, ['env', `IKE_DRIVER_CONFIG=${JSON.stringify({ connections, auth, timers })}`, process.execPath, script], { stdio: ['pipe', 'pipe', 'pipe'] });
     const d = new Driver(proc);
     await waitFor(() => d.events.some((e) => e.kind === 'ready' || e.kind === 'stderr'), 'IKE driver ready', 10_000, 20);
     if (!d.events.some((e) => e.kind === 'ready')) throw new Error(`driver failed: ${JSON.stringify(d.events)}`);
@@ -79,7 +80,7 @@ function ourConn(proposals: string[], esp: string[], over: Partial<IkeConnection
   };
 }
 
-function swanConn(proposals: string[], esp: string[], startAction: 'none' | 'start' = 'none'): SwanConnection {
+function swanConn(proposals: string[], esp: string[]): SwanConnection {
   return {
     name: 'site',
     localAddrs: [IP_SWAN],
@@ -88,7 +89,7 @@ function swanConn(proposals: string[], esp: string[], startAction: 'none' | 'sta
     local: { auth: 'psk', id: 'swan.example' },
     remote: { auth: 'psk', id: 'ours.example' },
     psk: PSK,
-    children: [{ name: 'net', localTs: ['10.2.0.0/24'], remoteTs: ['10.1.0.0/24'], espProposals: esp, startAction }],
+    children: [{ name: 'net', localTs: ['10.2.0.0/24'], remoteTs: ['10.1.0.0/24'], espProposals: esp, startAction: 'none' }],
   };
 }
 
@@ -104,8 +105,23 @@ describe('IKE core against strongSwan 5.9.8', () => {
   let nsSwan: string;
   let swan: StrongSwan | undefined;
   let driver: Driver | undefined;
+  let pki: TestPki;
+  let ca: CertFiles;
+  let otherCa: CertFiles;
+  const certs: Record<string, CertFiles> = {};
 
   before(() => {
+    pki = new TestPki('oit-ike-pki');
+    ca = pki.createCa('ca', { dn: 'C=XX, O=Lab, CN=IKE Interop CA', keyType: 'ecdsa' });
+    otherCa = pki.createCa('other', { dn: 'C=XX, O=Elsewhere, CN=Other CA', keyType: 'ecdsa' });
+    for (const kt of ['ecdsa', 'rsa'] as const) {
+      certs[`ours-${kt}`] = pki.issue(ca, `ours-${kt}`, { dn: `C=XX, O=Lab, CN=ours.example`, keyType: kt, sans: ['ours.example'] });
+      certs[`swan-${kt}`] = pki.issue(ca, `swan-${kt}`, { dn: `C=XX, O=Lab, CN=swan.example`, keyType: kt, sans: ['swan.example'] });
+    }
+    certs['ours-foreign'] = pki.issue(otherCa, 'ours-foreign', { dn: 'C=XX, O=Lab, CN=ours.example', keyType: 'ecdsa', sans: ['ours.example'] });
+    const longAgo = new Date(Date.now() - 400 * 86_400_000);
+    certs['ours-expired'] = pki.issue(ca, 'ours-expired', { dn: 'C=XX, O=Lab, CN=ours.example', keyType: 'ecdsa', sans: ['ours.example'], notBefore: longAgo, notAfter: new Date(longAgo.getTime() + 30 * 86_400_000) });
+
     lab = new NetnsLab('oit-ike');
     nsOurs = lab.addNs('ours');
     nsSwan = lab.addNs('swan');
@@ -118,13 +134,27 @@ describe('IKE core against strongSwan 5.9.8', () => {
     if (driver) await lab.stop(driver.process);
     await swan?.stop();
     await lab.cleanup();
+    pki.cleanup();
   });
 
-  async function setup(proposals: string[], esp: string[], swanStart: 'none' | 'start' = 'none'): Promise<{ d: Driver; s: StrongSwan }> {
+  const oursCert = (c: CertFiles, remoteId = 'swan.example'): object => ({
+    local: { auth: 'pubkey', certPem: c.certPem, keyPem: c.keyPem, id: 'ours.example' },
+    remote: { auth: 'pubkey', id: remoteId },
+    caPems: [ca.certPem],
+  });
+  const swanCert = (c: CertFiles): Partial<SwanConnection> => ({
+    local: { auth: 'pubkey', id: 'swan.example', certPem: c.certPem, keyPem: c.keyPem },
+    remote: { auth: 'pubkey', id: 'ours.example' },
+    caPems: [ca.certPem],
+  });
+
+  async function setup(proposals: string[], esp: string[], o: { swan?: Partial<SwanConnection>; ours?: Partial<IkeConnectionConfig>; oursAuth?: object; timers?: object; swanProposals?: string[] } = {}): Promise<{ d: Driver; s: StrongSwan }> {
     if (driver) await lab.stop(driver.process);
     await swan?.stop();
-    swan = await StrongSwan.start({ lab, ns: nsSwan, name: 'swan', connections: [swanConn(proposals, esp, swanStart)] });
-    driver = await Driver.start(lab, nsOurs, [ourConn(proposals, esp)]);
+    swan = undefined;
+    driver = undefined;
+    swan = await StrongSwan.start({ lab, ns: nsSwan, name: 'swan', connections: [{ ...swanConn(o.swanProposals ?? proposals, esp), ...o.swan }] });
+    driver = await Driver.start(lab, nsOurs, [ourConn(proposals, esp, o.ours)], o.oursAuth, o.timers);
     return { d: driver, s: swan };
   }
 
@@ -205,5 +235,82 @@ describe('IKE core against strongSwan 5.9.8', () => {
     d.command({ cmd: 'terminate', conn: 'site' });
     await s.waitForSas((x) => x.length === 0, 'strongSwan has no SA left');
     await d.waitFor((e) => e.some((x) => x.kind === 'ike-down'), 'our ike-down');
+  });
+
+  for (const kt of ['ecdsa', 'rsa'] as const) {
+    it(`certificates (${kt}), we initiate and strongSwan initiates`, async () => {
+      const { d, s } = await setup(['aes256gcm16-prfsha256-modp2048'], ['aes256gcm16'], { swan: swanCert(certs[`swan-${kt}`]!), oursAuth: oursCert(certs[`ours-${kt}`]!) });
+      d.command({ cmd: 'initiate', conn: 'site' });
+      let sas = await s.waitForSas((x) => installed(x) !== undefined, 'IKE and CHILD SA up (we initiate)');
+      await d.waitFor((e) => e.some((x) => x.kind === 'child-up'), 'our child-up');
+      checkChild(d, s, sas);
+      assert.match(s.log(), /authentication of 'ours\.example' with (RSA|ECDSA)\S* signature successful|authentication of 'ours\.example' with \S+ successful/);
+      d.command({ cmd: 'terminate', conn: 'site' });
+      await s.waitForSas((x) => x.length === 0, 'deleted');
+      const r = await s.initiate('net', { ike: 'site' });
+      assert.ok(r.ok, r.stdout + d.logs().join('\n'));
+      sas = await s.waitForSas((x) => installed(x) !== undefined, 'IKE and CHILD SA up (strongSwan initiates)');
+      await d.waitFor((e) => e.filter((x) => x.kind === 'ike-up').length === 2, 'our second ike-up');
+      checkChild(d, s, sas);
+    });
+  }
+
+  it('refusal: our certificate from another CA → AUTHENTICATION_FAILED, no SA on either side', async () => {
+    const { d, s } = await setup(['aes256gcm16-prfsha256-modp2048'], ['aes256gcm16'], { swan: swanCert(certs['swan-ecdsa']!), oursAuth: { ...oursCert(certs['ours-foreign']!), caPems: [ca.certPem] } });
+    d.command({ cmd: 'initiate', conn: 'site' });
+    await d.waitFor((e) => e.some((x) => x.kind === 'ike-down'), 'our ike-down');
+    assert.equal(d.of('ike-down')[0]!.reason, 'AUTHENTICATION_FAILED');
+    assert.deepEqual(await s.listSas(), []);
+    assert.equal(d.of('child-up').length, 0);
+  });
+
+  it('refusal: an expired certificate → AUTHENTICATION_FAILED, no SA on either side', async () => {
+    const { d, s } = await setup(['aes256gcm16-prfsha256-modp2048'], ['aes256gcm16'], { swan: swanCert(certs['swan-ecdsa']!), oursAuth: oursCert(certs['ours-expired']!) });
+    d.command({ cmd: 'initiate', conn: 'site' });
+    await d.waitFor((e) => e.some((x) => x.kind === 'ike-down'), 'our ike-down');
+    assert.equal(d.of('ike-down')[0]!.reason, 'AUTHENTICATION_FAILED');
+    assert.deepEqual(await s.listSas(), []);
+  });
+
+  it('refusal: strongSwan is not the remote id we expect → we answer AUTHENTICATION_FAILED, no SA left', async () => {
+    const { d, s } = await setup(['aes256gcm16-prfsha256-modp2048'], ['aes256gcm16'], { swan: swanCert(certs['swan-ecdsa']!), oursAuth: oursCert(certs['ours-ecdsa']!, 'someone-else.example') });
+    const r = await s.initiate('net', { ike: 'site', timeoutS: 5 });
+    assert.equal(r.ok, false);
+    assert.match(r.stdout, /AUTHENTICATION_FAILED/);
+    assert.deepEqual(await s.listSas(), []);
+    await d.waitFor((e) => e.some((x) => x.kind === 'log' && /authentication of peer .* failed/.test(String(x.line))), 'our refusal logged');
+    d.command({ cmd: 'status' });
+    await d.waitFor((e) => e.some((x) => x.kind === 'status'), 'status');
+    assert.deepEqual((d.of('status').at(-1)!.status as { ike_sas: unknown[] }).ike_sas, []);
+  });
+
+  it('refusal: no proposal in common → NO_PROPOSAL_CHOSEN on both sides, no SA left', async () => {
+    const { d, s } = await setup(['aes128gcm16-prfsha384-ecp256'], ['aes256gcm16'], { swanProposals: ['aes256gcm16-prfsha256-modp2048'] });
+    d.command({ cmd: 'initiate', conn: 'site' });
+    await d.waitFor((e) => e.some((x) => x.kind === 'ike-down'), 'our ike-down');
+    assert.equal(d.of('ike-down')[0]!.reason, 'NO_PROPOSAL_CHOSEN');
+    assert.deepEqual(await s.listSas(), []);
+    const r = await s.initiate('net', { ike: 'site', timeoutS: 5 });
+    assert.equal(r.ok, false);
+    assert.match(r.stdout, /NO_PROPOSAL_CHOSEN/);
+    assert.deepEqual(await s.listSas(), []);
+  });
+
+  it('DPD: a killed strongSwan is declared dead after the back-off', async () => {
+    const { d, s } = await setup(['aes256gcm16-prfsha256-x25519'], ['aes256gcm16'], {
+      ours: { dpdDelayMs: 1000 },
+      timers: { retransmit: { timeoutMs: 500, base: 1.5, tries: 3 } },
+    });
+    d.command({ cmd: 'initiate', conn: 'site' });
+    await s.waitForSas((x) => installed(x) !== undefined, 'up');
+    await d.waitFor((e) => e.some((x) => x.kind === 'child-up'), 'child up');
+    const t0 = Date.now();
+    s.kill();
+    await d.waitFor((e) => e.some((x) => x.kind === 'ike-down'), 'our ike-down', 20_000);
+    const took = Date.now() - t0;
+    assert.match(String(d.of('ike-down')[0]!.reason), /DPD/);
+    assert.equal(d.of('child-down').length, 1);
+    // 1 s idle + 0.5 × (1 + 1.5 + 2.25 + 3.375) s ≈ 5 s
+    assert.ok(took > 3000 && took < 12_000, `dead after ${took} ms`);
   });
 });
