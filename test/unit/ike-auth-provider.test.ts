@@ -72,6 +72,7 @@ describe('ike/auth provider', () => {
     const id = P.localId('c');
     assert.equal(id.type, ID_DER_ASN1_DN);
     assert.equal(idToString(id), 'C=XX, O=Lab, CN=a.lab');
+    assert.equal(P.describeId(id), 'C=XX, O=Lab, CN=a.lab');
     // the subject bytes exactly as in the certificate (what strongSwan compares against)
     assert.ok(pemToDerList(a.certPem)[0]!.includes(id.data));
   });

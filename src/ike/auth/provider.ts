@@ -40,6 +40,8 @@ export interface IkeAuthProvider {
   localId(conn: string): { type: number; data: Buffer };
   /** Concatenated SHA-1 hashes of the CAs' SubjectPublicKeyInfo; empty when no CA is configured. */
   certReq(conn: string): Buffer;
+  /** An id in strongSwan's text form ("a.example", "C=XX, O=Lab, CN=x", "10.0.0.1") for logs and status. */
+  describeId(id: { type: number; data: Buffer }): string;
 }
 
 /** A connection's auth settings are unusable; `key` is the path inside the connection. */
@@ -170,6 +172,9 @@ export function createAuthProvider(conns: Record<string, AuthConnConfig>, now: (
     },
     certReq(conn) {
       return Buffer.concat(get(conn).anchors.map(spkiSha1));
+    },
+    describeId(id) {
+      return idToString(id);
     },
   };
 }
