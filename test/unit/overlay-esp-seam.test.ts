@@ -4,23 +4,12 @@ import { randomBytes } from 'node:crypto';
 import { EspDataPath, type ChildSpec } from '../../src/esp/datapath.js';
 import { cidrSelector } from '../../src/esp/selectors.js';
 import { OverlayEngine, type LocalSpec } from '../../src/overlay/engine.js';
-import { NodeOverlay, type TunPort } from '../../src/overlay/node-overlay.js';
+import { NodeOverlay } from '../../src/overlay/node-overlay.js';
 import { PacketUnderlay } from '../../src/overlay/packet-underlay.js';
-import { parseIPv4, writeIpv4Header, IPPROTO_UDP } from '../../src/wire/ipv4.js';
+import { FakeTun, podUdp } from './overlay-test-helpers.js';
 
 // The overlay over the real ESP data path (transport mode, manual keys, UDP 4500 simulated):
 // what the agent will wire with IPsec on. Nothing but ESP crosses between the nodes.
-
-class FakeTun implements TunPort {
-  readonly written: Buffer[] = [];
-  private cb: ((p: Buffer[]) => void) | undefined;
-  constructor(readonly name: string) {}
-  onPackets(cb: (p: Buffer[]) => void): void { this.cb = cb; }
-  read(packets: Buffer[]): void { this.cb!(packets); }
-  write(p: Uint8Array): boolean { this.written.push(Buffer.from(p)); return true; }
-  writeBatch(ps: Uint8Array[]): number { for (const p of ps) this.written.push(Buffer.from(p)); return ps.length; }
-  close(): void {}
-}
 
 interface Node {
   local: LocalSpec;
@@ -59,17 +48,6 @@ function childSpecs(a: LocalSpec, b: LocalSpec): { a: ChildSpec; b: ChildSpec } 
   };
 }
 
-function podUdp(src: string, dst: string, sport: number, text: string): Buffer {
-  const body = Buffer.from(text);
-  const pkt = Buffer.alloc(28 + body.length);
-  writeIpv4Header(pkt, 0, { src: parseIPv4(src)!, dst: parseIPv4(dst)!, protocol: IPPROTO_UDP, payloadLength: 8 + body.length });
-  pkt.writeUInt16BE(sport, 20);
-  pkt.writeUInt16BE(7, 22);
-  pkt.writeUInt16BE(8 + body.length, 24);
-  body.copy(pkt, 28);
-  return pkt;
-}
-
 test('IPsec on: overlay packets go through ESP transport mode and come back out as pod packets', async () => {
   const A: LocalSpec = { node: 'a', systemId: 'aaaaaa00', underlay: '192.168.7.21', subnet: '10.254.0.0/24', vni: 1 };
   const B: LocalSpec = { node: 'b', systemId: 'bbbbbb00', underlay: '192.168.7.22', subnet: '10.254.1.0/24', vni: 2 };
@@ -79,14 +57,14 @@ test('IPsec on: overlay packets go through ESP transport mode and come back out 
   await b.overlay.start();
 
   // Strict: before any SA exists, nothing leaves (the ESP path drops and counts, never sends clear).
-  a.tun.read([podUdp('10.254.0.2', '10.254.1.2', 1111, 'too early')]);
+  a.tun.read([podUdp('10.254.0.2', '10.254.1.2', 1111, 7, 'too early')]);
   assert.equal(a.wire.length, 0);
 
   const s = childSpecs(A, B);
   b.esp.installChild(s.b);
   a.esp.installChild(s.a);
   const secret = 'pod secret payload';
-  const pkts = [podUdp('10.254.0.2', '10.254.1.2', 1111, secret), podUdp('10.254.0.3', '10.254.1.3', 2222, secret)];
+  const pkts = [podUdp('10.254.0.2', '10.254.1.2', 1111, 7, secret), podUdp('10.254.0.3', '10.254.1.3', 2222, 7, secret)];
   a.tun.read(pkts);
   assert.equal(a.wire.length, 2);
   for (const w of a.wire) {
@@ -98,7 +76,7 @@ test('IPsec on: overlay packets go through ESP transport mode and come back out 
   for (const w of a.wire.splice(0)) b.esp.onUdpEsp(w.datagram, 0, w.datagram.length, { address: A.underlay, port: 4500 });
   assert.deepEqual(b.tun.written, pkts);
 
-  const reply = podUdp('10.254.1.2', '10.254.0.2', 7, 'reply');
+  const reply = podUdp('10.254.1.2', '10.254.0.2', 7, 7, 'reply');
   b.tun.read([reply]);
   for (const w of b.wire.splice(0)) a.esp.onUdpEsp(w.datagram, 0, w.datagram.length, { address: B.underlay, port: 4500 });
   assert.deepEqual(a.tun.written, [reply]);

@@ -1,36 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { OverlayEngine, type LocalSpec } from '../../src/overlay/engine.js';
-import { NodeOverlay, type TunPort } from '../../src/overlay/node-overlay.js';
+import { NodeOverlay } from '../../src/overlay/node-overlay.js';
 import { PacketUnderlay } from '../../src/overlay/packet-underlay.js';
 import { UdpUnderlay } from '../../src/overlay/udp-underlay.js';
 import { OFF_UDP } from '../../src/overlay/geneve-layout.js';
-import { parseIPv4, writeIpv4Header, IPPROTO_UDP } from '../../src/wire/ipv4.js';
+import { FakeTun, podUdp } from './overlay-test-helpers.js';
 import { waitFor } from '../helpers/netns.js';
-
-/** A TUN stand-in: records what the overlay writes; the test pushes "read" batches. */
-class FakeTun implements TunPort {
-  readonly written: Buffer[] = [];
-  closed = false;
-  private cb: ((p: Buffer[]) => void) | undefined;
-  constructor(readonly name: string) {}
-  onPackets(cb: (p: Buffer[]) => void): void { this.cb = cb; }
-  read(packets: Buffer[]): void { this.cb!(packets); }
-  write(p: Uint8Array): boolean { this.written.push(Buffer.from(p)); return true; }
-  writeBatch(ps: Uint8Array[]): number { for (const p of ps) this.written.push(Buffer.from(p)); return ps.length; }
-  close(): void { this.closed = true; }
-}
-
-function udpPacket(src: string, dst: string, sport: number, payload: string): Buffer {
-  const body = Buffer.from(payload);
-  const pkt = Buffer.alloc(28 + body.length);
-  writeIpv4Header(pkt, 0, { src: parseIPv4(src)!, dst: parseIPv4(dst)!, protocol: IPPROTO_UDP, payloadLength: 8 + body.length });
-  pkt.writeUInt16BE(sport, 20);
-  pkt.writeUInt16BE(53, 22);
-  pkt.writeUInt16BE(8 + body.length, 24);
-  body.copy(pkt, 28);
-  return pkt;
-}
 
 const spec = (node: string, id: string, underlay: string, subnet: string, vni: number): LocalSpec => ({ node, systemId: id, underlay, subnet, vni });
 
@@ -48,9 +24,9 @@ test('ESP seam: whole IPv4(UDP 6081(Geneve)) packets out to another layer and ba
   const nodeB = new NodeOverlay(new OverlayEngine({ local: B, peers: [A] }), tunB, underB);
   await nodeA.start();
   await nodeB.start();
-  const p1 = udpPacket('10.254.0.2', '10.254.1.2', 1000, 'hello');
-  const p2 = udpPacket('10.254.0.3', '10.254.1.3', 2000, 'world');
-  const stray = udpPacket('10.254.0.3', '10.254.9.3', 2000, 'nowhere');
+  const p1 = podUdp('10.254.0.2', '10.254.1.2', 1000, 53, 'hello');
+  const p2 = podUdp('10.254.0.3', '10.254.1.3', 2000, 53, 'world');
+  const stray = podUdp('10.254.0.3', '10.254.9.3', 2000, 53, 'nowhere');
   tunA.read([p1, stray, p2]);
   assert.equal(handedToEsp.length, 2);
   for (const h of handedToEsp) {
@@ -82,11 +58,11 @@ test('plain UDP underlay on loopback: Geneve to port 6081, source ports from the
   await nodeB.start();
   try {
     const sent: Buffer[] = [];
-    for (let i = 0; i < 40; i++) sent.push(udpPacket('10.254.0.2', '10.254.1.2', 3000 + i, `flow ${i}`));
+    for (let i = 0; i < 40; i++) sent.push(podUdp('10.254.0.2', '10.254.1.2', 3000 + i, 53, `flow ${i}`));
     tunA.read(sent);
     await waitFor(() => tunB.written.length === 40, 'B receives 40 packets', 5000);
     assert.deepEqual(new Set(tunB.written.map((b) => b.toString('hex'))), new Set(sent.map((b) => b.toString('hex'))));
-    const reply = udpPacket('10.254.1.2', '10.254.0.2', 53, 'reply');
+    const reply = podUdp('10.254.1.2', '10.254.0.2', 53, 53, 'reply');
     tunB.read([reply]);
     await waitFor(() => tunA.written.length === 1, 'A receives the reply', 5000);
     assert.deepEqual(tunA.written[0], reply);

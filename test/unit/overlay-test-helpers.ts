@@ -1,0 +1,22 @@
+// Shared by the overlay tests: a TUN stand-in and pod packets.
+import type { TunPort } from '../../src/overlay/node-overlay.js';
+import { parseIPv4 } from '../../src/wire/ipv4.js';
+import { buildIpv4UdpPacket } from '../../src/wire/udp.js';
+
+/** Records what the overlay writes; the test pushes "read" batches with read(). */
+export class FakeTun implements TunPort {
+  readonly written: Buffer[] = [];
+  closed = false;
+  private cb: ((p: Buffer[]) => void) | undefined;
+  constructor(readonly name: string) {}
+  onPackets(cb: (p: Buffer[]) => void): void { this.cb = cb; }
+  read(packets: Buffer[]): void { this.cb!(packets); }
+  write(p: Uint8Array): boolean { this.written.push(Buffer.from(p)); return true; }
+  writeBatch(ps: Uint8Array[]): number { for (const p of ps) this.written.push(Buffer.from(p)); return ps.length; }
+  close(): void { this.closed = true; }
+}
+
+/** A pod's UDP packet (valid IPv4 and UDP checksums). */
+export function podUdp(src: string, dst: string, srcPort: number, dstPort: number, text: string): Buffer {
+  return buildIpv4UdpPacket({ src: parseIPv4(src)!, dst: parseIPv4(dst)!, srcPort, dstPort, ttl: 64 }, Buffer.from(text));
+}
