@@ -1,8 +1,6 @@
-import { writeFile, readFile, rename, mkdir } from 'node:fs/promises';
-import path from 'node:path';
 import { ownsNamespace, checkPrefix } from './names.js';
 import { ipBatch, run } from './run.js';
-import { type NodePlan, type TopologyPlan, describePods } from './topology.js';
+import type { NodePlan, TopologyPlan } from './topology.js';
 
 /**
  * Builds a planned cluster out of network namespaces and tears it down again:
@@ -172,30 +170,4 @@ export async function endProcesses(pids: number[], graceMs: number): Promise<voi
     await new Promise((r) => setTimeout(r, 20));
     left = left.filter(alive);
   }
-}
-
-/** What was built, as JSON: the plan plus the pod list `overlay-ipsec pods` prints. */
-export interface TopologyDescription {
-  plan: TopologyPlan;
-  pods: ReturnType<typeof describePods>;
-}
-
-export function describeTopology(plan: TopologyPlan): TopologyDescription {
-  return { plan, pods: describePods(plan) };
-}
-
-/** Writes the description atomically (write, then rename) so a reader never sees half a file. */
-export async function saveTopology(file: string, plan: TopologyPlan): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, JSON.stringify(describeTopology(plan), null, 2) + '\n', { mode: 0o644 });
-  await rename(tmp, file);
-}
-
-export async function loadTopology(file: string): Promise<TopologyDescription> {
-  const d = JSON.parse(await readFile(file, 'utf8')) as TopologyDescription;
-  if (!d || typeof d !== 'object' || !d.plan || !Array.isArray(d.plan.nodes) || !Array.isArray(d.pods)) {
-    throw new Error(`${file}: not a topology description (expected {"plan":{…},"pods":[…]})`);
-  }
-  return d;
 }

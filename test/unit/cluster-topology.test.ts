@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { planTopology, addNodeToPlan, removeNodeFromPlan, describePods, overlayRoutes, TopologyError } from '../../src/cluster/topology.js';
-import { saveTopology, loadTopology } from '../../src/cluster/topology-netns.js';
+import { saveTopology, loadTopology } from '../../src/cluster/topology-file.js';
 import { nodeOverlayConfig } from '../../src/cluster/topology-overlay.js';
 import { IFNAME_MAX, checkPrefix, underlayPortName, ownsNamespace } from '../../src/cluster/names.js';
 import { parseNodeOverlayConfig } from '../../src/overlay/node-config.js';
