@@ -1,4 +1,4 @@
-import { ExchangeType, Notify, PayloadType, ProtocolId } from '../constants.js';
+import { ExchangeType, Notify, NOTIFY_NAMES, PayloadType, ProtocolId } from '../constants.js';
 import type { ResolvedChild } from '../config.js';
 import type { EngineContext } from '../context.js';
 import type { IkeMessage } from '../message/message.js';
@@ -119,7 +119,7 @@ export function respondCreateChild(ctx: EngineContext, sa: IkeSa, msg: IkeMessag
   const nr = ctx.random(NONCE_LENGTH);
   const ans = answerChild(ctx, sa, msg, niP.data, nr, { inAuth: false, ...(old ? { only: old.cfg } : {}) });
   if (!ans.child) {
-    ctx.log(sa, `refused CREATE_CHILD_SA request (notify ${ans.refused})`);
+    ctx.log(sa, `refused CREATE_CHILD_SA request: ${NOTIFY_NAMES[ans.refused ?? 0] ?? ans.refused}`);
     return ans.payloads;
   }
   sa.children.push(ans.child);
