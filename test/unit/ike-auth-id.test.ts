@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   ID_DER_ASN1_DN, ID_FQDN, ID_IPV4_ADDR, ID_IPV6_ADDR, ID_KEY_ID, ID_RFC822_ADDR,
-  decodeIdBody, encodeIdBody, idEquals, idToString, parseCertificatePem, parseIdString, certNamesId,
+  decodeIdBody, encodeIdBody, idEquals, idMatches, idToString, parseCertificatePem, parseIdString, certNamesId,
 } from '../../src/ike/auth/index.js';
 import { TestPki, type CertFiles } from '../helpers/certs.js';
 
@@ -61,6 +61,15 @@ describe('ike/auth identities', () => {
       assert.ok(!idEquals(parseIdString('C=XX, O=Lab, CN=n')!, parseIdString('C=XX, CN=n, O=Lab')!));
       assert.ok(!idEquals(parseIdString('10.0.0.1')!, parseIdString('10.0.0.2')!));
       assert.ok(!idEquals(parseIdString('node.lab')!, parseIdString('user@node.lab')!));
+      // strongSwan-style wildcards in the configured id
+      assert.ok(idMatches(parseIdString('*.lab')!, parseIdString('Node-1.LAB')!));
+      assert.ok(!idMatches(parseIdString('*.lab')!, parseIdString('node.lab.evil')!));
+      assert.ok(idMatches(parseIdString('*@lab')!, parseIdString('ops@lab')!));
+      assert.ok(idMatches(parseIdString('C=XX, O=Lab, CN=*')!, parseIdString('C=XX, O=Lab, CN=anything')!));
+      assert.ok(!idMatches(parseIdString('C=XX, O=Lab, CN=*')!, parseIdString('C=XX, O=Other, CN=x')!));
+      assert.ok(!idMatches(parseIdString('C=XX, O=Lab, CN=*')!, parseIdString('C=XX, O=Lab, OU=a, CN=x')!));
+      assert.ok(idMatches(parseIdString('node.lab')!, parseIdString('NODE.lab')!));
+      assert.ok(!idMatches(parseIdString('node.lab')!, parseIdString('xnode.lab')!));
       // A DN id whose data is not DER never matches (and never throws).
       assert.ok(!idEquals(parseIdString('C=XX, CN=n')!, { type: ID_DER_ASN1_DN, data: Buffer.from('junk') }));
     });

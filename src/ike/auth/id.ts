@@ -149,3 +149,32 @@ export function idEquals(expected: IkeId, actual: IkeId): boolean {
       return expected.data.equals(actual.data);
   }
 }
+
+/** Case-insensitive glob with `*` matching any run of characters. */
+function globMatch(pattern: string, text: string): boolean {
+  const re = new RegExp(`^${pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, 'i');
+  return re.test(text);
+}
+
+/**
+ * Whether a peer's id satisfies the configured one, with strongSwan's wildcards: `*` inside a
+ * configured FQDN or email (`*.lab`, `*@lab`) and a DN attribute whose value is `*`
+ * (`C=XX, O=Lab, CN=*`). Without wildcards this is idEquals.
+ */
+export function idMatches(configured: IkeId, actual: IkeId): boolean {
+  if (configured.type !== actual.type) return false;
+  if (configured.type === ID_FQDN || configured.type === ID_RFC822_ADDR) {
+    const pattern = configured.data.toString('utf8');
+    if (pattern.includes('*')) return globMatch(pattern, actual.data.toString('utf8'));
+  }
+  if (configured.type === ID_DER_ASN1_DN) {
+    try {
+      const want = decodeDn(configured.data);
+      const got = decodeDn(actual.data);
+      return want.length === got.length && want.every((r, i) => r.oid === got[i]!.oid && (r.value === '*' || r.value.toLowerCase() === got[i]!.value.toLowerCase()));
+    } catch {
+      return false;
+    }
+  }
+  return idEquals(configured, actual);
+}

@@ -6,7 +6,7 @@
 export { createAuthProvider, AuthConfigError } from './provider.js';
 export type { IkeAuthProvider, AuthConnConfig, AuthVerdict } from './provider.js';
 export * from './constants.js';
-export { type IkeId, IdSyntaxError, parseIdString, encodeIdBody, decodeIdBody, idToString, idEquals } from './id.js';
+export { type IkeId, IdSyntaxError, parseIdString, encodeIdBody, decodeIdBody, idToString, idEquals, idMatches } from './id.js';
 export { type CertInfo, CertParseError, parseCertificate, parseCertificatePem, pemToDerList, spkiSha1 } from './cert.js';
 export { type ChainResult, validateChain, certNamesId } from './chain.js';
 export { type SigAlg, encodeSigAlg, parseSigAlg, splitDigitalSignature, joinDigitalSignature } from './sig-alg.js';

@@ -3,7 +3,7 @@ import { type CertInfo, parseCertificatePem, spkiSha1 } from './cert.js';
 import { certNamesId, validateChain } from './chain.js';
 import { AUTH_SHARED_KEY_MIC, ID_DER_ASN1_DN, authMethodName } from './constants.js';
 import { dnEquals, decodeDn } from './dn.js';
-import { type IkeId, idEquals, idToString, parseIdString } from './id.js';
+import { type IkeId, idMatches, idToString, parseIdString } from './id.js';
 import { type Prf, pskAuth, pskVerify } from './psk.js';
 import { type RsaPadding, keyKind, signAuth, verifyAuthSignature } from './signature.js';
 
@@ -21,7 +21,10 @@ export interface AuthConnConfig {
   };
   remote: {
     auth: 'pubkey' | 'psk';
-    /** strongSwan id syntax; absent or `%any` accepts any id the certificate names. */
+    /**
+     * strongSwan id syntax; absent or `%any` accepts any id the certificate names. Wildcards as
+     * strongSwan: `*.lab`, `*@lab`, `C=XX, O=Lab, CN=*`.
+     */
     id?: string;
   };
   /** Trust anchors (PEM, one or more certificates each) for the peer's certificate. */
@@ -151,7 +154,7 @@ export function createAuthProvider(conns: Record<string, AuthConnConfig>, now: (
     verify(conn, method, data, signedOctets, peerCerts, peerId, prf) {
       const p = prepared.get(conn);
       if (!p) return { ok: false, reason: `unknown connection "${conn}"` };
-      if (p.remoteId && !idEquals(p.remoteId, peerId)) {
+      if (p.remoteId && !idMatches(p.remoteId, peerId)) {
         return { ok: false, reason: `id mismatch: expected ${idToString(p.remoteId)} got ${idToString(peerId)}` };
       }
       if (p.remoteAuth === 'psk') {
