@@ -120,7 +120,7 @@ export class TestPki {
       const ext = `basicConstraints=critical,CA:TRUE${o.pathLen !== undefined ? `,pathlen:${o.pathLen}` : ''}\n` +
         'keyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\n';
       const csr = this.csr(name, keyPath, o.dn);
-      this.opensslCa(['-selfsign', '-keyfile', keyPath, '-in', csr, '-out', certPath], ext, notBefore, notAfter, undefined);
+      this.opensslCa(['-selfsign', '-keyfile', keyPath, '-in', csr, '-out', certPath], ext, notBefore, notAfter);
     }
     return this.files(name, o.dn, keyType, certPath, keyPath);
   }
@@ -151,7 +151,7 @@ export class TestPki {
       ext += 'subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n';
       if (sans.length) ext += `subjectAltName=${sans.map((s) => `${sanKind(s)}:${s}`).join(',')}\n`;
       const csr = this.csr(name, keyPath, o.dn);
-      this.opensslCa(['-cert', ca.certPath, '-keyfile', ca.keyPath, '-in', csr, '-out', certPath], ext, notBefore, notAfter, ca);
+      this.opensslCa(['-cert', ca.certPath, '-keyfile', ca.keyPath, '-in', csr, '-out', certPath], ext, notBefore, notAfter);
     }
     return this.files(name, o.dn, keyType, certPath, keyPath);
   }
@@ -163,7 +163,7 @@ export class TestPki {
   }
 
   /** `openssl ca`: the OpenSSL 3.0 command that takes explicit start and end dates. */
-  private opensslCa(args: string[], ext: string, notBefore: Date, notAfter: Date, _issuer: CertFiles | undefined): void {
+  private opensslCa(args: string[], ext: string, notBefore: Date, notAfter: Date): void {
     const db = path.join(this.dir, 'ca-db');
     mkdirSync(path.join(db, 'new'), { recursive: true });
     const index = path.join(db, 'index.txt');
