@@ -8,7 +8,7 @@ import type { EspEvent } from '../esp/types.js';
 import type { IpsecdConfig, ManualConnection } from './config.js';
 import { ControlServer } from './control-server.js';
 import type { ControlRequest, ControlResponse } from './control-protocol.js';
-import { KeylogWriter } from './keylog.js';
+import { KeylogWriter, type EspKeyRow, type IkeKeyRow } from './keylog.js';
 import { RouteInstaller, findLocalSources, localIpv4Addresses, planRoutes } from './routes.js';
 import { buildStatus, xfrmName, type StatusJson } from './status.js';
 import { UdpEndpoint, type Peer } from './udp.js';
@@ -30,6 +30,23 @@ export interface IpsecdOptions {
  */
 export interface IkeSink {
   onIkeMessage(message: Buffer, from: Peer, localPort: number): void;
+  /** Lifetime events of the data path (soft expiry → rekey) for SAs the engine installed. */
+  onEspEvent?(e: EspEvent): void;
+}
+
+/** What the daemon offers an IKE engine plugged in with attachIke(): sockets, SAs, key log. */
+export interface IkeHost {
+  /** Sends an IKE message from local port 500 or 4500 (the non-ESP marker is added on 4500). */
+  sendIke(message: Buffer, localPort: number, to: Peer): void;
+  /** Installs negotiated child SAs into the data path (a second install under a name is a rekey). */
+  installChild(spec: ChildSpec): void;
+  removeSa(spiIn: number): void;
+  removeChild(name: string): void;
+  /** Key-log rows, when the daemon runs with --keylog (no-ops otherwise). */
+  logEspKeys(row: EspKeyRow): void;
+  logIkeKeys(row: IkeKeyRow): void;
+  readonly logger: Logger;
+  readonly now: () => number;
 }
 
 const TICK_MS = 1000;
@@ -54,6 +71,7 @@ export class Ipsecd {
   private startedAt = 0;
   private ikeDatagrams = 0;
   private stopped = false;
+  private running = false;
   /** The IKE engine plugs in here; null means "manual keys only in this build". */
   ikeSink: IkeSink | null = null;
   private readonly now: () => number;
@@ -112,6 +130,7 @@ export class Ipsecd {
       this.control = new ControlServer(this.opts.controlSocket, (req) => this.handleControl(req));
       await this.control.listen();
     }
+    this.running = true;
     this.log.info({ tun: this.tun.name, local: localAddrs[0], connections: cfg.connections.map((c) => c.name) }, 'ipsecd started');
   }
 
@@ -144,7 +163,26 @@ export class Ipsecd {
       `"${c.name}" #${serial}: IPsec SA established ${c.mode} mode {ESP/NAT=>${spiHex(c.spiOut)} <${spiHex(c.spiIn)} xfrm=${proposal}-NONE NATOA=none NATD=none DPD=passive}`);
   }
 
+  /** Plugs an IKE engine in: it gets the host services, the daemon hands it every IKE datagram. */
+  attachIke(make: (host: IkeHost) => IkeSink): void {
+    const host: IkeHost = {
+      sendIke: (message, localPort, to) => this.udp?.sendIke(message, localPort, to),
+      installChild: (spec) => this.dp!.installChild(spec),
+      removeSa: (spiIn) => this.dp!.removeSa(spiIn),
+      removeChild: (name) => this.dp!.removeChild(name),
+      logEspKeys: (row) => this.keylog?.addEsp(row),
+      logIkeKeys: (row) => this.keylog?.addIke(row),
+      logger: this.log,
+      now: this.now,
+    };
+    this.ikeSink = make(host);
+  }
+
   private onEspEvent(e: EspEvent): void {
+    if (this.ikeSink?.onEspEvent && !this.opts.config.connections.some((c) => c.name === e.child)) {
+      this.ikeSink.onEspEvent(e);
+      return;
+    }
     // Manual SAs are never rekeyed: a soft expiry is a warning, a hard one stops the traffic.
     const fields = { conn: e.child, spi_in: spiHex(e.spiIn), reason: e.reason };
     if (e.type === 'soft-expired') this.log.warn(fields, 'SA reached its soft lifetime; manual keys are not rekeyed');
@@ -180,7 +218,8 @@ export class Ipsecd {
     for (const err of this.routes.remove()) this.log.warn(err);
     this.udp?.close();
     this.tun?.close();
-    this.log.info('ipsecd stopped');
+    // After a failed start the error itself is the message; "stopped" would only confuse.
+    if (this.running) this.log.info('ipsecd stopped');
   }
 }
 

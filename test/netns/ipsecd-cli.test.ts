@@ -5,6 +5,7 @@ import { mkdtempSync, writeFileSync, rmSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { cliPath } from '../helpers/paths.js';
+import { NetnsLab, waitFor } from '../helpers/netns.js';
 
 // The command as a user meets it: bad config and missing privilege give one clear line and
 // exit 2; a daemon that is not there gives exit 1; --help explains every flag.
@@ -75,4 +76,25 @@ test('--help explains every flag', () => {
   for (const flag of ['--control <socket>', '--json']) assert.ok(s.stdout.includes(flag), flag);
   const i = cli(['ipsec', '--help']);
   for (const cmd of ['status', 'initiate', 'rekey', 'terminate']) assert.ok(i.stdout.includes(cmd), cmd);
+});
+
+test('a start that fails (UDP 4500 taken) exits 1 and leaves no TUN or rules behind', async () => {
+  const lab = new NetnsLab('oit-esp');
+  try {
+    const ns = lab.addNs('busy');
+    lab.exec(ns, ['ip', 'addr', 'add', '198.18.0.1/32', 'dev', 'lo']);
+    const holder = lab.spawn(ns, ['python3', '-c', 'import socket,time; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("198.18.0.1", 4500)); print("bound", flush=True); time.sleep(60)']);
+    let out = '';
+    holder.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
+    await waitFor(() => out.includes('bound'), 'a socket on 198.18.0.1:4500');
+    const f = path.join(dir, 'busy.yaml');
+    writeFileSync(f, GOOD);
+    const r = lab.exec(ns, [process.execPath, cliPath, 'ipsecd', '--config', f], { check: false });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /^overlay-ipsec: cannot bind UDP 198\.18\.0\.1:4500: the port is in use/);
+    assert.notEqual(lab.exec(ns, ['ip', 'link', 'show', 'oi0'], { check: false }).code, 0, 'TUN removed');
+    assert.doesNotMatch(lab.exec(ns, ['ip', 'rule']).stdout, /lookup 2200|sport 4500/);
+  } finally {
+    await lab.cleanup();
+  }
 });
