@@ -100,3 +100,19 @@ test('ofport: smallest free number from 1, kept while the tunnel exists', () => 
   assert.equal(t.lookupUnderlay(ip('192.168.7.12'))!.ofport, 1, 'every index sees the numbered peer');
   assert.equal(t.lookupDestination(ip('10.254.4.9'))!.ofport, 1);
 });
+
+test('peer table: a 4000-node mesh loads quickly and every lookup finds its node', () => {
+  const t = new PeerTable(cidr('10.0.0.0/24'), ip('172.31.255.254'));
+  const specs: PeerSpec[] = [];
+  for (let i = 1; i <= 4000; i++) {
+    specs.push(peer(`n${i}`, (0x100000 + i).toString(16), `172.16.${i >> 8}.${i & 255}`, `10.${i >> 8}.${i & 255}.0/24`, i + 1));
+  }
+  const t0 = performance.now();
+  t.replace(specs);
+  const ms = performance.now() - t0;
+  assert.equal(t.size, 4000);
+  assert.ok(ms < 2000, `replace took ${ms.toFixed(0)} ms`);
+  for (const i of [1, 255, 256, 3999, 4000]) assert.equal(t.lookupDestination(ip(`10.${i >> 8}.${i & 255}.77`))?.spec.node, `n${i}`);
+  // One overlapping block among thousands is still found.
+  assert.throws(() => t.replace([...specs, peer('dup', 'eeeeee00', '172.30.0.1', '10.3.0.0/16', 9999)]), /overlaps/);
+});
