@@ -101,6 +101,43 @@ export class IkeEngine {
     return targets.length > 0;
   }
 
+  /** Rekeys the child whose inbound SPI this is (the data path reached a soft lifetime). */
+  rekeyChildSa(spiIn: number): boolean {
+    for (const sa of this.all) {
+      const c = sa.children.find((x) => x.spiIn === spiIn);
+      if (c && sa.state === 'established' && c.state === 'installed') {
+        this.queue(sa, createChildTask(this.ctx, sa, c.cfg, c));
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Deletes the child whose inbound SPI this is (hard lifetime reached: it no longer carries traffic). */
+  deleteChildSa(spiIn: number): boolean {
+    for (const sa of this.all) {
+      const c = sa.children.find((x) => x.spiIn === spiIn);
+      if (c) {
+        this.queue(sa, deleteChildTask(this.ctx, sa, c));
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Inbound ESP traffic on a child proves the peer alive: the liveness check is only sent when
+   * neither IKE nor ESP was heard for dpd_delay (as strongSwan does).
+   */
+  noteInboundTraffic(spiIn: number): void {
+    for (const sa of this.all) {
+      if (sa.children.some((c) => c.spiIn === spiIn)) {
+        sa.lastHeard = this.opts.now();
+        return;
+      }
+    }
+  }
+
   /** Creates (another) CHILD SA from the connection's child config. */
   createChild(connection: string, child: string): boolean {
     const sa = this.newestSa(connection);
