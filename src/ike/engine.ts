@@ -613,7 +613,7 @@ export class IkeEngine {
 
   private childUp(sa: IkeSa, child: ChildSa, replaces?: ChildSa): void {
     const rekey = child.cfg.config.rekeyTimeMs ?? 0;
-    if (rekey > 0) child.rekeyAt = this.opts.now() + rekey;
+    if (rekey > 0) child.rekeyAt = this.opts.now() + rekey - this.jitter(rekey);
     const spec: ChildSpec = {
       name: `${sa.name}/${child.cfg.name}`,
       connection: sa.name,
@@ -647,7 +647,7 @@ export class IkeEngine {
     sa.establishedAt = now;
     sa.expireAt = undefined;
     const rekey = sa.conn.config.rekeyTimeMs ?? 0;
-    if (rekey > 0) sa.rekeyAt = now + rekey;
+    if (rekey > 0) sa.rekeyAt = now + rekey - this.jitter(rekey);
     const dpd = sa.conn.config.dpdDelayMs ?? 0;
     if (dpd > 0) sa.dpdAt = now + dpd;
     const k = sa.keys!;
@@ -655,6 +655,14 @@ export class IkeEngine {
       kind: 'ike-up', name: sa.name, serial: sa.serial, spiI: sa.spiI, spiR: sa.spiR, local: { ...sa.local }, remote: { ...sa.remote },
       keys: { spiI: sa.spiI, spiR: sa.spiR, skEi: k.skEi, skEr: k.skEr, skAi: k.skAi, skAr: k.skAr, encr: `AES-GCM-${sa.chosen!.encr.keyLength}` },
     });
+  }
+
+  /**
+   * Up to 10% off a rekey time, so that two ends configured alike rarely rekey at the same moment
+   * (strongSwan's rand_time does the same); collisions are still handled when they happen.
+   */
+  private jitter(ms: number): number {
+    return Math.floor((this.opts.random(2).readUInt16BE(0) / 0xffff) * ms * 0.1);
   }
 
   private newestSa(connection: string): IkeSa | undefined {
