@@ -17,6 +17,8 @@ const RUNNER = fileURLToPath(new URL('../overlay/node-runner.js', import.meta.ur
 
 export interface RunnerStatus extends OverlayStatus {
   tun_write_failures: number;
+  /** The plain underlay's own failures: send_errors, receive_errors. */
+  underlay_counters: Record<string, number>;
 }
 
 export class OverlayProcess {

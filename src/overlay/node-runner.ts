@@ -36,7 +36,12 @@ async function main(argv: string[]): Promise<void> {
   };
   process.on('SIGTERM', () => void stop());
   process.on('SIGINT', () => void stop());
-  process.on('SIGUSR1', () => emit({ event: 'status', ...engine.status(), tun_write_failures: running.overlay.tunWriteFailures }));
+  process.on('SIGUSR1', () => emit({
+    event: 'status',
+    ...engine.status(),
+    tun_write_failures: running.overlay.tunWriteFailures,
+    underlay_counters: running.underlay.counters(),
+  }));
   process.on('SIGHUP', () => {
     loadNodeOverlayConfig(file)
       .then((c) => {

@@ -32,6 +32,10 @@ export class PacketUnderlay implements Underlay {
     this.sink.fromIpv4(packets);
   }
 
+  counters(): Record<string, number> {
+    return { dropped_not_running: this.dropped };
+  }
+
   async start(sink: UnderlaySink): Promise<void> {
     this.sink = sink;
   }

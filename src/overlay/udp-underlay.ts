@@ -126,6 +126,10 @@ export class UdpUnderlay implements Underlay {
     }
   }
 
+  counters(): Record<string, number> {
+    return { send_errors: this.sendErrors, receive_errors: this.receiveErrors };
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

@@ -22,4 +22,6 @@ export interface Underlay {
   start(sink: UnderlaySink): Promise<void>;
   /** Stops and releases sockets. Idempotent. */
   close(): Promise<void>;
+  /** Its own failure counts, for status (e.g. send_errors). */
+  counters(): Record<string, number>;
 }

@@ -110,6 +110,8 @@ test('overlay between netns nodes: pods talk over cleartext Geneve; teardown lea
 
   // Per-tunnel counters and no drops.
   const status = await runners[0]!.status();
+  assert.deepEqual(status.underlay_counters, { send_errors: 0, receive_errors: 0 });
+  assert.equal(status.tun_write_failures, 0);
   assert.deepEqual(status.tunnels.map((x) => x.name).sort(), [tunnelName(systemIds.master1!), tunnelName(systemIds.worker0!)].sort());
   for (const tun of status.tunnels) {
     assert.ok(tun.packets_in > 0 && tun.packets_out > 0 && tun.bytes_in > tun.packets_in && tun.bytes_out > tun.packets_out, JSON.stringify(tun));
