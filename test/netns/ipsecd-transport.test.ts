@@ -106,7 +106,7 @@ test('policy routing sends only the protected UDP flow into the TUN', () => {
   assert.match(plain, new RegExp(`dev ${A.veth}`));
 });
 
-test('the link shows only UDP 4500; tshark decrypts every ESP packet and finds the inner Geneve frame', () => {
+test('the link shows only UDP 4500; tshark decrypts every ESP packet and finds the inner Geneve frame', (t) => {
   const all = tsharkRecords(pcap, { fields: ['frame.protocols', 'udp.srcport', 'udp.dstport'] });
   const other = all.filter((r) => !(r['frame.protocols'] === 'eth:ethertype:arp'
     || (r['udp.srcport'] === '4500' && r['udp.dstport'] === '4500')));
@@ -115,6 +115,7 @@ test('the link shows only UDP 4500; tshark decrypts every ESP packet and finds t
     keylogDir: da.keylog, prefs: ESP_DECRYPT_PREFS, filter: 'esp',
     fields: ['esp.spi', 'esp.icv_good', 'udp.dstport', 'geneve.vni', 'geneve.proto_type', 'ip.dst'],
   });
+  t.diagnostic(`capture: ${all.length} frames; tshark: ${rows.length} ESP packets, ${rows.filter((r) => r['esp.icv_good'] === '1').length} icv_good, ${rows.filter((r) => r['geneve.vni'] !== '').length} with an inner Geneve frame`);
   assert.equal(rows.length, 2 * FRAMES, JSON.stringify(rows.slice(0, 3)));
   assert.deepEqual(rows.filter((r) => r['esp.icv_good'] !== '1'), []);
   assert.equal(rows.filter((r) => r['esp.spi'] === '0x00003001' && r['udp.dstport'] === '4500,6081,8080').length, FRAMES, JSON.stringify(rows.slice(0, 3)));
