@@ -36,9 +36,9 @@ export function maskOf(prefix: number): number {
 
 export function parseCidr(text: unknown): CidrParse {
   if (typeof text !== 'string') return { ok: false, problem: `expected a CIDR string such as 10.128.0.0/14, got ${describe(text)}` };
+  if (text.includes(':')) return { ok: false, problem: `"${text}" is IPv6; only IPv4 networks are supported` };
   const m = /^([^/]+)\/([0-9]{1,2})$/.exec(text.trim());
   if (!m) {
-    if (text.includes(':')) return { ok: false, problem: `"${text}" is IPv6; only IPv4 networks are supported` };
     return { ok: false, problem: `"${text}" is not a CIDR (expected address/prefix, e.g. 10.128.0.0/14)` };
   }
   const addr = parseIpv4(m[1]!);

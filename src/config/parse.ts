@@ -22,7 +22,14 @@ export function parseConfigText(file: string, text: string, f: Findings): Parsed
     }
     return undefined;
   }
-  const value: unknown = doc.toJS();
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    // Aliases to missing anchors, alias bombs: the parser reports them only here.
+    f.error(file, '', `YAML error: ${(err as Error).message.split('\n')[0]}`, 'fix the anchors and aliases (&name / *name) in the file');
+    return undefined;
+  }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     f.error(file, '', `expected a mapping at the top of the file, got ${describe(value)}`, 'give an install-config.yaml or a Network manifest (kind: Network)');
     return undefined;
