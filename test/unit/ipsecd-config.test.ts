@@ -145,3 +145,12 @@ test('missing file: names it and says so; paths inside resolve next to the file'
   const cfg = loadIpsecdConfig(f);
   assert.equal(resolveConfigPath(cfg, 'a.pem'), path.join(dir, 'a.pem'));
 });
+
+test('the example configs in examples/ipsecd load', async () => {
+  const { readdirSync } = await import('node:fs');
+  const { repoRoot } = await import('../helpers/paths.js');
+  const dir = path.join(repoRoot, 'examples', 'ipsecd');
+  const files = readdirSync(dir).filter((f) => f.endsWith('.yaml'));
+  assert.ok(files.length >= 3);
+  for (const f of files) assert.ok(loadIpsecdConfig(path.join(dir, f)).connections.length >= 1, f);
+});
