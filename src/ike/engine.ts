@@ -81,6 +81,28 @@ export class IkeEngine {
 
   // ---------------- public API ----------------
 
+  /**
+   * Adds (or replaces) a connection at run time, e.g. when the node agent learns of a new peer.
+   * SAs already up keep the settings they were made with; new ones use the new config.
+   * Throws ProposalSyntaxError / TsSyntaxError like the constructor.
+   */
+  addConnection(config: IkeConnectionConfig): void {
+    this.conns.set(config.name, resolveConnection(config));
+  }
+
+  /** Removes a connection: its SAs are deleted (DELETE sent when established), then the config. */
+  removeConnection(name: string): boolean {
+    if (!this.conns.has(name)) return false;
+    this.terminate(name);
+    this.conns.delete(name);
+    return true;
+  }
+
+  /** Names of the configured connections. */
+  connectionNames(): string[] {
+    return [...this.conns.keys()];
+  }
+
   /** Starts an IKE SA (and its first CHILD SA) for a configured connection. */
   initiate(connection: string): void {
     const conn = this.requireConn(connection);
