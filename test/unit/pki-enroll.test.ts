@@ -4,6 +4,7 @@ import { mkdtemp, rm, stat, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { enroll, EnrollmentRefused, CERT_FILE, CA_FILE, KEY_FILE } from '../../src/pki/enroll.js';
 import { loadOrCreateIdentity } from '../../src/pki/node-identity.js';
 import { CA_BUNDLE_KEY } from '../../src/store/index.js';
@@ -33,6 +34,9 @@ test('a CSR made the OpenShift way with openssl is signed; openssl verify accept
     const cert = path.join(out, CERT_FILE);
     const ca = path.join(out, CA_FILE);
     assert.equal(openssl(['verify', '-CAfile', ca, cert]).trim(), `${cert}: OK`);
+    // strongSwan, an independent X.509 implementation, trusts it too.
+    const sw = execFileSync('pki', ['--verify', '--in', cert, '--cacert', ca], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    assert.match(sw, /certificate trusted, lifetimes valid/);
     // The key openssl made belongs to the certificate.
     assert.equal(openssl(['x509', '-in', cert, '-noout', '-pubkey']), openssl(['pkey', '-in', path.join(work, `${uuid}-2048.key`), '-pubout']));
 
