@@ -6,7 +6,7 @@ import type { ControlRequest, ControlResponse } from './control-protocol.js';
  * Sends one request to a daemon's control socket and returns its answer. A socket that is
  * missing or refuses is an OperationFailed (exit 1): the command was right, the daemon is not there.
  */
-export function controlRequest(socketPath: string, req: ControlRequest, timeoutMs = 5000): Promise<ControlResponse> {
+export function controlRequest(socketPath: string, req: ControlRequest | Record<string, unknown>, timeoutMs = 5000): Promise<ControlResponse> {
   return new Promise((resolve, reject) => {
     const sock = net.connect(socketPath);
     let buf = '';

@@ -4,7 +4,10 @@ import path from 'node:path';
 import { UsageError } from '../util/errors.js';
 import { MAX_REQUEST_BYTES, type ControlRequest, type ControlResponse } from './control-protocol.js';
 
-export type ControlHandler = (req: ControlRequest) => ControlResponse | Promise<ControlResponse>;
+export type ControlHandler<Req = ControlRequest> = (req: Req) => ControlResponse | Promise<ControlResponse>;
+
+/** Turns one request line into a request, or a message saying what is wrong with it. */
+export type RequestParser<Req> = (line: string) => Req | string;
 
 /** True when something accepts connections on the unix socket `p`. */
 function socketAlive(p: string): Promise<boolean> {
@@ -15,7 +18,7 @@ function socketAlive(p: string): Promise<boolean> {
   });
 }
 
-function parseRequest(line: string): ControlRequest | string {
+export function parseRequest(line: string): ControlRequest | string {
   let v: unknown;
   try {
     v = JSON.parse(line);
@@ -33,12 +36,19 @@ function parseRequest(line: string): ControlRequest | string {
   return `unknown command "${r.cmd}" (status, initiate, rekey, terminate)`;
 }
 
-/** Serves newline-delimited JSON requests on a unix socket readable by root only (mode 0600). */
-export class ControlServer {
+/**
+ * Serves newline-delimited JSON requests on a unix socket readable by root only (mode 0600).
+ * ipsecd's requests by default; another daemon (the node agent) passes its own parser.
+ */
+export class ControlServer<Req = ControlRequest> {
   private server: net.Server | undefined;
   private readonly clients = new Set<net.Socket>();
 
-  constructor(readonly socketPath: string, private readonly handler: ControlHandler) {}
+  constructor(
+    readonly socketPath: string,
+    private readonly handler: ControlHandler<Req>,
+    private readonly parse: RequestParser<Req> = parseRequest as unknown as RequestParser<Req>,
+  ) {}
 
   async listen(): Promise<void> {
     mkdirSync(path.dirname(this.socketPath), { recursive: true, mode: 0o755 });
@@ -90,7 +100,7 @@ export class ControlServer {
         if (line === '') continue;
         // Answers go out in request order even when a handler is asynchronous.
         queue = queue.then(async () => {
-          const req = parseRequest(line);
+          const req = this.parse(line);
           let res: ControlResponse;
           if (typeof req === 'string') res = { ok: false, error: req };
           else {
