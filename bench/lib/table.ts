@@ -1,0 +1,48 @@
+import { DATA_ROWS } from './setup.js';
+import type { BenchResults } from '../run.js';
+
+const fmt = (x: number | null | undefined, digits = 0): string => (x === null || x === undefined ? '—' : x.toFixed(digits));
+
+function grid(head: string[], rows: string[][]): string {
+  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ').trimEnd();
+  return [line(head), w.map((n) => '-'.repeat(n)).join('  '), ...rows.map(line)].join('\n');
+}
+
+/** The human-readable summary: one table per kind of figure, and every null with its reason. */
+export function renderTable(r: BenchResults): string {
+  const m = r.machine;
+  const out: string[] = [];
+  out.push(`machine: ${m.cpu_model}, ${m.cores} cores, ${m.kernel}, node ${m.node}, ${m.openssl}; load ${m.load_start.join(' ')} → ${(m.load_end ?? []).join(' ')}`);
+  out.push(`settings: ${r.settings.quick ? 'quick' : 'full'} — iperf3 TCP ${r.settings.seconds} s × ${r.settings.repetitions}, ${r.settings.pings} pings, UDP RR ${r.settings.udp_rr_seconds} s`);
+  out.push('');
+  out.push(grid(
+    ['setup', 'TCP 1 Mbit/s', 'TCP 4 Mbit/s', 'RTT µs', 'UDP RR/s', 'CPU s/GB', 'iperf3 CPU s/GB'],
+    DATA_ROWS.map((k) => [k, fmt(r.throughput_mbps[k]), fmt(r.throughput_4_streams_mbps[k]), fmt(r.rtt_us[k]), fmt(r.udp_rr_per_s[k]),
+      fmt(r.cpu_s_per_gb[k], 2), fmt(r.endpoints_cpu_s_per_gb[k], 2)]),
+  ));
+  out.push('');
+  if (r.handshakes) {
+    const h = r.handshakes;
+    const rows = (['modp2048', 'x25519'] as const).flatMap((g) => (['ours', 'strongswan'] as const).map((who) => {
+      const x = h[g][who];
+      return [`${who} (${g})`, fmt(x.per_s, 1), fmt(x.cpu_ms_per_handshake, 2), String(x.established), String(x.retransmits ?? '—')];
+    }));
+    out.push(grid(['responder', 'handshakes/s', 'responder CPU ms each', 'established', 'initiator retransmits'], rows));
+    out.push('');
+  }
+  if (r.mesh.length) {
+    out.push(grid(['mesh peers', 'seconds', 'RSS MB', 'KB/peer', 'retransmits'],
+      r.mesh.map((x) => [String(x.peers), fmt(x.seconds, 2), fmt(x.rss_mb, 1), fmt(x.kb_per_peer, 1), String(x.retransmits)])));
+    out.push('');
+  }
+  out.push(`AES-256-GCM limit (openssl speed, 1 KiB blocks, one core): ${fmt(r.aes_gcm_limit_mbps)} MB/s` +
+    (r.aes_gcm_limit_mbps !== null ? ` = ${fmt((r.aes_gcm_limit_mbps * 8) / 1000, 1)} Gbit/s` : ''));
+  const nm = Object.entries(r.not_measured);
+  if (nm.length) {
+    out.push('');
+    out.push('not measured (null in the JSON):');
+    for (const [k, v] of nm) out.push(`  ${k}: ${v}`);
+  }
+  return out.join('\n') + '\n';
+}

@@ -1,0 +1,217 @@
+#!/usr/bin/env node
+/**
+ * `npm run bench`: every setup measured one after another on this machine, side by side — plain
+ * veth, our overlay with IPsec off, our overlay with IPsec on, our daemon to our daemon (tunnel
+ * mode), strongSwan kernel-libipsec to strongSwan — plus IKE handshake rates, a 10/100/1000-peer
+ * mesh and OpenSSL's AES-256-GCM ceiling. Prints a table; writes bench/results/latest.json and a
+ * dated copy. Options: --quick (2 s runs, 1 repetition), --only ROW[,ROW], --json.
+ * Each setup is torn down before the next starts; Ctrl-C removes whatever is up.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { repoRoot } from '../test/helpers/paths.js';
+import { NetnsLab } from '../test/helpers/netns.js';
+import { aesGcmLimit, machineInfo } from './lib/machine.js';
+import { BENCH_PREFIX, onInterrupt } from './lib/lab.js';
+import { DATA_ROWS, NotMeasurable, type DataRow, type Setup } from './lib/setup.js';
+import { measureSetup, type RowFigures } from './lib/traffic.js';
+import { renderTable } from './lib/table.js';
+import { startVeth } from './setups/veth.js';
+import { startOverlayPlain } from './setups/overlay-plain.js';
+import { startOverlayIpsec } from './setups/overlay-ipsec.js';
+import { startTunnelIpsec } from './setups/tunnel-ipsec.js';
+import { startStrongswanLibipsec } from './setups/strongswan.js';
+import { runHandshakes, type HandshakeResults } from './ike/handshakes.js';
+import { runMesh, type MeshRow } from './ike/mesh.js';
+
+const OTHER_ROWS = ['handshakes', 'mesh', 'aes_gcm'] as const;
+const ALL_ROWS: readonly string[] = [...DATA_ROWS, ...OTHER_ROWS];
+
+interface Options {
+  quick: boolean;
+  only: Set<string>;
+  json: boolean;
+}
+
+function parseArgs(argv: string[]): Options {
+  const o: Options = { quick: false, only: new Set(ALL_ROWS), json: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--quick') o.quick = true;
+    else if (a === '--json') o.json = true;
+    else if (a === '--only' || a.startsWith('--only=')) {
+      const v = a === '--only' ? argv[++i] : a.slice('--only='.length);
+      const rows = (v ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+      const bad = rows.filter((r) => !ALL_ROWS.includes(r));
+      if (rows.length === 0 || bad.length) usage(`--only takes rows from: ${ALL_ROWS.join(', ')}${bad.length ? ` (not: ${bad.join(', ')})` : ''}`);
+      o.only = new Set(rows);
+    } else if (a === '--help' || a === '-h') usage();
+    else usage(`unknown option ${a}`);
+  }
+  return o;
+}
+
+function usage(err?: string): never {
+  const text = `usage: npm run bench -- [--quick] [--only ROW[,ROW]] [--json]\n  rows: ${ALL_ROWS.join(', ')}\n`;
+  if (err) {
+    process.stderr.write(`bench: ${err}\n${text}`);
+    process.exit(2);
+  }
+  process.stdout.write(text);
+  process.exit(0);
+}
+
+const STARTERS: Record<DataRow, () => Promise<Setup>> = {
+  veth: startVeth,
+  overlay_plain: startOverlayPlain,
+  overlay_ipsec: startOverlayIpsec,
+  tunnel_ipsec: startTunnelIpsec,
+  strongswan_libipsec: startStrongswanLibipsec,
+};
+
+export interface BenchResults {
+  machine: Awaited<ReturnType<typeof machineInfo>>;
+  throughput_mbps: Record<DataRow, number | null>;
+  rtt_us: Record<DataRow, number | null>;
+  handshakes_per_s: { ours: number | null; strongswan: number | null };
+  mesh: MeshRow[];
+  aes_gcm_limit_mbps: number | null;
+  // Beyond the contract's keys: the rest of what was measured, and why anything is null.
+  throughput_4_streams_mbps: Record<DataRow, number | null>;
+  udp_rr_per_s: Record<DataRow, number | null>;
+  cpu_s_per_gb: Record<DataRow, number | null>;
+  endpoints_cpu_s_per_gb: Record<DataRow, number | null>;
+  runs: Partial<Record<DataRow, RowFigures['runs']>>;
+  describe: Partial<Record<DataRow, string>>;
+  handshakes: HandshakeResults | null;
+  not_measured: Record<string, string>;
+  settings: { quick: boolean; seconds: number; repetitions: number; pings: number; udp_rr_seconds: number; rows: string[] };
+  units: Record<string, string>;
+}
+
+const nullRows = (): Record<DataRow, number | null> => Object.fromEntries(DATA_ROWS.map((r) => [r, null])) as Record<DataRow, number | null>;
+
+async function main(): Promise<void> {
+  const o = parseArgs(process.argv.slice(2));
+  const log = (m: string): void => { process.stderr.write(`${m}\n`); };
+  if (process.getuid?.() !== 0) {
+    process.stderr.write('bench: needs root (network namespaces, TUN devices, charon)\n');
+    process.exit(2);
+  }
+  const seconds = o.quick ? 2 : 10;
+  const reps = o.quick ? 1 : 3;
+  const pings = o.quick ? 20 : 50;
+  const rrSeconds = o.quick ? 1 : 3;
+  const started = Date.now();
+  const res: BenchResults = {
+    machine: await machineInfo(),
+    throughput_mbps: nullRows(),
+    rtt_us: nullRows(),
+    handshakes_per_s: { ours: null, strongswan: null },
+    mesh: [],
+    aes_gcm_limit_mbps: null,
+    throughput_4_streams_mbps: nullRows(),
+    udp_rr_per_s: nullRows(),
+    cpu_s_per_gb: nullRows(),
+    endpoints_cpu_s_per_gb: nullRows(),
+    runs: {},
+    describe: {},
+    handshakes: null,
+    not_measured: {},
+    settings: { quick: o.quick, seconds, repetitions: reps, pings, udp_rr_seconds: rrSeconds, rows: [...o.only] },
+    units: {
+      throughput_mbps: 'Mbit/s, iperf3 TCP, 1 stream, median of the repetitions (throughput_4_streams_mbps: 4 streams)',
+      rtt_us: 'microseconds, median ping round trip',
+      udp_rr_per_s: 'UDP 64-byte request/response transactions per second, one outstanding',
+      cpu_s_per_gb: 'CPU seconds (user+system, all threads) of the data-path daemons per 10^9 bytes received; null for veth (no daemon)',
+      endpoints_cpu_s_per_gb: 'CPU seconds of both iperf3 processes per 10^9 bytes (as iperf3 reports them)',
+      handshakes_per_s: 'IKE_SA + first CHILD_SA established per second at the responder, MODP2048, RSA-2048 certificates',
+      mesh: 'seconds from first IKE_SA_INIT to all CHILD_SAs up; rss_mb: the node process RSS then; kb_per_peer: RSS growth / peers',
+      aes_gcm_limit_mbps: 'MB/s (10^6 bytes), openssl speed -evp aes-256-gcm, 1024-byte blocks, one core',
+    },
+  };
+  // Processes the measurements start (iperf3/udp-rr servers) are tracked here; it owns no namespaces.
+  const procs = new NetnsLab(`${BENCH_PREFIX}-proc`);
+  onInterrupt(() => procs.cleanup());
+
+  for (const row of DATA_ROWS) {
+    if (!o.only.has(row)) continue;
+    log(`== ${row}`);
+    let setup: Setup | undefined;
+    try {
+      setup = await STARTERS[row]();
+      res.describe[row] = setup.describe;
+      const f = await measureSetup(procs, setup, { seconds, reps, pings, rrSeconds }, log);
+      res.throughput_mbps[row] = round(f.throughput_1_mbps);
+      res.throughput_4_streams_mbps[row] = round(f.throughput_4_mbps);
+      res.rtt_us[row] = round(f.rtt_us);
+      res.udp_rr_per_s[row] = round(f.udp_rr_per_s);
+      res.cpu_s_per_gb[row] = round(f.cpu_s_per_gb, 2);
+      res.endpoints_cpu_s_per_gb[row] = round(f.endpoints_cpu_s_per_gb, 2);
+      res.runs[row] = f.runs;
+    } catch (e) {
+      const reason = e instanceof NotMeasurable ? e.reason : `failed: ${(e as Error).message.split('\n')[0]}`;
+      res.not_measured[row] = reason;
+      log(`  ${row}: not measured — ${reason}`);
+      if (!(e instanceof NotMeasurable)) log(String((e as Error).stack ?? e));
+    } finally {
+      await procs.cleanup();
+      await setup?.teardown();
+    }
+  }
+
+  if (o.only.has('handshakes')) {
+    log('== handshakes');
+    try {
+      res.handshakes = await runHandshakes({ seconds: o.quick ? 2 : 8, log });
+      res.handshakes_per_s = { ours: res.handshakes.modp2048.ours.per_s, strongswan: res.handshakes.modp2048.strongswan.per_s };
+      for (const [k, v] of Object.entries(res.handshakes.not_measured)) res.not_measured[`handshakes.${k}`] = v;
+    } catch (e) {
+      res.not_measured.handshakes = `failed: ${(e as Error).message.split('\n')[0]}`;
+      log(String((e as Error).stack ?? e));
+    }
+  }
+
+  if (o.only.has('mesh')) {
+    log('== mesh');
+    for (const peers of o.quick ? [10, 100] : [10, 100, 1000]) {
+      try {
+        const m = await runMesh({ peers, log });
+        res.mesh.push(m);
+      } catch (e) {
+        res.not_measured[`mesh.${peers}`] = `failed: ${(e as Error).message.split('\n')[0]}`;
+        log(String((e as Error).stack ?? e));
+      }
+    }
+  }
+
+  if (o.only.has('aes_gcm')) {
+    log('== openssl speed -evp aes-256-gcm');
+    res.aes_gcm_limit_mbps = await aesGcmLimit(o.quick ? 1 : 3);
+  }
+
+  for (const row of ALL_ROWS) if (!o.only.has(row)) res.not_measured[row] = 'not run (--only)';
+  res.machine.load_end = os.loadavg().map((x) => Math.round(x * 100) / 100);
+
+  const dir = path.join(repoRoot, 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  const text = JSON.stringify(res, null, 2) + '\n';
+  writeFileSync(path.join(dir, 'latest.json'), text);
+  const dated = path.join(dir, `${res.machine.date.replace(/[:]/g, '').replace(/\.\d+Z$/, 'Z')}${o.quick ? '-quick' : ''}.json`);
+  writeFileSync(dated, text);
+  if (o.json) process.stdout.write(text);
+  else process.stdout.write(renderTable(res));
+  log(`wrote ${path.relative(process.cwd(), path.join(dir, 'latest.json'))} and ${path.relative(process.cwd(), dated)} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+}
+
+function round(x: number | null, digits = 0): number | null {
+  if (x === null || !Number.isFinite(x)) return null;
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+
+main().then(() => process.exit(0), (e: unknown) => {
+  process.stderr.write(`bench: ${(e as Error).stack ?? String(e)}\n`);
+  process.exit(1);
+});
