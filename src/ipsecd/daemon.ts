@@ -70,6 +70,8 @@ export class Ipsecd {
   private ticker: NodeJS.Timeout | undefined;
   private startedAt = 0;
   private ikeDatagrams = 0;
+  /** Decrypted packets the kernel refused from the TUN (e.g. a malformed inner header). */
+  private tunWriteErrors = 0;
   private stopped = false;
   private running = false;
   /** The IKE engine plugs in here; null means "manual keys only in this build". */
@@ -102,7 +104,12 @@ export class Ipsecd {
     this.routes.setupTun({ ...cfg.tun, name: this.tun.name });
 
     this.dp = new EspDataPath({
-      tun: { write: (packets: Buffer[]) => { this.tun?.writeBatch(packets); } },
+      tun: {
+        write: (packets: Buffer[]) => {
+          const n = this.tun?.writeBatch(packets) ?? 0;
+          this.tunWriteErrors += packets.length - n;
+        },
+      },
       udp: { send: (d: Buffer, len: number, port: number, addr: string) => this.udp?.send(d, len, port, addr) },
       now: this.now,
       onEvent: (e: EspEvent) => this.onEspEvent(e),
@@ -199,6 +206,7 @@ export class Ipsecd {
     const dpStatus = this.dp!.status();
     return buildStatus(this.opts.config.connections, dpStatus,
       { keepalives: this.udp?.keepalives ?? 0, ike_datagrams: this.ikeDatagrams, malformed: this.udp?.malformed ?? 0 },
+      { name: this.tun?.name ?? this.opts.config.tun.name, write_errors: this.tunWriteErrors },
       Math.floor((this.now() - this.startedAt) / 1000));
   }
 

@@ -45,9 +45,10 @@ export interface IkeSaJson {
 export interface StatusJson {
   ike_sas: IkeSaJson[];
   drops: DropCounts;
-  /** Extensions: packets from the TUN not sent, by cause; NAT keepalives and IKE datagrams seen. */
+  /** Extensions: packets from the TUN not sent, by cause; UDP 4500 keepalives, IKE datagrams and junk seen; TUN write failures. */
   outbound_drops: OutboundDropCounts;
   udp: { keepalives: number; ike_datagrams: number; malformed: number };
+  tun: { name: string; write_errors: number };
 }
 
 /** libreswan's proposal words: aes256gcm16 → AES_GCM_16_256. */
@@ -60,6 +61,7 @@ export function buildStatus(
   conns: readonly ManualConnection[],
   dp: DataPathStatus,
   udp: { keepalives: number; ike_datagrams: number; malformed: number },
+  tun: { name: string; write_errors: number },
   uptimeS: number,
 ): StatusJson {
   const ike_sas = conns.map((c, i): IkeSaJson => {
@@ -89,7 +91,7 @@ export function buildStatus(
   });
   // Junk on port 4500 that never reached the data path is malformed input all the same.
   const drops = { ...dp.drops, malformed: dp.drops.malformed + udp.malformed };
-  return { ike_sas, drops, outbound_drops: dp.outbound_drops, udp };
+  return { ike_sas, drops, outbound_drops: dp.outbound_drops, udp, tun };
 }
 
 /** libreswan's byte counts: 0B, 950B, 8KB, 13MB, 2193MB (powers of 1000, truncated). */

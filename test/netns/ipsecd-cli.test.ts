@@ -1,7 +1,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, rmSync, chmodSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, rmSync, chmodSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { cliPath } from '../helpers/paths.js';
@@ -94,6 +94,30 @@ test('a start that fails (UDP 4500 taken) exits 1 and leaves no TUN or rules beh
     assert.match(r.stderr, /^overlay-ipsec: cannot bind UDP 198\.18\.0\.1:4500: the port is in use/);
     assert.notEqual(lab.exec(ns, ['ip', 'link', 'show', 'oi0'], { check: false }).code, 0, 'TUN removed');
     assert.doesNotMatch(lab.exec(ns, ['ip', 'rule']).stdout, /lookup 2200|sport 4500/);
+  } finally {
+    await lab.cleanup();
+  }
+});
+
+test('Ctrl-C (SIGINT) stops the daemon cleanly too: exit 0, no TUN, no rules, no socket', async () => {
+  const lab = new NetnsLab('oit-esp');
+  try {
+    const ns = lab.addNs('int');
+    lab.exec(ns, ['ip', 'addr', 'add', '198.18.0.1/32', 'dev', 'lo']);
+    lab.exec(ns, ['ip', 'addr', 'add', '10.254.1.1/32', 'dev', 'lo']);
+    const f = path.join(dir, 'int.yaml');
+    const sock = path.join(dir, 'int.sock');
+    writeFileSync(f, GOOD);
+    const p = lab.spawn(ns, [process.execPath, cliPath, 'ipsecd', '--config', f, '--control', sock]);
+    const exit = new Promise<number | null>((r) => p.on('exit', (c) => r(c)));
+    await waitFor(() => existsSync(sock), 'control socket');
+    assert.match(lab.exec(ns, ['ip', 'rule']).stdout, /to 10\.254\.2\.0\/24 lookup 2200/);
+    assert.match(lab.exec(ns, ['ip', 'route', 'show', 'table', '2200']).stdout, /10\.254\.2\.0\/24 dev oi0 .*src 10\.254\.1\.1/);
+    p.kill('SIGINT');
+    assert.equal(await exit, 0);
+    assert.equal(existsSync(sock), false);
+    assert.doesNotMatch(lab.exec(ns, ['ip', 'rule']).stdout, /lookup 2200|sport 4500/);
+    assert.notEqual(lab.exec(ns, ['ip', 'link', 'show', 'oi0'], { check: false }).code, 0);
   } finally {
     await lab.cleanup();
   }

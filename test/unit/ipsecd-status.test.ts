@@ -19,6 +19,7 @@ test('status text has the seed\'s libreswan shape', () => {
     drops: zero,
     outbound_drops: { no_policy: 0, no_sa: 0, policy: 0, malformed: 0, lifetime: 0, oversize: 0 },
     udp: { keepalives: 0, ike_datagrams: 0, malformed: 0 },
+    tun: { name: 'oi0', write_errors: 0 },
   };
   const lines = formatStatusText(st).split('\n');
   // The seed: 000 #8: "ovn-ab2a7c-0-in-1" esp.30da143@192.168.7.23 esp.9b00b718@192.168.7.11 Traffic: ESPin=8MB ESPout=0B! ESPmax=0B
