@@ -135,7 +135,14 @@ export function answerChild(ctx: EngineContext, sa: IkeSa, msg: IkeMessage, ni: 
   const theirTsr = fromEntries(tsrP.selectors);
   const wantsTransport = findNotify(msg.payloads, Notify.USE_TRANSPORT_MODE) !== undefined;
   const ke = findPayload(msg.payloads, PayloadType.KE);
-  const candidates = opts.only ? [opts.only] : sa.conn.children;
+  // Configs that take the request's selectors whole come first, then those that must narrow them
+  // (strongSwan also picks the best-matching child): with an overlay's `-in-1` (local udp/6081 ↔
+  // remote udp) and `-out-1` (the mirror), each request then lands on the mirrored config instead
+  // of being narrowed to 6081 ↔ 6081 by whichever config comes first.
+  const all = opts.only ? [opts.only] : sa.conn.children;
+  const whole = (cfg: ResolvedChild): boolean =>
+    allWithin(theirTsi, resolveTs(cfg.remoteTs, sa.remote.address)) && allWithin(theirTsr, resolveTs(cfg.localTs, sa.local.address));
+  const candidates = [...all.filter(whole), ...all.filter((c) => !whole(c))];
   let sawProposal = false;
   let invalidKe: number | undefined;
   for (const cfg of candidates) {
