@@ -59,10 +59,12 @@ let L: IpsecdLab;
 let da: Daemon;
 let out = '';
 let sent: string[] = [];
+let keys: ReturnType<typeof newKeys>;
 
 before(async () => {
   L = new IpsecdLab('oit-esp');
   const k = newKeys();
+  keys = k;
   da = await L.startDaemon('a', L.writeConfig('a', manualConn('site', 'a', 'tunnel', k, [A.podNet], [B.podNet])));
   const rcv = L.lab.spawn(L.a, [process.execPath, '--input-type=module', '-e', RECEIVER]);
   rcv.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
@@ -94,6 +96,41 @@ test('nothing hostile reaches the TUN or the application; good traffic still flo
   assert.deepEqual(got, ['good 1', 'good 9', 'good 10', 'good 11']);
   const link = JSON.parse(L.lab.exec(L.a, ['ip', '-j', '-s', 'link', 'show', 'oi0']).stdout) as { stats64: { rx: { packets: number } } }[];
   assert.equal(link[0]!.stats64.rx.packets, sent.length, 'packets written into the TUN');
+});
+
+const JUNK = PY_ESP + `
+import random
+def main(inp):
+    rnd = random.Random(inp['seed'])
+    sock = udp4500(inp['b'])
+    spi = inp['spi_to_a'].to_bytes(4, 'big')
+    for i in range(inp['n']):
+        n = rnd.choice([0, 1, 2, 3, 7, 8, 20, 35, 36, 37, 60, 100, 1000, 1400, 3000])
+        d = bytearray(rnd.randbytes(n))
+        if n >= 1 and d[0] in (0x00, 0xff):
+            d[0] = 0x01                          # neither a keepalive nor the IKE marker
+        if n >= 8 and i % 2 == 0:
+            d[0:4] = spi                         # half claim A's SPI: the crypto must refuse them
+        sock.sendto(bytes(d), (inp['a'], 4500))
+        if i % 50 == 0:
+            time.sleep(0.01)
+    to_a = sa(inp['spi_to_a'], inp['key_to_a'], inp['b'], inp['a'])
+    sock.sendto(sealed_esp(to_a, IP(src='10.2.0.1', dst='10.1.0.1')/UDP(sport=5555, dport=7777)/Raw(b'after junk'), 1000), (inp['a'], 4500))
+    return {}
+`;
+
+test('random junk on UDP 4500: every datagram refused and counted, then good traffic still flows', async () => {
+  const before = await L.status(da);
+  const sum = (d: Record<string, number>): number => Object.values(d).reduce((a, b) => a + b, 0);
+  const n = 400;
+  runScapy(JUNK, { a: A.underlay, b: B.underlay, n, seed: 4303, spi_to_a: keys.spiBA, key_to_a: keys.keyBA.toString('hex') }, { netns: L.b, timeoutMs: 60_000 });
+  await waitFor(() => out.includes('after junk'), 'the good packet after the junk', 10_000);
+  const after = await L.status(da);
+  assert.equal(sum(after.drops) - sum(before.drops), n, JSON.stringify(after.drops));
+  assert.equal(after.udp.keepalives, 0);
+  assert.equal(after.udp.ike_datagrams, 0);
+  const link = JSON.parse(L.lab.exec(L.a, ['ip', '-j', '-s', 'link', 'show', 'oi0']).stdout) as { stats64: { rx: { packets: number } } }[];
+  assert.equal(link[0]!.stats64.rx.packets, sent.length + 1, 'only the one good packet entered the TUN');
 });
 
 test('the daemon is still running and answering', async () => {
