@@ -1,10 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import path from 'node:path';
-import { createInterface } from 'node:readline';
-import type { ChildProcess } from 'node:child_process';
-import { NetnsLab, waitFor } from '../helpers/netns.js';
-import { repoRoot } from '../helpers/paths.js';
+import { NetnsLab } from '../helpers/netns.js';
+import { DEFAULT_PSK, Driver } from './ike-driver-client.js';
 import { StrongSwan, type SwanConnection, type SwanIkeSa } from '../helpers/strongswan.js';
 import { TestPki, type CertFiles } from '../helpers/certs.js';
 import type { IkeConnectionConfig } from '../../src/ike/config.js';
@@ -18,56 +15,7 @@ import type { IkeConnectionConfig } from '../../src/ike/config.js';
  */
 const IP_OURS = '10.252.0.1';
 const IP_SWAN = '10.252.0.2';
-const PSK = 'interop-psk-0123456789';
-
-interface DriverEvent {
-  kind: string;
-  [k: string]: unknown;
-}
-
-class Driver {
-  readonly events: DriverEvent[] = [];
-  constructor(private readonly proc: ChildProcess) {
-    createInterface({ input: proc.stdout! }).on('line', (l) => {
-      try {
-        this.events.push(JSON.parse(l) as DriverEvent);
-      } catch {
-        this.events.push({ kind: 'stdout', line: l });
-      }
-    });
-    createInterface({ input: proc.stderr! }).on('line', (l) => this.events.push({ kind: 'stderr', line: l }));
-  }
-
-  static async start(lab: NetnsLab, ns: string, connections: IkeConnectionConfig[], authOverride?: object, timers?: object): Promise<Driver> {
-    const auth = Object.fromEntries(connections.map((c) => [c.name, authOverride ?? { local: { auth: 'psk', id: 'ours.example' }, remote: { auth: 'psk', id: 'swan.example' }, psk: PSK }]));
-    const script = path.join(repoRoot, 'dist', 'test', 'interop', 'ike-core-driver.js');
-    const proc = lab.spawn(ns, ['env', `IKE_DRIVER_CONFIG=${JSON.stringify({ connections, auth, timers })}`, process.execPath, script], { stdio: ['pipe', 'pipe', 'pipe'] });
-    const d = new Driver(proc);
-    await waitFor(() => d.events.some((e) => e.kind === 'ready' || e.kind === 'stderr'), 'IKE driver ready', 10_000, 20);
-    if (!d.events.some((e) => e.kind === 'ready')) throw new Error(`driver failed: ${JSON.stringify(d.events)}`);
-    return d;
-  }
-
-  command(c: object): void {
-    this.proc.stdin!.write(JSON.stringify(c) + '\n');
-  }
-
-  of(kind: string): DriverEvent[] {
-    return this.events.filter((e) => e.kind === kind);
-  }
-
-  async waitFor(pred: (e: DriverEvent[]) => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-    await waitFor(() => pred(this.events), `${what}; driver log:\n${this.logs().join('\n')}`, timeoutMs, 25);
-  }
-
-  logs(): string[] {
-    return this.events.filter((e) => e.kind === 'log' || e.kind === 'stderr' || e.kind === 'error').map((e) => String(e.line ?? e.message));
-  }
-
-  get process(): ChildProcess {
-    return this.proc;
-  }
-}
+const PSK = DEFAULT_PSK;
 
 function ourConn(proposals: string[], esp: string[], over: Partial<IkeConnectionConfig> = {}): IkeConnectionConfig {
   return {
