@@ -4,7 +4,9 @@ import { FsStore, storeDir } from '../store/index.js';
 import { Operator } from '../operator/index.js';
 import { clockFromEnv } from '../pki/time.js';
 import { createLogger } from '../util/log.js';
-import { UsageError } from '../util/errors.js';
+import { OperationFailed, UsageError } from '../util/errors.js';
+import { CorruptDocumentError } from '../store/index.js';
+import { claimOperator } from '../operator/single-instance.js';
 import { interfaceMtu } from './config.js';
 
 interface OperatorFlags {
@@ -73,6 +75,8 @@ export function registerOperator(program: Command): void {
         }
         network = r.network!;
       }
+      const claim = await claimOperator(o.stateDir);
+      if ('runningPid' in claim) throw new UsageError(`another operator (pid ${claim.runningPid}) is running on ${o.stateDir}`);
       const store = await FsStore.open(storeDir(o.stateDir));
       const op = new Operator({ store, stateDir: o.stateDir, log, now, keyAlgorithm: o.keyAlgorithm, tickMs, ...(network ? { network } : {}) });
       void stopRequested.then(() => op.stop());
@@ -81,12 +85,15 @@ export function registerOperator(program: Command): void {
       } catch (err) {
         await op.stop();
         await store.close();
+        await claim.release();
         if (err instanceof Error && err.message.startsWith('no network config')) throw new UsageError(err.message);
+        if (err instanceof CorruptDocumentError) throw new OperationFailed(err.message);
         throw err;
       }
       if (!stopSignal) log.info({ stateDir: o.stateDir, pid: process.pid }, 'operator running');
       log.info({ signal: await stopRequested }, 'shutting down');
       await op.stop();
       await store.close();
+      await claim.release();
     });
 }

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { FsStore, storeDir, defaultStateDir, CA_BUNDLE_KEY } from '../store/index.js';
+import { FsStore, storeDir, defaultStateDir, CA_BUNDLE_KEY, CorruptDocumentError } from '../store/index.js';
 import { enroll, EnrollmentRefused, EnrollmentTimeout } from '../pki/enroll.js';
 import { IdentityError } from '../pki/node-identity.js';
 import { clockFromEnv, DAY_MS } from '../pki/time.js';
@@ -42,54 +42,64 @@ export function registerPki(program: Command): void {
       const now = clock()();
       const store = await openExisting(o.stateDir ?? defaultStateDir());
       try {
-        const bundle = await store.get('ca', CA_BUNDLE_KEY);
-        const certs = await store.list('certificates');
-        const csrs = await store.list('csrs');
-        const subnets = await store.list('subnets');
-        const subnetOf = new Map(subnets.map((s) => [s.value.node, s.key]));
-        const ca = (bundle?.value.cas ?? []).map((c) => ({
-          subject: c.subject,
-          serial: c.serial,
-          not_before: c.not_before,
-          not_after: c.not_after,
-          pem: c.pem,
-          fingerprint: c.fingerprint,
-          state: c.state,
-          days_left: daysLeft(c.not_after, now),
-        }));
-        const nodes = certs.map((c) => ({
-          node: c.value.node,
-          system_id: c.value.system_id,
-          subject: c.value.subject,
-          issuer: c.value.issuer,
-          serial: c.value.serial,
-          not_before: c.value.not_before,
-          not_after: c.value.not_after,
-          pem: c.value.pem,
-          days_left: daysLeft(c.value.not_after, now),
-          subnet: subnetOf.get(c.value.node) ?? null,
-        }));
-        const requests = csrs.map((c) => ({ node: c.key, status: c.value.status, submitted_at: c.value.submitted_at, ...(c.value.reason ? { reason: c.value.reason } : {}) }));
-        if (o.json) {
-          process.stdout.write(JSON.stringify({ ca, nodes, phase: bundle?.value.phase ?? null, csrs: requests }, null, 2) + '\n');
-          return;
-        }
-        let out = `CA (${bundle ? `rollover phase: ${bundle.value.phase}` : 'none yet: is the operator running?'})\n`;
-        if (ca.length) out += table([['SUBJECT', 'SERIAL', 'NOT BEFORE', 'NOT AFTER', 'DAYS LEFT', 'STATE'], ...ca.map((c) => [c.subject, c.serial, c.not_before, c.not_after, String(c.days_left), c.state])]);
-        out += `Nodes (${nodes.length})\n`;
-        if (nodes.length)
-          out += table([
-            ['NODE', 'SYSTEM-ID', 'SERIAL', 'NOT AFTER', 'DAYS LEFT', 'ISSUER', 'SUBNET'],
-            ...nodes.map((n) => [n.node, n.system_id, n.serial, n.not_after, String(n.days_left), n.issuer, n.subnet ?? '-']),
-          ]);
-        const refused = requests.filter((r) => r.status !== 'approved');
-        if (refused.length) out += `Requests not approved\n` + table([['NODE', 'STATUS', 'REASON'], ...refused.map((r) => [r.node, r.status, r.reason ?? ''])]);
-        process.stdout.write(out);
+        await showPki(store, now, o.json === true);
+      } catch (err) {
+        if (err instanceof CorruptDocumentError) throw new OperationFailed(err.message);
+        throw err;
       } finally {
         await store.close();
       }
     });
+  registerEnroll(pki);
+}
 
+async function showPki(store: FsStore, now: number, json: boolean): Promise<void> {
+  const bundle = await store.get('ca', CA_BUNDLE_KEY);
+  const certs = await store.list('certificates');
+  const csrs = await store.list('csrs');
+  const subnets = await store.list('subnets');
+  const subnetOf = new Map(subnets.map((s) => [s.value.node, s.key]));
+  const ca = (bundle?.value.cas ?? []).map((c) => ({
+    subject: c.subject,
+    serial: c.serial,
+    not_before: c.not_before,
+    not_after: c.not_after,
+    pem: c.pem,
+    fingerprint: c.fingerprint,
+    state: c.state,
+    days_left: daysLeft(c.not_after, now),
+  }));
+  const nodes = certs.map((c) => ({
+    node: c.value.node,
+    system_id: c.value.system_id,
+    subject: c.value.subject,
+    issuer: c.value.issuer,
+    serial: c.value.serial,
+    not_before: c.value.not_before,
+    not_after: c.value.not_after,
+    pem: c.value.pem,
+    days_left: daysLeft(c.value.not_after, now),
+    subnet: subnetOf.get(c.value.node) ?? null,
+  }));
+  const requests = csrs.map((c) => ({ node: c.key, status: c.value.status, submitted_at: c.value.submitted_at, ...(c.value.reason ? { reason: c.value.reason } : {}) }));
+  if (json) {
+    process.stdout.write(JSON.stringify({ ca, nodes, phase: bundle?.value.phase ?? null, csrs: requests }, null, 2) + '\n');
+    return;
+  }
+  let out = `CA (${bundle ? `rollover phase: ${bundle.value.phase}` : 'none yet: is the operator running?'})\n`;
+  if (ca.length) out += table([['SUBJECT', 'SERIAL', 'NOT BEFORE', 'NOT AFTER', 'DAYS LEFT', 'STATE'], ...ca.map((c) => [c.subject, c.serial, c.not_before, c.not_after, String(c.days_left), c.state])]);
+  out += `Nodes (${nodes.length})\n`;
+  if (nodes.length)
+    out += table([
+      ['NODE', 'SYSTEM-ID', 'SERIAL', 'NOT AFTER', 'DAYS LEFT', 'ISSUER', 'SUBNET'],
+      ...nodes.map((n) => [n.node, n.system_id, n.serial, n.not_after, String(n.days_left), n.issuer, n.subnet ?? '-']),
+    ]);
+  const refused = requests.filter((r) => r.status !== 'approved');
+  if (refused.length) out += `Requests not approved\n` + table([['NODE', 'STATUS', 'REASON'], ...refused.map((r) => [r.node, r.status, r.reason ?? ''])]);
+  process.stdout.write(out);
+}
+
+function registerEnroll(pki: Command): void {
   pki
     .command('enroll')
     .description(
@@ -147,6 +157,7 @@ export function registerPki(program: Command): void {
         if (err instanceof EnrollmentRefused) throw new OperationFailed(err.message);
         if (err instanceof EnrollmentTimeout) throw new OperationFailed(err.message);
         if (err instanceof IdentityError) throw new UsageError(err.message);
+        if (err instanceof CorruptDocumentError) throw new OperationFailed(err.message);
         throw err;
       } finally {
         await store.close();

@@ -244,3 +244,12 @@ export async function readInstalled(outDir: string): Promise<{ certPem?: string;
 }
 
 export { fingerprintOf };
+
+/**
+ * Takes a node out of the cluster: its registration and its request go; the operator then
+ * frees its subnet and drops its certificate record. (The node's own files stay with the node.)
+ */
+export async function deregisterNode(store: Store, node: string): Promise<void> {
+  await store.delete('nodes', node);
+  await store.delete('csrs', node);
+}

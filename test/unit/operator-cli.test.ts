@@ -84,6 +84,11 @@ test('operator + pki enroll --csr (openssl) + pki show, as commands', { timeout:
     const lj = JSON.parse(later.stdout) as { nodes: { days_left: number }[] };
     assert.ok(lj.nodes[0]!.days_left > 150 && lj.nodes[0]!.days_left < 200, String(lj.nodes[0]!.days_left));
 
+    // One operator per state directory.
+    const second = await run(['operator', '--state-dir', stateDir, '--config', ...SEED_CONFIG]);
+    assert.equal(second.code, 2);
+    assert.match(second.stderr, new RegExp(`another operator \\(pid ${op.child.pid}\\) is running on`));
+
     op.child.kill('SIGTERM');
     assert.equal(await op.exited, 0);
 
