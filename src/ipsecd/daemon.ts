@@ -147,7 +147,8 @@ export class Ipsecd {
       return openTun(name);
     } catch (e) {
       const errno = (e as { errno?: number }).errno;
-      if (errno === 1 /* EPERM */ || errno === 13 /* EACCES */) throw new PrivilegeError(`opening TUN device ${name}`);
+      const root = process.getuid?.() === 0;
+      if (!root && (errno === 1 /* EPERM */ || errno === 13 /* EACCES */)) throw new PrivilegeError(`opening TUN device ${name}`);
       if (errno === 16 /* EBUSY */) throw new OperationFailed(`TUN device ${name} is in use by another process (another ipsecd?); set tun.name to another name`);
       throw new OperationFailed(`cannot open TUN device ${name}: ${(e as Error).message}`);
     }
