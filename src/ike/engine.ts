@@ -44,6 +44,8 @@ export interface IkeCounters {
   cookiesSent: number;
   unsupportedCritical: number;
   retransmits: number;
+  /** Exceptions caught at the engine boundary (should stay 0). */
+  internalErrors: number;
 }
 
 const NON_ESP_MARKER = Buffer.alloc(4);
@@ -68,7 +70,7 @@ export class IkeEngine {
   private readonly ctx: EngineContext;
   readonly counters: IkeCounters = {
     received: 0, malformed: 0, decryptFailed: 0, unknownSpi: 0, badMessageId: 0, retransmittedRequests: 0,
-    notIke: 0, halfOpenLimit: 0, cookiesSent: 0, unsupportedCritical: 0, retransmits: 0,
+    notIke: 0, halfOpenLimit: 0, cookiesSent: 0, unsupportedCritical: 0, retransmits: 0, internalErrors: 0,
   };
 
   constructor(private readonly opts: IkeEngineOptions) {
@@ -217,6 +219,15 @@ export class IkeEngine {
   }
 
   onTimeout(now: number = this.opts.now()): void {
+    try {
+      this.onTimeoutUnguarded(now);
+    } catch (e) {
+      this.counters.internalErrors++;
+      this.outputs.push({ kind: 'log', line: `internal error in timers: ${(e as Error).stack ?? String(e)}` });
+    }
+  }
+
+  private onTimeoutUnguarded(now: number): void {
     for (const sa of [...this.all]) {
       if (sa.state === 'dead') continue;
       const out = sa.outstanding;
@@ -265,6 +276,16 @@ export class IkeEngine {
   /** Handles one UDP datagram addressed to us. Never throws on bad input. */
   receive(datagram: Buffer, from: Endpoint, to: Endpoint): void {
     this.counters.received++;
+    try {
+      this.receiveUnguarded(datagram, from, to);
+    } catch (e) {
+      // A bug or a provider failure must not take the daemon down with it: count, log, drop.
+      this.counters.internalErrors++;
+      this.outputs.push({ kind: 'log', line: `internal error handling a datagram from ${from.address}:${from.port}: ${(e as Error).stack ?? String(e)}` });
+    }
+  }
+
+  private receiveUnguarded(datagram: Buffer, from: Endpoint, to: Endpoint): void {
     let dg = datagram;
     if (to.port === this.natTPort || from.port === this.natTPort) {
       if (dg.length < 4 || !dg.subarray(0, 4).equals(NON_ESP_MARKER)) {

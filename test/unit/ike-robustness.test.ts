@@ -174,3 +174,13 @@ test('deterministic: the same seeds give the same bytes on the wire', () => {
   };
   assert.equal(run(), run());
 });
+
+test('a failing auth provider is contained at the engine boundary (counted, logged, no throw)', () => {
+  const broken = pskAuth('secret', 'b.example', 'a.example');
+  const { sim, a, b } = pair({}, {}, pskAuth('secret', 'a.example', 'b.example'), { ...broken, verify: () => { throw new Error('provider exploded'); } });
+  a.engine.initiate('site');
+  assert.doesNotThrow(() => sim.advance(1000));
+  assert.equal(b.engine.counters.internalErrors, 1);
+  assert.ok(b.logs.some((l) => l.includes('provider exploded')));
+  void a;
+});
