@@ -93,7 +93,9 @@ if (mode === 'responder') {
     t0 = performance.now();
     setTimeout(() => {
       const s = (performance.now() - t0) / 1000;
-      process.stdout.write(JSON.stringify({ established: counted, total: established, seconds: s, per_s: counted / s, failed, retransmits: engine.counters.retransmits }) + '\n');
+      const cpu = process.cpuUsage();
+      const cpuMsEach = established > 0 ? (cpu.user + cpu.system) / 1000 / established : null;
+      process.stdout.write(JSON.stringify({ established: counted, total: established, seconds: s, per_s: counted / s, failed, retransmits: engine.counters.retransmits, initiator_cpu_ms: cpuMsEach }) + '\n');
       driver.close();
       process.exit(0);
     }, seconds * 1000);

@@ -88,6 +88,7 @@ async function hub(cfg: MeshConfig): Promise<void> {
   const gc = (globalThis as { gc?: () => void }).gc;
   gc?.();
   const baseline = rssBytes(process.pid) ?? 0;
+  const heapBaseline = process.memoryUsage().heapUsed;
   const conns = Array.from({ length: cfg.peers }, (_, i) => connection(`peer${i}`, cfg.hub, peerAddress(i), cfg.proposal));
   const auth = createAuthProvider(Object.fromEntries(conns.map((c) => [c.name, cfg.hubAuth])), () => new Date());
   const engine = new IkeEngine({ now: () => Date.now(), random: (n) => randomBytes(n), connections: conns, auth });
@@ -104,7 +105,7 @@ async function hub(cfg: MeshConfig): Promise<void> {
           const seconds = (performance.now() - t0) / 1000;
           gc?.();
           const rss = rssBytes(process.pid) ?? 0;
-          emit({ event: 'done', seconds, rss, baseline, retransmits: engine.counters.retransmits, heapUsed: process.memoryUsage().heapUsed });
+          emit({ event: 'done', seconds, rss, baseline, retransmits: engine.counters.retransmits, heapUsed: process.memoryUsage().heapUsed, heapBaseline });
         }
       } else if (o.kind === 'ike-down') emit({ event: 'ike-down', name: o.name, reason: o.reason });
     }

@@ -26,18 +26,20 @@ export function renderTable(r: BenchResults): string {
     const h = r.handshakes;
     const rows = (['modp2048', 'x25519'] as const).flatMap((g) => (['ours', 'strongswan'] as const).map((who) => {
       const x = h[g][who];
-      return [`${who} (${g})`, fmt(x.per_s, 1), fmt(x.cpu_ms_per_handshake, 2), String(x.established), String(x.retransmits ?? '—')];
+      return [`${who} (${g})`, fmt(x.per_s, 1), fmt(x.cpu_ms_per_handshake, 2), fmt(x.initiator_cpu_ms_per_handshake, 2), String(x.established), String(x.retransmits ?? '—')];
     }));
-    out.push(grid(['responder', 'handshakes/s', 'responder CPU ms each', 'established', 'initiator retransmits'], rows));
+    out.push(grid(['responder', 'handshakes/s', 'responder CPU ms each', 'load CPU ms each', 'established', 'retransmits'], rows));
     out.push('');
   }
   if (r.mesh.length) {
-    out.push(grid(['mesh peers', 'seconds', 'RSS MB', 'KB/peer', 'retransmits'],
-      r.mesh.map((x) => [String(x.peers), fmt(x.seconds, 2), fmt(x.rss_mb, 1), fmt(x.kb_per_peer, 1), String(x.retransmits)])));
+    out.push(grid(['mesh peers', 'seconds', 'RSS MB', 'RSS KB/peer', 'heap KB/peer', 'retransmits'],
+      r.mesh.map((x) => [String(x.peers), fmt(x.seconds, 2), fmt(x.rss_mb, 1), fmt(x.kb_per_peer, 1), fmt(x.heap_kb_per_peer, 1), String(x.retransmits)])));
     out.push('');
   }
   out.push(`AES-256-GCM limit (openssl speed, 1 KiB blocks, one core): ${fmt(r.aes_gcm_limit_mbps)} MB/s` +
     (r.aes_gcm_limit_mbps !== null ? ` = ${fmt((r.aes_gcm_limit_mbps * 8) / 1000, 1)} Gbit/s` : ''));
+  const e = r.esp_inprocess_mb_s_per_core;
+  if (e) out.push(`ESP in process, no I/O (MB/s per core, 1400-byte packets, seal + open): data path ${fmt(e.data_path)}, SA pair ${fmt(e.sa_pair)}, bare node:crypto ${fmt(e.node_crypto_baseline)}`);
   const nm = Object.entries(r.not_measured);
   if (nm.length) {
     out.push('');
