@@ -96,12 +96,12 @@ describe('IKE core against strongSwan 5.9.8', () => {
     caPems: [ca.certPem],
   });
 
-  async function setup(proposals: string[], esp: string[], o: { swan?: Partial<SwanConnection>; ours?: Partial<IkeConnectionConfig>; oursAuth?: object; timers?: object; swanProposals?: string[] } = {}): Promise<{ d: Driver; s: StrongSwan }> {
+  async function setup(proposals: string[], esp: string[], o: { swan?: Partial<SwanConnection>; ours?: Partial<IkeConnectionConfig>; oursAuth?: object; timers?: object; swanProposals?: string[]; charonExtra?: string[] } = {}): Promise<{ d: Driver; s: StrongSwan }> {
     if (driver) await lab.stop(driver.process);
     await swan?.stop();
     swan = undefined;
     driver = undefined;
-    swan = await StrongSwan.start({ lab, ns: nsSwan, name: 'swan', connections: [{ ...swanConn(o.swanProposals ?? proposals, esp), ...o.swan }] });
+    swan = await StrongSwan.start({ lab, ns: nsSwan, name: 'swan', connections: [{ ...swanConn(o.swanProposals ?? proposals, esp), ...o.swan }], ...(o.charonExtra ? { charonExtra: o.charonExtra } : {}) });
     driver = await Driver.start(lab, nsOurs, [ourConn(proposals, esp, o.ours)], o.oursAuth, o.timers);
     return { d: driver, s: swan };
   }
@@ -260,5 +260,23 @@ describe('IKE core against strongSwan 5.9.8', () => {
     assert.equal(d.of('child-down').length, 1);
     // 1 s idle + 0.5 × (1 + 1.5 + 2.25 + 3.375) s ≈ 5 s
     assert.ok(took > 3000 && took < 12_000, `dead after ${took} ms`);
+  });
+
+  it('IKE fragmentation (RFC 7383) both ways: RSA certificates over a 576-byte path', async () => {
+    const { d, s } = await setup(['aes256gcm16-prfsha256-modp2048'], ['aes256gcm16'], {
+      swan: { ...swanCert(certs['swan-rsa']!), fragmentation: 'yes' },
+      oursAuth: oursCert(certs['ours-rsa']!),
+      ours: { fragmentMtu: 576 },
+      charonExtra: ['fragment_size = 576'],
+    });
+    d.command({ cmd: 'initiate', conn: 'site' });
+    const sas = await s.waitForSas((x) => installed(x) !== undefined, 'IKE and CHILD SA up');
+    await d.waitFor((e) => e.some((x) => x.kind === 'child-up'), 'our child-up');
+    checkChild(d, s, sas);
+    const log = s.log();
+    assert.match(log, /received fragment #1 of \d+, waiting for complete IKE message/, 'strongSwan reassembled our fragments');
+    assert.match(log, /splitting IKE message \(\d+ bytes\) into \d+ fragments/, 'strongSwan fragmented its answer to us');
+    const sent = d.of('sent').filter((x) => (x.to as { port: number }).port === 4500);
+    assert.ok(sent.every((x) => Number(x.length) + 28 <= 576), 'every datagram we sent fits the path');
   });
 });
