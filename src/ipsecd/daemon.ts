@@ -72,6 +72,8 @@ export class Ipsecd {
   private ikeDatagrams = 0;
   /** Decrypted packets the kernel refused from the TUN (e.g. a malformed inner header). */
   private tunWriteErrors = 0;
+  /** The device holding the local address (for status, as pluto shows it). */
+  private listenDev = '?';
   private stopped = false;
   private running = false;
   /** The IKE engine plugs in here; null means "manual keys only in this build". */
@@ -122,7 +124,9 @@ export class Ipsecd {
     if (this.opts.keylogDir) this.keylog = new KeylogWriter(this.opts.keylogDir);
     cfg.connections.forEach((c, i) => this.installManual(c, i + 1));
 
-    const sources = findLocalSources(cfg.connections, localIpv4Addresses());
+    const local = localIpv4Addresses();
+    this.listenDev = local.find((a) => a.addr === localAddrs[0])?.dev ?? '?';
+    const sources = findLocalSources(cfg.connections, local.map((a) => a.addr));
     for (const c of cfg.connections) {
       if (c.mode === 'tunnel' && !sources.has(c.name)) {
         this.log.warn({ conn: c.name, local_ts: c.localTsText }, 'no local address inside local_ts: locally sent packets may carry a source outside the selectors and be dropped');
@@ -208,7 +212,8 @@ export class Ipsecd {
     return buildStatus(this.opts.config.connections, dpStatus,
       { keepalives: this.udp?.keepalives ?? 0, ike_datagrams: this.ikeDatagrams, malformed: this.udp?.malformed ?? 0 },
       { name: this.tun?.name ?? this.opts.config.tun.name, write_errors: this.tunWriteErrors },
-      Math.floor((this.now() - this.startedAt) / 1000));
+      Math.floor((this.now() - this.startedAt) / 1000),
+      this.udp ? [`${this.listenDev} UDP ${this.udp.address}:4500`, `${this.listenDev} UDP ${this.udp.address}:500`] : []);
   }
 
   private handleControl(req: ControlRequest): ControlResponse {

@@ -87,12 +87,12 @@ function ip(args: string[], check = true): { ok: boolean; err: string } {
   return { ok, err: r.stderr ?? '' };
 }
 
-/** IPv4 addresses assigned on this host (in the current network namespace). */
-export function localIpv4Addresses(): string[] {
+/** IPv4 addresses assigned on this host (in the current network namespace) and their devices. */
+export function localIpv4Addresses(): { dev: string; addr: string }[] {
   const r = spawnSync('ip', ['-j', '-4', 'addr', 'show'], { encoding: 'utf8' });
   if (r.status !== 0) return [];
-  const links = JSON.parse(r.stdout) as { addr_info?: { local?: string }[] }[];
-  return links.flatMap((l) => (l.addr_info ?? []).map((a) => a.local).filter((a): a is string => !!a));
+  const links = JSON.parse(r.stdout) as { ifname?: string; addr_info?: { local?: string }[] }[];
+  return links.flatMap((l) => (l.addr_info ?? []).filter((a) => !!a.local).map((a) => ({ dev: l.ifname ?? '?', addr: a.local! })));
 }
 
 /** For each tunnel-mode connection, the first local address inside one of its local_ts. */

@@ -49,6 +49,8 @@ export interface StatusJson {
   outbound_drops: OutboundDropCounts;
   udp: { keepalives: number; ike_datagrams: number; malformed: number };
   tun: { name: string; write_errors: number };
+  /** UDP sockets the daemon listens on, "<device> UDP <address>:<port>" as pluto lists them. */
+  listen: string[];
 }
 
 /** libreswan's proposal words: aes256gcm16 → AES_GCM_16_256. */
@@ -63,6 +65,7 @@ export function buildStatus(
   udp: { keepalives: number; ike_datagrams: number; malformed: number },
   tun: { name: string; write_errors: number },
   uptimeS: number,
+  listen: string[] = [],
 ): StatusJson {
   const ike_sas = conns.map((c, i): IkeSaJson => {
     const child = dp.children.find((ch) => ch.name === c.name);
@@ -91,7 +94,7 @@ export function buildStatus(
   });
   // Junk on port 4500 that never reached the data path is malformed input all the same.
   const drops = { ...dp.drops, malformed: dp.drops.malformed + udp.malformed };
-  return { ike_sas, drops, outbound_drops: dp.outbound_drops, udp, tun };
+  return { ike_sas, drops, outbound_drops: dp.outbound_drops, udp, tun, listen };
 }
 
 /** libreswan's byte counts: 0B, 950B, 8KB, 13MB, 2193MB (powers of 1000, truncated). */
@@ -107,7 +110,10 @@ function bareSpi(s: string): string {
 
 /** The seed's `ipsec status` lines: a state line and a traffic line per child SA. */
 export function formatStatusText(st: StatusJson): string {
-  const lines: string[] = [];
+  // pluto opens with its kernel interface and the sockets it listens on.
+  const lines: string[] = [`000 using kernel interface: userspace ESP (TUN ${st.tun.name})`, '000'];
+  for (const l of st.listen) lines.push(`000 interface ${l}`);
+  if (st.listen.length) lines.push('000');
   for (const ike of st.ike_sas) {
     for (const ch of ike.children) {
       const label = ike.name === ch.name ? `"${ike.name}"` : `"${ike.name}/${ch.name}"`;

@@ -98,6 +98,7 @@ test('tshark decrypts every ESP packet with our key log: ICV good, inner ICMP an
 test('ipsec status prints the libreswan-style lines and the JSON of CONTRACTS.md', () => {
   const text = spawnSync(process.execPath, [cliPath, 'ipsec', 'status', '--control', da.control], { encoding: 'utf8' });
   assert.equal(text.status, 0, text.stderr);
+  assert.match(text.stdout, /^000 interface va UDP 198\.18\.0\.1:4500$/m);
   assert.match(text.stdout, /^000 #1: "site" esp\.1001@198\.18\.0\.2 esp\.2002@198\.18\.0\.1 Traffic: ESPin=\d+(B|KB|MB) ESPout=\d+(B|KB|MB)! ESPmax=0B$/m);
   const json = spawnSync(process.execPath, [cliPath, 'ipsec', 'status', '--control', da.control, '--json'], { encoding: 'utf8' });
   assert.equal(json.status, 0, json.stderr);

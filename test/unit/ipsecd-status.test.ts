@@ -20,8 +20,11 @@ test('status text has the seed\'s libreswan shape', () => {
     outbound_drops: { no_policy: 0, no_sa: 0, policy: 0, malformed: 0, lifetime: 0, oversize: 0 },
     udp: { keepalives: 0, ike_datagrams: 0, malformed: 0 },
     tun: { name: 'oi0', write_errors: 0 },
+    listen: ['br-ex UDP 192.168.7.11:4500', 'br-ex UDP 192.168.7.11:500'],
   };
-  const lines = formatStatusText(st).split('\n');
+  const all = formatStatusText(st).split('\n');
+  assert.deepEqual(all.slice(0, 5), ['000 using kernel interface: userspace ESP (TUN oi0)', '000', '000 interface br-ex UDP 192.168.7.11:4500', '000 interface br-ex UDP 192.168.7.11:500', '000']);
+  const lines = all.slice(5);
   // The seed: 000 #8: "ovn-ab2a7c-0-in-1" esp.30da143@192.168.7.23 esp.9b00b718@192.168.7.11 Traffic: ESPin=8MB ESPout=0B! ESPmax=0B
   assert.equal(lines[1], '000 #8: "ovn-ab2a7c-0-in-1" esp.30da143@192.168.7.23 esp.9b00b718@192.168.7.11 Traffic: ESPin=8MB ESPout=0B! ESPmax=0B');
   assert.match(lines[0]!, /^000 #8: "ovn-ab2a7c-0-in-1":4500 STATE_MANUAL_SA \(static keys installed, transport mode\); newest IPSEC; eroute owner; xfrm=AES_GCM_16_256-NONE; idle;$/);
