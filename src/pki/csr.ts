@@ -32,7 +32,8 @@ export async function checkNodeCsr(text: string, systemId: string, owners: Reado
   let csr: x509.Pkcs10CertificateRequest;
   try {
     if (!/-----BEGIN (NEW )?CERTIFICATE REQUEST-----/.test(text)) return { ok: false, reason: 'not a PEM certificate request (no BEGIN CERTIFICATE REQUEST block)' };
-    csr = new x509.Pkcs10CertificateRequest(text.replace('NEW CERTIFICATE REQUEST', 'CERTIFICATE REQUEST').replace('NEW CERTIFICATE REQUEST', 'CERTIFICATE REQUEST'));
+    // Older tools label the block NEW CERTIFICATE REQUEST; the contents are the same.
+    csr = new x509.Pkcs10CertificateRequest(text.replace(/NEW CERTIFICATE REQUEST/g, 'CERTIFICATE REQUEST'));
   } catch (err) {
     return { ok: false, reason: `not a valid PKCS#10 certificate request: ${(err as Error).message}` };
   }

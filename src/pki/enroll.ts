@@ -5,6 +5,7 @@ import { CA_BUNDLE_KEY, type CaBundleDoc, type CertificateDoc, type NodeDoc } fr
 import { update, type Store } from '../store/store.js';
 import { replaceFile } from '../store/atomic-file.js';
 import { generateKeyPair, privateKeyToPem, type KeyAlgorithm } from './keys.js';
+import { subtle } from './provider.js';
 import { createNodeCsr } from './csr.js';
 import { fingerprintOf, verifiesAgainst } from './cert-info.js';
 import { loadOrCreateIdentity, type NodeIdentity } from './node-identity.js';
@@ -180,7 +181,6 @@ export async function enroll(opts: EnrollOptions): Promise<EnrollResult> {
     await replaceFile(newKeyPath, await privateKeyToPem(keys.privateKey), 0o600);
     await chmod(newKeyPath, 0o600);
     csrPem = await createNodeCsr(keys, identity.systemId);
-    const { subtle } = await import('./provider.js');
     publicKeyDer = Buffer.from(await subtle.exportKey('spki', keys.publicKey));
   }
   await replaceFile(path.join(outDir, REQ_FILE), csrPem, 0o644);

@@ -1,4 +1,4 @@
-import { open, link, unlink, readdir, stat } from 'node:fs/promises';
+import { open, link, unlink, readdir, stat, rename } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 
@@ -51,7 +51,6 @@ export async function createExclusive(target: string, data: string | Uint8Array,
 
 /** Replaces (or creates) `target` atomically: temp file, fsync, rename, fsync dir. */
 export async function replaceFile(target: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
-  const { rename } = await import('node:fs/promises');
   const dir = path.dirname(target);
   const tmp = await writeTemp(dir, data, mode);
   try {
