@@ -86,7 +86,8 @@ test('documents are checked on write and on read; a damaged file is reported by 
     const seen: string[] = [];
     const errors: Error[] = [];
     const stop = store.watch('nodes', (ev) => seen.push(ev.key), { onError: (e) => errors.push(e) });
-    await new Promise((r) => setTimeout(r, 400));
+    for (let i = 0; i < 250 && (errors.length < 2 || seen.length < 1); i++) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 300)); // and nothing more arrives
     stop();
     assert.deepEqual(seen, ['good']);
     assert.equal(errors.length, 2);
