@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runAsync } from '../../test/helpers/harness-util.js';
+import { runTracked as runAsync } from './exec.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const espThroughputJs = path.join(here, '..', 'esp-throughput.js');

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { NetnsLab } from '../../test/helpers/netns.js';
 import { waitFor } from '../../test/helpers/netns.js';
-import { runAsync } from '../../test/helpers/harness-util.js';
+import { runTracked as runAsync } from './exec.js';
 import { cpuSecondsOf, median } from './proc.js';
 import type { Setup } from './setup.js';
 
