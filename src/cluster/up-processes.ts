@@ -1,0 +1,83 @@
+import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+
+/**
+ * The local cluster's daemons (operator, agents) as detached processes inside namespaces, their
+ * output going to a log file each: they must outlive an `up --detach` that started them, and
+ * `down` (or the next `up`) ends them by PID — `ip netns pids` finds them even when the record is
+ * lost. `ip netns exec` execs the command, so the PID we get is the daemon's own.
+ */
+
+export interface Daemon {
+  pid: number;
+  netns: string;
+  log: string;
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Starts `argv` inside `netns`, detached, stdout and stderr appended to `log`. */
+export async function spawnDaemon(netns: string, argv: readonly string[], log: string, env: NodeJS.ProcessEnv = process.env): Promise<Daemon> {
+  await mkdir(path.dirname(log), { recursive: true });
+  const fd = openSync(log, 'a', 0o644);
+  try {
+    const child = spawn('ip', ['netns', 'exec', netns, ...argv], { detached: true, stdio: ['ignore', fd, fd], env });
+    const pid = await new Promise<number>((resolve, reject) => {
+      child.once('spawn', () => resolve(child.pid!));
+      child.once('error', reject);
+    });
+    child.unref();
+    return { pid, netns, log };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The log's text ('' when it does not exist yet). */
+export async function readLog(log: string): Promise<string> {
+  try {
+    return await readFile(log, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** The last lines of a log, for error messages. */
+export async function logTail(log: string, lines = 8): Promise<string> {
+  return (await readLog(log)).trimEnd().split('\n').slice(-lines).join('\n');
+}
+
+/**
+ * Waits until `check` says yes; fails early when the daemon dies (naming its log and quoting its
+ * last lines) or at the deadline.
+ */
+export async function waitForDaemon(d: Daemon, what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (!isAlive(d.pid)) throw new Error(`${what}: the process (pid ${d.pid}) exited; ${d.log} ends with:\n${await logTail(d.log)}`);
+    if (Date.now() > deadline) throw new Error(`${what}: not ready within ${Math.round(timeoutMs / 1000)} s; ${d.log} ends with:\n${await logTail(d.log)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** JSON lines of a log that parse, in order (pino logs and the overlay runner's events). */
+export async function logEvents(log: string): Promise<Array<Record<string, unknown>>> {
+  const out: Array<Record<string, unknown>> = [];
+  for (const line of (await readLog(log)).split('\n')) {
+    if (!line.startsWith('{')) continue;
+    try {
+      out.push(JSON.parse(line) as Record<string, unknown>);
+    } catch { /* a half-written line */ }
+  }
+  return out;
+}

@@ -1,0 +1,234 @@
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { OperationFailed, UsageError } from '../util/errors.js';
+import { storeDir, operatorDir } from '../store/layout.js';
+import { clusterDown } from './down.js';
+import { planTopology, TopologyError, type TopologyPlan } from './topology.js';
+import { buildTopology } from './topology-netns.js';
+import { saveTopology } from './topology-file.js';
+import {
+  CLUSTER_STATE_VERSION, logsDir, saveClusterState, topologyFile, type ClusterState, type DaemonRecord,
+} from './state.js';
+import { DEFAULT_CONFIG_FILES, prepareConfig } from './up-config.js';
+import { OverlayRunnerDriver, type NodeDaemonDriver, type NodeTunnelState } from './up-nodes.js';
+import { agentAvailable, AgentDriver } from './up-agent.js';
+import { logEvents, spawnDaemon, waitForDaemon } from './up-processes.js';
+import type { Progress } from './up-progress.js';
+import { pingPair, podPairs, type PingResult } from './verify-traffic.js';
+import { verifyCluster, type VerifyReport } from './verify.js';
+
+/**
+ * `overlay-ipsec up`: the seed's cluster in network namespaces. Phases, each shown as progress:
+ * clean up an earlier run → check the config → build namespaces → operator → node daemons (one per
+ * node, in plan order so the operator hands out subnets in the plan's order) → tunnels → pod-to-pod
+ * check → a short `verify`. The record (state.ts) is written as soon as there is something to
+ * clean up, so a crash at any point is undone by `down` or the next `up`.
+ */
+
+const MAIN = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+/** Directories `up` makes in the state dir and `down` removes. */
+const CLUSTER_DIRS = ['store', 'operator', 'nodes', 'logs', 'config'];
+
+export interface UpOptions {
+  configFiles?: string[];
+  masters: number;
+  workers: number;
+  podsPerNode: number;
+  noIpsec: boolean;
+  stateDir: string;
+  prefix: string;
+  /** Seconds of `verify` at the end (0: skip). */
+  verifySeconds?: number;
+  /** Seconds to wait for every tunnel (and SA) to come up. */
+  tunnelTimeoutS?: number;
+}
+
+export interface ClusterSummary {
+  ipsec: boolean;
+  daemon: ClusterState['daemon'];
+  nodes: { name: string; role: string; underlay_ip: string; subnet: string; system_id: string; netns: string }[];
+  tunnels: NodeTunnelState[];
+  pods: number;
+  pod_checks: { from: string; to: string; ip: string; ok: boolean; rtt_ms: number | null }[];
+  verify?: Pick<VerifyReport, 'packets' | 'encrypted' | 'spis' | 'exit_code'>;
+  warnings: string[];
+}
+
+export interface UpResult {
+  state: ClusterState;
+  summary: ClusterSummary;
+}
+
+export async function clusterUp(o: UpOptions, progress: Progress): Promise<UpResult> {
+  const stateDir = o.stateDir;
+  progress.phase('cleaning up any earlier run');
+  const old = await clusterDown(stateDir, o.prefix);
+  progress.done(old.namespaces.length || old.hadState ? `removed ${old.namespaces.length} namespaces${old.hadState ? ' and the old record' : ''}` : 'nothing left over');
+  const foreign = CLUSTER_DIRS.filter((d) => existsSync(path.join(stateDir, d)) && (d === 'store' || d === 'operator'));
+  if (foreign.length) {
+    throw new UsageError(`${stateDir} already holds ${foreign.join(' and ')} that \`up\` did not make (a real operator's state?); pass --state-dir with a directory of its own`);
+  }
+
+  progress.phase('checking the config');
+  const sources = o.configFiles?.length ? o.configFiles : DEFAULT_CONFIG_FILES;
+  // The underlay we build is sized for the pod MTU; 9000 is the most it can carry.
+  const cfg = await prepareConfig(sources, path.join(stateDir, 'config'), { noIpsec: o.noIpsec, underlayMtu: 9000, underlayCidr: '192.168.7.0/24' });
+  const ipsec = cfg.network.ipsec.mode === 'Full';
+  progress.done(`${sources.map((s) => path.basename(s)).join(' + ')}: clusterNetwork ${cfg.network.clusterNetwork.map((c) => `${c.cidr}/hostPrefix ${c.hostPrefix}`).join(', ')}, MTU ${cfg.network.mtu}, IPsec ${cfg.network.ipsec.mode}`);
+  for (const w of cfg.warnings) progress.note(`warning: ${w}`);
+
+  let plan: TopologyPlan;
+  try {
+    const cn = cfg.network.clusterNetwork[0]!;
+    plan = planTopology({ prefix: o.prefix, masters: o.masters, workers: o.workers, podsPerNode: o.podsPerNode, clusterNetwork: cn.cidr, hostPrefix: cn.hostPrefix, mtu: cfg.network.mtu });
+  } catch (err) {
+    if (err instanceof TopologyError) throw new UsageError(`cannot plan the cluster: ${err.message}`);
+    throw err;
+  }
+
+  const useAgent = await agentAvailable(MAIN);
+  if (ipsec && !useAgent) throw new OperationFailed('the node agent (`overlay-ipsec agent`) is not part of this build, so IPsec cannot be set up; run `overlay-ipsec up --no-ipsec` for the plain Geneve overlay');
+  const logs = logsDir(stateDir);
+  await mkdir(logs, { recursive: true });
+  const state: ClusterState = {
+    version: CLUSTER_STATE_VERSION,
+    prefix: o.prefix,
+    stateDir,
+    ipsec,
+    daemon: useAgent ? 'agent' : 'overlay-runner',
+    configFiles: cfg.files,
+    createdAt: new Date().toISOString(),
+    supervisorPid: process.pid,
+    ownedPaths: CLUSTER_DIRS,
+    daemons: [],
+    nodes: [],
+    plan,
+  };
+  await saveClusterState(state);
+  await saveTopology(topologyFile(stateDir), plan);
+
+  const nodesTotal = plan.nodes.length;
+  const podsTotal = plan.nodes.reduce((a, n) => a + n.pods.length, 0);
+  progress.phase(`building ${1 + nodesTotal + podsTotal} namespaces`);
+  let nodesBuilt = 0;
+  let podsBuilt = 0;
+  await buildTopology(plan, (e) => {
+    if (e.step === 'node') nodesBuilt++;
+    if (e.step === 'pod') podsBuilt++;
+    progress.update(`${e.step === 'namespaces' || e.step === 'clean' || e.step === 'links' ? e.step : `${nodesBuilt}/${nodesTotal} nodes, ${podsBuilt}/${podsTotal} pods`}`);
+  });
+  progress.done(`${plan.underlay.netns} (switch ${plan.underlay.network}), ${nodesTotal} nodes, ${podsTotal} pods`);
+
+  progress.phase('starting the operator');
+  const opLog = path.join(logs, 'operator.log');
+  const op = await spawnDaemon(plan.underlay.netns, [
+    process.execPath, MAIN, 'operator', '--state-dir', stateDir, '--config', ...cfg.files,
+    '--underlay-mtu', String(plan.underlay.mtu), '--underlay-cidr', plan.underlay.network, '--key-algorithm', 'ecdsa', '--log', opLog,
+  ], path.join(logs, 'operator.out'));
+  state.daemons.push({ role: 'operator', ...op, log: opLog });
+  await saveClusterState(state);
+  await waitForDaemon(op, 'operator', async () => (await logEvents(opLog)).some((e) => e.msg === 'operator running'), 30_000);
+  progress.done(`pid ${op.pid} in ${plan.underlay.netns}, store ${storeDir(stateDir)}, CA in ${operatorDir(stateDir)}`);
+
+  const driver: NodeDaemonDriver = useAgent ? new AgentDriver(MAIN, stateDir, logs) : new OverlayRunnerDriver(plan, stateDir, logs);
+  progress.phase(`starting ${useAgent ? 'node agents' : 'overlay runners (no agent in this build)'}`);
+  const records = new Map<string, DaemonRecord>();
+  for (const [i, n] of plan.nodes.entries()) {
+    progress.update(`${i}/${nodesTotal} ready, starting ${n.name}`);
+    const d = await driver.start(n);
+    records.set(n.name, d);
+    state.daemons.push(d);
+    state.nodes.push({ name: n.name, role: n.role, netns: n.netns, underlayIp: n.underlayIp, subnet: n.subnet, systemId: await driver.systemId(n) });
+    await saveClusterState(state);
+  }
+  progress.done(`${nodesTotal}/${nodesTotal} ready`);
+
+  progress.phase(ipsec ? 'establishing tunnels and IPsec SAs' : 'establishing Geneve tunnels');
+  const want = nodesTotal - 1;
+  const deadline = Date.now() + (o.tunnelTimeoutS ?? 60) * 1000;
+  let tunnels: NodeTunnelState[] = [];
+  for (;;) {
+    tunnels = (await Promise.all(plan.nodes.map((n) => driver.tunnels(n, records.get(n.name)!))))
+      .map((t, i) => t ?? { node: plan.nodes[i]!.name, tunnels: 0, established: 0, childSas: 0, ikeSas: 0 });
+    const up = tunnels.reduce((a, t) => a + Math.min(t.established, want), 0);
+    progress.update(`${up}/${want * nodesTotal} tunnel ends up${ipsec ? `, ${tunnels.reduce((a, t) => a + t.childSas, 0)} child SAs` : ''}`);
+    if (up === want * nodesTotal) break;
+    if (Date.now() > deadline) {
+      const missing = tunnels.filter((t) => t.established < want).map((t) => `${t.node} ${t.established}/${want}`);
+      progress.fail(`not all up after ${o.tunnelTimeoutS ?? 60} s: ${missing.join(', ')}`);
+      throw new OperationFailed(`tunnels did not come up (${missing.join(', ')}); the cluster is left running for inspection: see ${logs}, \`overlay-ipsec tunnels show --node NAME\`, then \`overlay-ipsec down\``);
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  progress.done();
+
+  progress.phase('pod-to-pod check across every pair of nodes');
+  const pairs = podPairs(plan.nodes);
+  const results: PingResult[] = [];
+  await Promise.all(pairs.map(async (p) => {
+    results.push(await pingPair(p, 3, 0.2, 2));
+    progress.update(`${results.filter((r) => r.ok).length}/${pairs.length} answered`);
+  }));
+  const failedPings = results.filter((r) => !r.ok);
+  if (failedPings.length) progress.fail(`${failedPings.length}/${pairs.length} without an answer`);
+  else progress.done(`${pairs.length}/${pairs.length} pod pairs answered`);
+
+  const summary: ClusterSummary = {
+    ipsec,
+    daemon: state.daemon,
+    nodes: state.nodes.map((n) => ({ name: n.name, role: n.role, underlay_ip: n.underlayIp, subnet: n.subnet, system_id: n.systemId, netns: n.netns })),
+    tunnels,
+    pods: podsTotal,
+    pod_checks: pairs.map((p) => results.find((r) => r.from === p.from && r.to === p.to)!).map((r) => ({ from: r.from.name, to: r.to.name, ip: r.to.ip, ok: r.ok, rtt_ms: r.rttMs })),
+    warnings: cfg.warnings,
+  };
+
+  const vs = o.verifySeconds ?? 2;
+  if (vs > 0 && pairs.length > 0) {
+    progress.phase(`checking the underlay (${vs} s capture)`);
+    const v = await verifyCluster(state, { seconds: vs });
+    summary.verify = { packets: v.packets, encrypted: v.encrypted, spis: v.spis, exit_code: v.exit_code };
+    const p = v.packets;
+    const line = `ESP ${p.esp}, IKE ${p.ike}, cleartext Geneve ${p.geneve_cleartext}, other ${p.other}`;
+    if (v.encrypted) progress.done(`${line}: encrypted`);
+    else progress.fail(`${line}: NOT encrypted`);
+  }
+  return { state, summary };
+}
+
+/** The summary as text: nodes, tunnels, pod checks, the underlay verdict, what to run next. */
+export function formatSummary(s: ClusterSummary, stateDir: string): string {
+  const pad = (x: string, n: number) => x.padEnd(n);
+  const lines: string[] = [''];
+  lines.push(`cluster up: ${s.nodes.length} nodes, ${s.pods} pods, IPsec ${s.ipsec ? 'on (IKEv2, ESP AES-GCM-256 in UDP 4500)' : 'off (plain Geneve)'}`);
+  lines.push('');
+  lines.push(`  ${pad('NODE', 9)} ${pad('UNDERLAY IP', 15)} ${pad('SUBNET', 16)} ${pad('TUNNELS', 8)} ${s.ipsec ? `${pad('IKE SAs', 8)} ${pad('CHILD SAs', 10)}` : ''}SYSTEM-ID`);
+  for (const n of s.nodes) {
+    const t = s.tunnels.find((x) => x.node === n.name);
+    lines.push(`  ${pad(n.name, 9)} ${pad(n.underlay_ip, 15)} ${pad(n.subnet, 16)} ${pad(`${t?.established ?? 0}/${s.nodes.length - 1}`, 8)} ${s.ipsec ? `${pad(String(t?.ikeSas ?? 0), 8)} ${pad(String(t?.childSas ?? 0), 10)}` : ''}${n.system_id}`);
+  }
+  lines.push('');
+  const ok = s.pod_checks.filter((c) => c.ok);
+  lines.push(`pod-to-pod: ${ok.length}/${s.pod_checks.length} pairs answered (ICMP, one pod per node to one pod on every other node)`);
+  for (const c of s.pod_checks.filter((x) => !x.ok)) lines.push(`  no answer: ${c.from} → ${c.to} (${c.ip})`);
+  if (s.verify) {
+    const p = s.verify.packets;
+    const verdict = s.verify.encrypted ? 'encrypted: only ESP and IKE between nodes'
+      : p.geneve_cleartext > 0 ? `NOT encrypted: ${p.geneve_cleartext} cleartext Geneve packets between nodes${s.ipsec ? '' : ' (IPsec is off)'}`
+        : 'NOT shown encrypted: no ESP seen';
+    lines.push(`underlay: ESP ${p.esp}, IKE ${p.ike}, cleartext Geneve ${p.geneve_cleartext}, other ${p.other} — ${verdict}`);
+  }
+  const sd = stateDir === '/var/lib/overlay-ipsec' ? '' : ` --state-dir ${stateDir}`;
+  const w = s.nodes.find((n) => n.role === 'worker')?.name ?? s.nodes[0]?.name ?? 'worker0';
+  lines.push('');
+  lines.push('next:');
+  lines.push(`  overlay-ipsec pods${sd}                      the pods, their addresses and namespaces`);
+  lines.push(`  ip netns exec ${s.nodes[0] ? `${s.nodes[0].netns}-pod0` : 'oi-master0-pod0'} ping <pod ip>   talk from a pod`);
+  lines.push(`  overlay-ipsec tunnels show --node ${w}${sd}   the seed's tunnels/show`);
+  lines.push(`  overlay-ipsec ipsec status --node ${w}${sd}   the seed's ipsec status`);
+  lines.push(`  overlay-ipsec verify${sd}                    capture the underlay, count ESP vs cleartext`);
+  lines.push(`  overlay-ipsec down${sd}                      remove everything`);
+  return lines.join('\n') + '\n';
+}
