@@ -84,6 +84,14 @@ export class CaKeeper {
     return { ...ca, entry };
   }
 
+  /** A node that never reports back holds the rollover; that becomes a warning as the old CA nears its end. */
+  private waitingLog(nowMs: number, old: CaEntry, waiting: NodeDoc[], msg: string): void {
+    const daysLeft = Math.floor((Date.parse(old.not_after) - nowMs) / 86_400_000);
+    const fields = { waiting: waiting.map((n) => n.name), old_ca_days_left: daysLeft };
+    if (daysLeft < 90) this.log.warn(fields, `${msg}; the old CA expires soon, and these nodes will then not be trusted`);
+    else this.log.debug(fields, msg);
+  }
+
   /**
    * One step of the rollover, given the nodes' reports. Writes the new bundle (CAS) when the
    * phase changes and returns it; undefined when nothing changes.
@@ -106,13 +114,13 @@ export class CaKeeper {
       if (waiting.length === 0) {
         next = { cas: [{ ...active, state: 'retiring' }, { ...incoming, state: 'active' }], phase: 'reissuing', updated_at: at };
         this.log.info({ signer: incoming.subject }, 'CA rollover: every node trusts the new CA; it signs from now on');
-      } else this.log.debug({ waiting: waiting.map((n) => n.name) }, 'CA rollover: waiting for nodes to trust the new CA');
+      } else this.waitingLog(nowMs, active, waiting, 'CA rollover: waiting for nodes to trust the new CA');
     } else {
       const waiting = participants.filter((n) => n.cert_issuer_fingerprint !== active.fingerprint);
       if (waiting.length === 0) {
         next = { cas: [active], phase: 'steady', updated_at: at };
         this.log.info({ dropped: bundle.cas.filter((c) => c.state === 'retiring').map((c) => c.subject) }, 'CA rollover done: every node holds a certificate from the new CA; old CA dropped');
-      } else this.log.debug({ waiting: waiting.map((n) => n.name) }, 'CA rollover: waiting for nodes to present certificates from the new CA');
+      } else this.waitingLog(nowMs, bundle.cas.find((c) => c.state === 'retiring') ?? active, waiting, 'CA rollover: waiting for nodes to present certificates from the new CA');
     }
     if (!next) return undefined;
     try {
