@@ -711,7 +711,9 @@ export class IkeEngine {
   private newestSa(connection: string): IkeSa | undefined {
     let best: IkeSa | undefined;
     for (const sa of this.all) {
-      if (sa.name === connection && sa.state === 'established' && (!best || sa.serial > best.serial)) best = sa;
+      // An IKE SA whose own rekey is in flight still counts: work queued on it moves to its successor.
+      const usable = sa.state === 'established' || (sa.state === 'rekeyed' && !sa.replacedBy);
+      if (sa.name === connection && usable && (!best || sa.serial > best.serial)) best = sa;
     }
     return best;
   }

@@ -392,3 +392,32 @@ test('many peers: 60 initiators against one responder (cookies under legitimate 
   assert.ok(h.engine.counters.cookiesSent > 0, 'the burst exceeded the half-open threshold');
   assert.ok(ms < 30_000, `60 handshakes took ${ms} ms`);
 });
+
+test('INITIAL_CONTACT: a restarted peer replaces its old IKE SA and children on the responder', () => {
+  const { sim, a, b } = established();
+  const oldSpi = b.liveChildren()[0]!.spiIn;
+  // "Restart" the initiator: a fresh engine on the same address with the same config.
+  sim.nodes.delete(A);
+  const a2 = sim.add('a-restarted', A, [conn('site', A, B)], pskAuth('secret', 'a.example', 'b.example'));
+  a2.engine.initiate('site');
+  sim.advance(1000);
+  assert.equal(b.engine.status().ike_sas.length, 1, 'the old IKE SA is gone');
+  assert.equal(b.liveChildren().length, 1);
+  assert.notEqual(b.liveChildren()[0]!.spiIn, oldSpi);
+  assert.ok(b.logs.some((l) => l.includes('INITIAL_CONTACT: deleting older IKE SA')));
+  assertMirrored(a2.liveChildren()[0]!, b.liveChildren()[0]!, assert.equal);
+  void a;
+});
+
+test('a child rekey requested while the IKE SA is being rekeyed is retried on the new IKE SA', () => {
+  const { sim, a, b } = established();
+  const [old] = a.liveChildren();
+  a.engine.rekeyIke('site');
+  a.engine.rekeyChild('site'); // queued behind the IKE rekey on the old IKE SA
+  sim.advance(10_000);
+  const la = a.liveChildren();
+  assert.equal(la.length, 1);
+  assert.notEqual(la[0]!.spiIn, old!.spiIn, 'the child was rekeyed after all');
+  assertMirrored(la[0]!, b.liveChildren()[0]!, assert.equal);
+  assert.equal(a.engine.status().ike_sas.length, 1);
+});

@@ -29,7 +29,12 @@ export function createChildTask(ctx: EngineContext, sa: IkeSa, cfg: ResolvedChil
     name: old ? 'CHILD_REKEY' : 'CHILD_CREATE',
     exchange: ExchangeType.CREATE_CHILD_SA,
     build() {
-      if (sa.state !== 'established') return undefined;
+      if (sa.state !== 'established') {
+        // The IKE SA is being rekeyed or was replaced: try again later, on whichever IKE SA then holds the child.
+        if (old) old.rekeyAt = ctx.now() + ctx.timers.retryAfterMs;
+        else if (sa.replacedBy && sa.replacedBy.state === 'established') ctx.queue(sa.replacedBy, createChildTask(ctx, sa.replacedBy, cfg, undefined, group));
+        return undefined;
+      }
       if (old && (old.state !== 'installed' || !sa.children.includes(old))) return undefined;
       if (old) old.state = 'rekeying';
       ni = ctx.random(NONCE_LENGTH);
