@@ -1,11 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { waitFor } from '../../test/helpers/netns.js';
 import { repoRoot } from '../../test/helpers/paths.js';
+import { ownedTempDir } from '../../test/helpers/harness-util.js';
 import { planTopology } from '../../src/cluster/topology.js';
 import { buildTopology, teardownTopology } from '../../src/cluster/topology-netns.js';
 import { nodeOverlayConfig } from '../../src/cluster/topology-overlay.js';
@@ -22,7 +22,7 @@ const runnerJs = path.join(repoRoot, 'dist', 'src', 'overlay', 'node-runner.js')
  */
 export async function startOverlayPlain(): Promise<Setup> {
   const plan = planTopology({ prefix: PREFIX, masters: 0, workers: 2, podsPerNode: 1 });
-  const dir = mkdtempSync(path.join(tmpdir(), `${PREFIX}-`));
+  const dir = ownedTempDir(PREFIX);
   const runners: ChildProcess[] = [];
   const teardown = async (): Promise<void> => {
     unregister();

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { waitFor } from '../../test/helpers/netns.js';
 import { cliPath } from '../../test/helpers/paths.js';
+import { ownedTempDir } from '../../test/helpers/harness-util.js';
+import { onInterrupt } from '../lib/lab.js';
 import { controlRequest } from '../../src/ipsecd/control-client.js';
 import type { Setup } from '../lib/setup.js';
 import { HOST_A, HOST_B, twoHosts } from './two-hosts.js';
@@ -44,11 +45,13 @@ function tunnelConfig(self: 'a' | 'b', k: ReturnType<typeof tunnelKeys>): string
 /** Our daemon to our daemon: `overlay-ipsec ipsecd` in each host, ESP-in-UDP 4500 between them. */
 export async function startTunnelIpsec(): Promise<Setup> {
   const { lab, a, b } = twoHosts('tun');
-  const dir = mkdtempSync(path.join(tmpdir(), 'oib-tun-'));
+  const dir = ownedTempDir('oib-tun');
   const teardown = async (): Promise<void> => {
+    unregister();
     await lab.dispose();
     rmSync(dir, { recursive: true, force: true });
   };
+  const unregister = onInterrupt(teardown);
   try {
     const keys = tunnelKeys();
     const pids: number[] = [];
