@@ -73,7 +73,7 @@ async function end(p: ChildProcess): Promise<void> {
  * One node bringing up IKE + CHILD SAs (seed proposal AES-256-GCM/SHA-256/MODP2048, RSA-2048
  * certificates, transport mode for Geneve) to `peers` peers at once. The node (hub) and the peers
  * run in two processes joined by pipes: no network namespace is needed and the hub's CPU and RSS
- * are its own. Times out after 120 s.
+ * are its own. Times out after 180 s.
  */
 export async function runMesh(o: { peers: number; log: (m: string) => void; timeoutMs?: number }): Promise<MeshRow> {
   const c = meshCerts();
@@ -96,7 +96,7 @@ export async function runMesh(o: { peers: number; log: (m: string) => void; time
       else if (m.event === 'done') done = m;
       else if (m.event === 'ike-down') downs++;
     });
-    const deadline = Date.now() + (o.timeoutMs ?? 120_000);
+    const deadline = Date.now() + (o.timeoutMs ?? 180_000);
     const wait = async (pred: () => boolean, what: string): Promise<void> => {
       while (!pred()) {
         if (hub.exitCode !== null || peers.exitCode !== null) throw new Error(`mesh ${o.peers}: a process exited while waiting for ${what}`);
