@@ -3,8 +3,15 @@ import { OperationFailed } from '../util/errors.js';
 import { controlRequest } from '../ipsecd/control-client.js';
 import { DEFAULT_CONTROL_SOCKET, type ControlResponse } from '../ipsecd/control-protocol.js';
 import { formatStatusText, type StatusJson } from '../ipsecd/status.js';
+import { agentSocket } from './agent.js';
+import { defaultStateDir } from '../store/layout.js';
 
 const SOCKET_HELP = 'the daemon\'s control socket (the path given to ipsecd --control)';
+
+/** --node N [--state-dir D] asks that node's agent instead of an ipsecd. */
+function socketOf(o: { control: string; node?: string; stateDir?: string }): string {
+  return o.node ? agentSocket(o.stateDir ?? defaultStateDir(), o.node) : o.control;
+}
 
 function answer(res: ControlResponse): Record<string, unknown> {
   if (!res.ok) throw new OperationFailed(res.error);
@@ -20,11 +27,14 @@ export function registerIpsec(program: Command): void {
     .command('status')
     .description('IKE and child SAs with traffic counters and drops by cause (libreswan-style lines, or JSON)')
     .option('--control <socket>', SOCKET_HELP, DEFAULT_CONTROL_SOCKET)
+    .option('--node <name>', 'ask this node\'s agent (socket under --state-dir) instead of an ipsecd')
+    .option('--state-dir <dir>', 'state directory of the cluster (with --node)')
     .option('--json', 'print {"ike_sas":[…],"drops":{…}} as in CONTRACTS.md')
-    .action(async (o: { control: string; json?: boolean }) => {
-      const res = answer(await controlRequest(o.control, { cmd: 'status' }));
+    .action(async (o: { control: string; node?: string; stateDir?: string; json?: boolean }) => {
+      const res = answer(await controlRequest(socketOf(o), { cmd: 'status' }));
       const st = res.status as StatusJson;
-      process.stdout.write(o.json ? JSON.stringify(st, null, 2) + '\n' : formatStatusText(st));
+      const text = typeof res.text === 'string' ? res.text : formatStatusText(st);
+      process.stdout.write(o.json ? JSON.stringify(st, null, 2) + '\n' : text);
     });
 
   for (const cmd of ['initiate', 'rekey', 'terminate'] as const) {
@@ -34,8 +44,10 @@ export function registerIpsec(program: Command): void {
       .argument('<conn>', 'connection name from the daemon\'s config')
       .option('--child <name>', 'only this child SA')
       .option('--control <socket>', SOCKET_HELP, DEFAULT_CONTROL_SOCKET)
-      .action(async (conn: string, o: { child?: string; control: string }) => {
-        answer(await controlRequest(o.control, { cmd, conn, ...(o.child ? { child: o.child } : {}) }));
+      .option('--node <name>', 'ask this node\'s agent instead of an ipsecd')
+      .option('--state-dir <dir>', 'state directory of the cluster (with --node)')
+      .action(async (conn: string, o: { child?: string; control: string; node?: string; stateDir?: string }) => {
+        answer(await controlRequest(socketOf(o), { cmd, conn, ...(o.child ? { child: o.child } : {}) }));
         process.stdout.write(`${cmd}: ${conn}${o.child ? `/${o.child}` : ''}: done\n`);
       });
   }

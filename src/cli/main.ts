@@ -6,6 +6,7 @@ import { registerIpsec } from './ipsec.js';
 import { registerConfig } from './config.js';
 import { registerOperator } from './operator.js';
 import { registerPki } from './pki.js';
+import { registerAgent } from './agent.js';
 import { registerCluster } from './cluster.js';
 
 /** Each command lives in its own file and adds itself to the program. */
@@ -20,6 +21,7 @@ function buildProgram(): Command {
   registerConfig(program);
   registerOperator(program);
   registerPki(program);
+  registerAgent(program);
   registerCluster(program);
   return program;
 }

@@ -1,0 +1,502 @@
+import { readFile } from 'node:fs/promises';
+import { X509Certificate } from 'node:crypto';
+import path from 'node:path';
+import type http from 'node:http';
+import type { Logger } from '../util/log.js';
+import { FsStore } from '../store/fs-store.js';
+import { NETWORK_KEY, type NetworkDoc } from '../store/documents.js';
+import { nodeDir, storeDir } from '../store/layout.js';
+import type { Store } from '../store/store.js';
+import { replaceFile } from '../store/atomic-file.js';
+import { CredentialKeeper } from '../pki/keeper.js';
+import { registerNode } from '../pki/enroll.js';
+import { loadOrCreateIdentity, type NodeIdentity } from '../pki/node-identity.js';
+import { fingerprintOf, splitPem } from '../pki/cert-info.js';
+import { ENCAP_OVERHEAD } from '../overlay/geneve-layout.js';
+import type { NodeOverlayConfig } from '../overlay/node-config.js';
+import type { TunPort } from '../overlay/node-overlay.js';
+import { tunnelName } from '../overlay/tunnel-name.js';
+import { ControlServer } from '../ipsecd/control-server.js';
+import type { ControlResponse } from '../ipsecd/control-protocol.js';
+import { AgentAuth } from './auth.js';
+import { connectionFor, DEFAULT_TIMERS, initiates, type ConnectionTimers } from './connections.js';
+import { AGENT_SOCKET, AGENT_STATE_FILE, LIBRESWAN_LOG, parseAgentRequest, type AgentRequest } from './control.js';
+import { DataPlane } from './dataplane.js';
+import { contentHash, desiredState, type AgentSelf, type DesiredState } from './desired.js';
+import { LibreswanLog } from './libreswan-log.js';
+import { createMetrics, serveMetrics } from './metrics.js';
+import { formatIpsecStatusDict, formatIpsecStatusText, formatTunnelsShow, ipsecStatusDict, ipsecStatusJson, tunnelsShow, type AgentSnapshot } from './status.js';
+import { detectUnderlay, interfaceOf } from './underlay.js';
+
+/** ESP-in-UDP overhead on top of Geneve: UDP 8 + ESP header 8 + IV 8 + pad ≤ 3 + trailer 2 + ICV 16. */
+const ESP_UDP_OVERHEAD = 46;
+
+export interface AgentOptions {
+  node: string;
+  stateDir: string;
+  log: Logger;
+  underlayIp?: string;
+  tunName?: string;
+  /** Prometheus /metrics on the underlay address; 0 or absent: off. */
+  metricsPort?: number;
+  now?: () => number;
+  timers?: Partial<ConnectionTimers>;
+  /** How often the reconcile loop runs without store events (ms). */
+  reconcileMs?: number;
+  /** How long the higher system-id waits for the peer to initiate before it initiates itself (ms). */
+  responderGraceMs?: number;
+  /** How long enrollment waits for the operator (ms). */
+  enrollTimeoutMs?: number;
+  openTun?: (name: string) => TunPort;
+}
+
+export type AgentPhase = 'starting' | 'waiting-network' | 'enrolling' | 'waiting-subnet' | 'running' | 'stopping' | 'stopped';
+
+/** What `agent/state` answers and `<node dir>/agent.json` holds: the simple signal `up` waits on. */
+export interface AgentState {
+  node: string;
+  system_id: string | undefined;
+  pid: number;
+  phase: AgentPhase;
+  ipsec: string | undefined;
+  underlay: string | undefined;
+  subnet: string | undefined;
+  peers: number;
+  tunnels: number;
+  established: number;
+  /** All peers have tunnels, and with IPsec on, both children of each are installed. */
+  ready: boolean;
+  waiting: { node: string; reason: string }[];
+  socket: string;
+  updated_at: string;
+}
+
+interface ConnEntry {
+  hash: string;
+  peerSystemId: string;
+  initiator: boolean;
+  addedAt: number;
+  /** Since when no IKE SA existed for this connection (the responder's grace period). */
+  noSaSince: number | undefined;
+  lastChildAttempt: number;
+}
+
+/**
+ * The node agent (the seed's ovs-monitor-ipsec with pluto): registers and enrolls the node, then
+ * reconciles the store's desired state (nodes, subnets, network config, CA bundle, own
+ * certificate) against the engines' actual state: one Geneve tunnel and one IKE connection per
+ * peer, IPsec on or off, credentials by content hash. Passes are serialized and idempotent.
+ */
+export class Agent {
+  readonly dir: string;
+  readonly socketPath: string;
+  private readonly now: () => number;
+  private readonly log: Logger;
+  private readonly timers: ConnectionTimers;
+  private store: Store | undefined;
+  private identity: NodeIdentity | undefined;
+  private self: AgentSelf | undefined;
+  private keeper: CredentialKeeper | undefined;
+  private readonly auth: AgentAuth;
+  private dataPlane: DataPlane | undefined;
+  private dataPlaneHash = '';
+  private peersHash = '';
+  private credsHash = '';
+  private certPem: string | undefined;
+  private trustedFps: string[] = [];
+  private readonly conns = new Map<string, ConnEntry>();
+  private desired: DesiredState | undefined;
+  private control: ControlServer<AgentRequest> | undefined;
+  private metricsServer: http.Server | undefined;
+  private libreswan: LibreswanLog | undefined;
+  private readonly rekeys = new Map<string, number>();
+  private stops: (() => void)[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private dirty = false;
+  private stopped = false;
+  private phase: AgentPhase = 'starting';
+  private lastStateJson = '';
+  private underlayMtu = 1500;
+  private underlayIface: string | undefined;
+  /** Passes run so far (tests and status). */
+  passes = 0;
+
+  constructor(private readonly opts: AgentOptions) {
+    this.now = opts.now ?? Date.now;
+    this.log = opts.log;
+    this.timers = { ...DEFAULT_TIMERS, ...opts.timers };
+    this.dir = nodeDir(opts.stateDir, opts.node);
+    this.socketPath = path.join(this.dir, AGENT_SOCKET);
+    this.auth = new AgentAuth(this.now);
+  }
+
+  async start(): Promise<void> {
+    this.identity = await loadOrCreateIdentity(this.opts.stateDir, this.opts.node);
+    this.libreswan = new LibreswanLog(path.join(this.dir, LIBRESWAN_LOG), this.now);
+    this.control = new ControlServer<AgentRequest>(this.socketPath, (req) => this.handle(req), parseAgentRequest);
+    await this.control.listen();
+    this.store = await FsStore.open(storeDir(this.opts.stateDir));
+    const store = this.store;
+
+    this.setPhase('waiting-network');
+    const network = await this.waitForNetwork();
+    if (this.stopped) return;
+    const underlay = this.opts.underlayIp ?? (() => {
+      const d = detectUnderlay(network.clusterNetwork.map((c) => c.cidr));
+      if ('problem' in d) throw new Error(d.problem);
+      return d.address;
+    })();
+    const ifc = interfaceOf(underlay);
+    this.underlayMtu = ifc.mtu;
+    this.underlayIface = ifc.iface;
+    this.self = { node: this.opts.node, systemId: this.identity.systemId, underlay };
+    await registerNode(store, this.identity, this.now, underlay);
+    this.log.info({ node: this.opts.node, system_id: this.identity.systemId, underlay, mtu: this.underlayMtu }, 'node registered');
+
+    this.setPhase('enrolling');
+    this.keeper = new CredentialKeeper({
+      store, stateDir: this.opts.stateDir, node: this.opts.node, underlayIp: underlay, now: this.now, log: this.log,
+      timeoutMs: this.opts.enrollTimeoutMs ?? 120_000,
+      onChange: (ev) => {
+        this.log.info({ kind: ev.kind, reason: ev.reason }, 'credentials changed');
+        this.kick();
+      },
+    });
+    await this.keeper.start();
+    if (this.stopped) return;
+
+    if (this.opts.metricsPort) {
+      const reg = createMetrics({
+        snapshot: () => this.snapshot(),
+        rekeys: () => this.rekeys,
+        certNotAfterMs: () => (this.certPem ? Date.parse(new X509Certificate(this.certPem).validTo) : undefined),
+        now: this.now,
+        ready: () => this.state().ready,
+      });
+      this.metricsServer = await serveMetrics(reg, underlay, this.opts.metricsPort);
+      this.log.info({ address: underlay, port: this.opts.metricsPort }, 'metrics on /metrics');
+    }
+
+    const onError = (err: Error): void => this.log.error({ err: err.message }, 'store error');
+    for (const c of ['nodes', 'subnets', 'network', 'ca'] as const) this.stops.push(store.watch(c, () => this.kick(), { onError }));
+    this.timer = setInterval(() => this.kick(), this.opts.reconcileMs ?? 2000);
+    await this.reconcile();
+  }
+
+  private waitForNetwork(): Promise<NetworkDoc> {
+    return new Promise((resolve) => {
+      let stop: () => void = () => {};
+      let done = false;
+      stop = this.store!.watch('network', (ev) => {
+        if (done || ev.key !== NETWORK_KEY || ev.type !== 'put' || !ev.value) return;
+        done = true;
+        queueMicrotask(() => stop());
+        resolve(ev.value);
+      });
+      this.stops.push(() => stop());
+    });
+  }
+
+  /** Asks for a pass; passes are serialized and coalesced. */
+  kick(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.dirty = true;
+      return;
+    }
+    this.running = (async () => {
+      try {
+        do {
+          this.dirty = false;
+          try {
+            await this.reconcileOnce();
+          } catch (err) {
+            this.log.error({ err: (err as Error).message }, 'reconcile pass failed; retrying on the next event or tick');
+          }
+        } while (this.dirty && !this.stopped);
+      } finally {
+        this.running = undefined;
+      }
+    })();
+  }
+
+  async reconcile(): Promise<void> {
+    while (this.running) await this.running;
+    this.kick();
+    while (this.running) await this.running;
+  }
+
+  private async reconcileOnce(): Promise<void> {
+    const store = this.store!;
+    const self = this.self!;
+    this.passes++;
+    const [net, nodes, subnets] = await Promise.all([store.get('network', NETWORK_KEY), store.list('nodes'), store.list('subnets')]);
+    if (!net || this.stopped) return;
+    const d = desiredState(self, net.value, nodes.map((n) => n.value), subnets.map((s) => s.value));
+    this.desired = d;
+    if (!d.local) {
+      this.setPhase('waiting-subnet');
+      this.writeState();
+      return;
+    }
+
+    if (d.ipsec) await this.reconcileCredentials();
+
+    // The data plane: rebuilt only when what it is made of changes (first start, IPsec mode, subnet, MTU).
+    const overlayCfg = this.overlayConfig(d);
+    const dpHash = contentHash({ local: overlayCfg.local, ipsec: d.ipsec, mtu: overlayCfg.mtu, underlayMtu: overlayCfg.underlayMtu, routes: overlayCfg.routes, port: overlayCfg.port });
+    if (dpHash !== this.dataPlaneHash) {
+      if (this.dataPlane) {
+        this.log.info({ ipsec: d.mode }, 'data plane changes; rebuilding it');
+        await this.dataPlane.stop();
+        this.dataPlane = undefined;
+        this.conns.clear();
+        this.peersHash = '';
+      }
+      if (d.ipsec && !this.auth.hasCredentials) return;
+      this.dataPlane = await DataPlane.start({
+        overlay: overlayCfg,
+        ipsec: d.ipsec,
+        auth: this.auth,
+        now: this.now,
+        log: this.log,
+        onIkeLog: (line) => this.libreswan?.write(line, (serial) => this.childNameOf(serial)),
+        onChildInstalled: (spec, rekey) => {
+          if (!rekey) return;
+          const t = spec.name.split('/')[0]!;
+          this.rekeys.set(t, (this.rekeys.get(t) ?? 0) + 1);
+        },
+        ...(this.opts.openTun ? { openTun: this.opts.openTun } : {}),
+      });
+      this.dataPlaneHash = dpHash;
+      this.log.info({ tun: overlayCfg.tunName, subnet: d.local.subnet, vni: d.local.vni, ipsec: d.mode, mtu: overlayCfg.mtu, underlayMtu: overlayCfg.underlayMtu }, 'data plane up');
+    }
+    const dp = this.dataPlane!;
+
+    const peersHash = contentHash(d.peers);
+    if (peersHash !== this.peersHash) {
+      dp.overlay.engine.setPeers(d.peers);
+      this.peersHash = peersHash;
+      this.log.info({ peers: d.peers.map((p) => `${p.node}=${p.underlay} ${p.subnet} ${tunnelName(p.systemId)}`), waiting: d.waiting }, 'overlay peers');
+    }
+    if (d.ipsec) this.reconcileConnections(d, dp);
+    this.setPhase('running');
+    this.writeState();
+  }
+
+  private overlayConfig(d: DesiredState): NodeOverlayConfig {
+    const underlayMtu = this.underlayMtu - (d.ipsec ? ESP_UDP_OVERHEAD : 0);
+    return {
+      local: d.local!,
+      peers: [],
+      tunName: this.opts.tunName ?? 'ovn-k8s-tun0',
+      mtu: Math.min(d.mtu, underlayMtu - ENCAP_OVERHEAD),
+      underlayMtu,
+      routes: d.clusterNetworks.map((dst) => ({ dst, src: d.gateway! })),
+      port: d.genevePort,
+      senders: 8,
+    };
+  }
+
+  /** Reads the node's key, certificate and CA bundle; on a change of content, new credentials (and re-auth when needed). */
+  private async reconcileCredentials(): Promise<void> {
+    const p = this.keeper!.paths;
+    const rd = (f: string): Promise<string | undefined> => readFile(f, 'utf8').catch(() => undefined);
+    const [certPem, keyPem, caPem] = await Promise.all([rd(p.certPath), rd(p.keyPath), rd(p.caPath)]);
+    if (!certPem || !keyPem || !caPem) return;
+    const hash = contentHash({ certPem, keyPem, caPem });
+    if (hash === this.credsHash) return;
+    const fps = splitPem(caPem).map(fingerprintOf);
+    const first = this.credsHash === '';
+    const certChanged = !first && certPem !== this.certPem;
+    const trustNarrowed = !first && this.trustedFps.some((f) => !fps.includes(f));
+    try {
+      this.auth.setCredentials({ certPem, keyPem, caPem, systemId: this.self!.systemId });
+    } catch (err) {
+      this.log.error({ err: (err as Error).message }, 'node credentials unusable; keeping the previous ones');
+      return;
+    }
+    this.credsHash = hash;
+    this.certPem = certPem;
+    this.trustedFps = fps;
+    this.log.info({ cas: fps.length, certChanged, trustNarrowed }, first ? 'IKE credentials loaded' : 'IKE credentials reloaded');
+    if ((certChanged || trustNarrowed) && this.dataPlane?.engine) {
+      // Re-authenticate: SAs made with the old certificate or trust end; the initiator makes new ones.
+      for (const name of this.conns.keys()) this.dataPlane.engine.terminate(name);
+      this.dataPlane.driver!.pump();
+    }
+  }
+
+  private reconcileConnections(d: DesiredState, dp: DataPlane): void {
+    const engine = dp.engine!;
+    const self = this.self!;
+    const now = this.now();
+    const wanted = new Map(d.peers.map((p) => [tunnelName(p.systemId), p]));
+    for (const [name, entry] of this.conns) {
+      const peer = wanted.get(name);
+      if (peer && contentHash(connectionFor(self, peer, d.genevePort, this.timers)) === entry.hash) continue;
+      engine.removeConnection(name);
+      this.auth.removePeer(name);
+      for (const c of dp.esp!.status().children.filter((x) => x.name.startsWith(`${name}/`))) dp.esp!.removeChild(c.name);
+      this.conns.delete(name);
+      this.log.info({ conn: name, peer: peer?.node }, peer ? 'peer changed; connection replaced' : 'peer left; connection removed');
+    }
+    for (const [name, peer] of wanted) {
+      if (this.conns.has(name)) continue;
+      const cfg = connectionFor(self, peer, d.genevePort, this.timers);
+      this.auth.setPeer(name, peer.systemId);
+      engine.addConnection(cfg);
+      this.conns.set(name, { hash: contentHash(cfg), peerSystemId: peer.systemId, initiator: initiates(self, peer), addedAt: now, noSaSince: now, lastChildAttempt: 0 });
+      this.log.info({ conn: name, peer: peer.node, remote: peer.underlay, initiator: initiates(self, peer) }, 'connection added');
+    }
+    const status = engine.status();
+    for (const [name, entry] of this.conns) {
+      const sas = status.ike_sas.filter((s) => s.name === name);
+      if (sas.length === 0) {
+        entry.noSaSince ??= now;
+        const grace = this.opts.responderGraceMs ?? 8000;
+        if (entry.initiator || now - entry.noSaSince >= grace) {
+          engine.initiate(name);
+          entry.noSaSince = now;
+        }
+        continue;
+      }
+      entry.noSaSince = undefined;
+      const up = sas.find((s) => s.state === 'established');
+      if (!up || !entry.initiator || now - entry.lastChildAttempt < 10_000) continue;
+      // A child that failed or was deleted while its IKE SA lives: the initiator asks again.
+      for (const child of connectionFor(self, wanted.get(name)!, d.genevePort, this.timers).children) {
+        if (!up.children.some((c) => c.name === child.name)) {
+          entry.lastChildAttempt = now;
+          engine.createChild(name, child.name);
+        }
+      }
+    }
+    dp.driver!.pump();
+  }
+
+  private childNameOf(serial: number): string | undefined {
+    for (const s of this.dataPlane?.engine?.status().ike_sas ?? []) {
+      const c = s.children.find((x) => x.serial === serial);
+      if (c) return c.name;
+    }
+    return undefined;
+  }
+
+  snapshot(): AgentSnapshot | undefined {
+    const dp = this.dataPlane;
+    if (!dp || !this.self || !this.keeper) return undefined;
+    const p = this.keeper.paths;
+    return {
+      node: this.self.node,
+      systemId: this.self.systemId,
+      underlay: this.self.underlay,
+      ipsec: !!dp.engine,
+      overlay: dp.overlay.engine.status(),
+      ...(dp.engine ? { ike: dp.engine.status() } : {}),
+      ...(dp.esp ? { esp: dp.esp.status() } : {}),
+      creds: { cert: p.certPath, key: p.keyPath, ca: p.caPath },
+      udp: { keepalives: dp.udp?.keepalives ?? 0, ike_datagrams: dp.ikeDatagrams, malformed: dp.udp?.malformed ?? 0 },
+      tun: { name: dp.overlay.tun.name, write_errors: dp.overlay.overlay.tunWriteFailures },
+    };
+  }
+
+  state(): AgentState {
+    const snap = this.snapshot();
+    const tunnels = snap ? tunnelsShow(snap) : [];
+    const d = this.desired;
+    const peers = d?.peers.length ?? 0;
+    const established = tunnels.filter((t) => t.established).length;
+    const ready = this.phase === 'running' && !!snap && tunnels.length === peers && (snap.ipsec ? established === peers : true);
+    return {
+      node: this.opts.node,
+      system_id: this.identity?.systemId,
+      pid: process.pid,
+      phase: this.phase,
+      ipsec: d?.mode,
+      underlay: this.self?.underlay,
+      subnet: d?.local?.subnet,
+      peers,
+      tunnels: tunnels.length,
+      established,
+      ready,
+      waiting: d?.waiting ?? [],
+      socket: this.socketPath,
+      updated_at: new Date(this.now()).toISOString(),
+    };
+  }
+
+  private setPhase(p: AgentPhase): void {
+    if (p === this.phase) return;
+    this.phase = p;
+    this.log.info({ phase: p }, 'agent phase');
+    this.writeState();
+  }
+
+  /** `<node dir>/agent.json`, rewritten (atomically) when something other than the time changed. */
+  private writeState(): void {
+    const st = this.state();
+    const key = JSON.stringify({ ...st, updated_at: '' });
+    if (key === this.lastStateJson) return;
+    this.lastStateJson = key;
+    void replaceFile(path.join(this.dir, AGENT_STATE_FILE), JSON.stringify(st, null, 2) + '\n', 0o644).catch(() => undefined);
+  }
+
+  private handle(req: AgentRequest): ControlResponse {
+    if (req.cmd === 'agent/state') return { ok: true, state: this.state() };
+    const snap = this.snapshot();
+    if (!snap) return { ok: false, error: `agent of node ${this.opts.node} is ${this.phase}: no data plane yet` };
+    switch (req.cmd) {
+      case 'status':
+        return { ok: true, status: ipsecStatusJson(snap), text: formatIpsecStatusText(snap, this.underlayIface) };
+      case 'tunnels/show': {
+        const t = tunnelsShow(snap);
+        return { ok: true, tunnels: t, text: formatTunnelsShow(t) };
+      }
+      case 'ipsec/status': {
+        const dict = ipsecStatusDict(tunnelsShow(snap));
+        return { ok: true, status: dict, text: formatIpsecStatusDict(dict) };
+      }
+      default: {
+        if (!('conn' in req)) return { ok: false, error: `unknown command ${req.cmd}` };
+        const engine = this.dataPlane?.engine;
+        if (!engine) return { ok: false, error: 'IPsec is disabled in the cluster network config: no IKE connections' };
+        if (!this.conns.has(req.conn)) return { ok: false, error: `no connection named "${req.conn}" (tunnels: ${[...this.conns.keys()].join(', ') || 'none'})` };
+        let done: boolean;
+        if (req.cmd === 'initiate') {
+          if (req.child) done = engine.createChild(req.conn, req.child);
+          else {
+            engine.initiate(req.conn);
+            done = true;
+          }
+        } else if (req.cmd === 'rekey') done = req.child ? engine.rekeyChild(req.conn, req.child) : engine.rekeyIke(req.conn);
+        else done = engine.terminate(req.conn, req.child);
+        this.dataPlane!.driver!.pump();
+        return done ? { ok: true } : { ok: false, error: `${req.cmd} ${req.conn}${req.child ? `/${req.child}` : ''}: nothing to do (no established SA)` };
+      }
+    }
+  }
+
+  /** Clean shutdown: IKE DELETEs sent, TUN and sockets closed, socket file removed. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.setPhase('stopping');
+    if (this.timer) clearInterval(this.timer);
+    for (const s of this.stops) s();
+    this.stops = [];
+    while (this.running) await this.running;
+    await this.keeper?.stop();
+    await this.dataPlane?.stop();
+    this.dataPlane = undefined;
+    await new Promise<void>((r) => (this.metricsServer ? this.metricsServer.close(() => r()) : r()));
+    await this.control?.close();
+    await this.store?.close();
+    this.phase = 'stopped';
+    this.lastStateJson = '';
+    this.writeState();
+    await this.libreswan?.close();
+    this.log.info({ node: this.opts.node }, 'agent stopped');
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * The agent's control-socket requests (newline-delimited JSON, like ipsecd's):
+ *   {"cmd":"status"}          → {"ok":true,"status":<ipsec status JSON>,"text":"<libreswan lines>"}
+ *   {"cmd":"tunnels/show"}    → {"ok":true,"tunnels":[…],"text":"<the seed's tunnels/show>"}
+ *   {"cmd":"ipsec/status"}    → {"ok":true,"status":{tunnel:{conn:line}},"text":"<python dict>"}
+ *   {"cmd":"agent/state"}     → {"ok":true,"state":{…,"ready":bool}}
+ *   {"cmd":"initiate"|"rekey"|"terminate","conn":"ovn-xxxxxx-0","child"?:"…"}
+ */
+export type AgentRequest =
+  | { cmd: 'status' | 'tunnels/show' | 'ipsec/status' | 'agent/state' }
+  | { cmd: 'initiate' | 'rekey' | 'terminate'; conn: string; child?: string };
+
+const SIMPLE = new Set(['status', 'tunnels/show', 'ipsec/status', 'agent/state']);
+
+export function parseAgentRequest(line: string): AgentRequest | string {
+  let v: unknown;
+  try {
+    v = JSON.parse(line);
+  } catch {
+    return 'request is not JSON';
+  }
+  if (typeof v !== 'object' || v === null || typeof (v as { cmd?: unknown }).cmd !== 'string') return 'request needs a "cmd" string';
+  const r = v as { cmd: string; conn?: unknown; child?: unknown };
+  if (SIMPLE.has(r.cmd)) return { cmd: r.cmd as 'status' };
+  if (r.cmd === 'initiate' || r.cmd === 'rekey' || r.cmd === 'terminate') {
+    if (typeof r.conn !== 'string') return `${r.cmd} needs a "conn" string`;
+    if (r.child !== undefined && typeof r.child !== 'string') return '"child" must be a string';
+    return { cmd: r.cmd, conn: r.conn, ...(r.child !== undefined ? { child: r.child as string } : {}) };
+  }
+  return `unknown command "${r.cmd}" (status, tunnels/show, ipsec/status, agent/state, initiate, rekey, terminate)`;
+}
+
+export const AGENT_SOCKET = 'agent.sock';
+export const AGENT_STATE_FILE = 'agent.json';
+export const LIBRESWAN_LOG = 'libreswan.log';
