@@ -18,6 +18,7 @@ import { BENCH_PREFIX, onInterrupt } from './lib/lab.js';
 import { DATA_ROWS, NotMeasurable, type DataRow, type Setup } from './lib/setup.js';
 import { measureSetup, type RowFigures } from './lib/traffic.js';
 import { renderTable } from './lib/table.js';
+import { checkTargets, type TargetCheck } from './lib/targets.js';
 import { startVeth } from './setups/veth.js';
 import { startOverlayPlain } from './setups/overlay-plain.js';
 import { startOverlayIpsec } from './setups/overlay-ipsec.js';
@@ -88,6 +89,8 @@ export interface BenchResults {
   handshakes: HandshakeResults | null;
   esp_inprocess_mb_s_per_core: EspInProcess | null;
   not_measured: Record<string, string>;
+  /** Issue 6's targets against this run's figures. */
+  targets: TargetCheck[];
   settings: { quick: boolean; seconds: number; repetitions: number; pings: number; udp_rr_seconds: number; rows: string[] };
   units: Record<string, string>;
 }
@@ -122,6 +125,7 @@ async function main(): Promise<void> {
     handshakes: null,
     esp_inprocess_mb_s_per_core: null,
     not_measured: {},
+    targets: [],
     settings: { quick: o.quick, seconds, repetitions: reps, pings, udp_rr_seconds: rrSeconds, rows: [...o.only] },
     units: {
       throughput_mbps: 'Mbit/s, iperf3 TCP, 1 stream, median of the repetitions (throughput_4_streams_mbps: 4 streams)',
@@ -203,6 +207,7 @@ async function main(): Promise<void> {
   }
 
   for (const row of ALL_ROWS) if (!o.only.has(row)) res.not_measured[row] = 'not run (--only)';
+  res.targets = checkTargets(res);
   res.machine.load_end = os.loadavg().map((x) => Math.round(x * 100) / 100);
 
   const dir = path.join(repoRoot, 'bench', 'results');

@@ -40,6 +40,11 @@ export function renderTable(r: BenchResults): string {
     (r.aes_gcm_limit_mbps !== null ? ` = ${fmt((r.aes_gcm_limit_mbps * 8) / 1000, 1)} Gbit/s` : ''));
   const e = r.esp_inprocess_mb_s_per_core;
   if (e) out.push(`ESP in process, no I/O (MB/s per core, 1400-byte packets, seal + open): data path ${fmt(e.data_path)}, SA pair ${fmt(e.sa_pair)}, bare node:crypto ${fmt(e.node_crypto_baseline)}`);
+  if (r.targets.length) {
+    out.push('');
+    out.push('targets (issue 6):');
+    for (const t of r.targets) out.push(`  [${t.met === null ? ' n/a ' : t.met ? ' met ' : 'MISSED'}] ${t.target}: ${t.measured}`);
+  }
   const nm = Object.entries(r.not_measured);
   if (nm.length) {
     out.push('');
