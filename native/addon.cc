@@ -1,12 +1,14 @@
-// Entry point of the oi_native addon: exports the TUN device class (Linux only).
+// Entry point of the oi_native addon: the TUN device and the batched UDP socket (Linux only).
 #include <napi.h>
 #ifdef __linux__
 #include "tun.h"
+#include "udp.h"
 #endif
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
 #ifdef __linux__
   exports.Set("TunDevice", TunDevice::Define(env));
+  exports.Set("UdpSocket", UdpSocket::Define(env));
 #endif
   return exports;
 }

@@ -72,6 +72,8 @@ export class Ipsecd {
   private ikeDatagrams = 0;
   /** Decrypted packets the kernel refused from the TUN (e.g. a malformed inner header). */
   private tunWriteErrors = 0;
+  private tunQueue: Buffer[] = [];
+  private tunFlushScheduled = false;
   /** The device holding the local address (for status, as pluto shows it). */
   private listenDev = '?';
   private stopped = false;
@@ -106,17 +108,12 @@ export class Ipsecd {
     this.routes.setupTun({ ...cfg.tun, name: this.tun.name });
 
     this.dp = new EspDataPath({
-      tun: {
-        write: (packets: Buffer[]) => {
-          const n = this.tun?.writeBatch(packets) ?? 0;
-          this.tunWriteErrors += packets.length - n;
-        },
-      },
+      tun: { write: (packets: Buffer[]) => this.queueTun(packets) },
       udp: { send: (d: Buffer, len: number, port: number, addr: string) => this.udp?.send(d, len, port, addr) },
       now: this.now,
       onEvent: (e: EspEvent) => this.onEspEvent(e),
     });
-    this.udp = await UdpEndpoint.open(localAddrs[0]!, {
+    this.udp = UdpEndpoint.open(localAddrs[0]!, {
       esp: (d, off, len, from) => this.dp?.onUdpEsp(d, off, len, from),
       ike: (msg, from, port) => this.onIke(msg, from, port),
     });
@@ -173,6 +170,23 @@ export class Ipsecd {
     // The line pluto writes to its log when a child SA comes up (the seed's libreswan.log).
     this.log.info({ conn: c.name, serial, spi_out: spiHex(c.spiOut), spi_in: spiHex(c.spiIn) },
       `"${c.name}" #${serial}: IPsec SA established ${c.mode} mode {ESP/NAT=>${spiHex(c.spiOut)} <${spiHex(c.spiIn)} xfrm=${proposal}-NONE NATOA=none NATD=none DPD=passive}`);
+  }
+
+  /**
+   * Decrypted packets are queued and written to the TUN together once the current batch of
+   * datagrams is processed (a microtask), one native call for the batch.
+   */
+  private queueTun(packets: Buffer[]): void {
+    for (const p of packets) this.tunQueue.push(p);
+    if (this.tunFlushScheduled) return;
+    this.tunFlushScheduled = true;
+    queueMicrotask(() => {
+      this.tunFlushScheduled = false;
+      const batch = this.tunQueue;
+      this.tunQueue = [];
+      const n = this.tun?.writeBatch(batch) ?? 0;
+      this.tunWriteErrors += batch.length - n;
+    });
   }
 
   /** Plugs an IKE engine in: it gets the host services, the daemon hands it every IKE datagram. */

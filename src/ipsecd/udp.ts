@@ -1,9 +1,11 @@
-import dgram from 'node:dgram';
 import { OperationFailed } from '../util/errors.js';
+import { openBatchUdp, type BatchUdp } from '../native/udp.js';
+import { formatIPv4, parseIPv4 } from '../wire/ipv4.js';
 import { classifyUdpEncap, newUdpEncapClass, prependNonEspMarker } from '../wire/udp-encap.js';
 
 /**
- * The daemon's UDP sockets: 4500 (ESP-in-UDP and IKE after NAT-T, RFC 3948) and 500 (IKE).
+ * The daemon's UDP sockets: 4500 (ESP-in-UDP and IKE after NAT-T, RFC 3948) and 500 (IKE), both
+ * with batched I/O (recvmmsg/sendmmsg in the native addon): one system call per batch.
  * Datagrams on 4500 are told apart by their first bytes (wire/udp-encap): a single 0xFF is a NAT
  * keepalive, four zero bytes (the non-ESP marker) start IKE, anything else is ESP (an SPI is
  * never 0). ESP too short to be a packet still goes to the data path, which counts it as
@@ -26,29 +28,16 @@ export interface UdpHandlers {
   keepalive?(from: Peer): void;
 }
 
-function bind(address: string, port: number, onMessage: (msg: Buffer, rinfo: dgram.RemoteInfo) => void): Promise<dgram.Socket> {
-  return new Promise((resolve, reject) => {
-    const s = dgram.createSocket({ type: 'udp4', reuseAddr: false });
-    s.once('error', (e: NodeJS.ErrnoException) => {
-      s.close();
-      const why = e.code === 'EADDRINUSE' ? 'the port is in use (another IKE daemon, e.g. charon or pluto?)'
-        : e.code === 'EADDRNOTAVAIL' ? 'the address is not assigned on this host (check local_addrs)'
-        : e.message;
-      reject(new OperationFailed(`cannot bind UDP ${address}:${port}: ${why}`));
-    });
-    s.on('message', onMessage);
-    s.bind(port, address, () => {
-      s.removeAllListeners('error');
-      // A send or receive error on a datagram socket is per packet (e.g. ICMP unreachable): ignore.
-      s.on('error', () => undefined);
-      // Room for bursts: the data path reads in event-loop turns, the kernel queues meanwhile.
-      try {
-        s.setRecvBufferSize(4 * 1024 * 1024);
-        s.setSendBufferSize(4 * 1024 * 1024);
-      } catch { /* capped by net.core.*mem_max: the default stays */ }
-      resolve(s);
-    });
-  });
+function open(address: string, port: number): BatchUdp {
+  try {
+    return openBatchUdp(address, port);
+  } catch (e) {
+    const errno = (e as { errno?: number }).errno;
+    const why = errno === 98 /* EADDRINUSE */ ? 'the port is in use (another IKE daemon, e.g. charon or pluto?)'
+      : errno === 99 /* EADDRNOTAVAIL */ ? 'the address is not assigned on this host (check local_addrs)'
+      : (e as Error).message;
+    throw new OperationFailed(`cannot bind UDP ${address}:${port}: ${why}`);
+  }
 }
 
 /** Sockets on 500 and 4500 of one local address. */
@@ -56,51 +45,85 @@ export class UdpEndpoint {
   keepalives = 0;
   /** Datagrams on 4500 that are neither keepalive, IKE nor ESP (empty, 2-3 bytes, short IKE). */
   malformed = 0;
-  private natt: dgram.Socket | undefined;
-  private ike: dgram.Socket | undefined;
+  private natt: BatchUdp | undefined;
+  private ike: BatchUdp | undefined;
+  /** Peer addresses as numbers, cached: the data path names peers by their text. */
+  private readonly addrCache = new Map<string, number>();
 
   private constructor(readonly address: string) {}
 
-  static async open(address: string, handlers: UdpHandlers): Promise<UdpEndpoint> {
+  static open(address: string, handlers: UdpHandlers): UdpEndpoint {
     const ep = new UdpEndpoint(address);
-    const cls = newUdpEncapClass();
-    ep.natt = await bind(address, NATT_PORT, (msg, r) => {
-      const from = { address: r.address, port: r.port };
-      classifyUdpEncap(msg, 0, msg.length, cls);
-      switch (cls.kind) {
-        case 'keepalive':
-          ep.keepalives++;
-          handlers.keepalive?.(from);
-          return;
-        case 'ike':
-          handlers.ike(msg.subarray(cls.offset, cls.offset + cls.length), from, NATT_PORT);
-          return;
-        case 'esp':
-          handlers.esp(msg, 0, msg.length, from);
-          return;
-        case 'malformed':
-          if (cls.cause === 'esp_truncated') handlers.esp(msg, 0, msg.length, from);
-          else ep.malformed++;
-      }
-    });
+    ep.natt = open(address, NATT_PORT);
     try {
-      ep.ike = await bind(address, IKE_PORT, (msg, r) => handlers.ike(msg, { address: r.address, port: r.port }, IKE_PORT));
+      ep.ike = open(address, IKE_PORT);
     } catch (e) {
       ep.natt.close();
       throw e;
     }
+    const cls = newUdpEncapClass();
+    ep.natt.onDatagrams((datagrams, addrs, ports) => {
+      for (let i = 0; i < datagrams.length; i++) {
+        const msg = datagrams[i]!;
+        const from = { address: formatIPv4(addrs[i]!), port: ports[i]! };
+        classifyUdpEncap(msg, 0, msg.length, cls);
+        switch (cls.kind) {
+          case 'keepalive':
+            ep.keepalives++;
+            handlers.keepalive?.(from);
+            break;
+          case 'ike':
+            handlers.ike(msg.subarray(cls.offset, cls.offset + cls.length), from, NATT_PORT);
+            break;
+          case 'esp':
+            handlers.esp(msg, 0, msg.length, from);
+            break;
+          case 'malformed':
+            if (cls.cause === 'esp_truncated') handlers.esp(msg, 0, msg.length, from);
+            else ep.malformed++;
+        }
+      }
+    });
+    ep.ike.onDatagrams((datagrams, addrs, ports) => {
+      for (let i = 0; i < datagrams.length; i++) {
+        handlers.ike(datagrams[i]!, { address: formatIPv4(addrs[i]!), port: ports[i]! }, IKE_PORT);
+      }
+    });
     return ep;
   }
 
-  /** Sends an ESP datagram from port 4500 (the UdpSender of the data path). */
+  private addr(text: string): number | null {
+    let v = this.addrCache.get(text);
+    if (v === undefined) {
+      const p = parseIPv4(text);
+      if (p === null) return null;
+      v = p;
+      this.addrCache.set(text, v);
+    }
+    return v;
+  }
+
+  /** Queues an ESP datagram from port 4500 (the UdpSender of the data path); sent in a batch. */
   send(datagram: Buffer, length: number, port: number, address: string): void {
-    this.natt?.send(datagram, 0, length, port, address);
+    const a = this.addr(address);
+    if (a !== null) this.natt?.send(datagram, length, a, port);
+  }
+
+  /** Datagrams dropped because the 4500 socket's send buffer was full. */
+  get sendDrops(): number {
+    return this.natt?.sendDrops ?? 0;
   }
 
   /** Sends an IKE message from `localPort`, adding the non-ESP marker on 4500. */
   sendIke(message: Buffer, localPort: number, to: Peer): void {
-    if (localPort === NATT_PORT) this.natt?.send(prependNonEspMarker(message), to.port, to.address);
-    else this.ike?.send(message, to.port, to.address);
+    const a = this.addr(to.address);
+    if (a === null) return;
+    if (localPort === NATT_PORT) {
+      const m = prependNonEspMarker(message);
+      this.natt?.send(m, m.length, a, to.port);
+    } else {
+      this.ike?.send(message, message.length, a, to.port);
+    }
   }
 
   close(): void {

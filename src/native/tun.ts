@@ -13,8 +13,17 @@ interface NativeTunDevice {
   writeBatch(packets: Uint8Array[]): number;
   close(): void;
 }
+/** The shape of the C++ class in native/udp.cc. */
+export interface NativeUdpSocket {
+  readonly fd: number;
+  readonly port: number;
+  start(cb: (datagrams: Buffer[], addrs: number[], ports: number[]) => void): void;
+  sendBatch(bufs: Uint8Array[], lengths: number[], addrs: number[], ports: number[]): number;
+  close(): void;
+}
 interface NativeAddon {
   TunDevice: new (name: string, batchLimit?: number) => NativeTunDevice;
+  UdpSocket: new (address: string, port: number, batchLimit?: number, bufferBytes?: number) => NativeUdpSocket;
 }
 
 /** An open TUN device (IFF_TUN | IFF_NO_PI): raw IP packets in and out, no packet-info header. */
