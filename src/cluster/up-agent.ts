@@ -1,4 +1,5 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import { OperationFailed } from '../util/errors.js';
 import path from 'node:path';
 import { nodeDir } from '../store/layout.js';
 import { controlRequest } from '../ipsecd/control-client.js';
@@ -21,38 +22,82 @@ export async function agentAvailable(main: string): Promise<boolean> {
   return /--node/.test(r.stdout);
 }
 
+/** What the agent keeps in `<node dir>/agent.json` (agent/agent.ts AgentState), the part `up` reads. */
+interface AgentStateFile {
+  system_id?: string;
+  phase?: string;
+  /** The IPsec mode from the network config: Full, External or Disabled. */
+  ipsec?: string;
+  subnet?: string;
+  underlay?: string;
+  peers?: number;
+  tunnels?: number;
+  established?: number;
+  ready?: boolean;
+  waiting?: { node: string; reason: string }[];
+}
+
+export const AGENT_SOCKET_NAME = 'agent.sock';
+export const AGENT_STATE_NAME = 'agent.json';
+
 export class AgentDriver implements NodeDaemonDriver {
   readonly kind = 'agent' as const;
 
   constructor(private readonly main: string, private readonly stateDir: string, private readonly logDir: string) {}
 
+  private async agentState(node: string): Promise<AgentStateFile | undefined> {
+    try {
+      return JSON.parse(await readFile(path.join(nodeDir(this.stateDir, node), AGENT_STATE_NAME), 'utf8')) as AgentStateFile;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Starts the agent and waits until its data path runs with a subnet (phase "running"). Agents
+   * start one after another, so the operator hands out subnets in the plan's order; a subnet other
+   * than the planned one (a store that outlived its cluster) is an error, since the pods are
+   * addressed from the plan.
+   */
   async start(node: NodePlan): Promise<DaemonRecord> {
     const log = path.join(this.logDir, `${node.name}.log`);
-    const d = await spawnDaemon(node.netns, [process.execPath, this.main, 'agent', '--node', node.name, '--state-dir', this.stateDir], log);
-    await waitForDaemon(d, `agent on ${node.name}`, async () => (await logEvents(log)).some((e) => e.event === 'ready' || e.msg === 'agent ready'), 60_000);
+    const d = await spawnDaemon(node.netns, [
+      process.execPath, this.main, 'agent', '--node', node.name, '--state-dir', this.stateDir,
+      '--underlay-ip', node.underlayIp, '--tun', node.tunName, '--log', log,
+    ], path.join(this.logDir, `${node.name}.out`));
+    let st: AgentStateFile | undefined;
+    await waitForDaemon(d, `agent on ${node.name}`, async () => {
+      st = await this.agentState(node.name);
+      return st?.phase === 'running' && !!st.subnet;
+    }, 60_000);
+    if (st!.subnet !== node.subnet) {
+      throw new OperationFailed(`agent on ${node.name} was given subnet ${st!.subnet} by the operator, but its pods were addressed from ${node.subnet}; run \`overlay-ipsec down\` and try again`);
+    }
     return { role: 'agent', node: node.name, ...d };
   }
 
   async systemId(node: NodePlan): Promise<string> {
+    const st = await this.agentState(node.name);
+    if (st?.system_id) return st.system_id;
     return (await readFile(path.join(nodeDir(this.stateDir, node.name), 'system-id'), 'utf8')).trim();
   }
 
-  /** The control socket the agent serves in its node directory. */
-  async controlSocket(node: string): Promise<string | undefined> {
-    const dir = nodeDir(this.stateDir, node);
-    const names = await readdir(dir).catch(() => [] as string[]);
-    const sock = names.find((n) => n.endsWith('.sock'));
-    return sock ? path.join(dir, sock) : undefined;
-  }
-
   async tunnels(node: NodePlan): Promise<NodeTunnelState | undefined> {
-    const sock = await this.controlSocket(node.name);
-    if (!sock) return undefined;
+    const sock = path.join(nodeDir(this.stateDir, node.name), AGENT_SOCKET_NAME);
     try {
-      const r = await controlRequest(sock, { cmd: 'tunnels/show' }, 3000);
+      const r = await controlRequest(sock, { cmd: 'agent/state' }, 3000);
       if (!r.ok) return undefined;
-      const list = (r.tunnels ?? []) as Array<{ ipsec?: boolean; ike_state?: string; children?: unknown[] }>;
-      return { node: node.name, tunnels: list.length, established: list.length, childSas: 0, ikeSas: 0 };
+      const st = r.state as AgentStateFile;
+      const tunnels = st.tunnels ?? 0;
+      // Without IPsec a tunnel is up as soon as it exists: Geneve has no handshake.
+      const out: NodeTunnelState = { node: node.name, tunnels, established: st.ipsec === 'Full' ? (st.established ?? 0) : tunnels, childSas: 0, ikeSas: 0 };
+      const s = await controlRequest(sock, { cmd: 'status' }, 3000);
+      if (s.ok) {
+        const ikeSas = ((s.status as { ike_sas?: Array<{ state?: string; children?: Array<{ state?: string }> }> }).ike_sas ?? []);
+        out.ikeSas = ikeSas.filter((x) => /ESTABLISHED/.test(x.state ?? '')).length;
+        out.childSas = ikeSas.flatMap((x) => x.children ?? []).filter((c) => c.state === 'INSTALLED').length;
+      }
+      return out;
     } catch {
       return undefined;
     }

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { OperationFailed } from '../util/errors.js';
 
 /**
  * The local cluster's daemons (operator, agents) as detached processes inside namespaces, their
@@ -64,8 +65,8 @@ export async function waitForDaemon(d: Daemon, what: string, check: () => Promis
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await check()) return;
-    if (!isAlive(d.pid)) throw new Error(`${what}: the process (pid ${d.pid}) exited; ${d.log} ends with:\n${await logTail(d.log)}`);
-    if (Date.now() > deadline) throw new Error(`${what}: not ready within ${Math.round(timeoutMs / 1000)} s; ${d.log} ends with:\n${await logTail(d.log)}`);
+    if (!isAlive(d.pid)) throw new OperationFailed(`${what}: the process (pid ${d.pid}) exited; ${d.log} ends with:\n${await logTail(d.log)}`);
+    if (Date.now() > deadline) throw new OperationFailed(`${what}: not ready within ${Math.round(timeoutMs / 1000)} s; ${d.log} ends with:\n${await logTail(d.log)}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }

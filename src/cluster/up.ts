@@ -224,11 +224,15 @@ export function formatSummary(s: ClusterSummary, stateDir: string): string {
   const w = s.nodes.find((n) => n.role === 'worker')?.name ?? s.nodes[0]?.name ?? 'worker0';
   lines.push('');
   lines.push('next:');
-  lines.push(`  overlay-ipsec pods${sd}                      the pods, their addresses and namespaces`);
-  lines.push(`  ip netns exec ${s.nodes[0] ? `${s.nodes[0].netns}-pod0` : 'oi-master0-pod0'} ping <pod ip>   talk from a pod`);
-  lines.push(`  overlay-ipsec tunnels show --node ${w}${sd}   the seed's tunnels/show`);
-  lines.push(`  overlay-ipsec ipsec status --node ${w}${sd}   the seed's ipsec status`);
-  lines.push(`  overlay-ipsec verify${sd}                    capture the underlay, count ESP vs cleartext`);
-  lines.push(`  overlay-ipsec down${sd}                      remove everything`);
+  const next: [string, string][] = [
+    [`overlay-ipsec pods${sd}`, 'the pods, their addresses and namespaces'],
+    [`ip netns exec ${s.nodes[0] ? `${s.nodes[0].netns}-pod0` : 'oi-master0-pod0'} ping <pod ip>`, 'talk from a pod'],
+    [`overlay-ipsec tunnels show --node ${w}${sd}`, 'the seed\'s tunnels/show'],
+    [`overlay-ipsec ipsec status --node ${w}${sd}`, 'the seed\'s ipsec status'],
+    [`overlay-ipsec verify${sd}`, 'capture the underlay: ESP or cleartext?'],
+    [`overlay-ipsec down${sd}`, 'remove everything'],
+  ];
+  const width = Math.max(...next.map(([c]) => c.length));
+  for (const [c, what] of next) lines.push(`  ${c.padEnd(width)}   ${what}`);
   return lines.join('\n') + '\n';
 }
