@@ -20,8 +20,7 @@ import { measureSetup, type RowFigures } from './lib/traffic.js';
 import { renderTable } from './lib/table.js';
 import { checkTargets, type TargetCheck } from './lib/targets.js';
 import { startVeth } from './setups/veth.js';
-import { startOverlayPlain } from './setups/overlay-plain.js';
-import { startOverlayIpsec } from './setups/overlay-ipsec.js';
+import { startCluster } from './setups/cluster.js';
 import { startTunnelIpsec } from './setups/tunnel-ipsec.js';
 import { startStrongswanLibipsec } from './setups/strongswan.js';
 import { runHandshakes, type HandshakeResults } from './ike/handshakes.js';
@@ -66,8 +65,8 @@ function usage(err?: string): never {
 
 const STARTERS: Record<DataRow, () => Promise<Setup>> = {
   veth: startVeth,
-  overlay_plain: startOverlayPlain,
-  overlay_ipsec: startOverlayIpsec,
+  overlay_plain: () => startCluster(false),
+  overlay_ipsec: () => startCluster(true),
   tunnel_ipsec: startTunnelIpsec,
   strongswan_libipsec: startStrongswanLibipsec,
 };
