@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TestPki, type CertFiles } from '../../test/helpers/certs.js';
-import { runAsync } from '../../test/helpers/harness-util.js';
+import { runTracked as runAsync } from '../lib/exec.js';
 import { StrongSwan } from '../../test/helpers/strongswan.js';
 import type { IkeConnectionConfig } from '../../src/ike/config.js';
 import type { AuthConnConfig } from '../../src/ike/auth/index.js';
