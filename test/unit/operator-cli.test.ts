@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile, open, stat } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile, open, stat, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -25,6 +25,13 @@ async function startOperatorProcess(stateDir: string, config: string[], extra: s
   const log = await open(path.join(stateDir, `operator-${Date.now()}.log`), 'w');
   const child = spawn(process.execPath, [cliPath, 'operator', '--state-dir', stateDir, '--config', ...config, '--tick-ms', '200', ...extra], { stdio: ['ignore', log.fd, log.fd] });
   const exited = new Promise<number | null | string>((resolve) => child.on('exit', (code, sig) => { void log.close(); resolve(sig ?? code); }));
+  // Ready once the CA bundle is stored (start-up on a loaded machine can take seconds).
+  const bundleDir = path.join(stateDir, 'store', 'ca');
+  for (let i = 0; i < 600; i++) {
+    const names = await readdir(bundleDir).catch(() => [] as string[]);
+    if (names.some((n) => n.startsWith('bundle.'))) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
   return { child, exited };
 }
 
