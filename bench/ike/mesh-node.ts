@@ -96,6 +96,7 @@ async function hub(cfg: MeshConfig): Promise<void> {
   let up = 0;
   let timer: NodeJS.Timeout | undefined;
   let t0 = 0;
+  let cpu0 = process.cpuUsage();
   const pump = (): void => {
     for (const o of engine.poll()) {
       if (o.kind === 'send') send(o);
@@ -103,9 +104,10 @@ async function hub(cfg: MeshConfig): Promise<void> {
         esp.installChild(o.spec);
         if (++up === cfg.peers) {
           const seconds = (performance.now() - t0) / 1000;
+          const cpu = process.cpuUsage(cpu0);
           gc?.();
           const rss = rssBytes(process.pid) ?? 0;
-          emit({ event: 'done', seconds, rss, baseline, retransmits: engine.counters.retransmits, heapUsed: process.memoryUsage().heapUsed, heapBaseline });
+          emit({ event: 'done', seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, rss, baseline, retransmits: engine.counters.retransmits, heapUsed: process.memoryUsage().heapUsed, heapBaseline });
         }
       } else if (o.kind === 'ike-down') emit({ event: 'ike-down', name: o.name, reason: o.reason });
     }
@@ -121,6 +123,7 @@ async function hub(cfg: MeshConfig): Promise<void> {
   // Start when the parent says so (the peers are up by then).
   process.on('SIGUSR2', () => {
     t0 = performance.now();
+    cpu0 = process.cpuUsage();
     for (const c of conns) engine.initiate(c.name);
     pump();
   });

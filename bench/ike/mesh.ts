@@ -15,6 +15,8 @@ export interface MeshRow {
   peers: number;
   /** First IKE_SA_INIT sent → last CHILD_SA installed, at the hub. */
   seconds: number | null;
+  /** CPU seconds the hub used in that time: steadier than wall time on a shared machine. */
+  hub_cpu_s: number | null;
   /** The hub process's RSS with every tunnel up (after a GC). */
   rss_mb: number | null;
   /** (RSS with all tunnels up − RSS before the engine and its connections existed) / peers. */
@@ -111,12 +113,13 @@ export async function runMesh(o: { peers: number; log: (m: string) => void; time
     const row: MeshRow = {
       peers: o.peers,
       seconds: Math.round(Number(d.seconds) * 1000) / 1000,
+      hub_cpu_s: Math.round(Number(d.cpuSeconds) * 1000) / 1000,
       rss_mb: Math.round((Number(d.rss) / 2 ** 20) * 10) / 10,
       kb_per_peer: Math.round(((Number(d.rss) - Number(d.baseline)) / 1024 / o.peers) * 10) / 10,
       heap_kb_per_peer: Math.round(((Number(d.heapUsed) - Number(d.heapBaseline)) / 1024 / o.peers) * 10) / 10,
       retransmits: Number(d.retransmits),
     };
-    o.log(`  ${o.peers} peers: ${row.seconds} s, hub RSS ${row.rss_mb} MB, ${row.kb_per_peer} KB/peer (heap ${row.heap_kb_per_peer} KB/peer), ${row.retransmits} retransmits${downs ? `, ${downs} IKE SAs failed` : ''}`);
+    o.log(`  ${o.peers} peers: ${row.seconds} s (hub CPU ${row.hub_cpu_s} s), hub RSS ${row.rss_mb} MB, ${row.kb_per_peer} KB/peer (heap ${row.heap_kb_per_peer} KB/peer), ${row.retransmits} retransmits${downs ? `, ${downs} IKE SAs failed` : ''}`);
     return row;
   } finally {
     unregister();
