@@ -246,9 +246,13 @@ export class IkeEngine {
           this.send(sa, out.packets);
         }
       }
-      if (sa.expireAt !== undefined && sa.expireAt <= now && (sa.state === 'half-open' || sa.state === 'rekeyed')) {
-        this.destroy(sa, sa.state === 'half-open' ? 'half-open timeout' : 'rekeyed');
-        continue;
+      if (sa.expireAt !== undefined && sa.expireAt <= now) {
+        // Every deadline that fires must be consumed, or the driver would spin on it.
+        if (sa.state === 'established') sa.expireAt = undefined;
+        else {
+          this.destroy(sa, sa.state === 'half-open' ? 'half-open timeout' : sa.state === 'rekeyed' || sa.replacedBy ? 'rekeyed' : 'expired');
+          continue;
+        }
       }
       if (sa.state !== 'established') continue;
       if (sa.rekeyAt !== undefined && sa.rekeyAt <= now) {
@@ -645,10 +649,12 @@ export class IkeEngine {
     }
   }
 
-  private childDown(sa: IkeSa, child: ChildSa, reason: string): void {
-    const i = sa.children.indexOf(child);
-    if (i < 0) return;
-    sa.children.splice(i, 1);
+  private childDown(exchangeSa: IkeSa, child: ChildSa, reason: string): void {
+    // The child may have moved to a successor IKE SA since the exchange started.
+    let sa: IkeSa | undefined = exchangeSa;
+    while (sa && !sa.children.includes(child)) sa = sa.replacedBy;
+    if (!sa) return;
+    sa.children.splice(sa.children.indexOf(child), 1);
     this.childSpis.delete(child.spiIn);
     this.ctx.log(sa, `ESP SA deleted {ESP=>0x${child.spiOut.toString(16).padStart(8, '0')} <0x${child.spiIn.toString(16).padStart(8, '0')}} (${reason})`, child);
     this.outputs.push({ kind: 'child-down', spiIn: child.spiIn, spiOut: child.spiOut, name: `${sa.name}/${child.cfg.name}`, reason });

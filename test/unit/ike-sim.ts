@@ -90,8 +90,16 @@ export class Node {
 }
 
 export class Sim {
+  /** A deterministic random number in [0, 1) for test decisions. */
+  chance(): number {
+    return this.netRandom(4).readUInt32BE(0) / 2 ** 32;
+  }
+
   now = 0;
   latency = 5;
+  /** Extra random delay per packet (0..jitter ms), which reorders packets. */
+  jitter = 0;
+  private readonly netRandom = seededRandom('network');
   readonly nodes = new Map<string, Node>();
   private queue: Packet[] = [];
   /** Return true to drop a packet. */
@@ -114,7 +122,10 @@ export class Sim {
     for (const n of this.nodes.values()) {
       for (const o of n.engine.poll()) {
         n.record(o, this.now);
-        if (o.kind === 'send') this.queue.push({ bytes: o.bytes, from: o.from, to: o.to, at: this.now + this.latency });
+        if (o.kind === 'send') {
+          const extra = this.jitter > 0 ? this.netRandom(2).readUInt16BE(0) % (this.jitter + 1) : 0;
+          this.queue.push({ bytes: o.bytes, from: o.from, to: o.to, at: this.now + this.latency + extra });
+        }
       }
     }
   }

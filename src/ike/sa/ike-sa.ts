@@ -28,6 +28,11 @@ export interface Task {
   onResponse(msg: IkeMessage): void;
   /** Retransmissions exhausted. */
   onGiveUp?(): void;
+  /**
+   * The same work on the IKE SA that replaced this one (after an IKE rekey, queued child work
+   * moves with the children); absent: the task is dropped with its IKE SA.
+   */
+  rehome?(successor: IkeSa): Task | undefined;
 }
 
 export interface Outstanding {
@@ -83,6 +88,8 @@ export class IkeSa {
   dpdAt?: number;
   /** Set on the old SA when the peer rekeyed it while our IKE rekey was pending (§2.8.2). */
   peerRekey?: { nonces: [Buffer, Buffer]; replacement: IkeSa };
+  /** Peer SPIs deleted while our CREATE_CHILD_SA was outstanding (the child it creates must not be installed). */
+  readonly earlyDeletes = new Set<number>();
   /** The SA that replaced this one. */
   replacedBy?: IkeSa;
   private ivCounter = 0n;
@@ -99,6 +106,14 @@ export class IkeSa {
   ) {
     this.state = initiator ? 'init-sent' : 'half-open';
     this.lastHeard = now;
+  }
+
+  /** The IKE SA that now holds this one's children: itself, or its successor after rekeys. */
+  get current(): IkeSa {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    let s: IkeSa = this;
+    while (s.replacedBy) s = s.replacedBy;
+    return s;
   }
 
   get ourSpi(): Buffer {

@@ -71,7 +71,14 @@ export function createChildTask(ctx: EngineContext, sa: IkeSa, cfg: ResolvedChil
         return;
       }
       const child = r.child;
-      sa.children.push(child);
+      if (sa.earlyDeletes.delete(child.spiOut)) {
+        // The peer deleted this child before its creation's answer reached us (§2.25): never install it.
+        ctx.log(sa, `IPsec SA ${hex(child.spiIn)} was deleted by the peer before we installed it`);
+        if (old && old.state === 'rekeying') old.state = 'installed';
+        return;
+      }
+      // The exchange ran on `sa` (its SK_d made the keys) but an IKE rekey may have moved the children on.
+      sa.current.children.push(child);
       logChildUp(ctx, sa, child);
       ctx.childUp(sa, child, old);
       if (!old) return;
@@ -83,14 +90,15 @@ export function createChildTask(ctx: EngineContext, sa: IkeSa, cfg: ResolvedChil
           ctx.log(sa, `rekey collision: our new IPsec SA ${hex(child.spiIn)} is redundant, deleting it`);
           old.state = 'rekeyed';
           child.state = 'deleting';
-          ctx.queue(sa, deleteChildTask(ctx, sa, child));
+          ctx.queue(sa.current, deleteChildTask(ctx, sa.current, child));
           return;
         }
         ctx.log(sa, `rekey collision: keeping our new IPsec SA ${hex(child.spiIn)}`);
       }
       old.state = 'deleting';
-      ctx.queue(sa, deleteChildTask(ctx, sa, old));
+      ctx.queue(sa.current, deleteChildTask(ctx, sa.current, old));
     },
+    rehome: (successor) => createChildTask(ctx, successor, cfg, old, group, attempt),
     onGiveUp() {
       ctx.log(sa, 'CREATE_CHILD_SA: no response, giving up');
       ctx.destroy(sa, 'peer not responding');
@@ -116,6 +124,12 @@ export function respondCreateChild(ctx: EngineContext, sa: IkeSa, msg: IkeMessag
   if (rekey) {
     const spi = rekey.spi.length === 4 ? rekey.spi.readUInt32BE(0) : -1;
     old = sa.children.find((c) => c.spiOut === spi);
+    if (!old && sa.outstanding?.task.exchange === ExchangeType.CREATE_CHILD_SA) {
+      // The SA may be the one our own outstanding CREATE_CHILD_SA creates (its answer has not
+      // reached us yet): not "not found" but "not yet" (§2.25).
+      ctx.log(sa, `peer asked to rekey IPsec SA ${hex(spi)} we do not have yet; answering TEMPORARY_FAILURE`);
+      return [notify(Notify.TEMPORARY_FAILURE)];
+    }
     if (!old || old.state === 'deleting' || old.state === 'rekeyed') {
       ctx.log(sa, `peer asked to rekey unknown IPsec SA ${hex(spi)}`);
       return [notify(Notify.CHILD_SA_NOT_FOUND, Buffer.alloc(0), ProtocolId.ESP, rekey.spi)];

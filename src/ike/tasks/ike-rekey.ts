@@ -36,11 +36,14 @@ function makeNewSa(ctx: EngineContext, old: IkeSa, weInitiate: boolean, spiI: Bu
 /** Moves the children over and retires the old SA. */
 function adopt(ctx: EngineContext, old: IkeSa, sa: IkeSa): void {
   sa.children.push(...old.children.splice(0));
+  // Child work still queued on the old SA follows the children.
+  const moved = old.queue.splice(0).map((t) => t.rehome?.(sa)).filter((t): t is Task => t !== undefined);
   old.state = 'rekeyed';
   old.replacedBy = sa;
   old.expireAt = ctx.now() + ctx.timers.rekeyedLingerMs;
   ctx.register(sa);
   ctx.ikeUp(sa);
+  for (const t of moved) ctx.queue(sa, t);
 }
 
 export function ikeRekeyTask(ctx: EngineContext, old: IkeSa, group?: number, attempt = 0): Task {

@@ -41,6 +41,7 @@ export function deleteChildTask(ctx: EngineContext, sa: IkeSa, child: ChildSa): 
     onGiveUp() {
       ctx.destroy(sa, 'peer not responding');
     },
+    rehome: (successor) => deleteChildTask(ctx, successor, child),
   };
 }
 
@@ -77,8 +78,13 @@ export function respondInformational(ctx: EngineContext, sa: IkeSa, msg: IkeMess
     const ours: Buffer[] = [];
     for (const spi of d.spis) {
       const v = spi.readUInt32BE(0);
-      const child = sa.children.find((c) => c.spiOut === v);
-      if (!child) continue;
+      // The peer may still use the old IKE SA for children that moved to its successor.
+      const child = sa.children.find((c) => c.spiOut === v) ?? sa.current.children.find((c) => c.spiOut === v);
+      if (!child) {
+        // Possibly a child our outstanding CREATE_CHILD_SA is creating: remember, so it is never installed.
+        if (sa.outstanding?.task.exchange === ExchangeType.CREATE_CHILD_SA) sa.earlyDeletes.add(v);
+        continue;
+      }
       ctx.log(sa, `received Delete SA payload: deleting IPsec SA ${'0x' + v.toString(16).padStart(8, '0')}`, child);
       // If we were deleting it too (simultaneous delete), no need to answer with its SPI again but harmless.
       ours.push(spi4(child.spiIn));
