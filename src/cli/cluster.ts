@@ -5,6 +5,7 @@ import { clusterDown } from '../cluster/down.js';
 import { clusterPods, formatPodsTable } from '../cluster/pods.js';
 import { verifyCluster, formatVerifyReport } from '../cluster/verify.js';
 import { createProgress } from '../cluster/up-progress.js';
+import { isAlive } from '../cluster/up-processes.js';
 import {
   NoClusterError, loadClusterState, resolvePrefix, resolveStateDir, saveClusterState,
 } from '../cluster/state.js';
@@ -111,7 +112,16 @@ export function registerCluster(program: Command): void {
         return;
       }
       process.stdout.write('\nrunning; Ctrl-C removes the cluster\n');
-      await new Promise<never>(() => {});
+      // Stay up (this timer keeps the process alive) and say so when a daemon dies.
+      const reported = new Set<number>();
+      setInterval(() => {
+        for (const d of state.daemons) {
+          if (reported.has(d.pid) || isAlive(d.pid)) continue;
+          reported.add(d.pid);
+          process.stdout.write(`${new Date().toISOString()} ${d.role}${d.node ? ` on ${d.node}` : ''} (pid ${d.pid}) exited; its log: ${d.log}\n`);
+        }
+      }, 2000);
+      await new Promise<void>(() => {});
     });
 
   program

@@ -1,0 +1,94 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { teardownTopology } from '../../src/cluster/topology-netns.js';
+import { ESP_DECRYPT_PREFS, tsharkRecords } from '../helpers/tshark.js';
+import { alive, assertNothingLeft, cli, inNs, readState, tcpEcho } from './up-helpers.js';
+
+// `up --detach` with the seed's config (IPsec Full), 2 masters + 1 worker with one pod each:
+// agents enroll and bring up IKE/ESP between every pair; every pod reaches a pod on every other node
+// (ICMP, TCP); `verify` counts only ESP and IKE between the nodes and exits 0; tshark, given the
+// gathered key logs, checks the ESP ICVs and sees the Geneve and the pods' packets inside.
+
+const PREFIX = 'oit-up3';
+
+test('up with IPsec: pods talk, only ESP/IKE on the underlay, tshark decrypts with the key log, down removes everything', { timeout: 300_000 }, async (t) => {
+  const stateDir = mkdtempSync(path.join(tmpdir(), 'oit-up3-'));
+  const work = mkdtempSync(path.join(tmpdir(), 'oit-up3-out-'));
+  t.after(async () => {
+    await teardownTopology(PREFIX);
+    rmSync(stateDir, { recursive: true, force: true });
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  const up = cli(PREFIX, ['up', '--detach', '--masters', '2', '--workers', '1', '--pods-per-node', '1', '--state-dir', stateDir]);
+  assert.equal(up.status, 0, `up failed:\n${up.stdout}\n${up.stderr}`);
+  assert.match(up.stdout, /IPsec Full/);
+  assert.match(up.stdout, /✓ establishing tunnels and IPsec SAs — 6\/6 tunnel ends up, 12 child SAs/);
+  assert.match(up.stdout, /IPsec on \(IKEv2, ESP AES-GCM-256 in UDP 4500\)/);
+  // Every node: both tunnels, one IKE SA and two child SAs (-in-1, -out-1) per peer.
+  for (const [node, ip] of [['master0', '192.168.7.21'], ['master1', '192.168.7.22'], ['worker0', '192.168.7.11']] as const) {
+    assert.match(up.stdout, new RegExp(`${node} +${ip.replace(/\./g, '\\.')} +10\\.254\\.\\d\\.0/24 +2/2 +2 +4 +[0-9a-f-]{36}`), up.stdout);
+  }
+  assert.match(up.stdout, /pod-to-pod: 6\/6 pairs answered/);
+  assert.match(up.stdout, /underlay: ESP \d+, IKE \d+, cleartext Geneve 0, other 0 — encrypted/);
+
+  const state = readState(stateDir);
+  assert.equal(state.ipsec, true);
+  assert.equal(state.daemon, 'agent');
+  const pids = state.daemons.map((d) => d.pid);
+  assert.ok(pids.every(alive));
+
+  const pods = JSON.parse(cli(PREFIX, ['pods', '--json', '--state-dir', stateDir]).stdout) as Array<{ name: string; node: string; ip: string; netns: string }>;
+  assert.deepEqual(pods.map((p) => `${p.name} ${p.node} ${p.ip} ${p.netns}`), [
+    `master0-pod0 master0 10.254.0.2 ${PREFIX}-master0-pod0`,
+    `master1-pod0 master1 10.254.1.2 ${PREFIX}-master1-pod0`,
+    `worker0-pod0 worker0 10.254.2.2 ${PREFIX}-worker0-pod0`,
+  ]);
+  for (const a of pods) {
+    for (const b of pods) {
+      if (a === b) continue;
+      const ping = inNs(a.netns, ['ping', '-c', '2', '-i', '0.2', '-W', '2', b.ip]);
+      assert.equal(ping.status, 0, `ping ${a.name} → ${b.name}:\n${ping.stdout}${ping.stderr}`);
+      await tcpEcho(b.netns, b.ip, a.netns, 100_000);
+    }
+  }
+
+  const pcap = path.join(work, 'ipsec.pcap');
+  const keylog = path.join(work, 'keys');
+  const v = cli(PREFIX, ['verify', '--json', '--seconds', '3', '--pcap', pcap, '--keylog', keylog, '--state-dir', stateDir]);
+  assert.equal(v.status, 0, `verify:\n${v.stdout}\n${v.stderr}`);
+  const report = JSON.parse(v.stdout) as { packets: Record<string, number>; encrypted: boolean; spis: string[]; keylog: { rows: Record<string, number> } };
+  assert.equal(report.encrypted, true);
+  assert.equal(report.packets.geneve_cleartext, 0);
+  assert.equal(report.packets.other, 0, JSON.stringify(report));
+  assert.ok((report.packets.esp ?? 0) > 50, `ESP counted: ${JSON.stringify(report.packets)}`);
+  // Two child SAs per direction per pair of nodes carry traffic: 6 node pairs × … SPIs, at least one per direction.
+  assert.ok(report.spis.length >= 6, `SPIs: ${report.spis.join(' ')}`);
+  assert.ok((report.keylog.rows.esp_sa ?? 0) >= 12, `esp_sa rows: ${JSON.stringify(report.keylog.rows)}`);
+  assert.deepEqual(readdirSync(keylog).sort(), ['esp_sa', 'ikev2_decryption_table', 'preferences']);
+
+  // tshark, independently: with the gathered key log every ESP packet's ICV checks, and inside are
+  // Geneve and the pods' ICMP and TCP.
+  const rows = tsharkRecords(pcap, { keylogDir: keylog, prefs: ESP_DECRYPT_PREFS, filter: 'esp', fields: ['esp.spi', 'esp.icv_good', 'geneve.vni', 'ip.src', 'ip.proto'] });
+  assert.equal(rows.length, report.packets.esp, 'tshark sees the same ESP packets');
+  assert.ok(rows.every((r) => r['esp.icv_good'] === '1' || r['esp.icv_good'] === 'True'), `ICV not good on some: ${JSON.stringify(rows.find((r) => !/^(1|True)$/.test(r['esp.icv_good']!)))}`);
+  assert.ok(rows.every((r) => r['geneve.vni'] !== ''), 'Geneve inside every ESP packet');
+  assert.ok(rows.some((r) => /,10\.254\.\d+\.2/.test(r['ip.src']!) && r['ip.proto']!.endsWith(',1')), 'pod ICMP inside');
+  // The key log file alone is enough: `WIRESHARK_CONFIG_DIR=DIR tshark -r FILE` (preferences written).
+  const plain = tsharkRecords(pcap, { keylogDir: keylog, filter: 'geneve && icmp', fields: ['esp.icv_good'] });
+  assert.ok(plain.length > 10, `decrypted without -o options: ${plain.length}`);
+
+  // The follow-up commands the summary names work on this cluster.
+  const show = cli(PREFIX, ['tunnels', 'show', '--node', 'worker0', '--state-dir', stateDir]);
+  assert.equal(show.status, 0, show.stderr);
+  assert.match(show.stdout, /Interface name: ovn-[0-9a-f]{6}-0 v1 \(CONFIGURED\)/);
+
+  const down = cli(PREFIX, ['down', '--state-dir', stateDir]);
+  assert.equal(down.status, 0, down.stderr);
+  assert.match(down.stdout, /removed 7 namespaces \(prefix oit-up3\)/);
+  await assertNothingLeft(PREFIX, pids);
+  assert.deepEqual(readdirSync(stateDir), []);
+});
