@@ -28,9 +28,10 @@ export interface UdpHandlers {
   keepalive?(from: Peer): void;
 }
 
-function open(address: string, port: number): BatchUdp {
+function open(address: string, port: number, batchLimit: number): BatchUdp {
   try {
-    return openBatchUdp(address, port);
+    // Each batch slot holds a 64 KiB datagram: IKE on 500 needs few, ESP on 4500 many.
+    return openBatchUdp(address, port, { batchLimit });
   } catch (e) {
     const errno = (e as { errno?: number }).errno;
     const why = errno === 98 /* EADDRINUSE */ ? 'the port is in use (another IKE daemon, e.g. charon or pluto?)'
@@ -54,9 +55,9 @@ export class UdpEndpoint {
 
   static open(address: string, handlers: UdpHandlers): UdpEndpoint {
     const ep = new UdpEndpoint(address);
-    ep.natt = open(address, NATT_PORT);
+    ep.natt = open(address, NATT_PORT, 64);
     try {
-      ep.ike = open(address, IKE_PORT);
+      ep.ike = open(address, IKE_PORT, 8);
     } catch (e) {
       ep.natt.close();
       throw e;
