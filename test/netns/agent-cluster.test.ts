@@ -1,0 +1,288 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { once } from 'node:events';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { waitFor } from '../helpers/netns.js';
+import { cliPath, fixturesDir, repoRoot } from '../helpers/paths.js';
+import { planTopology, type TopologyPlan } from '../../src/cluster/topology.js';
+import { buildTopology, teardownTopology, listNamespaces } from '../../src/cluster/topology-netns.js';
+import { FsStore, storeDir, nodeDir } from '../../src/store/index.js';
+import { tunnelName } from '../../src/overlay/tunnel-name.js';
+import type { TunnelShow, StatusJson, AgentState } from '../../src/agent/index.js';
+
+// The product end to end on three netns nodes (2 masters, 1 worker, 2 pods each): the operator
+// and one `overlay-ipsec agent` per node namespace, started as a user would. With IPsec on, every
+// pod reaches a pod on every other node and the underlay carries only IKE and ESP-in-UDP; with
+// ipsecConfig Disabled the same pods talk over cleartext Geneve (the seed's §5.2).
+
+const PREFIX = 'oit-ag';
+const NODE = process.execPath;
+
+interface Cluster {
+  plan: TopologyPlan;
+  stateDir: string;
+  operator: ChildProcess;
+  agents: Map<string, ChildProcess>;
+  stderr: Map<string, string[]>;
+}
+
+function cli(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(NODE, [cliPath, ...args], { encoding: 'utf8', timeout: 15_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function inNs(ns: string, cmd: string[]) {
+  return spawnSync('ip', ['netns', 'exec', ns, ...cmd], { encoding: 'utf8', timeout: 20_000 });
+}
+
+function collect(p: ChildProcess, name: string, into: Map<string, string[]>): void {
+  const lines: string[] = [];
+  into.set(name, lines);
+  p.stderr?.setEncoding('utf8');
+  p.stderr?.on('data', (d: string) => lines.push(...d.split('\n').filter(Boolean)));
+}
+
+async function stopProcess(p: ChildProcess, graceMs = 5000): Promise<number | null> {
+  if (p.exitCode !== null || p.signalCode !== null) return p.exitCode;
+  const exited = once(p, 'exit');
+  p.kill('SIGTERM');
+  const t = setTimeout(() => p.kill('SIGKILL'), graceMs);
+  const [code] = (await exited) as [number | null];
+  clearTimeout(t);
+  return code;
+}
+
+/** Builds the namespaces, starts the operator and the agents (one at a time, so subnets follow node order). */
+async function startCluster(configs: string[]): Promise<Cluster> {
+  const plan = planTopology({ prefix: PREFIX, masters: 2, workers: 1, podsPerNode: 2 });
+  await buildTopology(plan);
+  const stateDir = mkdtempSync(path.join(tmpdir(), 'oit-ag-'));
+  const stderr = new Map<string, string[]>();
+  const operator = spawn(NODE, [cliPath, 'operator', '--state-dir', stateDir, '--config', ...configs, '--underlay-mtu', String(plan.underlay.mtu), '--tick-ms', '500'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  collect(operator, 'operator', stderr);
+  const agents = new Map<string, ChildProcess>();
+  const c: Cluster = { plan, stateDir, operator, agents, stderr };
+  const store = await FsStore.open(storeDir(stateDir));
+  try {
+    for (const n of plan.nodes) {
+      const a = spawn('ip', ['netns', 'exec', n.netns, NODE, cliPath, 'agent', '--node', n.name, '--state-dir', stateDir, '--metrics-port', '9101'], { stdio: ['ignore', 'ignore', 'pipe'] });
+      collect(a, n.name, stderr);
+      agents.set(n.name, a);
+      await waitFor(async () => (await store.list('subnets')).some((s) => s.value.node === n.name), `subnet of ${n.name}`, 20_000);
+    }
+    const subnets = Object.fromEntries((await store.list('subnets')).map((s) => [s.value.node, s.value.cidr]));
+    assert.deepEqual(subnets, Object.fromEntries(plan.nodes.map((n) => [n.name, n.subnet])), 'the operator allocated the subnets the pods were planned in');
+  } finally {
+    await store.close();
+  }
+  return c;
+}
+
+function agentState(c: Cluster, node: string): AgentState | undefined {
+  try {
+    return JSON.parse(readFileSync(path.join(nodeDir(c.stateDir, node), 'agent.json'), 'utf8')) as AgentState;
+  } catch {
+    return undefined;
+  }
+}
+
+async function stopCluster(c: Cluster | undefined): Promise<void> {
+  if (!c) return;
+  for (const a of c.agents.values()) await stopProcess(a);
+  await stopProcess(c.operator);
+  await teardownTopology(PREFIX);
+  rmSync(c.stateDir, { recursive: true, force: true });
+}
+
+/** A capture in master0's namespace on its underlay veth (eth0): everything that node sends or receives. */
+async function startCapture(c: Cluster, file: string): Promise<ChildProcess> {
+  const n = c.plan.nodes[0]!;
+  const p = spawn('ip', ['netns', 'exec', n.netns, 'tcpdump', '-i', n.underlayIf, '-U', '-n', '-w', file, 'udp'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // tcpdump says "listening on eth0" once its socket is capturing.
+  let err = '';
+  p.stderr!.setEncoding('utf8');
+  p.stderr!.on('data', (d: string) => { err += d; });
+  await waitFor(() => err.includes('listening on'), `tcpdump listening (${err})`, 10_000, 20);
+  await new Promise((r) => setTimeout(r, 200));
+  return p;
+}
+
+/** Every pod pings one pod on every other node (2 echo requests each); returns how many ping runs involved master0. */
+function pingAll(c: Cluster): number {
+  let n = 0;
+  let viaFirst = 0;
+  for (const a of c.plan.nodes) {
+    for (const b of c.plan.nodes) {
+      if (a === b) continue;
+      for (const src of a.pods) {
+        const dst = b.pods[(n++) % b.pods.length]!;
+        if (a === c.plan.nodes[0] || b === c.plan.nodes[0]) viaFirst++;
+        const ping = inNs(src.netns, ['ping', '-c', '2', '-i', '0.2', '-W', '2', dst.ip]);
+        assert.equal(ping.status, 0, `ping ${src.name} → ${dst.name} (${dst.ip}):\n${ping.stdout}${ping.stderr}`);
+        assert.match(ping.stdout, / 0% packet loss/, `ping ${src.name} → ${dst.name} (${dst.ip}):\n${ping.stdout}`);
+      }
+    }
+  }
+  return viaFirst;
+}
+
+/** UDP datagrams between node addresses in a capture, by port class. */
+function classify(c: Cluster, pcap: string): { esp: number; ike: number; geneve: number; other: number } {
+  const r = spawnSync('tshark', ['-r', pcap, '-T', 'fields', '-E', 'separator=|', '-e', 'ip.src', '-e', 'ip.dst', '-e', 'udp.srcport', '-e', 'udp.dstport', '-e', 'esp.spi', '-e', 'isakmp.ispi'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const nodes = new Set(c.plan.nodes.map((n) => n.underlayIp));
+  const out = { esp: 0, ike: 0, geneve: 0, other: 0 };
+  for (const line of r.stdout.split('\n').filter(Boolean)) {
+    const [src, dst, sport, dport, spi, ispi] = line.split('|');
+    const s = src!.split(',')[0]!;
+    const d = dst!.split(',')[0]!;
+    if (!nodes.has(s) || !nodes.has(d)) {
+      out.other++;
+      continue;
+    }
+    const ports = [sport!.split(',')[0], dport!.split(',')[0]];
+    if (ports.includes('6081')) out.geneve++;
+    else if (ports.every((p) => p === '4500') && spi) out.esp++;
+    else if ((ports.includes('500') || ports.includes('4500')) && ispi) out.ike++;
+    else out.other++;
+  }
+  return out;
+}
+
+test('agents with IPsec: tunnels come up, pods talk across nodes, the underlay carries only IKE and ESP', { timeout: 60_000 }, async (t) => {
+  let c: Cluster | undefined;
+  let capture: ChildProcess | undefined;
+  t.after(async () => {
+    capture?.kill('SIGKILL');
+    await stopCluster(c);
+  });
+  const t0 = Date.now();
+  c = await startCluster([path.join(repoRoot, 'examples', 'install-config.yaml'), path.join(repoRoot, 'examples', 'manifests', 'cluster-network-03-config.yml')]);
+  const cl = c;
+  const startedMs = Date.now() - t0;
+  await waitFor(() => cl.plan.nodes.every((n) => agentState(cl, n.name)?.ready === true), 'every agent ready (all tunnels established)', 30_000, 200)
+    .catch((err: Error) => {
+      throw new Error(`${err.message}\n${cl.plan.nodes.map((n) => `${n.name}: ${JSON.stringify(agentState(cl, n.name))}\n${(cl.stderr.get(n.name) ?? []).slice(-8).join('\n')}`).join('\n')}`);
+    });
+  const upMs = Date.now() - t0;
+  t.diagnostic(`cluster built and agents started in ${startedMs} ms; all tunnels up after ${upMs} ms`);
+
+  const pcap = path.join(cl.stateDir, 'underlay.pcap');
+  capture = await startCapture(cl, pcap);
+  const pings = pingAll(cl);
+  await new Promise((r) => setTimeout(r, 300));
+  capture.kill('SIGTERM');
+  await once(capture, 'exit');
+  capture = undefined;
+  const classes = classify(cl, pcap);
+  assert.equal(classes.geneve, 0, `no cleartext Geneve on the underlay: ${JSON.stringify(classes)}`);
+  assert.equal(classes.esp, pings * 4, `ESP-in-UDP carried the pings (2 requests, 2 replies per ping run): ${JSON.stringify(classes)} for ${pings} ping runs`);
+
+  // Every node: tunnels show with the seed's fields and live values.
+  const ids = Object.fromEntries(cl.plan.nodes.map((n) => [n.name, agentState(cl, n.name)!.system_id!]));
+  for (const n of cl.plan.nodes) {
+    const r = cli(['tunnels', 'show', '--node', n.name, '--state-dir', cl.stateDir, '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    const tunnels = JSON.parse(r.stdout) as TunnelShow[];
+    const peers = cl.plan.nodes.filter((p) => p !== n);
+    assert.deepEqual(tunnels.map((x) => x.interface).sort(), peers.map((p) => tunnelName(ids[p.name]!)).sort());
+    for (const tun of tunnels) {
+      const peer = peers.find((p) => p.underlayIp === tun.remote_ip)!;
+      assert.equal(tun.state, 'CONFIGURED');
+      assert.equal(tun.tunnel_type, 'geneve');
+      assert.equal(tun.local_ip, n.underlayIp);
+      assert.equal(tun.local_name, ids[n.name]);
+      assert.equal(tun.remote_name, ids[peer.name]);
+      assert.equal(tun.local_cert, path.join(nodeDir(cl.stateDir, n.name), 'ipsec-cert.pem'));
+      assert.equal(tun.ca_cert, path.join(nodeDir(cl.stateDir, n.name), 'ipsec-cacert.pem'));
+      assert.ok(tun.established, JSON.stringify(tun));
+      assert.ok(tun.kernel_policies.includes(`src ${n.underlayIp}/32 dst ${peer.underlayIp}/32 proto udp dport 6081`), tun.kernel_policies.join('\n'));
+      assert.ok(tun.kernel_sas.includes(`sel src ${peer.underlayIp}/32 dst ${n.underlayIp}/32 proto udp dport 6081`), tun.kernel_sas.join('\n'));
+      const conns = tun.active.map((a) => a.conn).sort();
+      assert.deepEqual(conns, [`${tun.interface}-in-1`, `${tun.interface}-out-1`]);
+      const inn = tun.active.find((a) => a.conn.endsWith('-in-1'))!;
+      const out = tun.active.find((a) => a.conn.endsWith('-out-1'))!;
+      assert.ok(inn.bytes_in > 0 && out.bytes_out > 0, `traffic in on -in-1 and out on -out-1: ${inn.line} / ${out.line}`);
+      assert.match(out.line, new RegExp(`^000 #\\d+: "${tun.interface}-out-1" esp\\.[0-9a-f]+@${peer.underlayIp.replace(/\./g, '\\.')} esp\\.[0-9a-f]+@${n.underlayIp.replace(/\./g, '\\.')} Traffic: ESPin=\\d+[KM]?B ESPout=\\d+[KM]?B! ESPmax=0B$`));
+    }
+    const text = cli(['tunnels', 'show', '--node', n.name, '--state-dir', cl.stateDir]);
+    for (const field of ['Interface name: ovn-', 'Tunnel Type:    geneve', 'Local IP:', 'Remote IP:', 'Address Family: IPv4', 'SKB mark:       None', 'Local cert:', 'Local name:', 'Local key:', 'Remote cert:    None', 'Remote name:', 'CA cert:', 'PSK:            None', 'Ofport:', 'CFM state:      Disabled', 'Kernel policies installed:', 'Kernel security associations installed:', 'IPsec connections that are active:']) {
+      assert.ok(text.stdout.includes(field), `tunnels show has "${field}":\n${text.stdout}`);
+    }
+    const st = cli(['ipsec', 'status', '--node', n.name, '--state-dir', cl.stateDir, '--json']);
+    assert.equal(st.status, 0, st.stderr);
+    const status = JSON.parse(st.stdout) as StatusJson;
+    assert.equal(status.ike_sas.filter((s) => s.state === 'STATE_V2_ESTABLISHED_IKE_SA').length, peers.length);
+    for (const s of status.ike_sas) {
+      assert.equal(s.proposal, 'AES_GCM_16_256/PRF_HMAC_SHA2_256/MODP2048');
+      assert.ok(s.children.length >= 2);
+      for (const ch of s.children) {
+        assert.equal(ch.mode, 'transport');
+        assert.match(ch.spi_in, /^0x[0-9a-f]{8}$/);
+        assert.ok(ch.bytes_in + ch.bytes_out > 0, JSON.stringify(ch));
+      }
+    }
+    const lines = cli(['ipsec', 'status', '--node', n.name, '--state-dir', cl.stateDir]).stdout;
+    assert.match(lines, /000 #\d+: "ovn-[0-9a-f]{6}-0-(in|out)-1":500 STATE_V2_ESTABLISHED_CHILD_SA \(IPsec SA established\); EVENT_SA_REKEY in \d+s; newest IPSEC; eroute owner; isakmp#\d+; idle;/);
+    const log = readFileSync(path.join(nodeDir(cl.stateDir, n.name), 'libreswan.log'), 'utf8');
+    assert.match(log, /^[A-Z][a-z]{2} \d{2} \d{2}:\d{2}:\d{2}\.\d{6}: "ovn-[0-9a-f]{6}-0-(in|out)-1" #\d+: IPsec SA established transport mode \{ESPinUDP=>0x[0-9a-f]{8} <0x[0-9a-f]{8} xfrm=AES_GCM_16_256-NONE(-MODP2048)? /m);
+    const key = statSync(path.join(nodeDir(cl.stateDir, n.name), 'ipsec-privkey.pem'));
+    assert.equal(key.mode & 0o777, 0o600);
+    assert.equal(statSync(path.join(nodeDir(cl.stateDir, n.name), 'agent.sock')).mode & 0o777, 0o600);
+  }
+  // Metrics from inside a node namespace (the endpoint listens on the node's underlay address).
+  const m0 = cl.plan.nodes[0]!;
+  const metrics = inNs(m0.netns, [NODE, '-e', `fetch('http://${m0.underlayIp}:9101/metrics').then(r => r.text()).then(t => process.stdout.write(t))`]);
+  assert.match(metrics.stdout, /overlay_ipsec_sas\{tunnel="ovn-[0-9a-f]{6}-0",kind="child",state="installed"\} [1-9]/);
+  assert.match(metrics.stdout, /overlay_ipsec_esp_bytes_total\{[^}]*direction="out"\} [1-9]/);
+  assert.match(metrics.stdout, /overlay_ipsec_certificate_expiry_seconds \d{9}/);
+  // Nothing secret or identifying an SA: no keys, no SPIs.
+  assert.doesNotMatch(metrics.stdout, /PRIVATE KEY|0x[0-9a-f]{8}|esp\.[0-9a-f]+@/);
+
+  // Clean shutdown: exit 0, sockets removed, IKE DELETEs logged by the peers.
+  const sockets = cl.plan.nodes.map((n) => path.join(nodeDir(cl.stateDir, n.name), 'agent.sock'));
+  const first = cl.plan.nodes[0]!.name;
+  assert.equal(await stopProcess(cl.agents.get(first)!), 0, (cl.stderr.get(first) ?? []).slice(-5).join('\n'));
+  assert.equal(existsSync(sockets[0]!), false, 'socket file removed');
+  await waitFor(() => readFileSync(path.join(nodeDir(cl.stateDir, cl.plan.nodes[1]!.name), 'libreswan.log'), 'utf8').includes('IKE SA deleted'), 'the peer saw the DELETE', 5000);
+  for (const [name, a] of cl.agents) if (name !== first) assert.equal(await stopProcess(a), 0);
+  assert.ok(sockets.every((s) => !existsSync(s)));
+  t.diagnostic(`up in ${upMs} ms; ${pings} pings; underlay ${JSON.stringify(classes)}`);
+});
+
+test('agents with ipsecConfig Disabled: the same pods talk over cleartext Geneve (the seed\'s §5.2)', { timeout: 60_000 }, async (t) => {
+  let c: Cluster | undefined;
+  let capture: ChildProcess | undefined;
+  t.after(async () => {
+    capture?.kill('SIGKILL');
+    await stopCluster(c);
+  });
+  c = await startCluster([path.join(repoRoot, 'examples', 'install-config.yaml'), path.join(fixturesDir, 'config', 'network-ipsec-disabled.yaml')]);
+  const cl = c;
+  await waitFor(() => cl.plan.nodes.every((n) => agentState(cl, n.name)?.ready === true), 'every agent ready', 30_000, 200);
+  const pcap = path.join(cl.stateDir, 'underlay.pcap');
+  capture = await startCapture(cl, pcap);
+  const pings = pingAll(cl);
+  await new Promise((r) => setTimeout(r, 300));
+  capture.kill('SIGTERM');
+  await once(capture, 'exit');
+  capture = undefined;
+  const classes = classify(cl, pcap);
+  assert.equal(classes.esp + classes.ike, 0, JSON.stringify(classes));
+  assert.equal(classes.geneve, pings * 4, `cleartext Geneve carried the pings: ${JSON.stringify(classes)} for ${pings} ping runs`);
+  const text = spawnSync('tcpdump', ['-r', pcap, '-n', '-c', '3'], { encoding: 'utf8' });
+  assert.match(text.stdout, /\.6081: Geneve, Flags \[C\], vni 0x[0-9a-f]+, options \[8 bytes\]: IP 10\.254\./);
+  const r = cli(['tunnels', 'show', '--node', cl.plan.nodes[0]!.name, '--state-dir', cl.stateDir, '--json']);
+  const tunnels = JSON.parse(r.stdout) as TunnelShow[];
+  assert.equal(tunnels.length, 2);
+  assert.ok(tunnels.every((x) => x.local_cert === 'None' && x.active.length === 0 && x.counters.packets_out > 0));
+  for (const a of cl.agents.values()) assert.equal(await stopProcess(a), 0);
+  t.diagnostic(`${pings} pings; underlay ${JSON.stringify(classes)}`);
+});
+
+test('teardown leaves no namespace behind', async () => {
+  assert.deepEqual(await listNamespaces(PREFIX), []);
+});
