@@ -93,9 +93,13 @@ export class AgentDriver implements NodeDaemonDriver {
       const out: NodeTunnelState = { node: node.name, tunnels, established: st.ipsec === 'Full' ? (st.established ?? 0) : tunnels, childSas: 0, ikeSas: 0 };
       const s = await controlRequest(sock, { cmd: 'status' }, 3000);
       if (s.ok) {
-        const ikeSas = ((s.status as { ike_sas?: Array<{ state?: string; children?: Array<{ state?: string }> }> }).ike_sas ?? []);
-        out.ikeSas = ikeSas.filter((x) => /ESTABLISHED/.test(x.state ?? '')).length;
-        out.childSas = ikeSas.flatMap((x) => x.children ?? []).filter((c) => c.state === 'INSTALLED').length;
+        // Distinct connections and children: while a simultaneous start is being resolved a
+        // connection may briefly hold two IKE SAs or duplicate children; what counts is whether
+        // each one is up.
+        const ikeSas = ((s.status as { ike_sas?: Array<{ name?: string; state?: string; children?: Array<{ name?: string; state?: string }> }> }).ike_sas ?? []);
+        const up = ikeSas.filter((x) => /ESTABLISHED/.test(x.state ?? ''));
+        out.ikeSas = new Set(up.map((x) => x.name)).size;
+        out.childSas = new Set(up.flatMap((x) => (x.children ?? []).filter((c) => c.state === 'INSTALLED').map((c) => `${x.name}/${c.name}`))).size;
       }
       return out;
     } catch {
