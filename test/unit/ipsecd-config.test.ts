@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadIpsecdConfig, parseIpsecdConfig, resolveConfigPath } from '../../src/ipsecd/config.js';
@@ -142,8 +142,12 @@ test('missing file: names it and says so; paths inside resolve next to the file'
   const dir = mkdtempSync(path.join(tmpdir(), 'oit-cfg-'));
   const f = path.join(dir, 'site.yaml');
   writeFileSync(f, site());
-  const cfg = loadIpsecdConfig(f);
-  assert.equal(resolveConfigPath(cfg, 'a.pem'), path.join(dir, 'a.pem'));
+  try {
+    const cfg = loadIpsecdConfig(f);
+    assert.equal(resolveConfigPath(cfg, 'a.pem'), path.join(dir, 'a.pem'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('the example configs in examples/ipsecd load', async () => {

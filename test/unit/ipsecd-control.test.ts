@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, statSync, existsSync } from 'node:fs';
+import { mkdtempSync, statSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ControlServer } from '../../src/ipsecd/control-server.js';
@@ -19,8 +19,10 @@ function rawExchange(sock: string, text: string): Promise<string> {
   });
 }
 
-test('control socket: mode 0600, newline-delimited JSON, bad requests answered, removed on close', async () => {
-  const sock = path.join(mkdtempSync(path.join(tmpdir(), 'oit-ctl-')), 'd.sock');
+test('control socket: mode 0600, newline-delimited JSON, bad requests answered, removed on close', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'oit-ctl-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const sock = path.join(dir, 'd.sock');
   const srv = new ControlServer(sock, (req) => (req.cmd === 'status' ? { ok: true, status: { hello: 1 } } : { ok: false, error: 'nope' }));
   await srv.listen();
   try {
@@ -42,8 +44,10 @@ test('control socket: mode 0600, newline-delimited JSON, bad requests answered, 
   await assert.rejects(controlRequest(sock, { cmd: 'status' }), (e: unknown) => e instanceof OperationFailed && /does not exist/.test(e.message));
 });
 
-test('a stale socket left by a dead daemon is replaced', async () => {
-  const sock = path.join(mkdtempSync(path.join(tmpdir(), 'oit-ctl-')), 'd.sock');
+test('a stale socket left by a dead daemon is replaced', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'oit-ctl-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const sock = path.join(dir, 'd.sock');
   // A process that bound the socket and died: the file stays, nobody listens.
   const r = spawnSync('python3', ['-c', 'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])', sock]);
   assert.equal(r.status, 0, String(r.stderr));
