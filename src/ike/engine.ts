@@ -671,7 +671,7 @@ export class IkeEngine {
       local: sa.local.address,
       remote: sa.remote.address,
       localPort: sa.natT ? this.natTPort : sa.local.port,
-      remotePort: sa.natT ? sa.remote.port : sa.remote.port,
+      remotePort: sa.remote.port,
       localTs: child.localTs,
       remoteTs: child.remoteTs,
       spiIn: child.spiIn,
