@@ -37,6 +37,9 @@ interface AgentStateFile {
   waiting?: { node: string; reason: string }[];
 }
 
+/** Agent phases from registration on (agent/agent.ts AgentPhase). */
+const REGISTERED = new Set(['enrolling', 'waiting-subnet', 'running']);
+
 export const AGENT_SOCKET_NAME = 'agent.sock';
 export const AGENT_STATE_NAME = 'agent.json';
 
@@ -54,10 +57,9 @@ export class AgentDriver implements NodeDaemonDriver {
   }
 
   /**
-   * Starts the agent and waits until its data path runs with a subnet (phase "running"). Agents
-   * start one after another, so the operator hands out subnets in the plan's order; a subnet other
-   * than the planned one (a store that outlived its cluster) is an error, since the pods are
-   * addressed from the plan.
+   * Starts the agent and waits until it has registered its node. Agents are started one after
+   * another, each once the previous one registered, so the operator (lowest free block, in order of
+   * registration) hands out subnets in the plan's order.
    */
   async start(node: NodePlan): Promise<DaemonRecord> {
     const log = path.join(this.logDir, `${node.name}.log`);
@@ -65,6 +67,15 @@ export class AgentDriver implements NodeDaemonDriver {
       process.execPath, this.main, 'agent', '--node', node.name, '--state-dir', this.stateDir,
       '--underlay-ip', node.underlayIp, '--tun', node.tunName, '--log', log,
     ], path.join(this.logDir, `${node.name}.out`));
+    await waitForDaemon(d, `agent on ${node.name}`, async () => REGISTERED.has((await this.agentState(node.name))?.phase ?? ''), 60_000);
+    return { role: 'agent', node: node.name, ...d };
+  }
+
+  /**
+   * Waits until the agent's data path runs with a subnet. A subnet other than the planned one (a
+   * store that outlived its cluster) is an error: the pods were addressed from the plan.
+   */
+  async ready(node: NodePlan, d: DaemonRecord): Promise<void> {
     let st: AgentStateFile | undefined;
     await waitForDaemon(d, `agent on ${node.name}`, async () => {
       st = await this.agentState(node.name);
@@ -73,7 +84,6 @@ export class AgentDriver implements NodeDaemonDriver {
     if (st!.subnet !== node.subnet) {
       throw new OperationFailed(`agent on ${node.name} was given subnet ${st!.subnet} by the operator, but its pods were addressed from ${node.subnet}; run \`overlay-ipsec down\` and try again`);
     }
-    return { role: 'agent', node: node.name, ...d };
   }
 
   async systemId(node: NodePlan): Promise<string> {

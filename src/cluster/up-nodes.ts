@@ -26,8 +26,10 @@ export interface NodeTunnelState {
 
 export interface NodeDaemonDriver {
   readonly kind: NodeDaemonKind;
-  /** Starts the node's daemon in its namespace and waits until it is ready. */
+  /** Starts the node's daemon in its namespace; resolves once the next node's may start. */
   start(node: NodePlan): Promise<DaemonRecord>;
+  /** Waits until the node's data path runs. */
+  ready(node: NodePlan, daemon: DaemonRecord): Promise<void>;
   systemId(node: NodePlan): Promise<string>;
   /** The node's view of its tunnels, or undefined when it cannot be asked right now. */
   tunnels(node: NodePlan, daemon: DaemonRecord): Promise<NodeTunnelState | undefined>;
@@ -55,6 +57,10 @@ export class OverlayRunnerDriver implements NodeDaemonDriver {
     const d = await spawnDaemon(node.netns, [process.execPath, RUNNER, '--config', this.files[node.name]!], log);
     await waitForDaemon(d, `overlay runner on ${node.name}`, async () => (await logEvents(log)).some((e) => e.event === 'ready'), 20_000);
     return { role: 'overlay-runner', node: node.name, ...d };
+  }
+
+  async ready(): Promise<void> {
+    // start() already waited for the runner's "ready" line.
   }
 
   async systemId(node: NodePlan): Promise<string> {

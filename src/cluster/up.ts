@@ -136,13 +136,21 @@ export async function clusterUp(o: UpOptions, progress: Progress): Promise<UpRes
   progress.phase(`starting ${useAgent ? 'node agents' : 'overlay runners (no agent in this build)'}`);
   const records = new Map<string, DaemonRecord>();
   for (const [i, n] of plan.nodes.entries()) {
-    progress.update(`${i}/${nodesTotal} ready, starting ${n.name}`);
+    progress.update(`${i}/${nodesTotal} started, starting ${n.name}`);
     const d = await driver.start(n);
     records.set(n.name, d);
     state.daemons.push(d);
-    state.nodes.push({ name: n.name, role: n.role, netns: n.netns, underlayIp: n.underlayIp, subnet: n.subnet, systemId: await driver.systemId(n) });
     await saveClusterState(state);
   }
+  let ready = 0;
+  await Promise.all(plan.nodes.map(async (n) => {
+    await driver.ready(n, records.get(n.name)!);
+    progress.update(`${++ready}/${nodesTotal} ready`);
+  }));
+  for (const n of plan.nodes) {
+    state.nodes.push({ name: n.name, role: n.role, netns: n.netns, underlayIp: n.underlayIp, subnet: n.subnet, systemId: await driver.systemId(n) });
+  }
+  await saveClusterState(state);
   progress.done(`${nodesTotal}/${nodesTotal} ready`);
 
   progress.phase(ipsec ? 'establishing tunnels and IPsec SAs' : 'establishing Geneve tunnels');
