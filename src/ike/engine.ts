@@ -1,7 +1,7 @@
 import type { IkeAuthProvider, IkeId } from './auth-provider.js';
 import { resolveConnection, type IkeConnectionConfig, type ResolvedConnection } from './config.js';
 import { idToString } from './auth/id.js';
-import { ExchangeType, Notify, PayloadType, ProtocolId } from './constants.js';
+import { CertEncoding, ExchangeType, Flag, Notify, PayloadType, ProtocolId } from './constants.js';
 import { DEFAULT_TIMERS, type EngineContext, type EngineTimers } from './context.js';
 import { CookieJar } from './cookies.js';
 import { generateDh, isSupportedGroup } from '../crypto/dh.js';
@@ -478,7 +478,7 @@ export class IkeEngine {
       return;
     }
     const answer = (payloads: Payload[]): void => {
-      const bytes = encodePlain({ spiI: h.spiI, spiR: Buffer.alloc(8), exchangeType: ExchangeType.IKE_SA_INIT, flags: 0x20, messageId: 0 }, payloads);
+      const bytes = encodePlain({ spiI: h.spiI, spiR: Buffer.alloc(8), exchangeType: ExchangeType.IKE_SA_INIT, flags: Flag.RESPONSE, messageId: 0 }, payloads);
       this.sendRaw([bytes], to, from);
     };
     const r = decodeMessage(dg, () => undefined);
@@ -549,8 +549,8 @@ export class IkeEngine {
       ...commonInitNotifies(sa).filter((p) => sa.peerFragmentation || !('notifyType' in p) || p.notifyType !== Notify.IKEV2_FRAGMENTATION_SUPPORTED),
     ];
     const req = this.opts.auth.certReq?.(conn.name);
-    if (req && req.length > 0) payloads.push({ type: PayloadType.CERTREQ, encoding: 4, data: req });
-    const bytes = encodePlain({ spiI: sa.spiI, spiR: sa.spiR, exchangeType: ExchangeType.IKE_SA_INIT, flags: 0x20, messageId: 0 }, payloads);
+    if (req && req.length > 0) payloads.push({ type: PayloadType.CERTREQ, encoding: CertEncoding.X509_SIGNATURE, data: req });
+    const bytes = encodePlain({ spiI: sa.spiI, spiR: sa.spiR, exchangeType: ExchangeType.IKE_SA_INIT, flags: Flag.RESPONSE, messageId: 0 }, payloads);
     sa.initRequest = Buffer.from(dg);
     sa.initResponse = bytes;
     sa.lastResponse = { messageId: 0, packets: [bytes] };

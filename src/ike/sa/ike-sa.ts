@@ -1,7 +1,7 @@
 import type { IkeSaKeys } from '../../crypto/ike-kdf.js';
 import type { Prf } from '../../crypto/prf.js';
 import type { ResolvedConnection } from '../config.js';
-import { Flag } from '../constants.js';
+import { ExchangeType, Flag } from '../constants.js';
 import type { Endpoint } from '../events.js';
 import type { IkeId } from '../auth-provider.js';
 import { encodeFragments, encodeProtected, protectedLength, type IkeMessage } from '../message/message.js';
@@ -149,7 +149,7 @@ export class IkeSa {
     const frame = { spiI: this.spiI, spiR: this.spiR, exchangeType, flags: this.flags(response), messageId };
     const mtu = this.conn.config.fragmentMtu ?? 1280;
     const limit = mtu - 20 - 8 - (this.local.port === 4500 ? 4 : 0);
-    const fragOk = this.peerFragmentation && (this.conn.config.fragmentation ?? true) && exchangeType !== 34;
+    const fragOk = this.peerFragmentation && (this.conn.config.fragmentation ?? true) && exchangeType !== ExchangeType.IKE_SA_INIT;
     if (fragOk && protectedLength(payloads) > limit) {
       return encodeFragments(frame, payloads, this.sendKey, () => this.nextIv(), limit);
     }

@@ -2,7 +2,7 @@ import type { TrafficSelector } from '../../esp/types.js';
 import { deriveChildKeys } from '../../crypto/ike-kdf.js';
 import { generateDh, isSupportedGroup, type DhKeyPair } from '../../crypto/dh.js';
 import type { ResolvedChild } from '../config.js';
-import { Notify, NOTIFY_ERROR_MAX, NOTIFY_NAMES, PayloadType, ProtocolId } from '../constants.js';
+import { ExchangeType, Notify, NOTIFY_ERROR_MAX, NOTIFY_NAMES, PayloadType, ProtocolId } from '../constants.js';
 import type { EngineContext } from '../context.js';
 import type { IkeMessage } from '../message/message.js';
 import { findNotify, findPayload, notifies, notify, type Payload } from '../message/payloads.js';
@@ -76,7 +76,7 @@ export function acceptChild(ctx: EngineContext, sa: IkeSa, offer: ChildOffer, ms
     // so that no SA is left behind. The peer knows it by our (never used) inbound SPI.
     ctx.queue(sa, {
       name: 'CHILD_DELETE',
-      exchange: 37,
+      exchange: ExchangeType.INFORMATIONAL,
       build: () => [{ type: PayloadType.DELETE, protocolId: ProtocolId.ESP, spiSize: 4, spis: [spiBytes(offer.spiIn)] }],
       onResponse() {},
     });
