@@ -263,6 +263,8 @@ export class Agent {
         log: this.log,
         onIkeLog: (line) => this.libreswan?.write(line, (serial) => this.childNameOf(serial)),
         onChildInstalled: (spec, rekey) => {
+          // Readiness follows child installs at once, not on the next pass.
+          queueMicrotask(() => this.writeState());
           if (!rekey) return;
           const t = spec.name.split('/')[0]!;
           this.rekeys.set(t, (this.rekeys.get(t) ?? 0) + 1);
