@@ -1,22 +1,21 @@
 import type { IkeAuthProvider, IkeId } from './auth-provider.js';
 import { resolveConnection, type IkeConnectionConfig, type ResolvedConnection } from './config.js';
 import { idToString } from './auth/id.js';
-import { CertEncoding, ExchangeType, Flag, Notify, PayloadType, ProtocolId } from './constants.js';
+import { ExchangeType, Notify, PayloadType, ProtocolId } from './constants.js';
 import { DEFAULT_TIMERS, type EngineContext, type EngineTimers } from './context.js';
 import { CookieJar } from './cookies.js';
-import { generateDh, isSupportedGroup } from '../crypto/dh.js';
 import type { ChildSpec, Endpoint, IkeOutput } from './events.js';
-import { decodeHeader, fromInitiator, isResponse, type IkeHeader } from './message/header.js';
+import { decodeHeader, fromInitiator, isResponse } from './message/header.js';
 import { decodeMessage, decodeReassembled, encodePlain, type IkeMessage } from './message/message.js';
-import { findNotify, findPayload, notify, type Payload } from './message/payloads.js';
-import { buildAnswer, proposalName, selectProposal } from './proposals.js';
+import { findPayload, notify, type Payload } from './message/payloads.js';
+import { proposalName } from './proposals.js';
 import { ChildSa } from './sa/child-sa.js';
 import { IkeSa, type Task } from './sa/ike-sa.js';
 import { buildStatus, type IkeStatus } from './status.js';
-import { u16 } from './tasks/child.js';
 import { createChildTask, respondCreateChild } from './tasks/create-child.js';
 import { respondAuth } from './tasks/ike-auth.js';
-import { checkNat, commonInitNotifies, deriveInitKeys, initTask, natPayloads, NONCE_LENGTH, readHashAlgs } from './tasks/ike-init.js';
+import { respondInit, type InitResponderEnv } from './tasks/ike-init-responder.js';
+import { initTask } from './tasks/ike-init.js';
 import { ikeRekeyTask, respondIkeRekey } from './tasks/ike-rekey.js';
 import { deleteChildTask, deleteIkeTask, dpdTask, respondInformational } from './tasks/informational.js';
 
@@ -68,6 +67,7 @@ export class IkeEngine {
   private readonly timers: EngineTimers;
   private readonly natTPort: number;
   private readonly ctx: EngineContext;
+  private readonly initEnv: InitResponderEnv;
   readonly counters: IkeCounters = {
     received: 0, malformed: 0, decryptFailed: 0, unknownSpi: 0, badMessageId: 0, retransmittedRequests: 0,
     notIke: 0, halfOpenLimit: 0, cookiesSent: 0, unsupportedCritical: 0, retransmits: 0, internalErrors: 0,
@@ -79,6 +79,16 @@ export class IkeEngine {
     this.natTPort = opts.natTPort ?? 4500;
     this.cookies = new CookieJar(opts.random);
     this.ctx = this.makeContext();
+    this.initEnv = {
+      ctx: this.ctx,
+      cookies: this.cookies,
+      counters: this.counters,
+      halfOpenByPeer: this.halfOpenByPeer,
+      peerKey: (a, s) => this.peerKey(a, s),
+      halfOpenCount: () => this.halfOpenCount(),
+      findConn: (l, r) => this.findConnFor(l, r),
+      sendRaw: (p, f, t) => this.sendRaw(p, f, t),
+    };
   }
 
   // ---------------- public API ----------------
@@ -305,7 +315,7 @@ export class IkeEngine {
     }
     const h = hr.value;
     if (h.exchangeType === ExchangeType.IKE_SA_INIT && !isResponse(h)) {
-      this.handleInitRequest(dg, h, from, to);
+      respondInit(this.initEnv, dg, h, from, to);
       return;
     }
     const ourSpi = fromInitiator(h) ? h.spiR : h.spiI;
@@ -460,106 +470,6 @@ export class IkeEngine {
       if (fits(c.config.localAddrs, local.address) && fits(c.config.remoteAddrs, remote.address)) return c;
     }
     return undefined;
-  }
-
-  /** Responder side of IKE_SA_INIT: stateless until the request is acceptable (§2.6). */
-  private handleInitRequest(dg: Buffer, h: IkeHeader, from: Endpoint, to: Endpoint): void {
-    if (!fromInitiator(h) || h.messageId !== 0 || !h.spiR.every((b) => b === 0)) {
-      this.counters.malformed++;
-      return;
-    }
-    const key = this.peerKey(from.address, h.spiI);
-    const existing = this.halfOpenByPeer.get(key);
-    if (existing && existing.state !== 'dead') {
-      if (existing.initRequest.equals(dg) && existing.lastResponse) {
-        this.counters.retransmittedRequests++;
-        this.sendRaw(existing.lastResponse.packets, to, from);
-      }
-      return;
-    }
-    const answer = (payloads: Payload[]): void => {
-      const bytes = encodePlain({ spiI: h.spiI, spiR: Buffer.alloc(8), exchangeType: ExchangeType.IKE_SA_INIT, flags: Flag.RESPONSE, messageId: 0 }, payloads);
-      this.sendRaw([bytes], to, from);
-    };
-    const r = decodeMessage(dg, () => undefined);
-    if (!r.ok) {
-      if (r.error.cause === 'unsupported-critical') {
-        this.counters.unsupportedCritical++;
-        answer([notify(Notify.UNSUPPORTED_CRITICAL_PAYLOAD, Buffer.from([r.error.payloadType ?? 0]))]);
-      } else this.counters.malformed++;
-      return;
-    }
-    if (r.value.kind !== 'message' || r.value.message.protected) {
-      this.counters.malformed++;
-      return;
-    }
-    const msg = r.value.message;
-    const saP = findPayload(msg.payloads, PayloadType.SA);
-    const ke = findPayload(msg.payloads, PayloadType.KE);
-    const ni = findPayload(msg.payloads, PayloadType.NONCE);
-    if (!saP || !ke || !ni) {
-      this.counters.malformed++;
-      answer([notify(Notify.INVALID_SYNTAX)]);
-      return;
-    }
-    const now = this.opts.now();
-    const halfOpen = this.halfOpenCount();
-    if (halfOpen >= this.timers.maxHalfOpen) {
-      this.counters.halfOpenLimit++;
-      return;
-    }
-    if (halfOpen >= this.timers.cookieThreshold) {
-      const c = findNotify(msg.payloads, Notify.COOKIE);
-      if (!c || !this.cookies.check(now, c.data, ni.data, from.address, h.spiI)) {
-        this.counters.cookiesSent++;
-        answer([notify(Notify.COOKIE, this.cookies.make(now, ni.data, from.address, h.spiI))]);
-        return;
-      }
-    }
-    const conn = this.findConnFor(to, from);
-    if (!conn) {
-      answer([notify(Notify.NO_PROPOSAL_CHOSEN)]);
-      return;
-    }
-    const sel = selectProposal(conn.ike, saP.proposals, { requireDh: ke.group, spiSize: 0 });
-    if (!sel || !isSupportedGroup(ke.group)) {
-      const any = selectProposal(conn.ike, saP.proposals, { spiSize: 0 });
-      answer([any ? notify(Notify.INVALID_KE_PAYLOAD, u16(any.chosen.dh!)) : notify(Notify.NO_PROPOSAL_CHOSEN)]);
-      return;
-    }
-    const dh = generateDh(ke.group, this.opts.random);
-    const gir = dh.computeSecret(ke.data);
-    if (!gir) {
-      answer([notify(Notify.INVALID_SYNTAX)]);
-      return;
-    }
-    const sa = new IkeSa(++this.serial, conn, false, Buffer.from(h.spiI), { ...to }, { ...from }, now);
-    sa.spiR = this.allocateIkeSpi();
-    sa.ni = ni.data;
-    sa.nr = this.opts.random(NONCE_LENGTH);
-    sa.peerFragmentation = !!findNotify(msg.payloads, Notify.IKEV2_FRAGMENTATION_SUPPORTED);
-    sa.peerHashAlgs = readHashAlgs(msg);
-    checkNat(sa, msg);
-    deriveInitKeys(sa, sel.chosen, gir);
-    const payloads: Payload[] = [
-      { type: PayloadType.SA, proposals: [buildAnswer(sel.chosen, sel.num, Buffer.alloc(0))] },
-      { type: PayloadType.KE, group: dh.group, data: dh.publicValue },
-      { type: PayloadType.NONCE, data: sa.nr },
-      ...natPayloads(this.ctx, sa, sa.spiR),
-      ...commonInitNotifies(sa).filter((p) => sa.peerFragmentation || !('notifyType' in p) || p.notifyType !== Notify.IKEV2_FRAGMENTATION_SUPPORTED),
-    ];
-    const req = this.opts.auth.certReq?.(conn.name);
-    if (req && req.length > 0) payloads.push({ type: PayloadType.CERTREQ, encoding: CertEncoding.X509_SIGNATURE, data: req });
-    const bytes = encodePlain({ spiI: sa.spiI, spiR: sa.spiR, exchangeType: ExchangeType.IKE_SA_INIT, flags: Flag.RESPONSE, messageId: 0 }, payloads);
-    sa.initRequest = Buffer.from(dg);
-    sa.initResponse = bytes;
-    sa.lastResponse = { messageId: 0, packets: [bytes] };
-    sa.peerNextRequestId = 1;
-    sa.expireAt = now + this.timers.halfOpenTimeoutMs;
-    this.register(sa);
-    this.halfOpenByPeer.set(key, sa);
-    this.ctx.log(sa, `responding to IKE_SA_INIT from ${from.address}:${from.port} (${proposalName(sel.chosen)})`);
-    this.sendRaw([bytes], to, from);
   }
 
   // ---------------- machinery ----------------
