@@ -13,6 +13,7 @@ export interface IkeChildConfig {
   remoteTs: string[];
   /** swanctl ESP proposals: `aes256gcm16`, `aes256gcm16-modp2048` (the latter: PFS on rekey). */
   espProposals: string[];
+  /** start (default) and trap: negotiated with the IKE SA (trap eagerly: no acquire upcall); none: only on request. */
   startAction?: 'start' | 'trap' | 'none';
   /** Rekey this child after this long; 0 or absent: never. */
   rekeyTimeMs?: number;

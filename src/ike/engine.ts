@@ -687,7 +687,8 @@ export class IkeEngine {
       describeId: (id) => self.describeId(id),
       startOtherChildren(sa, except) {
         for (const c of sa.conn.children) {
-          if (c.name !== except && (c.config.startAction ?? 'start') === 'start') self.queue(sa, createChildTask(self.ctx, sa, c));
+          // 'trap' children start eagerly too: the data path has no acquire upcall to start them on demand.
+          if (c.name !== except && (c.config.startAction ?? 'start') !== 'none') self.queue(sa, createChildTask(self.ctx, sa, c));
         }
       },
     };

@@ -421,3 +421,24 @@ test('a child rekey requested while the IKE SA is being rekeyed is retried on th
   assertMirrored(la[0]!, b.liveChildren()[0]!, assert.equal);
   assert.equal(a.engine.status().ike_sas.length, 1);
 });
+
+test('several children per connection: the first in IKE_AUTH, the others by CREATE_CHILD_SA; start_action none waits for createChild', () => {
+  const sim = new Sim();
+  const kids = (mine: string, theirs: string) => [
+    { name: 'in', mode: 'transport' as const, localTs: [`dynamic[udp/6081]`], remoteTs: ['dynamic[udp]'], espProposals: ['aes256gcm16-modp2048'] },
+    { name: 'out', mode: 'transport' as const, localTs: ['dynamic[udp]'], remoteTs: ['dynamic[udp/6081]'], espProposals: ['aes256gcm16-modp2048'] },
+    { name: 'spare', mode: 'tunnel' as const, localTs: [mine], remoteTs: [theirs], espProposals: ['aes256gcm16'], startAction: 'none' as const },
+  ];
+  const a = sim.add('a', A, [{ ...conn('site', A, B), children: kids('10.1.0.0/24', '10.2.0.0/24') }], pskAuth('secret', 'a.example', 'b.example'));
+  const b = sim.add('b', B, [{ ...conn('site', B, A), children: kids('10.2.0.0/24', '10.1.0.0/24') }], pskAuth('secret', 'b.example', 'a.example'));
+  a.engine.initiate('site');
+  sim.advance(1000);
+  assert.deepEqual(a.liveChildren().map((c) => c.child).sort(), ['in', 'out']);
+  assert.equal(b.liveChildren().length, 2);
+  assert.ok(a.engine.createChild('site', 'spare'));
+  sim.advance(1000);
+  assert.deepEqual(a.liveChildren().map((c) => c.child).sort(), ['in', 'out', 'spare']);
+  for (const c of a.liveChildren()) assertMirrored(c, b.liveChildren().find((x) => x.spiIn === c.spiOut)!, assert.equal);
+  const out = a.engine.status().ike_sas[0]!.children.find((c) => c.name === 'out')!;
+  assert.deepEqual(out.remote_ts, ['192.0.2.2/32[udp/6081]']);
+});
