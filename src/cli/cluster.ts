@@ -96,6 +96,7 @@ export function registerCluster(program: Command): void {
         }, progress);
       } catch (err) {
         if (stopping) await stopping;
+        progress.fail('failed');
         if (process.env.OI_KEEP_ON_FAILURE !== '1') {
           progress.note('removing what was built (set OI_KEEP_ON_FAILURE=1 to keep it for inspection)');
           await clusterDown(stateDir, prefix);

@@ -43,27 +43,36 @@ export async function pingPair(p: PodPair, count: number, intervalS = 0.2, waitS
   return { ...p, sent, received, ok: received > 0, rttMs: rtt ? Number(rtt[1]) : null };
 }
 
-/** UDP datagrams from the source pod to the destination pod's discard port; never throws. */
-export async function udpBurst(p: PodPair, datagrams: number, size = 512): Promise<void> {
+/**
+ * UDP datagrams, 10 a second for `seconds`, from one pod to each of `targets` (their discard
+ * port): one process per source pod, not per pair, so a big cluster does not fork hundreds of
+ * processes on a small machine. Never throws.
+ */
+export async function udpFromPod(from: PodPlan, targets: readonly PodPlan[], seconds: number, size = 512): Promise<void> {
   const script = `
     const s = require('node:dgram').createSocket('udp4');
     const b = Buffer.alloc(${size}, 0x5a);
+    const to = ${JSON.stringify(targets.map((t) => t.ip))};
     let n = 0;
-    const tick = () => { if (n++ >= ${datagrams}) { s.close(); return; } s.send(b, 9, ${JSON.stringify(p.to.ip)}, () => setTimeout(tick, 100)); };
-    tick();`;
-  await run(['ip', 'netns', 'exec', p.from.netns, process.execPath, '-e', script], { check: false, timeoutMs: 30_000 });
+    const t = setInterval(() => {
+      for (const ip of to) s.send(b, 9, ip, () => {});
+      if (++n >= ${Math.max(1, Math.round(seconds * 10))}) { clearInterval(t); setTimeout(() => s.close(), 50); }
+    }, 100);`;
+  await run(['ip', 'netns', 'exec', from.netns, process.execPath, '-e', script], { check: false, timeoutMs: (seconds + 15) * 1000 });
 }
 
 /**
- * Keeps pods talking for `seconds`: every pair pings (5/s) for the window and sends a UDP burst.
+ * Keeps pods talking for `seconds`: every pair pings (5/s) and sends UDP (10/s) for the window.
  * Resolves with the ping results when the window is over.
  */
 export async function generateTraffic(nodes: readonly NodePlan[], seconds: number): Promise<PingResult[]> {
   const pairs = podPairs(nodes);
   const count = Math.max(1, Math.floor(seconds * 5) - 2);
+  const bySource = new Map<PodPlan, PodPlan[]>();
+  for (const p of pairs) bySource.set(p.from, [...(bySource.get(p.from) ?? []), p.to]);
   const [pings] = await Promise.all([
     Promise.all(pairs.map((p) => pingPair(p, count))),
-    Promise.all(pairs.map((p) => udpBurst(p, Math.max(1, Math.floor(seconds * 10))))),
+    Promise.all([...bySource].map(([from, to]) => udpFromPod(from, to, seconds))),
   ]);
   return pings;
 }
