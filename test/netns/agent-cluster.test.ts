@@ -12,6 +12,7 @@ import { buildTopology, teardownTopology, listNamespaces } from '../../src/clust
 import { FsStore, storeDir, nodeDir } from '../../src/store/index.js';
 import { tunnelName } from '../../src/overlay/tunnel-name.js';
 import type { TunnelShow, StatusJson, AgentState } from '../../src/agent/index.js';
+import { controlRequest } from '../../src/ipsecd/control-client.js';
 
 // The product end to end on three netns nodes (2 masters, 1 worker, 2 pods each): the operator
 // and one `overlay-ipsec agent` per node namespace, started as a user would. With IPsec on, every
@@ -183,10 +184,22 @@ test('agents with IPsec: tunnels come up, pods talk across nodes, the underlay c
 
   // Every node: tunnels show with the seed's fields and live values.
   const ids = Object.fromEntries(cl.plan.nodes.map((n) => [n.name, agentState(cl, n.name)!.system_id!]));
+  const ask = async (node: string, cmd: string): Promise<Record<string, unknown>> => {
+    const res = await controlRequest(path.join(nodeDir(cl.stateDir, node), 'agent.sock'), { cmd });
+    assert.ok(res.ok, JSON.stringify(res));
+    return res;
+  };
+  // master0 through the CLI as a user types it, the others straight on their control sockets.
+  const first0 = cl.plan.nodes[0]!.name;
+  const viaCli = cli(['tunnels', 'show', '--node', first0, '--state-dir', cl.stateDir, '--json']);
+  assert.equal(viaCli.status, 0, viaCli.stderr);
+  const statusCli = cli(['ipsec', 'status', '--node', first0, '--state-dir', cl.stateDir, '--json']);
+  assert.equal(statusCli.status, 0, statusCli.stderr);
+  const textCli = cli(['tunnels', 'show', '--node', first0, '--state-dir', cl.stateDir]);
+  const linesCli = cli(['ipsec', 'status', '--node', first0, '--state-dir', cl.stateDir]);
   for (const n of cl.plan.nodes) {
-    const r = cli(['tunnels', 'show', '--node', n.name, '--state-dir', cl.stateDir, '--json']);
-    assert.equal(r.status, 0, r.stderr);
-    const tunnels = JSON.parse(r.stdout) as TunnelShow[];
+    const isFirst = n.name === first0;
+    const tunnels = (isFirst ? JSON.parse(viaCli.stdout) : (await ask(n.name, 'tunnels/show')).tunnels) as TunnelShow[];
     const peers = cl.plan.nodes.filter((p) => p !== n);
     assert.deepEqual(tunnels.map((x) => x.interface).sort(), peers.map((p) => tunnelName(ids[p.name]!)).sort());
     for (const tun of tunnels) {
@@ -208,13 +221,11 @@ test('agents with IPsec: tunnels come up, pods talk across nodes, the underlay c
       assert.ok(inn.bytes_in > 0 && out.bytes_out > 0, `traffic in on -in-1 and out on -out-1: ${inn.line} / ${out.line}`);
       assert.match(out.line, new RegExp(`^000 #\\d+: "${tun.interface}-out-1" esp\\.[0-9a-f]+@${peer.underlayIp.replace(/\./g, '\\.')} esp\\.[0-9a-f]+@${n.underlayIp.replace(/\./g, '\\.')} Traffic: ESPin=\\d+[KM]?B ESPout=\\d+[KM]?B! ESPmax=0B$`));
     }
-    const text = cli(['tunnels', 'show', '--node', n.name, '--state-dir', cl.stateDir]);
+    const text = { stdout: isFirst ? textCli.stdout : String((await ask(n.name, 'tunnels/show')).text) };
     for (const field of ['Interface name: ovn-', 'Tunnel Type:    geneve', 'Local IP:', 'Remote IP:', 'Address Family: IPv4', 'SKB mark:       None', 'Local cert:', 'Local name:', 'Local key:', 'Remote cert:    None', 'Remote name:', 'CA cert:', 'PSK:            None', 'Ofport:', 'CFM state:      Disabled', 'Kernel policies installed:', 'Kernel security associations installed:', 'IPsec connections that are active:']) {
       assert.ok(text.stdout.includes(field), `tunnels show has "${field}":\n${text.stdout}`);
     }
-    const st = cli(['ipsec', 'status', '--node', n.name, '--state-dir', cl.stateDir, '--json']);
-    assert.equal(st.status, 0, st.stderr);
-    const status = JSON.parse(st.stdout) as StatusJson;
+    const status = (isFirst ? JSON.parse(statusCli.stdout) : (await ask(n.name, 'status')).status) as StatusJson;
     assert.equal(status.ike_sas.filter((s) => s.state === 'STATE_V2_ESTABLISHED_IKE_SA').length, peers.length);
     for (const s of status.ike_sas) {
       assert.equal(s.proposal, 'AES_GCM_16_256/PRF_HMAC_SHA2_256/MODP2048');
@@ -225,7 +236,10 @@ test('agents with IPsec: tunnels come up, pods talk across nodes, the underlay c
         assert.ok(ch.bytes_in + ch.bytes_out > 0, JSON.stringify(ch));
       }
     }
-    const lines = cli(['ipsec', 'status', '--node', n.name, '--state-dir', cl.stateDir]).stdout;
+    const lines = isFirst ? linesCli.stdout : String((await ask(n.name, 'status')).text);
+    const dict = (await ask(n.name, 'ipsec/status'));
+    assert.deepEqual(Object.keys(dict.status as object).sort(), tunnels.map((x) => x.interface).sort());
+    assert.match(String(dict.text), /^\{'ovn-[0-9a-f]{6}-0': \{'ovn-[0-9a-f]{6}-0-in-1': '000 #\d+: "ovn-[0-9a-f]{6}-0-in-1" esp\./);
     assert.match(lines, /000 #\d+: "ovn-[0-9a-f]{6}-0-(in|out)-1":500 STATE_V2_ESTABLISHED_CHILD_SA \(IPsec SA established\); EVENT_SA_REKEY in \d+s; newest IPSEC; eroute owner; isakmp#\d+; idle;/);
     const log = readFileSync(path.join(nodeDir(cl.stateDir, n.name), 'libreswan.log'), 'utf8');
     assert.match(log, /^[A-Z][a-z]{2} \d{2} \d{2}:\d{2}:\d{2}\.\d{6}: "ovn-[0-9a-f]{6}-0-(in|out)-1" #\d+: IPsec SA established transport mode \{ESPinUDP=>0x[0-9a-f]{8} <0x[0-9a-f]{8} xfrm=AES_GCM_16_256-NONE(-MODP2048)? /m);
@@ -242,13 +256,27 @@ test('agents with IPsec: tunnels come up, pods talk across nodes, the underlay c
   // Nothing secret or identifying an SA: no keys, no SPIs.
   assert.doesNotMatch(metrics.stdout, /PRIVATE KEY|0x[0-9a-f]{8}|esp\.[0-9a-f]+@/);
 
-  // Clean shutdown: exit 0, sockets removed, IKE DELETEs logged by the peers.
+  // A node leaves: its agent stops cleanly (exit 0, socket removed, DELETEs seen by the peers), its
+  // record goes from the store, and the others drop the tunnel and its SAs.
+  const leaving = cl.plan.nodes[2]!;
   const sockets = cl.plan.nodes.map((n) => path.join(nodeDir(cl.stateDir, n.name), 'agent.sock'));
-  const first = cl.plan.nodes[0]!.name;
-  assert.equal(await stopProcess(cl.agents.get(first)!), 0, (cl.stderr.get(first) ?? []).slice(-5).join('\n'));
-  assert.equal(existsSync(sockets[0]!), false, 'socket file removed');
-  await waitFor(() => readFileSync(path.join(nodeDir(cl.stateDir, cl.plan.nodes[1]!.name), 'libreswan.log'), 'utf8').includes('IKE SA deleted'), 'the peer saw the DELETE', 5000);
-  for (const [name, a] of cl.agents) if (name !== first) assert.equal(await stopProcess(a), 0);
+  assert.equal(await stopProcess(cl.agents.get(leaving.name)!), 0, (cl.stderr.get(leaving.name) ?? []).slice(-5).join('\n'));
+  assert.equal(existsSync(sockets[2]!), false, 'socket file removed');
+  const logOf = (n: string): string => readFileSync(path.join(nodeDir(cl.stateDir, n), 'libreswan.log'), 'utf8');
+  await waitFor(() => logOf(first0).includes(`"${tunnelName(ids[leaving.name]!)}"`) && /IKE SA deleted/.test(logOf(first0)), 'the peer saw the DELETE', 5000);
+  const store = await FsStore.open(storeDir(cl.stateDir));
+  try {
+    await store.delete('nodes', leaving.name);
+  } finally {
+    await store.close();
+  }
+  await waitFor(async () => {
+    const st = (await ask(first0, 'agent/state')).state as AgentState;
+    return st.peers === 1 && st.tunnels === 1 && st.ready;
+  }, 'master0 dropped the tunnel to the node that left', 10_000);
+  const left = (await ask(first0, 'status')).status as StatusJson;
+  assert.deepEqual(left.ike_sas.map((s) => s.name), [tunnelName(ids[cl.plan.nodes[1]!.name]!)]);
+  for (const n of cl.plan.nodes.slice(0, 2)) assert.equal(await stopProcess(cl.agents.get(n.name)!), 0);
   assert.ok(sockets.every((s) => !existsSync(s)));
   t.diagnostic(`up in ${upMs} ms; ${pings} pings; underlay ${JSON.stringify(classes)}`);
 });
@@ -281,6 +309,46 @@ test('agents with ipsecConfig Disabled: the same pods talk over cleartext Geneve
   assert.ok(tunnels.every((x) => x.local_cert === 'None' && x.active.length === 0 && x.counters.packets_out > 0));
   for (const a of cl.agents.values()) assert.equal(await stopProcess(a), 0);
   t.diagnostic(`${pings} pings; underlay ${JSON.stringify(classes)}`);
+});
+
+test('kill -9 one agent: after its restart the tunnels are re-established and pods talk again', { timeout: 60_000 }, async (t) => {
+  let c: Cluster | undefined;
+  t.after(async () => {
+    await stopCluster(c);
+  });
+  c = await startCluster([path.join(repoRoot, 'examples', 'install-config.yaml'), path.join(repoRoot, 'examples', 'manifests', 'cluster-network-03-config.yml')]);
+  const cl = c;
+  await waitFor(() => cl.plan.nodes.every((n) => agentState(cl, n.name)?.ready === true), 'every agent ready', 30_000, 200);
+  const victim = cl.plan.nodes[1]!;
+  const old = cl.agents.get(victim.name)!;
+  const exited = once(old, 'exit');
+  old.kill('SIGKILL');
+  await exited;
+  const t0 = Date.now();
+  const a = spawn('ip', ['netns', 'exec', victim.netns, NODE, cliPath, 'agent', '--node', victim.name, '--state-dir', cl.stateDir], { stdio: ['ignore', 'ignore', 'pipe'] });
+  collect(a, `${victim.name}-2`, cl.stderr);
+  cl.agents.set(victim.name, a);
+  await waitFor(() => agentState(cl, victim.name)?.pid === a.pid && agentState(cl, victim.name)?.ready === true, 'the restarted agent ready', 25_000, 200)
+    .catch((err: Error) => { throw new Error(`${err.message}\n${(cl.stderr.get(`${victim.name}-2`) ?? []).slice(-10).join('\n')}`); });
+  const recoverMs = Date.now() - t0;
+  // Pods on the restarted node and on the others reach each other again.
+  for (const other of cl.plan.nodes.filter((n) => n !== victim)) {
+    for (const [from, to] of [[victim.pods[0]!, other.pods[0]!], [other.pods[1]!, victim.pods[1]!]] as const) {
+      const ping = inNs(from.netns, ['ping', '-c', '2', '-i', '0.2', '-W', '2', to.ip]);
+      assert.equal(ping.status, 0, `ping ${from.name} → ${to.name} after the restart:\n${ping.stdout}`);
+    }
+  }
+  // The peers hold one IKE SA to the restarted node: the old one went with INITIAL_CONTACT.
+  const victimTunnel = tunnelName(agentState(cl, victim.name)!.system_id!);
+  for (const other of cl.plan.nodes.filter((n) => n !== victim)) {
+    const res = await controlRequest(path.join(nodeDir(cl.stateDir, other.name), 'agent.sock'), { cmd: 'status' });
+    assert.ok(res.ok);
+    const sas = (res.status as StatusJson).ike_sas.filter((s) => s.name === victimTunnel);
+    assert.equal(sas.length, 1, JSON.stringify(sas.map((s) => [s.state, s.spi_i])));
+    assert.equal(sas[0]!.state, 'STATE_V2_ESTABLISHED_IKE_SA');
+  }
+  for (const p of cl.agents.values()) assert.equal(await stopProcess(p), 0);
+  t.diagnostic(`tunnels of the restarted agent up again ${recoverMs} ms after its start`);
 });
 
 test('teardown leaves no namespace behind', async () => {
