@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { OperationFailed, UsageError } from '../util/errors.js';
@@ -74,7 +74,14 @@ export async function clusterUp(o: UpOptions, progress: Progress): Promise<UpRes
   progress.phase('checking the config');
   const sources = o.configFiles?.length ? o.configFiles : DEFAULT_CONFIG_FILES;
   // The underlay we build is sized for the pod MTU; 9000 is the most it can carry.
-  const cfg = await prepareConfig(sources, path.join(stateDir, 'config'), { noIpsec: o.noIpsec, underlayMtu: 9000, underlayCidr: '192.168.7.0/24' });
+  const configDir = path.join(stateDir, 'config');
+  let cfg;
+  try {
+    cfg = await prepareConfig(sources, configDir, { noIpsec: o.noIpsec, underlayMtu: 9000, underlayCidr: '192.168.7.0/24' });
+  } catch (err) {
+    await rm(configDir, { recursive: true, force: true });
+    throw err;
+  }
   const ipsec = cfg.network.ipsec.mode === 'Full';
   progress.done(`${sources.map((s) => path.basename(s)).join(' + ')}: clusterNetwork ${cfg.network.clusterNetwork.map((c) => `${c.cidr}/hostPrefix ${c.hostPrefix}`).join(', ')}, MTU ${cfg.network.mtu}, IPsec ${cfg.network.ipsec.mode}`);
   for (const w of cfg.warnings) progress.note(`warning: ${w}`);
