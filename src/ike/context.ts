@@ -57,6 +57,10 @@ export interface EngineContext {
   /** INITIAL_CONTACT: drop older IKE SAs of this connection with the same peer (§2.4). */
   initialContact(sa: IkeSa): void;
   describeId(id: { type: number; data: Buffer } | undefined): string;
+  /** Whether we hold another live IKE SA with this SA's peer (address). */
+  hasOtherIkeSa(sa: IkeSa): boolean;
+  /** Other connections between the same addresses as this SA (candidates when its children do not fit). */
+  siblings(sa: IkeSa): ResolvedConnection[];
   /** Queues CREATE_CHILD_SA for the connection's other children with start_action start. */
   startOtherChildren(sa: IkeSa, except: string): void;
 }

@@ -685,6 +685,14 @@ export class IkeEngine {
         }
       },
       describeId: (id) => self.describeId(id),
+      hasOtherIkeSa(sa) {
+        for (const o of self.all) if (o !== sa && o.remote.address === sa.remote.address && o.state !== 'dead' && o.establishedAt !== undefined) return true;
+        return false;
+      },
+      siblings(sa) {
+        const fits = (list: string[], a: string): boolean => list.length === 0 || list.includes(a) || list.includes('%any') || list.includes('0.0.0.0');
+        return [...self.conns.values()].filter((c) => c !== sa.conn && fits(c.config.localAddrs, sa.local.address) && fits(c.config.remoteAddrs, sa.remote.address));
+      },
       startOtherChildren(sa, except) {
         for (const c of sa.conn.children) {
           // 'trap' children start eagerly too: the data path has no acquire upcall to start them on demand.

@@ -442,3 +442,24 @@ test('several children per connection: the first in IKE_AUTH, the others by CREA
   const out = a.engine.status().ike_sas[0]!.children.find((c) => c.name === 'out')!;
   assert.deepEqual(out.remote_ts, ['192.0.2.2/32[udp/6081]']);
 });
+
+test('seed-style -in-1 / -out-1 connections to one peer: the responder picks the connection whose selectors fit', () => {
+  const sim = new Sim();
+  const pair2 = (local: string, remote: string) => [
+    { ...conn('ovn-x-in-1', local, remote), children: [{ name: 'in', mode: 'transport' as const, localTs: ['dynamic[udp/6081]'], remoteTs: ['dynamic[udp]'], espProposals: ['aes256gcm16'] }] },
+    { ...conn('ovn-x-out-1', local, remote), children: [{ name: 'out', mode: 'transport' as const, localTs: ['dynamic[udp]'], remoteTs: ['dynamic[udp/6081]'], espProposals: ['aes256gcm16'] }] },
+  ];
+  const a = sim.add('a', A, pair2(A, B), pskAuth('secret', 'a.example', 'b.example'));
+  const b = sim.add('b', B, pair2(B, A), pskAuth('secret', 'b.example', 'a.example'));
+  a.engine.initiate('ovn-x-out-1');
+  sim.advance(1000);
+  const cb = b.liveChildren();
+  assert.equal(cb.length, 1);
+  assert.equal(cb[0]!.connection, 'ovn-x-in-1', 'A\u2019s outbound 6081 flow is B\u2019s inbound one');
+  assert.ok(b.logs.some((l) => l.includes('switching to connection "ovn-x-in-1"')) || b.engine.status().ike_sas[0]!.name === 'ovn-x-in-1');
+  assertMirrored(a.liveChildren()[0]!, cb[0]!, assert.equal);
+  a.engine.initiate('ovn-x-in-1');
+  sim.advance(1000);
+  assert.deepEqual(b.liveChildren().map((c) => c.connection).sort(), ['ovn-x-in-1', 'ovn-x-out-1']);
+  assert.equal(b.engine.status().ike_sas.length, 2);
+});

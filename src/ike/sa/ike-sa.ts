@@ -96,7 +96,8 @@ export class IkeSa {
 
   constructor(
     readonly serial: number,
-    readonly conn: ResolvedConnection,
+    /** May switch to a sibling connection (same peer) in IKE_AUTH, see respondAuth. */
+    public conn: ResolvedConnection,
     /** We are the original initiator of this IKE SA (sets the I flag, selects SK_ei for sending). */
     readonly initiator: boolean,
     readonly spiI: Buffer,

@@ -196,6 +196,30 @@ export function answerChild(ctx: EngineContext, sa: IkeSa, msg: IkeMessage, ni: 
   return refuse(sawProposal ? Notify.TS_UNACCEPTABLE : Notify.NO_PROPOSAL_CHOSEN);
 }
 
+/**
+ * Whether a child request (SA/TSi/TSr of IKE_AUTH) would be accepted by one of these child
+ * configs, without allocating anything: the responder uses it to pick among connections to the
+ * same peer (the seed's `-in-1` / `-out-1` pairs).
+ */
+export function childRequestFits(sa: IkeSa, children: readonly ResolvedChild[], msg: IkeMessage, exact: boolean): boolean {
+  const saP = findPayload(msg.payloads, PayloadType.SA);
+  const tsiP = findPayload(msg.payloads, PayloadType.TSi);
+  const tsrP = findPayload(msg.payloads, PayloadType.TSr);
+  if (!saP || !tsiP || !tsrP) return false;
+  const wantsTransport = findNotify(msg.payloads, Notify.USE_TRANSPORT_MODE) !== undefined;
+  return children.some((cfg) => {
+    if (!selectProposal(cfg.esp, saP.proposals, { spiSize: 4, ignoreDh: true })) return false;
+    if (cfg.config.mode === 'transport' && !wantsTransport) return false;
+    const remote = resolveTs(cfg.remoteTs, sa.remote.address);
+    const local = resolveTs(cfg.localTs, sa.local.address);
+    const tsi = fromEntries(tsiP.selectors);
+    const tsr = fromEntries(tsrP.selectors);
+    // exact: what the peer proposes lies within our selectors, no narrowing needed
+    if (exact) return allWithin(tsi, remote) && allWithin(tsr, local);
+    return narrow(remote, tsi).length > 0 && narrow(local, tsr).length > 0;
+  });
+}
+
 export function u16(n: number): Buffer {
   const b = Buffer.alloc(2);
   b.writeUInt16BE(n);

@@ -3,7 +3,7 @@ import type { EngineContext } from '../context.js';
 import type { IkeMessage } from '../message/message.js';
 import { findNotify, findPayload, findPayloads, notify, type Payload } from '../message/payloads.js';
 import type { IkeSa, Task } from '../sa/ike-sa.js';
-import { acceptChild, answerChild, makeChildOffer, offerPayloads, type ChildOffer } from './child.js';
+import { acceptChild, answerChild, childRequestFits, makeChildOffer, offerPayloads, type ChildOffer } from './child.js';
 import { logChildUp } from './log-lines.js';
 
 /** IKE_AUTH (RFC 7296 §1.2, §2.15): identities, certificates, AUTH and the first CHILD SA. */
@@ -50,7 +50,8 @@ export function authTask(ctx: EngineContext, sa: IkeSa): Task {
       const p: Payload[] = [idi, ...certPayloads(auth.certs)];
       const req = ctx.auth.certReq?.(sa.name);
       if (req && req.length > 0) p.push({ type: PayloadType.CERTREQ, encoding: CertEncoding.X509_SIGNATURE, data: req });
-      p.push(notify(Notify.INITIAL_CONTACT));
+      // §2.4: only when we hold no other IKE SA with this peer (a second connection to it must not wipe the first).
+      if (!ctx.hasOtherIkeSa(sa)) p.push(notify(Notify.INITIAL_CONTACT));
       p.push({ type: PayloadType.AUTH, method: auth.method, data: auth.data });
       if (firstChild) {
         offer = makeChildOffer(ctx, sa, firstChild, { pfs: false });
@@ -105,6 +106,17 @@ export function respondAuth(ctx: EngineContext, sa: IkeSa, msg: IkeMessage): { p
   const auth = findPayload(msg.payloads, PayloadType.AUTH);
   if (!idi || !auth) return { payloads: [notify(Notify.INVALID_SYNTAX)], ok: false };
   const peerId = { type: idi.idType, data: idi.data };
+  // Several connections may lead to this peer (e.g. the seed's -in-1/-out-1): take the one whose
+  // children fit the request; IKE_SA_INIT could only pick by address.
+  if (findPayload(msg.payloads, PayloadType.SA) && !childRequestFits(sa, sa.conn.children, msg, true)) {
+    const siblings = ctx.siblings(sa);
+    const better = siblings.find((c) => childRequestFits(sa, c.children, msg, true))
+      ?? (childRequestFits(sa, sa.conn.children, msg, false) ? undefined : siblings.find((c) => childRequestFits(sa, c.children, msg, false)));
+    if (better) {
+      ctx.log(sa, `switching to connection "${better.name}" whose traffic selectors fit the request`);
+      sa.conn = better;
+    }
+  }
   const v = ctx.auth.verify(sa.name, auth.method, auth.data, signedOctets(sa, true, idi), peerCerts(msg), peerId, sa.prf!, sa.keys!.skPi);
   if (!v.ok) {
     ctx.log(sa, `authentication of peer ${ctx.describeId(peerId)} failed: ${v.reason}`);
