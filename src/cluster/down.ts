@@ -19,8 +19,8 @@ export interface DownResult {
   hadState: boolean;
 }
 
-/** True when /proc says `pid` is still the process we started (guards against PID reuse). */
-async function stillOurs(pid: number, word: string): Promise<boolean> {
+/** True when /proc says `pid` is still the process we started (guards against PID reuse): its argv holds `word` or `…/word.js`. */
+export async function stillOurs(pid: number, word: string): Promise<boolean> {
   if (!isAlive(pid)) return false;
   try {
     const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
@@ -28,6 +28,16 @@ async function stillOurs(pid: number, word: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** The recorded cluster's processes that still run: its supervising `up` and its daemons. */
+export async function runningParts(state: ClusterState): Promise<string[]> {
+  const parts: string[] = [];
+  if (state.supervisorPid && state.supervisorPid !== process.pid && (await stillOurs(state.supervisorPid, 'up'))) parts.push(`up (pid ${state.supervisorPid})`);
+  for (const d of state.daemons) {
+    if (await stillOurs(d.pid, d.role === 'overlay-runner' ? 'node-runner' : d.role)) parts.push(`${d.role}${d.node ? ` ${d.node}` : ''} (pid ${d.pid})`);
+  }
+  return parts;
 }
 
 export async function clusterDown(stateDir: string, prefix: string, opts: { state?: ClusterState; selfPid?: number } = {}): Promise<DownResult> {

@@ -4,12 +4,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { OperationFailed, UsageError } from '../util/errors.js';
 import { storeDir, operatorDir } from '../store/layout.js';
-import { clusterDown } from './down.js';
+import { clusterDown, runningParts } from './down.js';
 import { planTopology, TopologyError, type TopologyPlan } from './topology.js';
 import { buildTopology } from './topology-netns.js';
 import { saveTopology } from './topology-file.js';
 import {
-  CLUSTER_STATE_VERSION, logsDir, saveClusterState, topologyFile, type ClusterState, type DaemonRecord,
+  CLUSTER_STATE_VERSION, logsDir, saveClusterState, topologyFile, tryLoadClusterState, type ClusterState, type DaemonRecord,
 } from './state.js';
 import { DEFAULT_CONFIG_FILES, prepareConfig } from './up-config.js';
 import { OverlayRunnerDriver, type NodeDaemonDriver, type NodeTunnelState } from './up-nodes.js';
@@ -63,6 +63,12 @@ export interface UpResult {
 
 export async function clusterUp(o: UpOptions, progress: Progress): Promise<UpResult> {
   const stateDir = o.stateDir;
+  // A cluster that still runs is not a crashed one: replacing it is for `down` to decide.
+  const previous = await tryLoadClusterState(stateDir);
+  const running = previous ? await runningParts(previous) : [];
+  if (running.length) {
+    throw new UsageError(`a cluster (prefix ${previous!.prefix}, started ${previous!.createdAt}) is already running from ${stateDir}: ${running.slice(0, 3).join(', ')}${running.length > 3 ? ', …' : ''}; \`overlay-ipsec down\` removes it`);
+  }
   progress.phase('cleaning up any earlier run');
   const old = await clusterDown(stateDir, o.prefix);
   progress.done(old.namespaces.length || old.hadState ? `removed ${old.namespaces.length} namespaces${old.hadState ? ' and the old record' : ''}` : 'nothing left over');

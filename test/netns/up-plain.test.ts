@@ -57,6 +57,12 @@ test('up --no-ipsec: pods talk over cleartext Geneve, verify says so and exits 1
     }
   }
 
+  // A second `up` on a running cluster refuses (exit 2) and leaves it alone.
+  const again = cli(PREFIX, ['up', '--no-ipsec', '--detach', '--state-dir', stateDir]);
+  assert.equal(again.status, 2, again.stdout + again.stderr);
+  assert.match(again.stderr, /a cluster \(prefix oit-up1, started .*\) is already running from .*: operator \(pid \d+\), agent master0 \(pid \d+\)/);
+  assert.ok(pids.every(alive), 'the running cluster was not touched');
+
   const pcap = path.join(work, 'plain.pcap');
   const v = cli(PREFIX, ['verify', '--json', '--seconds', '2', '--pcap', pcap, '--state-dir', stateDir]);
   assert.equal(v.status, 1, `verify must fail on cleartext Geneve:\n${v.stdout}\n${v.stderr}`);
@@ -85,7 +91,7 @@ test('up --no-ipsec: pods talk over cleartext Geneve, verify says so and exits 1
   await assertNothingLeft(PREFIX, pids);
   assert.deepEqual(readdirSync(stateDir), [], 'the state dir holds nothing of the cluster');
   // Again: nothing to do, still success.
-  const again = cli(PREFIX, ['down', '--state-dir', stateDir]);
-  assert.equal(again.status, 0);
-  assert.match(again.stdout, /nothing to remove/);
+  const downAgain = cli(PREFIX, ['down', '--state-dir', stateDir]);
+  assert.equal(downAgain.status, 0);
+  assert.match(downAgain.stdout, /nothing to remove/);
 });
