@@ -5,6 +5,7 @@ import type { z } from 'zod';
 import { ConfigError } from '../util/errors.js';
 import { fileSchema, type FileConfig } from './config-schema.js';
 import { parseIpv4, resolveTs, type TrafficSelector } from './traffic-selector.js';
+import { buildIkeConnection, type IkeConnection } from './ike-config.js';
 
 /** One connection with static keys, ready for the data path. */
 export interface ManualConnection {
@@ -44,6 +45,8 @@ export interface IpsecdConfig {
   file: string;
   absFile: string;
   connections: ManualConnection[];
+  /** Connections keyed by IKE (children:), in file order. */
+  ike: IkeConnection[];
   tun: TunConfig;
 }
 
@@ -108,7 +111,7 @@ export function loadIpsecdConfig(file: string): IpsecdConfig {
 }
 
 /** Parses config text; `file` names it in messages and anchors relative paths. */
-export function parseIpsecdConfig(text: string, file: string): IpsecdConfig {
+export function parseIpsecdConfig(text: string, file: string, now: () => Date = () => new Date()): IpsecdConfig {
   const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
@@ -122,12 +125,13 @@ export function parseIpsecdConfig(text: string, file: string): IpsecdConfig {
   if (raw === null || raw === undefined) throw new ConfigError(file, '', 'the file is empty', 'add a connections: mapping');
   const parsed = fileSchema.safeParse(raw, { reportInput: true });
   if (!parsed.success) throw issueToError(file, parsed.error.issues[0]!);
-  return check(parsed.data, file);
+  return check(parsed.data, file, now);
 }
 
 /** Checks that span several keys, and fills defaults. */
-function check(cfg: FileConfig, file: string): IpsecdConfig {
+function check(cfg: FileConfig, file: string, now: () => Date): IpsecdConfig {
   const connections: ManualConnection[] = [];
+  const ike: IkeConnection[] = [];
   const spisIn = new Map<number, string>();
   for (const [name, c] of Object.entries(cfg.connections)) {
     const at = `connections.${name}`;
@@ -135,9 +139,11 @@ function check(cfg: FileConfig, file: string): IpsecdConfig {
       throw new ConfigError(file, `${at}.children`, 'a connection has either children (IKE) or manual (static keys), not both');
     }
     if (!c.manual) {
-      throw new ConfigError(file, `${at}${c.children ? '.children' : ''}`,
-        'only manual connections (static keys) are supported in this build; IKE children are not',
-        'add a manual: section with mode, local_ts, remote_ts, spi_in, spi_out, key_in, key_out');
+      ike.push(buildIkeConnection(file, name, c, now));
+      continue;
+    }
+    for (const k of ['local', 'remote', 'ca', 'psk', 'proposals', 'dpd_delay', 'rekey_time', 'local_port', 'remote_port'] as const) {
+      if (c[k] !== undefined) throw new ConfigError(file, `${at}.${k}`, 'IKE settings have no effect on a manual connection', 'remove it, or replace manual: with children:');
     }
     const m = c.manual;
     const localAddr = c.local_addrs[0]!;
@@ -179,14 +185,14 @@ function check(cfg: FileConfig, file: string): IpsecdConfig {
       lifePackets: m.life_packets ?? 0,
     });
   }
-  if (connections.length === 0) throw new ConfigError(file, 'connections', 'no connections defined', 'add at least one connection');
+  if (connections.length === 0 && ike.length === 0) throw new ConfigError(file, 'connections', 'no connections defined', 'add at least one connection');
   const tun: TunConfig = {
     name: cfg.tun?.name ?? DEFAULT_TUN.name,
     mtu: cfg.tun?.mtu ?? DEFAULT_TUN.mtu,
     table: cfg.tun?.table ?? DEFAULT_TUN.table,
     rulePriority: cfg.tun?.rule_priority ?? DEFAULT_TUN.rulePriority,
   };
-  return { file, absFile: path.resolve(file), connections, tun };
+  return { file, absFile: path.resolve(file), connections, ike, tun };
 }
 
 /** Paths inside the config are relative to the config file's directory. */

@@ -12,6 +12,7 @@ import { KeylogWriter, type EspKeyRow, type IkeKeyRow } from './keylog.js';
 import { RouteInstaller, findLocalSources, localIpv4Addresses, planRoutes } from './routes.js';
 import { buildStatus, xfrmName, type StatusJson } from './status.js';
 import { UdpEndpoint, type Peer } from './udp.js';
+import { IkeService } from './ike-service.js';
 
 export interface IpsecdOptions {
   config: IpsecdConfig;
@@ -25,8 +26,8 @@ export interface IpsecdOptions {
 }
 
 /**
- * Where IKE messages go. The IKE engine (a later layer) implements this; until then the daemon
- * counts them and drops them, since only manual connections are configured.
+ * Where IKE messages go: the IKE engine (IkeService, built from the config's IKE connections)
+ * implements this; with manual connections only, the daemon counts IKE datagrams and drops them.
  */
 export interface IkeSink {
   onIkeMessage(message: Buffer, from: Peer, localPort: number): void;
@@ -78,8 +79,9 @@ export class Ipsecd {
   private listenDev = '?';
   private stopped = false;
   private running = false;
-  /** The IKE engine plugs in here; null means "manual keys only in this build". */
+  /** The IKE engine plugs in here; null when every connection is manual. */
   ikeSink: IkeSink | null = null;
+  private ike: IkeService | undefined;
   private readonly now: () => number;
   private readonly log: Logger;
 
@@ -100,7 +102,7 @@ export class Ipsecd {
   private async startSteps(): Promise<void> {
     const cfg = this.opts.config;
     this.startedAt = this.now();
-    const localAddrs = [...new Set(cfg.connections.map((c) => c.localAddr))];
+    const localAddrs = [...new Set([...cfg.connections, ...cfg.ike].map((c) => c.localAddr))];
     if (localAddrs.length > 1) {
       throw new OperationFailed(`connections use several local addresses (${localAddrs.join(', ')}); this build serves one local address per daemon`);
     }
@@ -123,23 +125,34 @@ export class Ipsecd {
 
     const local = localIpv4Addresses();
     this.listenDev = local.find((a) => a.addr === localAddrs[0])?.dev ?? '?';
-    const sources = findLocalSources(cfg.connections, local.map((a) => a.addr));
-    for (const c of cfg.connections) {
+    const routed = [...cfg.connections, ...cfg.ike.flatMap((c) => c.children)];
+    const sources = findLocalSources(routed, local.map((a) => a.addr));
+    for (const c of routed) {
       if (c.mode === 'tunnel' && !sources.has(c.name)) {
         this.log.warn({ conn: c.name, local_ts: c.localTsText }, 'no local address inside local_ts: locally sent packets may carry a source outside the selectors and be dropped');
       }
     }
-    this.routes.apply(planRoutes(cfg.connections, { ...cfg.tun, name: this.tun.name }, sources));
+    this.routes.apply(planRoutes(routed, { ...cfg.tun, name: this.tun.name }, sources));
 
     this.tun.onPackets((packets) => this.dp?.onTunPackets(packets));
-    this.ticker = setInterval(() => this.dp?.tick(), TICK_MS);
+    if (cfg.ike.length > 0) {
+      this.attachIke((host) => {
+        this.ike = new IkeService(cfg.ike, host, localAddrs[0]!);
+        return this.ike;
+      });
+    }
+    this.ticker = setInterval(() => {
+      this.dp?.tick();
+      if (this.ike && this.dp) this.ike.tick(this.dp.status());
+    }, TICK_MS);
 
     if (this.opts.controlSocket) {
       this.control = new ControlServer(this.opts.controlSocket, (req) => this.handleControl(req));
       await this.control.listen();
     }
     this.running = true;
-    this.log.info({ tun: this.tun.name, local: localAddrs[0], connections: cfg.connections.map((c) => c.name) }, 'ipsecd started');
+    this.log.info({ tun: this.tun.name, local: localAddrs[0], connections: [...cfg.connections, ...cfg.ike].map((c) => c.name) }, 'ipsecd started');
+    this.ike?.start();
   }
 
   private openTunDevice(): Tun {
@@ -218,7 +231,7 @@ export class Ipsecd {
   private onIke(msg: Buffer, from: Peer, localPort: number): void {
     this.ikeDatagrams++;
     if (this.ikeSink) this.ikeSink.onIkeMessage(msg, from, localPort);
-    else this.log.debug({ from, localPort, length: msg.length }, 'IKE datagram dropped: only manual connections in this build');
+    else this.log.debug({ from, localPort, length: msg.length }, 'IKE datagram dropped: no IKE connection configured');
   }
 
   status(): StatusJson {
@@ -227,11 +240,13 @@ export class Ipsecd {
       { keepalives: this.udp?.keepalives ?? 0, ike_datagrams: this.ikeDatagrams, malformed: this.udp?.malformed ?? 0 },
       { name: this.tun?.name ?? this.opts.config.tun.name, write_errors: this.tunWriteErrors },
       Math.floor((this.now() - this.startedAt) / 1000),
-      this.udp ? [`${this.listenDev} UDP ${this.udp.address}:4500`, `${this.listenDev} UDP ${this.udp.address}:500`] : []);
+      this.udp ? [`${this.listenDev} UDP ${this.udp.address}:4500`, `${this.listenDev} UDP ${this.udp.address}:500`] : [],
+      this.ike?.status(dpStatus) ?? [], this.ike?.counters());
   }
 
   private handleControl(req: ControlRequest): ControlResponse {
     if (req.cmd === 'status') return { ok: true, status: this.status() };
+    if (this.ike?.has(req.conn)) return this.ike.control(req);
     const conn = this.opts.config.connections.find((c) => c.name === req.conn);
     if (!conn) return { ok: false, error: `no connection named "${req.conn}"` };
     return { ok: false, error: `${req.cmd} is not supported for manual connections ("${req.conn}" has static keys; there is no IKE SA to ${req.cmd})` };
@@ -242,6 +257,7 @@ export class Ipsecd {
     if (this.stopped) return;
     this.stopped = true;
     if (this.ticker) clearInterval(this.ticker);
+    await this.ike?.stop();
     await this.control?.close();
     for (const err of this.routes.remove()) this.log.warn(err);
     this.udp?.close();

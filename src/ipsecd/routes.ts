@@ -1,6 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import type { ManualConnection, TunConfig } from './config.js';
+
+/** What routes need of a connection or IKE child. */
+export type RoutedConnection = Pick<ManualConnection, 'name' | 'mode' | 'localAddr' | 'remoteAddr' | 'localTs' | 'remoteTs'>;
 import { formatIpv4, parseIpv4, type TrafficSelector } from './traffic-selector.js';
 
 /**
@@ -44,7 +47,7 @@ export function rangeToCidrs(start: number, end: number): string[] {
  * Computes rules and routes for the connections. `localSources` maps each tunnel-mode
  * connection to an address of this host inside its local_ts (used as the route's source), if any.
  */
-export function planRoutes(conns: readonly ManualConnection[], tun: TunConfig, localSources: ReadonlyMap<string, string>): RoutePlan {
+export function planRoutes(conns: readonly RoutedConnection[], tun: TunConfig, localSources: ReadonlyMap<string, string>): RoutePlan {
   const table = String(tun.table);
   const guardPref = String(tun.rulePriority);
   const flowPref = String(tun.rulePriority + 1);
@@ -96,7 +99,7 @@ export function localIpv4Addresses(): { dev: string; addr: string }[] {
 }
 
 /** For each tunnel-mode connection, the first local address inside one of its local_ts. */
-export function findLocalSources(conns: readonly ManualConnection[], addrs: readonly string[]): Map<string, string> {
+export function findLocalSources(conns: readonly RoutedConnection[], addrs: readonly string[]): Map<string, string> {
   const out = new Map<string, string>();
   for (const c of conns) {
     if (c.mode !== 'tunnel') continue;

@@ -40,6 +40,11 @@ export interface IkeSaJson {
   established_s: number | null;
   rekey_in_s: number | null;
   children: ChildSaJson[];
+  /** Extensions for IKE SAs: libreswan's serial and state name, and the IKE ports. */
+  serial?: number;
+  libreswan_state?: string;
+  local_port?: number;
+  remote_port?: number;
 }
 
 export interface StatusJson {
@@ -51,6 +56,8 @@ export interface StatusJson {
   tun: { name: string; write_errors: number };
   /** UDP sockets the daemon listens on, "<device> UDP <address>:<port>" as pluto lists them. */
   listen: string[];
+  /** Extension: the IKE engine's counters (datagrams refused by cause, retransmits). */
+  ike?: Record<string, number>;
 }
 
 /** libreswan's proposal words: aes256gcm16 → AES_GCM_16_256. */
@@ -66,6 +73,8 @@ export function buildStatus(
   tun: { name: string; write_errors: number },
   uptimeS: number,
   listen: string[] = [],
+  ikeSas: IkeSaJson[] = [],
+  ikeCounters?: Record<string, number>,
 ): StatusJson {
   const ike_sas = conns.map((c, i): IkeSaJson => {
     const child = dp.children.find((ch) => ch.name === c.name);
@@ -94,7 +103,7 @@ export function buildStatus(
   });
   // Junk on port 4500 that never reached the data path is malformed input all the same.
   const drops = { ...dp.drops, malformed: dp.drops.malformed + udp.malformed };
-  return { ike_sas, drops, outbound_drops: dp.outbound_drops, udp, tun, listen };
+  return { ike_sas: [...ike_sas, ...ikeSas], drops, outbound_drops: dp.outbound_drops, udp, tun, listen, ...(ikeCounters ? { ike: ikeCounters } : {}) };
 }
 
 /** libreswan's byte counts: 0B, 950B, 8KB, 13MB, 2193MB (powers of 1000, truncated). */
@@ -115,11 +124,16 @@ export function formatStatusText(st: StatusJson): string {
   for (const l of st.listen) lines.push(`000 interface ${l}`);
   if (st.listen.length) lines.push('000');
   for (const ike of st.ike_sas) {
+    if (ike.state !== 'MANUAL') {
+      // pluto's IKE SA line: `#N: "conn":500 STATE_V2_ESTABLISHED_IKE_SA (established IKE SA); EVENT_SA_REKEY in …s; newest ISAKMP;`
+      const rekey = ike.rekey_in_s !== null ? `EVENT_SA_REKEY in ${ike.rekey_in_s}s; ` : '';
+      lines.push(`000 #${ike.serial ?? 0}: "${ike.name}":${ike.local_port ?? 500} ${ike.libreswan_state ?? ike.state} (${ike.state === 'ESTABLISHED' ? 'established IKE SA' : ike.state.toLowerCase()}); ${rekey}newest ISAKMP; idle;`);
+    }
     for (const ch of ike.children) {
       const label = ike.name === ch.name ? `"${ike.name}"` : `"${ike.name}/${ch.name}"`;
       const state = ike.state === 'MANUAL'
         ? `STATE_MANUAL_SA (static keys installed, ${ch.mode} mode); ${ch.state === 'INSTALLED' ? 'newest IPSEC; eroute owner; ' : ''}${xfrmName2(ch.proposal)}; idle;`
-        : `STATE_V2_ESTABLISHED_CHILD_SA (IPsec SA established); ${ch.rekey_in_s !== null ? `EVENT_SA_REKEY in ${ch.rekey_in_s}s; ` : ''}newest IPSEC; eroute owner; idle;`;
+        : `STATE_V2_ESTABLISHED_CHILD_SA (IPsec SA established); ${ch.rekey_in_s !== null ? `EVENT_SA_REKEY in ${ch.rekey_in_s}s; ` : ''}newest IPSEC; eroute owner; isakmp#${ike.serial ?? 0}; idle;`;
       lines.push(`000 #${ch.serial}: ${label}:4500 ${state}`);
       lines.push(`000 #${ch.serial}: ${label} esp.${bareSpi(ch.spi_out)}@${ike.remote} esp.${bareSpi(ch.spi_in)}@${ike.local} Traffic: ESPin=${humanBytes(ch.bytes_in)} ESPout=${humanBytes(ch.bytes_out)}! ESPmax=0B`);
     }

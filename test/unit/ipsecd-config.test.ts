@@ -113,7 +113,7 @@ test('SPIs, modes, addresses and structure', () => {
   assert.match(problem(site().replace('tun: { name: oi0 }', 'tun: { name: this-name-is-far-too-long }'))!, /tun\.name: expected an interface name/);
 });
 
-test('IKE children are refused clearly in this build', () => {
+test('an IKE connection with PSK but no local id names the key (IKE connections: test/unit/ipsecd-ike-config.test.ts)', () => {
   const ike = `connections:
   site:
     local_addrs: [198.18.0.1]
@@ -124,7 +124,7 @@ test('IKE children are refused clearly in this build', () => {
     children:
       pods: { mode: tunnel, local_ts: [10.254.1.0/24], remote_ts: [10.254.2.0/24] }
 `;
-  assert.match(problem(ike)!, /^site\.yaml: connections\.site\.children: only manual connections \(static keys\) are supported in this build/);
+  assert.match(problem(ike)!, /^site\.yaml: connections\.site\.local\.id: PSK authentication needs an explicit local id/);
 });
 
 test('a duplicate inbound SPI across connections is refused', () => {
