@@ -279,4 +279,40 @@ describe('IKE core against strongSwan 5.9.8', () => {
     const sent = d.of('sent').filter((x) => (x.to as { port: number }).port === 4500);
     assert.ok(sent.every((x) => Number(x.length) + 28 <= 576), 'every datagram we sent fits the path');
   });
+
+  it('INVALID_KE_PAYLOAD both ways: each side retries with the group the other asks for', async () => {
+    // we send KE for MODP2048 first; strongSwan only takes ECP256
+    let { d, s } = await setup(['aes256gcm16-prfsha256-modp2048-ecp256'], ['aes256gcm16'], { swanProposals: ['aes256gcm16-prfsha256-ecp256'] });
+    d.command({ cmd: 'initiate', conn: 'site' });
+    let sas = await s.waitForSas((x) => installed(x) !== undefined, 'up after our retry');
+    assert.equal(installed(sas)!.dhGroup, 'ECP_256');
+    assert.ok(d.logs().some((l) => l.includes('INVALID_KE_PAYLOAD, retrying with group 19')));
+    // strongSwan sends KE for x25519 first; we only take MODP2048
+    ({ d, s } = await setup(['aes256gcm16-prfsha256-modp2048'], ['aes256gcm16'], { swanProposals: ['aes256gcm16-prfsha256-x25519-modp2048'] }));
+    const r = await s.initiate('net', { ike: 'site' });
+    assert.ok(r.ok, r.stdout);
+    assert.match(r.stdout, /N\(INVAL_KE\)[\s\S]*peer didn't accept DH group CURVE_25519, it requested MODP_2048/);
+    sas = await s.waitForSas((x) => installed(x) !== undefined, 'up after strongSwan\'s retry');
+    assert.equal(installed(sas)!.dhGroup, 'MODP_2048');
+  });
+
+  it('traffic selectors against strongSwan: narrowed to its subnet; disjoint → TS_UNACCEPTABLE, IKE SA kept, no child', async () => {
+    let { d, s } = await setup(['aes256gcm16-prfsha256-x25519'], ['aes256gcm16'], {
+      ours: { children: [{ name: 'net', mode: 'tunnel', localTs: ['10.1.0.0/16'], remoteTs: ['10.2.0.0/16'], espProposals: ['aes256gcm16'] }] },
+    });
+    d.command({ cmd: 'initiate', conn: 'site' });
+    const sas = await s.waitForSas((x) => installed(x) !== undefined, 'up');
+    await d.waitFor((e) => e.some((x) => x.kind === 'child-up'), 'child up');
+    const up = d.of('child-up')[0]!;
+    assert.deepEqual(up.localTs, [{ protocol: 0, startAddr: 0x0a010000, endAddr: 0x0a0100ff, startPort: 0, endPort: 65535 }], 'narrowed to 10.1.0.0/24');
+    assert.deepEqual(installed(sas)!.children[0]!.remoteTs, ['10.1.0.0/24']);
+    ({ d, s } = await setup(['aes256gcm16-prfsha256-x25519'], ['aes256gcm16'], {
+      ours: { children: [{ name: 'net', mode: 'tunnel', localTs: ['10.7.0.0/24'], remoteTs: ['10.2.0.0/24'], espProposals: ['aes256gcm16'] }] },
+    }));
+    d.command({ cmd: 'initiate', conn: 'site' });
+    await d.waitFor((e) => e.some((x) => x.kind === 'log' && /not established: TS_UNACCEPTABLE/.test(String(x.line))), 'TS_UNACCEPTABLE');
+    const after = await s.waitForSas((x) => x.length === 1 && x[0]!.state === 'ESTABLISHED', 'IKE SA kept');
+    assert.equal(after[0]!.children.length, 0);
+    assert.equal(d.of('child-up').length, 0);
+  });
 });
