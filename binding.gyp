@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "oi_native",
-      "sources": ["native/addon.cc", "native/tun.cc", "native/udp.cc"],
+      "sources": ["native/addon.cc", "native/tun.cc", "native/udp.cc", "native/aead.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
       "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra"],

@@ -1,11 +1,13 @@
 // Entry point of the oi_native addon: the TUN device and the batched UDP socket (Linux only).
 #include <napi.h>
+#include "aead.h"
 #ifdef __linux__
 #include "tun.h"
 #include "udp.h"
 #endif
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("AesGcm", AesGcm::Define(env));
 #ifdef __linux__
   exports.Set("TunDevice", TunDevice::Define(env));
   exports.Set("UdpSocket", UdpSocket::Define(env));

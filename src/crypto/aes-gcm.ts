@@ -1,9 +1,15 @@
 import { createCipheriv, createDecipheriv, timingSafeEqual } from 'node:crypto';
+import { nativeAesGcm, type NativeAesGcm } from '../native/aead.js';
 
 /**
  * AES-GCM with a 16-byte ICV as ESP uses it (RFC 4106): the SA key material is the AES key
  * followed by a 4-byte salt; each packet's 12-byte nonce is salt ‖ 8-byte explicit IV; the
  * AAD is SPI ‖ sequence number (8 bytes, or 12 with ESN).
+ *
+ * Two implementations, chosen once per key at construction: the native addon's AesGcm (one
+ * OpenSSL context per key, reused per packet — no per-packet context set-up or allocation) when
+ * the addon is loaded, else node:crypto (a fresh cipher per packet). Both give the same bytes and
+ * the same errors; `implementation` says which one serves this key.
  */
 export const GCM_ICV_LENGTH = 16;
 export const GCM_SALT_LENGTH = 4;
@@ -11,29 +17,54 @@ export const GCM_IV_LENGTH = 8;
 
 export type GcmKeyBits = 128 | 256;
 
+export type GcmImplementation = 'native' | 'node';
+
 export class EspGcm {
   readonly keyBits: GcmKeyBits;
+  readonly implementation: GcmImplementation;
+  private readonly native: NativeAesGcm | null;
   private readonly key: Buffer;
   private readonly algorithm: 'aes-128-gcm' | 'aes-256-gcm';
   /** Reused nonce buffer: salt in the first 4 bytes, the packet's IV written per call. */
   private readonly nonce = Buffer.alloc(12);
 
-  constructor(keyAndSalt: Uint8Array) {
+  /**
+   * `opts.implementation` pins one implementation (tests and benchmarks compare both); without
+   * it the native one is used when the addon is loaded. Asking for 'native' without the addon throws.
+   */
+  constructor(keyAndSalt: Uint8Array, opts: { implementation?: GcmImplementation } = {}) {
     const keyLen = keyAndSalt.length - GCM_SALT_LENGTH;
     if (keyLen !== 16 && keyLen !== 32) {
       throw new RangeError(`AES-GCM key material must be 20 or 36 bytes (key ‖ 4-byte salt), got ${keyAndSalt.length}`);
     }
     this.keyBits = keyLen === 16 ? 128 : 256;
     this.algorithm = keyLen === 16 ? 'aes-128-gcm' : 'aes-256-gcm';
-    this.key = Buffer.from(keyAndSalt.subarray(0, keyLen));
+    const Native = opts.implementation === 'node' ? null : nativeAesGcm();
+    if (opts.implementation === 'native' && !Native) throw new Error('native AES-GCM requested but the addon is not loaded');
+    this.native = Native ? new Native(keyAndSalt) : null;
+    this.implementation = this.native ? 'native' : 'node';
+    // The native context holds the key itself; keep no second copy in the JS heap then.
+    this.key = this.native ? Buffer.alloc(0) : Buffer.from(keyAndSalt.subarray(0, keyLen));
     this.nonce.set(keyAndSalt.subarray(keyLen), 0);
   }
 
+  /** Releases the key now: frees the native context (its key schedule is wiped) or zeroes the JS copy. Later use throws. */
+  dispose(): void {
+    if (this.native) this.native.dispose();
+    this.key.fill(0);
+    this.nonce.fill(0);
+    this.disposed = true;
+  }
+
+  private disposed = false;
+
   /**
    * Encrypts `plaintext` and writes ciphertext ‖ ICV into `out` at `outOffset`.
-   * Returns the number of bytes written (plaintext.length + 16). `out` may not overlap plaintext.
+   * Returns the number of bytes written (plaintext.length + 16). `out` may overlap plaintext.
    */
   seal(iv: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, out: Buffer, outOffset: number): number {
+    if (this.native) return this.native.seal(iv, aad, plaintext, out, outOffset);
+    if (this.disposed) throw new Error('EspGcm used after dispose()');
     // A short IV would leave bytes of the previous packet's IV in the nonce: a nonce reuse, the one
     // mistake GCM does not survive. A short output buffer would make Buffer.copy truncate silently.
     if (iv.length !== GCM_IV_LENGTH) throw new RangeError(`ESP IV must be ${GCM_IV_LENGTH} bytes, got ${iv.length}`);
@@ -58,6 +89,8 @@ export class EspGcm {
    * that the caller may use).
    */
   open(iv: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array, icv: Uint8Array, out: Buffer, outOffset: number): number {
+    if (this.native) return this.native.open(iv, aad, ciphertext, icv, out, outOffset);
+    if (this.disposed) throw new Error('EspGcm used after dispose()');
     // Packet-derived lengths that do not fit are a forgery or a framing bug: refuse, never guess.
     if (icv.length !== GCM_ICV_LENGTH || iv.length !== GCM_IV_LENGTH) return -1;
     if (outOffset < 0 || out.length - outOffset < ciphertext.length) {

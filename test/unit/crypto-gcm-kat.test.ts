@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fixturesDir } from '../helpers/paths.js';
-import { EspGcm, GCM_ICV_LENGTH } from '../../src/crypto/aes-gcm.js';
+import { EspGcm, GCM_ICV_LENGTH, type GcmImplementation } from '../../src/crypto/aes-gcm.js';
 
 const gcmDir = path.join(fixturesDir, 'gcm');
 
@@ -77,13 +77,13 @@ function readRsp(file: string): Vector[] {
 }
 
 /** Splits a 12-byte GCM IV into RFC 4106's salt (appended to the key) and the 8-byte ESP IV. */
-function espForm(v: { key: Buffer; iv: Buffer }): { gcm: EspGcm; espIv: Buffer } {
+function espForm(v: { key: Buffer; iv: Buffer }, implementation: GcmImplementation): { gcm: EspGcm; espIv: Buffer } {
   assert.equal(v.iv.length, 12);
-  return { gcm: new EspGcm(Buffer.concat([v.key, v.iv.subarray(0, 4)])), espIv: v.iv.subarray(4) };
+  return { gcm: new EspGcm(Buffer.concat([v.key, v.iv.subarray(0, 4)]), { implementation }), espIv: v.iv.subarray(4) };
 }
 
-function checkVector(v: Vector, mustSeal: boolean): void {
-  const { gcm, espIv } = espForm(v);
+function checkVector(v: Vector, mustSeal: boolean, implementation: GcmImplementation): void {
+  const { gcm, espIv } = espForm(v, implementation);
   if (v.pt !== null && mustSeal) {
     // Seal at an offset inside a larger buffer: the ESP SA writes after the ESP header.
     const out = Buffer.alloc(v.pt.length + GCM_ICV_LENGTH + 37, 0xee);
@@ -104,12 +104,15 @@ function checkVector(v: Vector, mustSeal: boolean): void {
   }
 }
 
-describe('AES-GCM known answers (EspGcm, salt ‖ IV split)', () => {
+// Every suite runs against both EspGcm implementations: the native addon's reused OpenSSL
+// context and node:crypto.
+for (const implementation of ['native', 'node'] as const) {
+describe(`AES-GCM known answers (EspGcm ${implementation}, salt ‖ IV split)`, () => {
   for (const file of ['cavp-gcmEncryptExtIV128.rsp', 'cavp-gcmEncryptExtIV256.rsp']) {
     test(`NIST CAVP ${file}`, () => {
       const vs = readRsp(file);
       assert.ok(vs.length >= 10, `${file} holds ${vs.length} vectors`);
-      for (const v of vs) checkVector(v, true);
+      for (const v of vs) checkVector(v, true, implementation);
     });
   }
 
@@ -118,7 +121,7 @@ describe('AES-GCM known answers (EspGcm, salt ‖ IV split)', () => {
       const vs = readRsp(file);
       const fails = vs.filter((v) => v.pt === null).length;
       assert.ok(fails >= 5 && vs.length - fails >= 5, `${file}: ${fails} FAIL of ${vs.length}`);
-      for (const v of vs) checkVector(v, true);
+      for (const v of vs) checkVector(v, true, implementation);
     });
   }
 
@@ -128,7 +131,7 @@ describe('AES-GCM known answers (EspGcm, salt ‖ IV split)', () => {
     };
     assert.equal(doc.cases.length, 8);
     for (const c of doc.cases) {
-      checkVector({ name: c.name, key: hex(c.key), iv: hex(c.iv), aad: hex(c.aad), pt: hex(c.pt), ct: hex(c.ct), tag: hex(c.tag) }, true);
+      checkVector({ name: c.name, key: hex(c.key), iv: hex(c.iv), aad: hex(c.aad), pt: hex(c.pt), ct: hex(c.ct), tag: hex(c.tag) }, true, implementation);
     }
   });
 
@@ -140,7 +143,7 @@ describe('AES-GCM known answers (EspGcm, salt ‖ IV split)', () => {
     for (const p of doc.packets) {
       const aad = hex(p.aad);
       assert.ok(aad.length === 8 || aad.length === 12, `page ${p.page}: AAD is SPI ‖ 32-bit seq or SPI ‖ 64-bit ESN`);
-      checkVector({ name: `page ${p.page}`, key: hex(p.key), iv: hex(p.nonce), aad, pt: hex(p.pt), ct: hex(p.ct), tag: hex(p.tag) }, true);
+      checkVector({ name: `page ${p.page}`, key: hex(p.key), iv: hex(p.nonce), aad, pt: hex(p.pt), ct: hex(p.ct), tag: hex(p.tag) }, true, implementation);
     }
   });
 
@@ -164,7 +167,7 @@ describe('AES-GCM known answers (EspGcm, salt ‖ IV split)', () => {
         else invalid++;
         const v: Vector = { name: `tcId ${t.tcId}`, key: hex(t.key), iv: hex(t.iv), aad: hex(t.aad), ct: hex(t.ct), tag: hex(t.tag), pt: ok ? hex(t.msg) : null };
         try {
-          checkVector(v, true);
+          checkVector(v, true, implementation);
         } catch (e) {
           throw new Error(`Wycheproof tcId ${t.tcId} (${t.comment || 'no comment'}): ${(e as Error).message}`);
         }
@@ -175,14 +178,14 @@ describe('AES-GCM known answers (EspGcm, salt ‖ IV split)', () => {
   });
 });
 
-describe('EspGcm rejects tampering and bad framing', () => {
+describe(`EspGcm ${implementation} rejects tampering and bad framing`, () => {
   const key = hex('feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308cafebabe');
   const iv = hex('facedbaddecaf888');
   const aad = hex('0000a5f80000000a');
   const pt = Buffer.from('an inner IPv4 packet would be here, padded 1,2,3');
 
   test('a flipped bit anywhere in ciphertext, ICV, AAD or IV fails', () => {
-    const gcm = new EspGcm(key);
+    const gcm = new EspGcm(key, { implementation });
     const sealed = Buffer.alloc(pt.length + 16);
     gcm.seal(iv, aad, pt, sealed, 0);
     const out = Buffer.alloc(pt.length);
@@ -201,7 +204,7 @@ describe('EspGcm rejects tampering and bad framing', () => {
   });
 
   test('an ICV that is not 16 bytes is rejected, not truncated-compared', () => {
-    const gcm = new EspGcm(key);
+    const gcm = new EspGcm(key, { implementation });
     const sealed = Buffer.alloc(pt.length + 16);
     gcm.seal(iv, aad, pt, sealed, 0);
     const out = Buffer.alloc(pt.length);
@@ -210,7 +213,7 @@ describe('EspGcm rejects tampering and bad framing', () => {
   });
 
   test('a wrong-length IV or a short output buffer is refused, never silently used', () => {
-    const gcm = new EspGcm(key);
+    const gcm = new EspGcm(key, { implementation });
     const out = Buffer.alloc(pt.length + 16);
     assert.throws(() => gcm.seal(iv.subarray(0, 7), aad, pt, out, 0), RangeError);
     assert.throws(() => gcm.seal(Buffer.alloc(12), aad, pt, out, 0), RangeError);
@@ -225,10 +228,11 @@ describe('EspGcm rejects tampering and bad framing', () => {
   });
 
   test('key material must be 20 or 36 bytes', () => {
-    assert.throws(() => new EspGcm(Buffer.alloc(16)), RangeError);
-    assert.throws(() => new EspGcm(Buffer.alloc(32)), RangeError);
-    assert.throws(() => new EspGcm(Buffer.alloc(28)), RangeError);
-    assert.equal(new EspGcm(Buffer.alloc(20)).keyBits, 128);
-    assert.equal(new EspGcm(Buffer.alloc(36)).keyBits, 256);
+    assert.throws(() => new EspGcm(Buffer.alloc(16), { implementation }), RangeError);
+    assert.throws(() => new EspGcm(Buffer.alloc(32), { implementation }), RangeError);
+    assert.throws(() => new EspGcm(Buffer.alloc(28), { implementation }), RangeError);
+    assert.equal(new EspGcm(Buffer.alloc(20), { implementation }).keyBits, 128);
+    assert.equal(new EspGcm(Buffer.alloc(36), { implementation }).keyBits, 256);
   });
 });
+}
