@@ -86,7 +86,10 @@ export function registerAgent(program: Command): void {
     .option('--state-dir <dir>', 'state directory of the cluster', defaultStateDir())
     .option('--json', 'print the tunnels as JSON')
     .action(async (o: { node: string; stateDir: string; json?: boolean }) => {
-      const res = await controlRequest(agentSocket(o.stateDir, o.node), { cmd: 'tunnels/show' });
+      const sock = agentSocket(o.stateDir, o.node);
+      const res = await controlRequest(sock, { cmd: 'tunnels/show' }).catch((err: Error) => {
+        throw new OperationFailed(`${err.message.replace(/; is `overlay-ipsec ipsecd.*$/, '')}; is \`overlay-ipsec agent --node ${o.node} --state-dir ${o.stateDir}\` running?`);
+      });
       if (!res.ok) throw new OperationFailed(res.error);
       const list = res.tunnels as TunnelShow[];
       process.stdout.write(o.json ? JSON.stringify(list, null, 2) + '\n' : formatTunnelsShow(list));

@@ -9,7 +9,9 @@ import { waitFor } from '../helpers/netns.js';
 import { cliPath, fixturesDir, repoRoot } from '../helpers/paths.js';
 import { planTopology, type TopologyPlan } from '../../src/cluster/topology.js';
 import { buildTopology, teardownTopology, listNamespaces } from '../../src/cluster/topology-netns.js';
-import { FsStore, storeDir, nodeDir } from '../../src/store/index.js';
+import { FsStore, storeDir, nodeDir, NETWORK_KEY } from '../../src/store/index.js';
+import { registerNode } from '../../src/pki/enroll.js';
+import { loadOrCreateIdentity } from '../../src/pki/node-identity.js';
 import { tunnelName } from '../../src/overlay/tunnel-name.js';
 import type { TunnelShow, StatusJson, AgentState } from '../../src/agent/index.js';
 import { controlRequest } from '../../src/ipsecd/control-client.js';
@@ -68,12 +70,20 @@ async function startCluster(configs: string[]): Promise<Cluster> {
   const c: Cluster = { plan, stateDir, operator, agents, stderr };
   const store = await FsStore.open(storeDir(stateDir));
   try {
+    // Nodes are registered in plan order first (what the agent does at its start, with the same
+    // code), so the operator's lowest-free subnets follow the plan the pods were addressed from;
+    // then the agents start together.
+    await waitFor(async () => (await store.get('network', NETWORK_KEY)) !== undefined, 'the operator stored the network config', 20_000);
+    for (const n of plan.nodes) {
+      await registerNode(store, await loadOrCreateIdentity(stateDir, n.name), Date.now, n.underlayIp);
+      await new Promise((r) => setTimeout(r, 5));
+    }
     for (const n of plan.nodes) {
       const a = spawn('ip', ['netns', 'exec', n.netns, NODE, cliPath, 'agent', '--node', n.name, '--state-dir', stateDir, '--metrics-port', '9101'], { stdio: ['ignore', 'ignore', 'pipe'] });
       collect(a, n.name, stderr);
       agents.set(n.name, a);
-      await waitFor(async () => (await store.list('subnets')).some((s) => s.value.node === n.name), `subnet of ${n.name}`, 20_000);
     }
+    await waitFor(async () => (await store.list('subnets')).length === plan.nodes.length, 'a subnet for every node', 20_000);
     const subnets = Object.fromEntries((await store.list('subnets')).map((s) => [s.value.node, s.value.cidr]));
     assert.deepEqual(subnets, Object.fromEntries(plan.nodes.map((n) => [n.name, n.subnet])), 'the operator allocated the subnets the pods were planned in');
   } finally {
@@ -262,6 +272,8 @@ test('agents with IPsec: tunnels come up, pods talk across nodes, the underlay c
   const sockets = cl.plan.nodes.map((n) => path.join(nodeDir(cl.stateDir, n.name), 'agent.sock'));
   assert.equal(await stopProcess(cl.agents.get(leaving.name)!), 0, (cl.stderr.get(leaving.name) ?? []).slice(-5).join('\n'));
   assert.equal(existsSync(sockets[2]!), false, 'socket file removed');
+  assert.notEqual(inNs(leaving.netns, ['ip', 'link', 'show', 'ovn-k8s-tun0']).status, 0, 'the TUN went with the agent');
+  assert.equal(inNs(leaving.netns, ['ss', '-Hlun', 'sport = :4500 or sport = :500']).stdout.trim(), '', 'UDP 500/4500 closed');
   const logOf = (n: string): string => readFileSync(path.join(nodeDir(cl.stateDir, n), 'libreswan.log'), 'utf8');
   await waitFor(() => logOf(first0).includes(`"${tunnelName(ids[leaving.name]!)}"`) && /IKE SA deleted/.test(logOf(first0)), 'the peer saw the DELETE', 5000);
   const store = await FsStore.open(storeDir(cl.stateDir));
