@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import { OperationFailed, UsageError, requireRoot } from '../util/errors.js';
-import { clusterUp, formatSummary } from '../cluster/up.js';
+import { ClusterRunning, clusterUp, formatSummary } from '../cluster/up.js';
 import { clusterDown } from '../cluster/down.js';
 import { clusterPods, formatPodsTable } from '../cluster/pods.js';
 import { verifyCluster, formatVerifyReport } from '../cluster/verify.js';
@@ -97,6 +97,7 @@ export function registerCluster(program: Command): void {
       } catch (err) {
         if (stopping) await stopping;
         progress.fail('failed');
+        if (err instanceof ClusterRunning) throw err;
         if (process.env.OI_KEEP_ON_FAILURE !== '1') {
           progress.note('removing what was built (set OI_KEEP_ON_FAILURE=1 to keep it for inspection)');
           await clusterDown(stateDir, prefix);

@@ -31,6 +31,9 @@ const MAIN = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 /** Directories `up` makes in the state dir and `down` removes. */
 const CLUSTER_DIRS = ['store', 'operator', 'nodes', 'logs', 'config'];
 
+/** `up` on a state dir whose cluster still runs: refused, and nothing may be cleaned up. */
+export class ClusterRunning extends UsageError {}
+
 export interface UpOptions {
   configFiles?: string[];
   masters: number;
@@ -67,7 +70,7 @@ export async function clusterUp(o: UpOptions, progress: Progress): Promise<UpRes
   const previous = await tryLoadClusterState(stateDir);
   const running = previous ? await runningParts(previous) : [];
   if (running.length) {
-    throw new UsageError(`a cluster (prefix ${previous!.prefix}, started ${previous!.createdAt}) is already running from ${stateDir}: ${running.slice(0, 3).join(', ')}${running.length > 3 ? ', …' : ''}; \`overlay-ipsec down\` removes it`);
+    throw new ClusterRunning(`a cluster (prefix ${previous!.prefix}, started ${previous!.createdAt}) is already running from ${stateDir}: ${running.slice(0, 3).join(', ')}${running.length > 3 ? ', …' : ''}; \`overlay-ipsec down\` removes it`);
   }
   progress.phase('cleaning up any earlier run');
   const old = await clusterDown(stateDir, o.prefix);

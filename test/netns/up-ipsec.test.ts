@@ -83,6 +83,13 @@ test('up with IPsec: pods talk, only ESP/IKE on the underlay (tshark agrees), do
   assert.equal(show.status, 0, show.stderr);
   assert.match(show.stdout, /Interface name: ovn-[0-9a-f]{6}-0 v1 \(CONFIGURED\)/);
 
+  const status = cli(PREFIX, ['ipsec', 'status', '--node', 'worker0', '--json', '--state-dir', stateDir]);
+  assert.equal(status.status, 0, status.stderr);
+  const ikeSas = (JSON.parse(status.stdout) as { ike_sas: Array<{ state: string; children: Array<{ state: string; mode: string }> }> }).ike_sas;
+  const established = ikeSas.filter((s) => /ESTABLISHED/.test(s.state));
+  assert.ok(established.length >= 2, `worker0's IKE SAs: ${status.stdout}`);
+  assert.ok(established.flatMap((s) => s.children).filter((c) => c.state === 'INSTALLED' && c.mode === 'transport').length >= 4);
+
   const down = cli(PREFIX, ['down', '--state-dir', stateDir]);
   assert.equal(down.status, 0, down.stderr);
   assert.match(down.stdout, /removed 7 namespaces \(prefix oit-up3\)/);
