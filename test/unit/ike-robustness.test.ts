@@ -184,3 +184,48 @@ test('a failing auth provider is contained at the engine boundary (counted, logg
   assert.ok(b.logs.some((l) => l.includes('provider exploded')));
   void a;
 });
+
+test('hard half-open limit: beyond maxHalfOpen, INIT requests are dropped before any work, cookies or not', () => {
+  // cookies demanded from the start (threshold 0), at most 5 half-open SAs
+  const sim = new Sim();
+  const b = sim.add('b', B, [conn('site', B, A, { remoteAddrs: ['%any'] })], pskAuth('secret', 'b.example', 'a.example'), { timers: { cookieThreshold: 0, maxHalfOpen: 5 } });
+  for (let i = 0; i < 8; i++) {
+    const from = { address: `198.51.100.${i + 1}`, port: 500 };
+    const req = initRequest(`hard-${i}`);
+    const before = sim.unrouted.length;
+    sim.inject(req, from, { address: B, port: 500 });
+    sim.advance(10);
+    if (sim.unrouted.length === before) {
+      assert.ok(i >= 5, `request ${i} dropped only once the limit is reached`);
+      continue;
+    }
+    const answer = sim.unrouted.at(-1)!;
+    const r = decodeMessage(answer.bytes, () => undefined);
+    assert.ok(r.ok && r.value.kind === 'message');
+    const cookie = findNotify(r.value.message.payloads, Notify.COOKIE);
+    assert.ok(cookie, 'a cookie is demanded');
+    // a well-behaved initiator repeats the request with the cookie first
+    const dec = decodeMessage(req, () => undefined);
+    assert.ok(dec.ok && dec.value.kind === 'message');
+    const again = encodePlain({ spiI: dec.value.message.header.spiI, spiR: Buffer.alloc(8), exchangeType: 34, flags: 0x08, messageId: 0 }, [notify(Notify.COOKIE, cookie.data), ...dec.value.message.payloads]);
+    sim.inject(again, from, { address: B, port: 500 });
+    sim.advance(10);
+  }
+  assert.equal(b.engine.status().ike_sas.length, 5);
+  assert.equal(b.engine.counters.halfOpenLimit, 3);
+});
+
+test('cookies: bound to the initiator (address, SPIi, Ni) and valid across one secret rotation', async () => {
+  const { CookieJar } = await import('../../src/ike/cookies.js');
+  const jar = new CookieJar(seededRandom('jar'), 1000);
+  const ni = Buffer.alloc(32, 1);
+  const spi = Buffer.alloc(8, 2);
+  const c = jar.make(0, ni, '198.51.100.1', spi);
+  assert.ok(jar.check(10, c, ni, '198.51.100.1', spi));
+  assert.ok(!jar.check(10, c, ni, '198.51.100.2', spi), 'other address');
+  assert.ok(!jar.check(10, c, Buffer.alloc(32, 3), '198.51.100.1', spi), 'other nonce');
+  assert.ok(!jar.check(10, c, ni, '198.51.100.1', Buffer.alloc(8, 4)), 'other SPI');
+  assert.ok(jar.check(1500, c, ni, '198.51.100.1', spi), 'previous secret still accepted after one rotation');
+  assert.ok(!jar.check(2600, c, ni, '198.51.100.1', spi), 'not after two');
+  assert.ok(!jar.check(10, Buffer.alloc(5), ni, '198.51.100.1', spi), 'garbage cookie');
+});
