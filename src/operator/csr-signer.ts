@@ -27,7 +27,9 @@ export async function decideCsr(
   log: Logger,
 ): Promise<Decision | undefined> {
   const c = csr.value;
-  const node = nodes.get(c.node);
+  // The watch snapshot of nodes may lag the CSR's own watch event (the node registers first, but
+  // the two collections are watched separately): read the store before calling a node unknown.
+  const node = nodes.get(c.node) ?? (await store.get('nodes', c.node))?.value;
   let decision: Decision;
   if (c.node !== csr.key) decision = { status: 'denied', reason: `request stored under csrs/${csr.key} names node ${c.node}` };
   else if (!node) decision = { status: 'denied', reason: `node ${c.node} is not registered (nodes/${c.node} missing)` };

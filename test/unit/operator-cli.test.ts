@@ -103,7 +103,7 @@ test('operator + pki enroll --csr (openssl) + pki show, as commands', { timeout:
     // Restarting with IPsec turned off is refused, exit 2, naming the file and key.
     const off = path.join(fixturesDir, 'config', 'network-ipsec-disabled.yaml');
     const r = await run(['operator', '--state-dir', stateDir, '--config', SEED_CONFIG[0]!, off]);
-    assert.equal(r.code, 2);
+    assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, new RegExp(`${off.replace(/[.]/g, '\\.')}: spec\\.defaultNetwork\\.ovnKubernetesConfig\\.ipsecConfig: the cluster was installed with IPsec \\(mode Full\\) and it cannot be turned off`));
   } finally {
     if (op.child.exitCode === null && op.child.signalCode === null) op.child.kill('SIGKILL');
