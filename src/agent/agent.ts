@@ -489,7 +489,8 @@ export class Agent {
     for (const s of this.stops) s();
     this.stops = [];
     while (this.running) await this.running;
-    await this.keeper?.stop();
+    // An enrollment still waiting for the operator must not hold the shutdown up.
+    await Promise.race([this.keeper?.stop(), new Promise((r) => setTimeout(r, 1000).unref())]);
     await this.dataPlane?.stop();
     this.dataPlane = undefined;
     await new Promise<void>((r) => (this.metricsServer ? this.metricsServer.close(() => r()) : r()));

@@ -7,6 +7,7 @@ import { defaultStateDir, nodeDir, checkNodeName } from '../store/layout.js';
 import { createLogger } from '../util/log.js';
 import { OperationFailed, UsageError, requireRoot } from '../util/errors.js';
 import { formatTunnelsShow } from '../agent/status.js';
+import { clockFromEnv } from '../pki/time.js';
 
 interface AgentFlags {
   node: string;
@@ -28,7 +29,8 @@ export function registerAgent(program: Command): void {
     .description(
       'Run a node agent in the foreground (inside the node\'s network namespace): registers and enrolls the node, opens the pod TUN, ' +
         'and keeps one Geneve tunnel ovn-<6 hex>-0 per other node, protected by IKEv2/ESP transport mode (UDP 4500) unless the ' +
-        'cluster network config says ipsecConfig Disabled. Status on <state-dir>/nodes/<node>/agent.sock; readiness in agent.json.',
+        'cluster network config says ipsecConfig Disabled. Status on <state-dir>/nodes/<node>/agent.sock; readiness in agent.json ' +
+        '("ready": true once every peer\'s tunnel is up); libreswan-style log in libreswan.log. OI_CLOCK_OFFSET (e.g. 4.5y) shifts its clock, for tests.',
     )
     .requiredOption('--node <name>', 'this node\'s name (e.g. master0)')
     .option('--state-dir <dir>', 'state directory shared with the operator', defaultStateDir())
@@ -50,20 +52,22 @@ export function registerAgent(program: Command): void {
         metricsPort = Number(o.metricsPort);
         if (!Number.isInteger(metricsPort) || metricsPort < 1 || metricsPort > 65535) throw new UsageError(`--metrics-port: "${o.metricsPort}" is not a port number`);
       }
+      let now;
+      try {
+        now = clockFromEnv();
+      } catch (err) {
+        throw new UsageError((err as Error).message);
+      }
       requireRoot('overlay-ipsec agent (TUN device, UDP 500/4500)');
       const log = createLogger({ name: 'agent', ...(o.log ? { file: o.log } : {}) });
       const agent = new Agent({
-        node: o.node, stateDir: o.stateDir, log,
+        node: o.node, stateDir: o.stateDir, log, now,
         ...(o.underlayIp ? { underlayIp: o.underlayIp } : {}),
         ...(o.tun ? { tunName: o.tun } : {}),
         ...(metricsPort ? { metricsPort } : {}),
       });
-      let stopping = false;
-      const stop = async (): Promise<void> => {
-        if (stopping) return;
-        stopping = true;
-        await agent.stop();
-      };
+      let stopping: Promise<void> | undefined;
+      const stop = (): Promise<void> => (stopping ??= agent.stop());
       void stopRequested.then(async (sig) => {
         log.info({ signal: sig }, 'shutting down');
         await stop();
@@ -76,6 +80,8 @@ export function registerAgent(program: Command): void {
       }
       await stopRequested;
       await stop();
+      // Everything is closed; a timer left by an enrollment that was still waiting must not keep the process.
+      setTimeout(() => process.exit(0), 500).unref();
     });
 
   const tunnels = program.command('tunnels').description('The node agent\'s tunnels (ovs-appctl tunnels/show)');

@@ -59,7 +59,7 @@ async function stopProcess(p: ChildProcess, graceMs = 5000): Promise<number | nu
 }
 
 /** Builds the namespaces, starts the operator and the agents (one at a time, so subnets follow node order). */
-async function startCluster(configs: string[]): Promise<Cluster> {
+async function startCluster(configs: string[], beforeAgents?: (c: Cluster) => Promise<void>): Promise<Cluster> {
   const plan = planTopology({ prefix: PREFIX, masters: 2, workers: 1, podsPerNode: 2 });
   await buildTopology(plan);
   const stateDir = mkdtempSync(path.join(tmpdir(), 'oit-ag-'));
@@ -78,6 +78,7 @@ async function startCluster(configs: string[]): Promise<Cluster> {
       await registerNode(store, await loadOrCreateIdentity(stateDir, n.name), Date.now, n.underlayIp);
       await new Promise((r) => setTimeout(r, 5));
     }
+    await beforeAgents?.(c);
     for (const n of plan.nodes) {
       const a = spawn('ip', ['netns', 'exec', n.netns, NODE, cliPath, 'agent', '--node', n.name, '--state-dir', stateDir, '--metrics-port', '9101'], { stdio: ['ignore', 'ignore', 'pipe'] });
       collect(a, n.name, stderr);
@@ -171,7 +172,21 @@ test('agents with IPsec: tunnels come up, pods talk across nodes, the underlay c
     await stopCluster(c);
   });
   const t0 = Date.now();
-  c = await startCluster([path.join(repoRoot, 'examples', 'install-config.yaml'), path.join(repoRoot, 'examples', 'manifests', 'cluster-network-03-config.yml')]);
+  // Strict from the first packet: a capture and a pod pinging across nodes while the agents start
+  // and negotiate; nothing of it may leave as cleartext Geneve.
+  let earlyCapture: ChildProcess | undefined;
+  let earlyPing: ChildProcess | undefined;
+  let earlyPcap = '';
+  t.after(() => {
+    earlyCapture?.kill('SIGKILL');
+    earlyPing?.kill('SIGKILL');
+  });
+  c = await startCluster([path.join(repoRoot, 'examples', 'install-config.yaml'), path.join(repoRoot, 'examples', 'manifests', 'cluster-network-03-config.yml')], async (x) => {
+    earlyPcap = path.join(x.stateDir, 'startup.pcap');
+    earlyCapture = await startCapture(x, earlyPcap);
+    const [m0, , w0] = x.plan.nodes;
+    earlyPing = spawn('ip', ['netns', 'exec', m0!.pods[0]!.netns, 'ping', '-i', '0.2', '-W', '1', w0!.pods[0]!.ip], { stdio: 'ignore' });
+  });
   const cl = c;
   const startedMs = Date.now() - t0;
   await waitFor(() => cl.plan.nodes.every((n) => agentState(cl, n.name)?.ready === true), 'every agent ready (all tunnels established)', 30_000, 200)
@@ -179,6 +194,14 @@ test('agents with IPsec: tunnels come up, pods talk across nodes, the underlay c
       throw new Error(`${err.message}\n${cl.plan.nodes.map((n) => `${n.name}: ${JSON.stringify(agentState(cl, n.name))}\n${(cl.stderr.get(n.name) ?? []).slice(-8).join('\n')}`).join('\n')}`);
     });
   const upMs = Date.now() - t0;
+  await new Promise((r) => setTimeout(r, 1000));
+  earlyPing!.kill('SIGTERM');
+  earlyCapture!.kill('SIGTERM');
+  await once(earlyCapture!, 'exit');
+  earlyCapture = undefined;
+  const early = classify(cl, earlyPcap);
+  assert.equal(early.geneve, 0, `no cleartext Geneve while SAs were negotiated: ${JSON.stringify(early)}`);
+  assert.ok(early.ike > 0 && early.esp > 0, `IKE, then the background ping in ESP: ${JSON.stringify(early)}`);
   t.diagnostic(`cluster built and agents started in ${startedMs} ms; all tunnels up after ${upMs} ms`);
 
   const pcap = path.join(cl.stateDir, 'underlay.pcap');
@@ -236,6 +259,7 @@ test('agents with IPsec: tunnels come up, pods talk across nodes, the underlay c
       assert.ok(text.stdout.includes(field), `tunnels show has "${field}":\n${text.stdout}`);
     }
     const status = (isFirst ? JSON.parse(statusCli.stdout) : (await ask(n.name, 'status')).status) as StatusJson;
+    if (isFirst) t.diagnostic(`master0 outbound drops (packets held back, never sent in clear): ${JSON.stringify(status.outbound_drops)}`);
     assert.equal(status.ike_sas.filter((s) => s.state === 'STATE_V2_ESTABLISHED_IKE_SA').length, peers.length);
     for (const s of status.ike_sas) {
       assert.equal(s.proposal, 'AES_GCM_16_256/PRF_HMAC_SHA2_256/MODP2048');
@@ -290,7 +314,7 @@ test('agents with IPsec: tunnels come up, pods talk across nodes, the underlay c
   assert.deepEqual(left.ike_sas.map((s) => s.name), [tunnelName(ids[cl.plan.nodes[1]!.name]!)]);
   for (const n of cl.plan.nodes.slice(0, 2)) assert.equal(await stopProcess(cl.agents.get(n.name)!), 0);
   assert.ok(sockets.every((s) => !existsSync(s)));
-  t.diagnostic(`up in ${upMs} ms; ${pings} pings; underlay ${JSON.stringify(classes)}`);
+  t.diagnostic(`up in ${upMs} ms; start-up capture ${JSON.stringify(early)}; ${pings} pings; underlay ${JSON.stringify(classes)}`);
 });
 
 test('agents with ipsecConfig Disabled: the same pods talk over cleartext Geneve (the seed\'s §5.2)', { timeout: 60_000 }, async (t) => {
