@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { waitFor } from '../../test/helpers/netns.js';
@@ -7,36 +6,33 @@ import { ownedTempDir } from '../../test/helpers/harness-util.js';
 import { onInterrupt } from '../lib/lab.js';
 import { controlRequest } from '../../src/ipsecd/control-client.js';
 import type { Setup } from '../lib/setup.js';
+import { TestPki, type CertFiles } from '../../test/helpers/certs.js';
+import { BENCH_ESP_PROPOSAL, BENCH_IKE_PROPOSAL } from './strongswan.js';
 import { HOST_A, HOST_B, twoHosts } from './two-hosts.js';
 
 /**
- * Keys for the two directions of one tunnel. Today they are static (`manual:` connections); when
- * the daemon negotiates with IKE, only this function and tunnelConfig() change — the row keeps
- * measuring the same data path between the same two hosts.
+ * One side's ipsecd YAML: an IKE connection (RSA-2048 certificates, the seed's
+ * aes256gcm16-prfsha256-modp2048 — what the strongSwan row uses), one tunnel-mode child between
+ * the pod subnets with AES-256-GCM, TUN MTU 1400 (strongSwan's). Host a initiates.
  */
-function tunnelKeys(): { spiAB: number; spiBA: number; keyAB: Buffer; keyBA: Buffer } {
-  return { spiAB: 0x0000b001, spiBA: 0x0000b002, keyAB: randomBytes(36), keyBA: randomBytes(36) };
-}
-
-/** One side's ipsecd YAML: tunnel mode, AES-256-GCM, pod subnet ↔ pod subnet, TUN MTU 1400 (strongSwan's). */
-function tunnelConfig(self: 'a' | 'b', k: ReturnType<typeof tunnelKeys>): string {
-  const [me, peer] = self === 'a' ? [HOST_A, HOST_B] : [HOST_B, HOST_A];
-  const [spiOut, spiIn, keyOut, keyIn] = self === 'a' ? [k.spiAB, k.spiBA, k.keyAB, k.keyBA] : [k.spiBA, k.spiAB, k.keyBA, k.keyAB];
-  const spi = (n: number): string => `0x${n.toString(16).padStart(8, '0')}`;
+function tunnelConfig(self: 'a' | 'b', certs: Record<'a' | 'b', CertFiles>, ca: CertFiles): string {
+  const [me, peer, other] = self === 'a' ? [HOST_A, HOST_B, 'b' as const] : [HOST_B, HOST_A, 'a' as const];
   return [
     'connections:',
     '  bench:',
     `    local_addrs: [${me.underlay}]`,
     `    remote_addrs: [${peer.underlay}]`,
-    '    manual:',
-    '      mode: tunnel',
-    '      esp_proposals: [aes256gcm16]',
-    `      local_ts: ["${me.podNet}"]`,
-    `      remote_ts: ["${peer.podNet}"]`,
-    `      spi_out: ${spi(spiOut)}`,
-    `      spi_in: ${spi(spiIn)}`,
-    `      key_out: "0x${keyOut.toString('hex')}"`,
-    `      key_in: "0x${keyIn.toString('hex')}"`,
+    `    local: { auth: pubkey, cert: ${certs[self].certPath}, key: ${certs[self].keyPath}, id: ${self}.bench }`,
+    `    remote: { auth: pubkey, id: ${other}.bench }`,
+    `    ca: [${ca.certPath}]`,
+    `    proposals: [${BENCH_IKE_PROPOSAL}]`,
+    '    children:',
+    '      pods:',
+    '        mode: tunnel',
+    `        local_ts: [${me.podNet}]`,
+    `        remote_ts: [${peer.podNet}]`,
+    `        esp_proposals: [${BENCH_ESP_PROPOSAL}]`,
+    `        start_action: ${self === 'a' ? 'start' : 'none'}`,
     'tun: { name: oib0, mtu: 1400 }',
     '',
   ].join('\n');
@@ -46,20 +42,28 @@ function tunnelConfig(self: 'a' | 'b', k: ReturnType<typeof tunnelKeys>): string
 export async function startTunnelIpsec(): Promise<Setup> {
   const { lab, a, b } = twoHosts('tun');
   const dir = ownedTempDir('oib-tun');
+  const pki = new TestPki('oib-tun-pki');
   const teardown = async (): Promise<void> => {
     unregister();
     await lab.dispose();
     rmSync(dir, { recursive: true, force: true });
+    pki.cleanup();
   };
   const unregister = onInterrupt(teardown);
   try {
-    const keys = tunnelKeys();
+    const ca = pki.createCa('ca', { dn: 'C=XX, O=Bench, CN=Bench CA', keyType: 'rsa' });
+    const certs = {
+      a: pki.issue(ca, 'a', { dn: 'C=XX, O=Bench, CN=a.bench', keyType: 'rsa', sans: ['a.bench'] }),
+      b: pki.issue(ca, 'b', { dn: 'C=XX, O=Bench, CN=b.bench', keyType: 'rsa', sans: ['b.bench'] }),
+    };
+    const controls: string[] = [];
     const pids: number[] = [];
     for (const [self, ns] of [['a', a], ['b', b]] as const) {
       const config = path.join(dir, `${self}.yaml`);
       const control = path.join(dir, `${self}.sock`);
       const log = path.join(dir, `${self}.log`);
-      writeFileSync(config, tunnelConfig(self, keys));
+      writeFileSync(config, tunnelConfig(self, certs, ca));
+      controls.push(control);
       const proc = lab.spawn(ns, [process.execPath, cliPath, 'ipsecd', '--config', config, '--control', control, '--log', log, '--log-level', 'warn']);
       let err = '';
       proc.stderr?.on('data', (d: Buffer) => { err += d.toString(); });
@@ -74,8 +78,17 @@ export async function startTunnelIpsec(): Promise<Setup> {
       }, `ipsecd in ${ns}`, 20_000);
       pids.push(proc.pid!);
     }
+    // a started first with start_action start; b answers once it is up (a retransmits meanwhile).
+    await waitFor(async () => {
+      for (const c of controls) {
+        const r = await controlRequest(c, { cmd: 'status' }, 2000);
+        const st = (r.ok ? r.status : undefined) as { ike_sas?: Array<{ state: string; children: unknown[] }> } | undefined;
+        if (!r.ok || !st?.ike_sas?.some((x) => x.state === 'ESTABLISHED' && x.children.length > 0)) return false;
+      }
+      return true;
+    }, 'IKE SA and CHILD SA between the two ipsecd', 30_000, 200);
     return {
-      row: 'tunnel_ipsec', describe: 'overlay-ipsec ipsecd ↔ ipsecd, tunnel mode, AES-256-GCM, ESP-in-UDP 4500 (static keys)',
+      row: 'tunnel_ipsec', describe: 'overlay-ipsec ipsecd ↔ ipsecd, IKEv2 (RSA-2048, MODP2048), tunnel mode, AES-256-GCM, ESP-in-UDP 4500',
       clientNs: a, serverNs: b, clientAddr: HOST_A.pod, serverAddr: HOST_B.pod, dataPathPids: pids,
       teardown,
     };
