@@ -124,7 +124,15 @@ const tunSchema = z.strictObject({
   rule_priority: z.number().int().min(1).max(32000).optional(),
 });
 
+/** IKE retransmission (strongSwan's charon.retransmit_timeout/_tries/_base): how soon a silent peer is declared dead. */
+const retransmitSchema = z.strictObject({
+  timeout: duration.optional(),
+  tries: z.number().int().min(1).max(20).optional(),
+  base: z.number().min(1).max(4).optional(),
+});
+
 export const fileSchema = z.strictObject({
+  retransmit: retransmitSchema.optional(),
   connections: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, { message: 'connection names are letters, digits, _ . -' }), connectionSchema),
   tun: tunSchema.optional(),
 });

@@ -5,7 +5,7 @@ import type { z } from 'zod';
 import { ConfigError } from '../util/errors.js';
 import { fileSchema, type FileConfig } from './config-schema.js';
 import { parseIpv4, resolveTs, type TrafficSelector } from './traffic-selector.js';
-import { buildIkeConnection, type IkeConnection } from './ike-config.js';
+import { buildIkeConnection, durationMs, type IkeConnection } from './ike-config.js';
 
 /** One connection with static keys, ready for the data path. */
 export interface ManualConnection {
@@ -47,6 +47,8 @@ export interface IpsecdConfig {
   connections: ManualConnection[];
   /** Connections keyed by IKE (children:), in file order. */
   ike: IkeConnection[];
+  /** IKE retransmission (ms, count, back-off factor); strongSwan's 4s/5/1.8 unless set. */
+  retransmit: { timeoutMs: number; tries: number; base: number };
   tun: TunConfig;
 }
 
@@ -192,7 +194,13 @@ function check(cfg: FileConfig, file: string, now: () => Date): IpsecdConfig {
     table: cfg.tun?.table ?? DEFAULT_TUN.table,
     rulePriority: cfg.tun?.rule_priority ?? DEFAULT_TUN.rulePriority,
   };
-  return { file, absFile: path.resolve(file), connections, ike, tun };
+  const retransmit = {
+    timeoutMs: durationMs(cfg.retransmit?.timeout) ?? 4000,
+    tries: cfg.retransmit?.tries ?? 5,
+    base: cfg.retransmit?.base ?? 1.8,
+  };
+  if (retransmit.timeoutMs === 0) throw new ConfigError(file, 'retransmit.timeout', 'must be more than 0', 'e.g. 4s');
+  return { file, absFile: path.resolve(file), connections, ike, retransmit, tun };
 }
 
 /** Paths inside the config are relative to the config file's directory. */

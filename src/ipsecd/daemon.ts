@@ -137,7 +137,7 @@ export class Ipsecd {
     this.tun.onPackets((packets) => this.dp?.onTunPackets(packets));
     if (cfg.ike.length > 0) {
       this.attachIke((host) => {
-        this.ike = new IkeService(cfg.ike, host, localAddrs[0]!);
+        this.ike = new IkeService(cfg.ike, host, localAddrs[0]!, cfg.retransmit);
         return this.ike;
       });
     }

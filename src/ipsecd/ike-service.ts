@@ -27,9 +27,9 @@ export class IkeService implements IkeSink {
   private readonly lastPacketsIn = new Map<number, number>();
   private lastOutboundDrops = 0;
 
-  constructor(private readonly conns: readonly IkeConnection[], private readonly host: IkeHost, localAddr: string) {
+  constructor(private readonly conns: readonly IkeConnection[], private readonly host: IkeHost, localAddr: string, retransmit?: { timeoutMs: number; tries: number; base: number }) {
     const auth = createAuthProvider(Object.fromEntries(conns.map((c) => [c.name, c.auth])), () => new Date(host.now()));
-    this.engine = new IkeEngine({ now: host.now, random: (n) => randomBytes(n), connections: conns.map((c) => c.engine), auth });
+    this.engine = new IkeEngine({ now: host.now, random: (n) => randomBytes(n), connections: conns.map((c) => c.engine), auth, ...(retransmit ? { timers: { retransmit } } : {}) });
     this.driver = new IkeDriver(this.engine, {
       sendIke: (m, port, to) => host.sendIke(m, port, to),
       installChild: (spec) => {

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { waitFor } from '../helpers/netns.js';
 import { StrongSwan, type SwanConnection, type SwanIkeSa } from '../helpers/strongswan.js';
@@ -51,7 +51,8 @@ export class SwanLab {
 
   ourConfig(o: OurConnOptions): string {
     const list = (l: string[]): string => `[${l.join(', ')}]`;
-    return this.L.writeConfig('a', `  site:
+    // Short retransmission so that a dead peer is given up on in seconds (strongSwan's own is ~2 min).
+    const file = this.L.writeConfig('a', `  site:
     local_addrs: [${A.underlay}]
     remote_addrs: [${B.underlay}]
     local: { auth: pubkey, cert: ${o.cert.certPath}, key: ${o.cert.keyPath}, id: ${OURS_ID} }
@@ -69,6 +70,8 @@ export class SwanLab {
         start_action: ${o.startAction ?? 'start'}
         rekey_time: ${o.childRekeyTime ?? '1h'}
 `);
+    writeFileSync(file, `retransmit: { timeout: 1s, tries: 2, base: 1.5 }\n${readFileSync(file, 'utf8')}`);
+    return file;
   }
 
   swanConn(cert: CertFiles, over: Partial<SwanConnection> = {}, startAction: 'start' | 'trap' | 'none' = 'none'): SwanConnection {

@@ -6,6 +6,7 @@ import { waitFor } from '../helpers/netns.js';
 import { tsharkRecords, ESP_DECRYPT_PREFS } from '../helpers/tshark.js';
 import { A, B } from '../netns/ipsecd-lab.js';
 import { SwanLab, OURS_ID, SWAN_ID } from './ipsecd-strongswan-lab.js';
+import { cliPath } from '../helpers/paths.js';
 
 /**
  * `overlay-ipsec ipsecd` with an IKE connection (the built CLI, namespace a) against strongSwan
@@ -77,5 +78,120 @@ describe('ipsecd IKE against strongSwan 5.9.8', () => {
     const good = esp.filter((r) => r['esp.icv_good'] === '1').length;
     assert.equal(good, esp.length, `every ESP packet's ICV checks with our keys (${good}/${esp.length})`);
     assert.ok(esp.some((r) => r['icmp.type'] === '8') && esp.some((r) => r['icmp.type'] === '0'), 'pings decrypted both ways');
+  });
+
+  /** Our newest established IKE SA and its installed child, strongSwan's likewise. */
+  async function both(): Promise<{ ours: { spiI: string; childIn: string }; swan: { spiI: string; childIn: string } }> {
+    const st = await S.status();
+    const ike = st.ike_sas.filter((x) => x.state === 'ESTABLISHED').at(-1);
+    const sas = await S.swan!.listSas();
+    const sw = sas.filter((x) => x.state === 'ESTABLISHED').at(-1);
+    return {
+      ours: { spiI: ike?.spi_i ?? '', childIn: ike?.children.filter((c) => c.state === 'INSTALLED').at(-1)?.spi_in.replace(/^0x/, '') ?? '' },
+      swan: { spiI: sw?.initiatorSpi.replace(/^0x/, '') ?? '', childIn: sw?.children.filter((c) => c.state === 'INSTALLED').at(-1)?.spiIn ?? '' },
+    };
+  }
+
+  it('strongSwan initiates (RSA certificates, MODP2048): ping through the tunnel; ipsec status text in the libreswan style', async () => {
+    await S.start({ cert: S.certs['ours-rsa']!, startAction: 'none', proposals: ['aes256gcm16-prfsha256-modp2048'] },
+      S.swanConn(S.certs['swan-rsa']!, { proposals: ['aes256gcm16-prfsha256-modp2048'] }, 'start'));
+    const { st, sw } = await S.waitUp('strongSwan initiates');
+    assert.equal(sw.initiator, true);
+    assert.equal(sw.dhGroup, 'MODP_2048');
+    assert.match(st.ike_sas[0]!.proposal ?? '', /MODP_2048|MODP2048|modp2048/i);
+    const p = S.ping(4);
+    assert.equal(p.received, 4, JSON.stringify(p));
+    const text = S.L.lab.exec(S.L.a, [process.execPath, cliPath, 'ipsec', 'status', '--control', S.daemon!.control]).stdout;
+    assert.match(text, /^000 #\d+: "site":500 STATE_V2_ESTABLISHED_IKE_SA \(established IKE SA\); EVENT_SA_REKEY in \d+s; newest ISAKMP;/m);
+    assert.match(text, /^000 #\d+: "site\/net":4500 STATE_V2_ESTABLISHED_CHILD_SA \(IPsec SA established\); EVENT_SA_REKEY in \d+s;/m);
+    assert.match(text, /^000 #\d+: "site\/net" esp\.[0-9a-f]+@198\.18\.0\.2 esp\.[0-9a-f]+@198\.18\.0\.1 Traffic: ESPin=\d+[KM]?B ESPout=\d+[KM]?B/m);
+  });
+
+  it('each key exchange group: DH 14, 19, 31 with ping', async () => {
+    for (const dh of ['modp2048', 'ecp256', 'x25519']) {
+      const prop = `aes256gcm16-prfsha256-${dh}`;
+      await S.start({ cert: S.certs['ours-ecdsa']!, proposals: [prop] }, S.swanConn(S.certs['swan-rsa']!, { proposals: [prop] }));
+      const { sw } = await S.waitUp(dh);
+      assert.equal(sw.dhGroup, { modp2048: 'MODP_2048', ecp256: 'ECP_256', x25519: 'CURVE_25519' }[dh]);
+      assert.equal(S.ping(2, 0.1).received, 2, dh);
+    }
+  });
+
+  it('child and IKE rekeys from both sides while a ping runs; loss is at most a packet or two', async () => {
+    await S.start({ cert: S.certs['ours-ecdsa']!, esp: ['aes256gcm16-ecp256'] }, S.swanConn(S.certs['swan-ecdsa']!));
+    await S.waitUp('before rekeys');
+    let out = '';
+    const ping = S.L.lab.spawn(S.L.a, ['ping', '-n', '-q', '-i', '0.05', '-c', '240', '-W', '1', B.pod]);
+    ping.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
+    const done = new Promise<void>((r) => ping.on('exit', () => r()));
+    const steps: [string, () => Promise<unknown>, 'child' | 'ike'][] = [
+      ['our child rekey', () => S.control('rekey', 'net'), 'child'],
+      ['strongSwan child rekey', () => S.swan!.rekey({ child: 'net' }), 'child'],
+      ['our IKE rekey', () => S.control('rekey'), 'ike'],
+      ['strongSwan IKE rekey', () => S.swan!.rekey({ ike: 'site' }), 'ike'],
+    ];
+    await new Promise((r) => setTimeout(r, 1000));
+    for (const [what, run, kind] of steps) {
+      const before = await both();
+      await run();
+      await waitFor(async () => {
+        const now = await both();
+        const key = kind === 'child' ? 'childIn' : 'spiI';
+        return now.ours[key] !== before.ours[key] && now.swan[key] !== before.swan[key] && now.ours[key] !== '' && now.swan[key] !== ''
+          && (kind === 'ike' || now.ours.childIn.length > 0);
+      }, what, 15_000, 200);
+      await new Promise((r) => setTimeout(r, 1500));
+    }
+    await done;
+    const m = /(\d+) packets transmitted, (\d+) received/.exec(out);
+    const sent = Number(m?.[1]);
+    const lost = sent - Number(m?.[2]);
+    console.log(`rekeys under ping: ${sent} sent, ${lost} lost`);
+    assert.ok(sent >= 200 && lost <= 2, out);
+    assert.equal(S.ping(2, 0.1).received, 2, 'traffic after all rekeys');
+  });
+
+  it('DPD notices a killed strongSwan: our status drops the SA', async () => {
+    await S.start({ cert: S.certs['ours-ecdsa']!, dpd: '2s' }, S.swanConn(S.certs['swan-ecdsa']!));
+    await S.waitUp('before DPD');
+    const t0 = Date.now();
+    S.swan!.kill();
+    await waitFor(async () => (await S.status()).ike_sas.length === 0, 'our SA dropped after DPD', 30_000, 200);
+    const secs = (Date.now() - t0) / 1000;
+    console.log(`DPD: SA dropped ${secs.toFixed(1)} s after charon was killed (dpd_delay 2s, retransmit 1s×1.5, 2 tries)`);
+    const st = await S.status();
+    assert.equal(st.ike_sas.length, 0);
+    await S.swan!.stop();
+    S.swan = undefined;
+  });
+
+  it('terminate sends DELETE: no SA left on either side', async () => {
+    await S.start({ cert: S.certs['ours-ecdsa']! }, S.swanConn(S.certs['swan-ecdsa']!));
+    await S.waitUp('before terminate');
+    await S.control('terminate');
+    await waitFor(async () => (await S.status()).ike_sas.length === 0 && (await S.swan!.listSas()).length === 0, 'both sides empty after DELETE', 10_000, 200);
+    assert.match(S.swan!.log(), /received DELETE for IKE_SA site/);
+    assert.equal(S.ping(1, 0.1).received, 0, 'no tunnel, no traffic (and nothing in clear)');
+  });
+
+  describe('refusals: the right notify on both sides and no SA left', () => {
+    const cases: { name: string; ours: () => Parameters<SwanLab['start']>[0]; swan: () => Parameters<SwanLab['start']>[1]; oursLog: RegExp; swanLog: RegExp }[] = [
+      { name: 'our certificate from another CA', ours: () => ({ cert: S.certs['ours-foreign']! }), swan: () => S.swanConn(S.certs['swan-ecdsa']!),
+        oursLog: /received AUTHENTICATION_FAILED/, swanLog: /N\(AUTH_FAILED\)/ },
+      { name: "strongSwan's certificate expired", ours: () => ({ cert: S.certs['ours-ecdsa']! }), swan: () => S.swanConn(S.certs['swan-expired']!),
+        oursLog: /authentication of peer .* failed: .*(expired|valid)/i, swanLog: /AUTHENTICATION_FAILED|AUTH_FAILED/ },
+      { name: 'a wrong remote id', ours: () => ({ cert: S.certs['ours-ecdsa']!, remoteId: 'other.example' }), swan: () => S.swanConn(S.certs['swan-ecdsa']!),
+        oursLog: /AUTHENTICATION_FAILED|authentication of peer .* failed/, swanLog: /AUTHENTICATION_FAILED|AUTH_FAILED/ },
+      { name: 'proposals with nothing in common', ours: () => ({ cert: S.certs['ours-ecdsa']!, proposals: ['aes128gcm16-prfsha512-modp2048'] }), swan: () => S.swanConn(S.certs['swan-ecdsa']!, { proposals: ['aes256gcm16-prfsha256-ecp256'] }),
+        oursLog: /IKE_SA_INIT failed: received NO_PROPOSAL_CHOSEN/, swanLog: /N\(NO_PROP\)/ },
+    ];
+    for (const c of cases) {
+      it(c.name, async () => {
+        await S.start(c.ours(), c.swan());
+        await waitFor(() => c.oursLog.test(S.ourLines().join('\n')), `our log shows ${c.oursLog}:\n${S.ourLines().join('\n')}`, 15_000, 200);
+        await waitFor(() => c.swanLog.test(S.swan!.log()), `strongSwan's log shows ${c.swanLog}`, 10_000, 200);
+        await waitFor(async () => (await S.status()).ike_sas.length === 0 && (await S.swan!.listSas()).length === 0, 'no SA on either side', 10_000, 200);
+      });
+    }
   });
 });
