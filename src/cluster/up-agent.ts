@@ -16,10 +16,15 @@ import { logEvents, spawnDaemon, waitForDaemon } from './up-processes.js';
  * in its node directory.
  */
 
-/** True when this build's CLI has the `agent` command. */
+/**
+ * True when this build's CLI has the `agent` command, false when it does not; a CLI that fails to
+ * load at all is an error (its message says why), not a reason to fall back quietly.
+ */
 export async function agentAvailable(main: string): Promise<boolean> {
-  const r = await run([process.execPath, main, 'agent', '--help'], { check: false, timeoutMs: 20_000 });
-  return /--node/.test(r.stdout);
+  const r = await run([process.execPath, main, 'agent', '--help'], { check: false, timeoutMs: 30_000 });
+  if (/Usage: overlay-ipsec agent\b/.test(r.stdout)) return true;
+  if (/Commands:/.test(r.stdout)) return false; // commander printed the top-level help: no such command
+  throw new OperationFailed(`cannot run ${main}: ${(r.stderr || r.stdout).trim().split('\n').slice(0, 6).join('\n')}`);
 }
 
 /** What the agent keeps in `<node dir>/agent.json` (agent/agent.ts AgentState), the part `up` reads. */
