@@ -102,7 +102,7 @@ describe('ipsecd IKE against strongSwan 5.9.8', () => {
     const p = S.ping(4);
     assert.equal(p.received, 4, JSON.stringify(p));
     const text = S.L.lab.exec(S.L.a, [process.execPath, cliPath, 'ipsec', 'status', '--control', S.daemon!.control]).stdout;
-    assert.match(text, /^000 #\d+: "site":500 STATE_V2_ESTABLISHED_IKE_SA \(established IKE SA\); EVENT_SA_REKEY in \d+s; newest ISAKMP;/m);
+    assert.match(text, /^000 #\d+: "site":4500 STATE_V2_ESTABLISHED_IKE_SA \(established IKE SA\); EVENT_SA_REKEY in \d+s; newest ISAKMP;/m);
     assert.match(text, /^000 #\d+: "site\/net":4500 STATE_V2_ESTABLISHED_CHILD_SA \(IPsec SA established\); EVENT_SA_REKEY in \d+s;/m);
     assert.match(text, /^000 #\d+: "site\/net" esp\.[0-9a-f]+@198\.18\.0\.2 esp\.[0-9a-f]+@198\.18\.0\.1 Traffic: ESPin=\d+[KM]?B ESPout=\d+[KM]?B/m);
   });
@@ -192,6 +192,78 @@ describe('ipsecd IKE against strongSwan 5.9.8', () => {
         await waitFor(() => c.swanLog.test(S.swan!.log()), `strongSwan's log shows ${c.swanLog}`, 10_000, 200);
         await waitFor(async () => (await S.status()).ike_sas.length === 0 && (await S.swan!.listSas()).length === 0, 'no SA on either side', 10_000, 200);
       });
+    }
+  });
+
+  it('our daemon to our daemon, transport mode (PSK), carries UDP 6081 both ways through IKE-negotiated ESP', async () => {
+    await S.stopBoth();
+    const conn = (self: 'a' | 'b'): string => {
+      const [me, peer] = self === 'a' ? [A, B] : [B, A];
+      return `  geneve:
+    local_addrs: [${me.underlay}]
+    remote_addrs: [${peer.underlay}]
+    local: { auth: psk, id: ${self}.example }
+    remote: { auth: psk, id: ${self === 'a' ? 'b' : 'a'}.example }
+    psk: "0sb3ZlcmxheS1pcHNlYy10cmFuc3BvcnQtdGVzdA=="
+    proposals: [aes256gcm16-prfsha256-modp2048]
+    children:
+      udp:
+        mode: transport
+        local_ts: ["dynamic[udp/6081]"]
+        remote_ts: ["dynamic[udp/6081]"]
+        esp_proposals: [aes256gcm16-modp2048]
+        start_action: ${self === 'a' ? 'start' : 'none'}
+`;
+    };
+    const db = await S.L.startDaemon('b', S.L.writeConfig('b', conn('b')));
+    const da = await S.L.startDaemon('a', S.L.writeConfig('a', conn('a')));
+    try {
+      await waitFor(async () => {
+        const [sa, sb] = [await S.L.status(da), await S.L.status(db)];
+        return [sa, sb].every((st) => st.ike_sas.some((x) => x.state === 'ESTABLISHED' && x.children.some((c) => c.state === 'INSTALLED')));
+      }, 'transport SAs on both daemons', 15_000, 200);
+      const pcap = path.join(S.L.dir, 'transport.pcap');
+      const cap = await S.L.capture(S.L.a, A.veth, pcap);
+      // Each side binds 6081 and sends three datagrams to the other's 6081; each prints what it got.
+      const py = (me: string, peer: string, tag: string): string[] => ['/usr/bin/python3', '-c', `
+import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(('${me}', 6081)); s.settimeout(0.3)
+got = set()
+end = time.time() + 8
+i = 0
+while time.time() < end and len(got) < 3:
+    s.sendto(b'${tag}%d' % (i % 3), ('${peer}', 6081)); i += 1
+    try:
+        d, _ = s.recvfrom(2000); got.add(d.decode())
+    except socket.timeout:
+        pass
+for _ in range(3):
+    s.sendto(b'${tag}%d' % _, ('${peer}', 6081)); time.sleep(0.05)
+print(' '.join(sorted(got)))
+`];
+      const pb = S.L.lab.spawn(S.L.b, py(B.underlay, A.underlay, 'from-b-'));
+      let outB = '';
+      pb.stdout?.on('data', (d: Buffer) => { outB += d.toString(); });
+      const doneB = new Promise<void>((r) => pb.on('exit', () => r()));
+      const outA = S.L.lab.exec(S.L.a, py(A.underlay, B.underlay, 'from-a-'), { timeoutMs: 20_000 }).stdout.trim();
+      await doneB;
+      assert.equal(outA, 'from-b-0 from-b-1 from-b-2', 'a received b\'s datagrams');
+      assert.equal(outB.trim(), 'from-a-0 from-a-1 from-a-2', 'b received a\'s datagrams');
+      await S.L.stopCapture(cap, pcap);
+      const clear = tsharkRecords(pcap, { filter: 'udp.port == 6081', fields: ['frame.number'] });
+      assert.equal(clear.length, 0, 'no UDP 6081 in clear on the wire');
+      const esp = tsharkRecords(pcap, { keylogDir: da.keylog, prefs: ESP_DECRYPT_PREFS, filter: 'esp', fields: ['esp.icv_good', 'udp.dstport'] });
+      assert.ok(esp.length >= 6, `ESP packets: ${esp.length}`);
+      assert.ok(esp.every((r) => r['esp.icv_good'] === '1'), 'ICV good with our key log');
+      assert.ok(esp.every((r) => r['udp.dstport']!.split(',').includes('6081')), 'the inner datagrams are UDP 6081 (transport mode)');
+      const st = await S.L.status(da);
+      const child = st.ike_sas.find((x) => x.state === 'ESTABLISHED')!.children.find((c) => c.state === 'INSTALLED')!;
+      assert.equal(child.mode, 'transport');
+      assert.ok(child.packets_in >= 3 && child.packets_out >= 3, JSON.stringify(child));
+    } finally {
+      await S.L.lab.stop(da.proc);
+      await S.L.lab.stop(db.proc);
     }
   });
 });
