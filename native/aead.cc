@@ -11,6 +11,8 @@ namespace {
 constexpr size_t kSaltLen = 4;
 constexpr size_t kIvLen = 8;
 constexpr size_t kIcvLen = 16;
+// OpenSSL's update calls take int lengths; anything near 2 GiB is no packet.
+constexpr size_t kMaxLen = 0x7fff0000;
 
 // A Uint8Array (Buffer included) argument as a pointer and length; false (with a TypeError
 // pending) for anything else.
@@ -170,6 +172,10 @@ Napi::Value AesGcm::Seal(const Napi::CallbackInfo& info) {
     Napi::RangeError::New(env, "ESP IV must be 8 bytes, got " + std::to_string(ivLen)).ThrowAsJavaScriptException();
     return env.Undefined();
   }
+  if (ptLen > kMaxLen || aadLen > kMaxLen) {
+    Napi::RangeError::New(env, "plaintext or AAD too long for AES-GCM here").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
   if (off > outLen || outLen - off < ptLen + kIcvLen) {
     Napi::RangeError::New(env, "output buffer too small: " + std::to_string(ptLen + kIcvLen) + " bytes needed at offset " +
                                    std::to_string(off) + " of " + std::to_string(outLen))
@@ -198,7 +204,7 @@ Napi::Value AesGcm::Open(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   // Packet-derived lengths that do not fit are a forgery or a framing bug: refuse, never guess.
-  if (icvLen != kIcvLen || ivLen != kIvLen) return Napi::Number::New(env, -1);
+  if (icvLen != kIcvLen || ivLen != kIvLen || ctLen > kMaxLen || aadLen > kMaxLen) return Napi::Number::New(env, -1);
   if (off > outLen || outLen - off < ctLen) {
     Napi::RangeError::New(env, "output buffer too small: " + std::to_string(ctLen) + " bytes needed at offset " +
                                    std::to_string(off) + " of " + std::to_string(outLen))
@@ -235,7 +241,9 @@ Napi::Value AesGcm::SealBatch(const Napi::CallbackInfo& info) {
   size_t i = 0;
   for (; i < count; i++, d += 6) {
     size_t ivOff = d[0], aadOff = d[1], aadLen = d[2], inOff = d[3], inLen = d[4], outOff = d[5];
-    if (ivOff + kIvLen > bufLen || aadOff + aadLen > bufLen || inOff + inLen > bufLen || outOff + inLen + kIcvLen > bufLen) break;
+    if (inLen > kMaxLen || ivOff + kIvLen > bufLen || aadOff + aadLen > bufLen || inOff + inLen > bufLen ||
+        outOff + inLen + kIcvLen > bufLen)
+      break;
     if (!SealRaw(buf + ivOff, buf + aadOff, aadLen, buf + inOff, inLen, buf + outOff)) break;
   }
   return Napi::Number::New(env, static_cast<double>(i));
@@ -271,7 +279,9 @@ Napi::Value AesGcm::OpenBatch(const Napi::CallbackInfo& info) {
   size_t i = 0;
   for (; i < count; i++, d += 6) {
     size_t ivOff = d[0], aadOff = d[1], aadLen = d[2], inOff = d[3], inLen = d[4], outOff = d[5];
-    if (ivOff + kIvLen > bufLen || aadOff + aadLen > bufLen || inOff + inLen + kIcvLen > bufLen || outOff + inLen > bufLen) break;
+    if (inLen > kMaxLen || ivOff + kIvLen > bufLen || aadOff + aadLen > bufLen || inOff + inLen + kIcvLen > bufLen ||
+        outOff + inLen > bufLen)
+      break;
     res[i] = OpenRaw(buf + ivOff, buf + aadOff, aadLen, buf + inOff, inLen, buf + inOff + inLen, buf + outOff) ? static_cast<int32_t>(inLen) : -1;
   }
   return Napi::Number::New(env, static_cast<double>(i));
