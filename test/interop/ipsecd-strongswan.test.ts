@@ -151,6 +151,17 @@ describe('ipsecd IKE against strongSwan 5.9.8', () => {
     assert.equal(S.ping(2, 0.1).received, 2, 'traffic after all rekeys');
   });
 
+  it('start_action trap: nothing until a packet matches the policy, then the SA comes up and carries traffic', async () => {
+    await S.start({ cert: S.certs['ours-ecdsa']!, startAction: 'trap' }, S.swanConn(S.certs['swan-ecdsa']!));
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal((await S.status()).ike_sas.length, 0, 'trap does not initiate at start');
+    assert.equal((await S.swan!.listSas()).length, 0);
+    S.ping(1, 0.1);
+    await S.waitUp('after the trapped packet');
+    assert.ok(S.ourLines().some((l) => /initiating on a packet matching a trap policy/.test(l)));
+    assert.equal(S.ping(3, 0.1).received, 3);
+  });
+
   it('DPD notices a killed strongSwan: our status drops the SA', async () => {
     await S.start({ cert: S.certs['ours-ecdsa']!, dpd: '2s' }, S.swanConn(S.certs['swan-ecdsa']!));
     await S.waitUp('before DPD');
