@@ -1,10 +1,14 @@
 import { test } from 'node:test';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { teardownTopology } from '../../src/cluster/topology-netns.js';
+import { namespacePids, teardownTopology } from '../../src/cluster/topology-netns.js';
+import { waitFor } from '../helpers/netns.js';
 import { tsharkRecords } from '../helpers/tshark.js';
+import { cliPath } from '../helpers/paths.js';
 import { alive, assertNothingLeft, cli, inNs, readState, tcpEcho } from './up-helpers.js';
 
 // `up --detach` with the seed's config (IPsec Full), 2 masters + 1 worker with one pod each:
@@ -89,6 +93,40 @@ test('up with IPsec: pods talk, only ESP/IKE on the underlay (tshark agrees), do
   const established = ikeSas.filter((s) => /ESTABLISHED/.test(s.state));
   assert.ok(established.length >= 2, `worker0's IKE SAs: ${status.stdout}`);
   assert.ok(established.flatMap((s) => s.children).filter((c) => c.state === 'INSTALLED' && c.mode === 'transport').length >= 4);
+
+  // The detector itself, with IPsec on: Geneve sent in the clear from master0 to worker0's 6081
+  // (as a leaking data path would) while verify captures is reported, and verify exits 1.
+  const verifying = spawn(process.execPath, [cliPath, 'verify', '--json', '--seconds', '3', '--state-dir', stateDir], { env: { ...process.env, OI_NETNS_PREFIX: PREFIX }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let leakOut = '';
+  verifying.stdout!.setEncoding('utf8').on('data', (d: string) => (leakOut += d));
+  verifying.stderr!.setEncoding('utf8').on('data', (d: string) => (leakOut += d));
+  // Inject once verify's tcpdump runs on the underlay switch (and has had a moment to bind).
+  await waitFor(async () => {
+    if (verifying.exitCode !== null) throw new Error(`verify ended before its capture was seen (${verifying.exitCode}): ${leakOut}`);
+    return (await namespacePids(`${PREFIX}-underlay`)).some((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'tcpdump';
+    } catch {
+      return false;
+    }
+    });
+  }, 'verify\'s tcpdump running', 30_000);
+  await new Promise((r) => setTimeout(r, 500));
+  const leak = inNs(`${PREFIX}-master0`, [process.execPath, '-e', `
+    const g = Buffer.from('024065580000040001028001000000000000000000000000', 'hex'); // Geneve: C, VNI 4, OVN option
+    const s = require('node:dgram').createSocket('udp4');
+    s.bind({ address: '192.168.7.21' }, () => { let n = 0; const t = setInterval(() => { s.send(g, 6081, '192.168.7.11'); if (++n === 5) { clearInterval(t); s.close(); } }, 50); });
+  `]);
+  assert.equal(leak.status, 0, leak.stderr);
+  const [leakCode] = await once(verifying, 'exit');
+  assert.equal(leakCode, 1, leakOut);
+  const leakReport = JSON.parse(leakOut) as { packets: Record<string, number>; encrypted: boolean; ipsec: boolean; pairs: Record<string, Record<string, number>> };
+  assert.equal(leakReport.ipsec, true);
+  assert.equal(leakReport.encrypted, false);
+  // Every cleartext packet seen is one of ours (the capture may start a moment after the first).
+  const leaked = leakReport.packets.geneve_cleartext ?? 0;
+  assert.ok(leaked >= 1 && leaked <= 5, JSON.stringify(leakReport.packets));
+  assert.equal(leakReport.pairs['192.168.7.21>192.168.7.11']?.geneve_cleartext, leaked);
 
   const down = cli(PREFIX, ['down', '--state-dir', stateDir]);
   assert.equal(down.status, 0, down.stderr);
