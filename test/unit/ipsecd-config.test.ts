@@ -156,5 +156,8 @@ test('the example configs in examples/ipsecd load', async () => {
   const dir = path.join(repoRoot, 'examples', 'ipsecd');
   const files = readdirSync(dir).filter((f) => f.endsWith('.yaml'));
   assert.ok(files.length >= 3);
-  for (const f of files) assert.ok(loadIpsecdConfig(path.join(dir, f)).connections.length >= 1, f);
+  for (const f of files) {
+    const cfg = loadIpsecdConfig(path.join(dir, f));
+    assert.ok(cfg.connections.length + cfg.ike.length >= 1, f);
+  }
 });
