@@ -81,6 +81,7 @@ export interface BenchResults {
   // Beyond the contract's keys: the rest of what was measured, and why anything is null.
   throughput_4_streams_mbps: Record<DataRow, number | null>;
   udp_rr_per_s: Record<DataRow, number | null>;
+  udp_rr_lost: Record<DataRow, number | null>;
   cpu_s_per_gb: Record<DataRow, number | null>;
   endpoints_cpu_s_per_gb: Record<DataRow, number | null>;
   runs: Partial<Record<DataRow, RowFigures['runs']>>;
@@ -117,6 +118,7 @@ async function main(): Promise<void> {
     aes_gcm_limit_mbps: null,
     throughput_4_streams_mbps: nullRows(),
     udp_rr_per_s: nullRows(),
+    udp_rr_lost: nullRows(),
     cpu_s_per_gb: nullRows(),
     endpoints_cpu_s_per_gb: nullRows(),
     runs: {},
@@ -154,6 +156,7 @@ async function main(): Promise<void> {
       res.throughput_4_streams_mbps[row] = round(f.throughput_4_mbps);
       res.rtt_us[row] = round(f.rtt_us);
       res.udp_rr_per_s[row] = round(f.udp_rr_per_s);
+      res.udp_rr_lost[row] = f.udp_rr_lost;
       res.cpu_s_per_gb[row] = round(f.cpu_s_per_gb, 2);
       res.endpoints_cpu_s_per_gb[row] = round(f.endpoints_cpu_s_per_gb, 2);
       res.runs[row] = f.runs;

@@ -124,6 +124,7 @@ async function hub(cfg: MeshConfig): Promise<void> {
   process.on('SIGUSR2', () => {
     t0 = performance.now();
     cpu0 = process.cpuUsage();
+    setInterval(() => emit({ event: 'progress', up, retransmits: engine.counters.retransmits, counters: engine.counters }), 5000).unref();
     for (const c of conns) engine.initiate(c.name);
     pump();
   });

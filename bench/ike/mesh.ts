@@ -93,16 +93,20 @@ export async function runMesh(o: { peers: number; log: (m: string) => void; time
     lines(peers.stdio[3] as Readable, (m) => { if (m.event === 'ready') peersReady = true; });
     let done: Record<string, unknown> | undefined;
     let downs = 0;
+    let progress: Record<string, unknown> | undefined;
     lines(hub.stdio[3] as Readable, (m) => {
       if (m.event === 'ready') ready = true;
       else if (m.event === 'done') done = m;
       else if (m.event === 'ike-down') downs++;
+      else if (m.event === 'progress') progress = m;
     });
     const deadline = Date.now() + (o.timeoutMs ?? 180_000);
     const wait = async (pred: () => boolean, what: string): Promise<void> => {
       while (!pred()) {
         if (hub.exitCode !== null || peers.exitCode !== null) throw new Error(`mesh ${o.peers}: a process exited while waiting for ${what}`);
-        if (Date.now() > deadline) throw new Error(`mesh ${o.peers}: timed out waiting for ${what}`);
+        if (Date.now() > deadline) {
+          throw new Error(`mesh ${o.peers}: timed out waiting for ${what} (${String(progress?.up ?? '?')} up, ${downs} IKE SAs failed, engine counters ${JSON.stringify(progress?.counters ?? {})})`);
+        }
         await new Promise((r) => setTimeout(r, 20));
       }
     };

@@ -79,7 +79,7 @@ export async function pingRtts(s: Setup, count: number): Promise<number[]> {
  * UDP request/response rate: one 64-byte request outstanding at a time (bench/udp-rr.ts), client
  * in the client namespace, echo server in the server namespace. Transactions per second.
  */
-export async function udpRequestResponse(lab: NetnsLab, s: Setup, seconds: number): Promise<number> {
+export async function udpRequestResponse(lab: NetnsLab, s: Setup, seconds: number): Promise<{ perS: number; lost: number }> {
   const port = 7100;
   const server = lab.spawn(s.serverNs, [process.execPath, udpRrJs, 'server', s.serverAddr, String(port)]);
   try {
@@ -88,8 +88,8 @@ export async function udpRequestResponse(lab: NetnsLab, s: Setup, seconds: numbe
       server.once('exit', (c) => reject(new Error(`udp-rr server exited ${c}`)));
     });
     const r = await inNs(s.clientNs, [process.execPath, udpRrJs, 'client', s.serverAddr, String(port), s.clientAddr, String(seconds)], (seconds + 20) * 1000);
-    const j = JSON.parse(r.stdout) as { transactions: number; seconds: number };
-    return j.transactions / j.seconds;
+    const j = JSON.parse(r.stdout) as { transactions: number; seconds: number; lost: number };
+    return { perS: j.transactions / j.seconds, lost: j.lost };
   } finally {
     await lab.stop(server);
   }
@@ -103,6 +103,8 @@ export interface RowFigures {
   endpoints_cpu_s_per_gb: number | null;
   rtt_us: number | null;
   udp_rr_per_s: number | null;
+  /** Requests unanswered within 200 ms (each costs the client that wait). */
+  udp_rr_lost: number;
   retransmits: number;
   runs: { streams: number; mbps: number }[];
 }
@@ -121,6 +123,7 @@ export async function measureSetup(lab: NetnsLab, s: Setup, o: { seconds: number
   }
   const rtts = await pingRtts(s, o.pings);
   const rr = await udpRequestResponse(lab, s, o.rrSeconds);
+  log(`  ${s.row}: ping median ${median(rtts)?.toFixed(0)} µs, UDP RR ${rr.perS.toFixed(0)}/s (${rr.lost} lost)`);
   const bytes = runs.reduce((a, r) => a + r.run.bytes, 0);
   const gb = bytes / 1e9;
   const dpCpu = runs.reduce((a, r) => a + r.run.dataPathCpu, 0);
@@ -131,7 +134,8 @@ export async function measureSetup(lab: NetnsLab, s: Setup, o: { seconds: number
     cpu_s_per_gb: s.dataPathPids.length && gb > 0 ? dpCpu / gb : null,
     endpoints_cpu_s_per_gb: gb > 0 ? epCpu / gb : null,
     rtt_us: median(rtts),
-    udp_rr_per_s: rr,
+    udp_rr_per_s: rr.perS,
+    udp_rr_lost: rr.lost,
     retransmits: runs.reduce((a, r) => a + r.run.retransmits, 0),
     runs: runs.map((r) => ({ streams: r.streams, mbps: Math.round(r.run.mbps) })),
   };
