@@ -366,7 +366,18 @@ export class Agent {
       }
       entry.noSaSince = undefined;
       const up = sas.find((s) => s.state === 'established');
-      if (!up || !entry.initiator || now - entry.lastChildAttempt < 10_000) continue;
+      if (!up || !entry.initiator) continue;
+      // Two installed children of one name (both ends created it at once): the initiator deletes
+      // the older, so both ends keep the same one. A rekey's old child is 'rekeyed', not counted.
+      const byName = new Map<string, typeof up.children>();
+      for (const c of up.children) if (c.state === 'installed') byName.set(c.name, [...(byName.get(c.name) ?? []), c]);
+      for (const list of byName.values()) {
+        for (const old of list.sort((x, y) => y.serial - x.serial).slice(1)) {
+          this.log.info({ conn: name, child: old.name, serial: old.serial }, 'deleting a duplicate child SA');
+          engine.deleteChildSa(Number.parseInt(old.spi_in, 16));
+        }
+      }
+      if (now - entry.lastChildAttempt < 10_000) continue;
       // A child that failed or was deleted while its IKE SA lives: the initiator asks again.
       for (const child of connectionFor(self, wanted.get(name)!, d.genevePort, this.timers).children) {
         if (!up.children.some((c) => c.name === child.name)) {

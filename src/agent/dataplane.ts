@@ -69,7 +69,12 @@ export class DataPlane {
       onEvent: (e: EspEvent) => driver?.onEspEvent(e),
     });
     underlay = new PacketUnderlay((packets) => esp.onTunPackets(packets));
-    const engine = new IkeEngine({ now: o.now, random: (n) => randomBytes(n), connections: [], auth: o.auth });
+    // Nodes of one cluster sit on one underlay: a first retransmit after 1 s (not 4 s) brings a
+    // pair up quickly when the peer's sockets opened just after our first IKE_SA_INIT; give up after ~63 s.
+    const engine = new IkeEngine({
+      now: o.now, random: (n) => randomBytes(n), connections: [], auth: o.auth,
+      timers: { retransmit: { timeoutMs: 1000, base: 2, tries: 6 } },
+    });
     driver = new IkeDriver(engine, {
       sendIke: (message, localPort, to) => udp?.sendIke(message, localPort, to),
       installChild: (spec) => {
