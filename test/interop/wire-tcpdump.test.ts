@@ -84,8 +84,8 @@ test('tcpdump captures (cooked "any" and Ethernet) read, parsed and classified b
   const anyFile = path.join(dir, 'any.pcap');
   const ethFile = path.join(dir, 'eth.pcap');
   const dumps = [
-    lab.spawn(a, ['tcpdump', '-n', '-U', '-i', 'any', '-w', anyFile, 'udp port 4500 or icmp']),
-    lab.spawn(a, ['tcpdump', '-n', '-U', '-i', 'wp0', '-w', ethFile, 'udp port 4500 or icmp']),
+    lab.spawn(a, ['tcpdump', '-n', '-U', '--immediate-mode', '-i', 'any', '-w', anyFile, 'udp port 4500 or icmp']),
+    lab.spawn(a, ['tcpdump', '-n', '-U', '--immediate-mode', '-i', 'wp0', '-w', ethFile, 'udp port 4500 or icmp']),
   ];
   const ready = dumps.map(() => false);
   dumps.forEach((d, i) => d.stderr!.on('data', (chunk: Buffer) => {
