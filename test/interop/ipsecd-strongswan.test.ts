@@ -94,7 +94,10 @@ describe('ipsecd IKE against strongSwan 5.9.8', () => {
 
   it('strongSwan initiates (RSA certificates, MODP2048): ping through the tunnel; ipsec status text in the libreswan style', async () => {
     await S.start({ cert: S.certs['ours-rsa']!, startAction: 'none', proposals: ['aes256gcm16-prfsha256-modp2048'] },
-      S.swanConn(S.certs['swan-rsa']!, { proposals: ['aes256gcm16-prfsha256-modp2048'] }, 'start'));
+      S.swanConn(S.certs['swan-rsa']!, { proposals: ['aes256gcm16-prfsha256-modp2048'] }));
+    // Initiated once our daemon listens (start_action start in charon could fire before it is up).
+    const init = await S.swan!.initiate('net', { ike: 'site' });
+    assert.ok(init.ok, init.stdout + init.stderr);
     const { st, sw } = await S.waitUp('strongSwan initiates');
     assert.equal(sw.initiator, true);
     assert.equal(sw.dhGroup, 'MODP_2048');
