@@ -48,6 +48,8 @@ export interface AgentOptions {
   /** How long enrollment waits for the operator (ms). */
   enrollTimeoutMs?: number;
   openTun?: (name: string) => TunPort;
+  /** Keep Wireshark key logs here (only when asked: they hold the SA keys). */
+  keylogDir?: string;
 }
 
 export type AgentPhase = 'starting' | 'waiting-network' | 'enrolling' | 'waiting-subnet' | 'running' | 'stopping' | 'stopped';
@@ -270,6 +272,7 @@ export class Agent {
           this.rekeys.set(t, (this.rekeys.get(t) ?? 0) + 1);
         },
         ...(this.opts.openTun ? { openTun: this.opts.openTun } : {}),
+        ...(this.opts.keylogDir ? { keylogDir: this.opts.keylogDir } : {}),
       });
       this.dataPlaneHash = dpHash;
       this.log.info({ tun: overlayCfg.tunName, subnet: d.local.subnet, vni: d.local.vni, ipsec: d.mode, mtu: overlayCfg.mtu, underlayMtu: overlayCfg.underlayMtu }, 'data plane up');

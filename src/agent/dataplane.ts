@@ -4,6 +4,7 @@ import { EspDataPath } from '../esp/datapath.js';
 import type { EspEvent } from '../esp/types.js';
 import { IkeEngine } from '../ike/engine.js';
 import { IkeDriver, type EspInstallSpec } from '../ike/host-driver.js';
+import { KeylogWriter } from '../ipsecd/keylog.js';
 import type { IkeAuthProvider } from '../ike/auth-provider.js';
 import { PacketUnderlay } from '../overlay/packet-underlay.js';
 import { startNodeOverlay, type RunningOverlay } from '../overlay/node-service.js';
@@ -29,6 +30,8 @@ export interface DataPlaneOptions {
   /** A child SA pair went into the data path; `rekey` when it replaced one of the same name. */
   onChildInstalled?: (spec: EspInstallSpec, rekey: boolean) => void;
   openTun?: (name: string) => TunPort;
+  /** Keep Wireshark key logs (esp_sa, ikev2_decryption_table) in this directory. */
+  keylogDir?: string;
 }
 
 export class DataPlane {
@@ -58,6 +61,7 @@ export class DataPlane {
     }
     if (!o.auth) throw new Error('IPsec data plane needs an auth provider');
     const local = o.overlay.local.underlay;
+    const keylog = o.keylogDir ? new KeylogWriter(o.keylogDir) : undefined;
     let underlay!: PacketUnderlay;
     let udp: UdpEndpoint | undefined;
     let driver: IkeDriver | undefined;
@@ -94,6 +98,7 @@ export class DataPlane {
         o.onChildInstalled?.(spec, rekey);
       },
       removeSa: (spiIn) => esp.removeSa(spiIn),
+      ...(keylog ? { logEspKeys: (row) => keylog.addEsp(row), logIkeKeys: (row) => keylog.addIke(row) } : {}),
       logger: { info: (_obj, line) => o.onIkeLog?.(line) },
       now: o.now,
     }, local);

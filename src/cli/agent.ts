@@ -16,6 +16,7 @@ interface AgentFlags {
   tun?: string;
   metricsPort?: string;
   log?: string;
+  keylog?: string;
 }
 
 /** The agent's control socket of node N under a state directory. */
@@ -38,6 +39,7 @@ export function registerAgent(program: Command): void {
     .option('--tun <name>', 'the pod TUN device', 'ovn-k8s-tun0')
     .option('--metrics-port <port>', 'serve Prometheus /metrics on the underlay address at this port (default: off)')
     .option('--log <file>', 'write the JSON log here instead of stderr')
+    .option('--keylog <dir>', 'keep Wireshark key logs (esp_sa, ikev2_decryption_table; 0600) in DIR, so captures can be decrypted; off unless given')
     .action(async (o: AgentFlags) => {
       let onStop: (sig: string) => void = () => {};
       const stopRequested = new Promise<string>((resolve) => {
@@ -65,6 +67,7 @@ export function registerAgent(program: Command): void {
         ...(o.underlayIp ? { underlayIp: o.underlayIp } : {}),
         ...(o.tun ? { tunName: o.tun } : {}),
         ...(metricsPort ? { metricsPort } : {}),
+        ...(o.keylog ? { keylogDir: path.resolve(o.keylog) } : {}),
       });
       let stopping: Promise<void> | undefined;
       const stop = (): Promise<void> => (stopping ??= agent.stop());

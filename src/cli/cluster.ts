@@ -46,6 +46,7 @@ interface UpFlags {
   prefix?: string;
   verifySeconds: number;
   tunnelTimeout: number;
+  keylog?: boolean;
 }
 
 export function registerCluster(program: Command): void {
@@ -64,6 +65,7 @@ export function registerCluster(program: Command): void {
     .option('--no-ipsec', 'plain Geneve between nodes (ipsecConfig mode Disabled), as the seed\'s §5.2')
     .option('--state-dir <dir>', stateDirHelp)
     .option('--detach', 'return once the cluster is up, leaving it running')
+    .option('--keylog', 'agents keep Wireshark key logs (0600, under each node\'s state directory) so `verify --keylog` can decrypt captures')
     .addOption(prefixOption())
     .addOption(new Option('--verify-seconds <n>', 'length of the closing underlay check').argParser(count('--verify-seconds', 0, 600)).default(2).hideHelp())
     .addOption(new Option('--tunnel-timeout <s>', 'how long to wait for every tunnel').argParser(count('--tunnel-timeout', 1, 3600)).default(90).hideHelp())
@@ -92,7 +94,7 @@ export function registerCluster(program: Command): void {
         result = await clusterUp({
           ...(o.config ? { configFiles: o.config } : {}),
           masters: o.masters, workers: o.workers, podsPerNode: o.podsPerNode, noIpsec: !o.ipsec,
-          stateDir, prefix, verifySeconds: o.verifySeconds, tunnelTimeoutS: o.tunnelTimeout,
+          stateDir, prefix, verifySeconds: o.verifySeconds, tunnelTimeoutS: o.tunnelTimeout, keylog: o.keylog === true,
         }, progress);
       } catch (err) {
         if (stopping) await stopping;

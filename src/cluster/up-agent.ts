@@ -51,7 +51,13 @@ export const AGENT_STATE_NAME = 'agent.json';
 export class AgentDriver implements NodeDaemonDriver {
   readonly kind = 'agent' as const;
 
-  constructor(private readonly main: string, private readonly stateDir: string, private readonly logDir: string) {}
+  constructor(
+    private readonly main: string,
+    private readonly stateDir: string,
+    private readonly logDir: string,
+    /** Give each agent a key-log directory under its node directory (`up --keylog`). */
+    private readonly keylog = false,
+  ) {}
 
   private async agentState(node: string): Promise<AgentStateFile | undefined> {
     try {
@@ -71,6 +77,7 @@ export class AgentDriver implements NodeDaemonDriver {
     const d = await spawnDaemon(node.netns, [
       process.execPath, this.main, 'agent', '--node', node.name, '--state-dir', this.stateDir,
       '--underlay-ip', node.underlayIp, '--tun', node.tunName, '--log', log,
+      ...(this.keylog ? ['--keylog', path.join(nodeDir(this.stateDir, node.name), 'keylog')] : []),
     ], path.join(this.logDir, `${node.name}.out`));
     await waitForDaemon(d, `agent on ${node.name}`, async () => REGISTERED.has((await this.agentState(node.name))?.phase ?? ''), 60_000);
     return { role: 'agent', node: node.name, ...d };

@@ -46,6 +46,8 @@ export interface UpOptions {
   verifySeconds?: number;
   /** Seconds to wait for every tunnel (and SA) to come up. */
   tunnelTimeoutS?: number;
+  /** Agents keep Wireshark key logs under their node directories (for `verify --keylog`). */
+  keylog?: boolean;
 }
 
 export interface ClusterSummary {
@@ -148,7 +150,7 @@ export async function clusterUp(o: UpOptions, progress: Progress): Promise<UpRes
   await waitForDaemon(op, 'operator', async () => (await logEvents(opLog)).some((e) => e.msg === 'operator running'), 30_000);
   progress.done(`pid ${op.pid} in ${plan.underlay.netns}, store ${storeDir(stateDir)}, CA in ${operatorDir(stateDir)}`);
 
-  const driver: NodeDaemonDriver = useAgent ? new AgentDriver(MAIN, stateDir, logs) : new OverlayRunnerDriver(plan, stateDir, logs);
+  const driver: NodeDaemonDriver = useAgent ? new AgentDriver(MAIN, stateDir, logs, o.keylog === true) : new OverlayRunnerDriver(plan, stateDir, logs);
   progress.phase(`starting ${useAgent ? 'node agents' : 'overlay runners (no agent in this build)'}`);
   const records = new Map<string, DaemonRecord>();
   for (const [i, n] of plan.nodes.entries()) {

@@ -28,7 +28,7 @@ test('up with IPsec: pods talk, only ESP/IKE on the underlay (tshark agrees), do
     rmSync(work, { recursive: true, force: true });
   });
 
-  const up = cli(PREFIX, ['up', '--detach', '--masters', '2', '--workers', '1', '--pods-per-node', '1', '--state-dir', stateDir]);
+  const up = cli(PREFIX, ['up', '--detach', '--keylog', '--masters', '2', '--workers', '1', '--pods-per-node', '1', '--state-dir', stateDir]);
   assert.equal(up.status, 0, `up failed:\n${up.stdout}\n${up.stderr}`);
   assert.match(up.stdout, /IPsec Full/);
   assert.match(up.stdout, /✓ establishing tunnels and IPsec SAs — 6\/6 tunnel ends up, 12 child SAs/);
@@ -81,6 +81,15 @@ test('up with IPsec: pods talk, only ESP/IKE on the underlay (tshark agrees), do
   assert.deepEqual([...new Set(rows.map((r) => `0x${Number(r['esp.spi']).toString(16).padStart(8, '0')}`))].sort(), [...report.spis].sort());
   assert.ok(rows.every((r) => r['udp.dstport'] === '4500' && /^192\.168\.7\./.test(r['ip.src']!) && /^192\.168\.7\./.test(r['ip.dst']!)));
   assert.equal(tsharkRecords(pcap, { filter: 'geneve', fields: ['geneve.vni'] }).length, 0, 'no Geneve readable without keys');
+
+  // With the key logs the agents kept (`up --keylog`) and verify gathered, tshark opens every ESP
+  // packet (ICV checked) and sees the Geneve frames and the pods' packets inside.
+  assert.ok((report.keylog.rows.esp_sa ?? 0) >= 6, `esp_sa rows: ${JSON.stringify(report.keylog.rows)}`);
+  const opened = tsharkRecords(pcap, { filter: 'esp', keylogDir: keylog, fields: ['esp.icv_good', 'geneve.vni', 'ip.src'] });
+  assert.equal(opened.length, report.packets.esp);
+  assert.ok(opened.every((r) => r['esp.icv_good'] === '1'), `ICV not good on: ${JSON.stringify(opened.find((r) => r['esp.icv_good'] !== '1'))}`);
+  assert.ok(opened.every((r) => r['geneve.vni'] !== ''), 'every ESP packet carries a Geneve frame');
+  assert.ok(opened.some((r) => /10\.254\./.test(r['ip.src']!)), 'pod addresses visible inside');
 
   // The follow-up commands the summary names work on this cluster.
   const show = cli(PREFIX, ['tunnels', 'show', '--node', 'worker0', '--state-dir', stateDir]);
