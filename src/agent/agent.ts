@@ -27,6 +27,7 @@ import { LibreswanLog } from './libreswan-log.js';
 import { createMetrics, serveMetrics } from './metrics.js';
 import { formatIpsecStatusDict, formatIpsecStatusText, formatTunnelsShow, ipsecStatusDict, ipsecStatusJson, tunnelsShow, type AgentSnapshot } from './status.js';
 import { detectUnderlay, interfaceOf } from './underlay.js';
+import { CoalescingRunner } from '../util/coalescing-runner.js';
 
 /** ESP-in-UDP overhead on top of Geneve: UDP 8 + ESP header 8 + IV 8 + pad ≤ 3 + trailer 2 + ICV 16. */
 const ESP_UDP_OVERHEAD = 46;
@@ -114,8 +115,10 @@ export class Agent {
   private readonly rekeys = new Map<string, number>();
   private stops: (() => void)[] = [];
   private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private dirty = false;
+  private readonly runner = new CoalescingRunner(
+    () => this.reconcileOnce(),
+    (err) => this.log.error({ err: err.message }, 'reconcile pass failed; retrying on the next event or tick'),
+  );
   private stopped = false;
   private phase: AgentPhase = 'starting';
   private lastStateJson = '';
@@ -202,31 +205,11 @@ export class Agent {
 
   /** Asks for a pass; passes are serialized and coalesced. */
   kick(): void {
-    if (this.stopped) return;
-    if (this.running) {
-      this.dirty = true;
-      return;
-    }
-    this.running = (async () => {
-      try {
-        do {
-          this.dirty = false;
-          try {
-            await this.reconcileOnce();
-          } catch (err) {
-            this.log.error({ err: (err as Error).message }, 'reconcile pass failed; retrying on the next event or tick');
-          }
-        } while (this.dirty && !this.stopped);
-      } finally {
-        this.running = undefined;
-      }
-    })();
+    this.runner.kick();
   }
 
   async reconcile(): Promise<void> {
-    while (this.running) await this.running;
-    this.kick();
-    while (this.running) await this.running;
+    await this.runner.runNow();
   }
 
   private async reconcileOnce(): Promise<void> {
@@ -502,7 +485,7 @@ export class Agent {
     if (this.timer) clearInterval(this.timer);
     for (const s of this.stops) s();
     this.stops = [];
-    while (this.running) await this.running;
+    await this.runner.stop();
     // An enrollment still waiting for the operator must not hold the shutdown up.
     await Promise.race([this.keeper?.stop(), new Promise((r) => setTimeout(r, 1000).unref())]);
     await this.dataPlane?.stop();

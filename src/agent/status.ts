@@ -3,7 +3,7 @@ import type { DropCounts } from '../esp/counters.js';
 import type { IkeSaStatus, IkeStatus } from '../ike/status.js';
 import type { OverlayStatus, TunnelStatus } from '../overlay/engine.js';
 import type { OutboundDropCounts } from '../esp/counters.js';
-import { humanBytes } from '../ipsecd/status.js';
+import { humanBytes, type ChildSaJson, type IkeSaJson } from '../ipsecd/status.js';
 
 /**
  * The agent's status in the seed's shapes: `ovs-appctl tunnels/show`, `ipsec/status` (a dict of
@@ -31,39 +31,8 @@ export interface AgentSnapshot {
   tun: { name: string; write_errors: number };
 }
 
-/** `ipsec status --json` (CONTRACTS.md), the same shape ipsecd answers with. */
-export interface ChildSaJson {
-  name: string;
-  state: string;
-  mode: 'tunnel' | 'transport';
-  spi_in: string;
-  spi_out: string;
-  proposal: string;
-  local_ts: string[];
-  remote_ts: string[];
-  bytes_in: number;
-  bytes_out: number;
-  packets_in: number;
-  packets_out: number;
-  rekey_in_s: number | null;
-  serial: number;
-  drops: DropCounts;
-}
-
-export interface IkeSaJson {
-  name: string;
-  state: string;
-  local: string;
-  remote: string;
-  local_id: string | null;
-  remote_id: string | null;
-  spi_i: string | null;
-  spi_r: string | null;
-  proposal: string | null;
-  established_s: number | null;
-  rekey_in_s: number | null;
-  children: ChildSaJson[];
-}
+// `ipsec status --json` (CONTRACTS.md): the same shape ipsecd answers with, one definition.
+export type { ChildSaJson, IkeSaJson } from '../ipsecd/status.js';
 
 export interface StatusJson {
   ike_sas: IkeSaJson[];

@@ -9,6 +9,7 @@ import type { Clock } from '../pki/time.js';
 import { CaKeeper } from './ca-keeper.js';
 import { decideCsr } from './csr-signer.js';
 import { reconcileSubnets } from './subnet-allocator.js';
+import { CoalescingRunner } from '../util/coalescing-runner.js';
 
 export interface OperatorOptions {
   store: Store;
@@ -36,8 +37,10 @@ export class Operator {
   private network: NetworkDoc | undefined;
   private stops: (() => void)[] = [];
   private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private dirty = false;
+  private readonly runner = new CoalescingRunner(
+    () => this.reconcileOnce(),
+    (err) => this.log.error({ err: err.message }, 'reconcile pass failed; retrying on the next event or tick'),
+  );
   private stopped = false;
   passes = 0;
 
@@ -83,32 +86,12 @@ export class Operator {
 
   /** Asks for a pass; passes are serialized and coalesced. */
   kick(): void {
-    if (this.stopped) return;
-    if (this.running) {
-      this.dirty = true;
-      return;
-    }
-    this.running = (async () => {
-      try {
-        do {
-          this.dirty = false;
-          try {
-            await this.reconcileOnce();
-          } catch (err) {
-            this.log.error({ err: (err as Error).message }, 'reconcile pass failed; retrying on the next event or tick');
-          }
-        } while (this.dirty && !this.stopped);
-      } finally {
-        this.running = undefined;
-      }
-    })();
+    this.runner.kick();
   }
 
   /** Runs a pass now (or waits for the one in flight and runs another). */
   async reconcile(): Promise<void> {
-    while (this.running) await this.running;
-    this.kick();
-    while (this.running) await this.running;
+    await this.runner.runNow();
   }
 
   /** One reconcile pass. Public for tests that drive the clock step by step. */
@@ -143,6 +126,6 @@ export class Operator {
     if (this.timer) clearInterval(this.timer);
     for (const s of this.stops) s();
     this.stops = [];
-    while (this.running) await this.running;
+    await this.runner.stop();
   }
 }
