@@ -122,6 +122,7 @@ export class Agent {
   private stopped = false;
   private phase: AgentPhase = 'starting';
   private lastStateJson = '';
+  private stateWrites: Promise<void> = Promise.resolve();
   private underlayMtu = 1500;
   private underlayIface: string | undefined;
   /** Passes run so far (tests and status). */
@@ -439,7 +440,11 @@ export class Agent {
     const key = JSON.stringify({ ...st, updated_at: '' });
     if (key === this.lastStateJson) return;
     this.lastStateJson = key;
-    void replaceFile(path.join(this.dir, AGENT_STATE_FILE), JSON.stringify(st, null, 2) + '\n', 0o644).catch(() => undefined);
+    // Writes go out in the order they were made: two in flight at once could otherwise finish in
+    // the other order and leave the older state in the file, with nothing left to correct it.
+    const text = JSON.stringify(st, null, 2) + '\n';
+    const file = path.join(this.dir, AGENT_STATE_FILE);
+    this.stateWrites = this.stateWrites.then(() => replaceFile(file, text, 0o644)).catch(() => undefined);
   }
 
   private handle(req: AgentRequest): ControlResponse {
@@ -496,6 +501,7 @@ export class Agent {
     this.phase = 'stopped';
     this.lastStateJson = '';
     this.writeState();
+    await this.stateWrites;
     await this.libreswan?.close();
     this.log.info({ node: this.opts.node }, 'agent stopped');
   }

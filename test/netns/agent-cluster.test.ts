@@ -93,6 +93,17 @@ async function startCluster(configs: string[], beforeAgents?: (c: Cluster) => Pr
   return c;
 }
 
+/** What each agent says about itself and the tail of its libreswan.log, for a failure message. */
+function clusterDiagnostics(cl: Cluster): string {
+  return cl.plan.nodes.map((n) => {
+    let log = '';
+    try {
+      log = readFileSync(path.join(nodeDir(cl.stateDir, n.name), 'libreswan.log'), 'utf8').split('\n').slice(-12).join('\n');
+    } catch { /* not written yet */ }
+    return `--- ${n.name}: ${JSON.stringify(agentState(cl, n.name))}\n${log}\n${(cl.stderr.get(n.name) ?? []).slice(-5).join('\n')}`;
+  }).join('\n');
+}
+
 function agentState(c: Cluster, node: string): AgentState | undefined {
   try {
     return JSON.parse(readFileSync(path.join(nodeDir(c.stateDir, node), 'agent.json'), 'utf8')) as AgentState;
@@ -348,7 +359,8 @@ test('agents with ipsecConfig Disabled: the same pods talk over cleartext Geneve
   });
   c = await startCluster([path.join(repoRoot, 'examples', 'install-config.yaml'), path.join(fixturesDir, 'config', 'network-ipsec-disabled.yaml')]);
   const cl = c;
-  await waitFor(() => cl.plan.nodes.every((n) => agentState(cl, n.name)?.ready === true), 'every agent ready', 30_000, 200);
+  await waitFor(() => cl.plan.nodes.every((n) => agentState(cl, n.name)?.ready === true), 'every agent ready', 30_000, 200)
+    .catch((err: Error) => { throw new Error(`${err.message}\n${clusterDiagnostics(cl)}`); });
   const pcap = path.join(cl.stateDir, 'underlay.pcap');
   capture = await startCapture(cl, pcap);
   const pings = pingAll(cl);
@@ -374,7 +386,8 @@ test('kill -9 one agent: after its restart the tunnels are re-established and po
   });
   c = await startCluster([path.join(repoRoot, 'examples', 'install-config.yaml'), path.join(repoRoot, 'examples', 'manifests', 'cluster-network-03-config.yml')]);
   const cl = c;
-  await waitFor(() => cl.plan.nodes.every((n) => agentState(cl, n.name)?.ready === true), 'every agent ready', 30_000, 200);
+  await waitFor(() => cl.plan.nodes.every((n) => agentState(cl, n.name)?.ready === true), 'every agent ready', 30_000, 200)
+    .catch((err: Error) => { throw new Error(`${err.message}\n${clusterDiagnostics(cl)}`); });
   const victim = cl.plan.nodes[1]!;
   const old = cl.agents.get(victim.name)!;
   const exited = once(old, 'exit');
