@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { waitFor } from '../helpers/netns.js';
 import { cliPath, fixturesDir, repoRoot } from '../helpers/paths.js';
-import { planTopology, type TopologyPlan } from '../../src/cluster/topology.js';
-import { buildTopology, teardownTopology, listNamespaces } from '../../src/cluster/topology-netns.js';
+import { addNodeToPlan, planTopology, type TopologyPlan } from '../../src/cluster/topology.js';
+import { buildNode, buildTopology, teardownTopology, listNamespaces } from '../../src/cluster/topology-netns.js';
 import { FsStore, storeDir, nodeDir, NETWORK_KEY } from '../../src/store/index.js';
 import { registerNode } from '../../src/pki/enroll.js';
 import { loadOrCreateIdentity } from '../../src/pki/node-identity.js';
@@ -421,6 +421,53 @@ test('kill -9 one agent: after its restart the tunnels are re-established and po
   }
   for (const p of cl.agents.values()) assert.equal(await stopProcess(p), 0);
   t.diagnostic(`tunnels of the restarted agent up again ${recoverMs} ms after its start`);
+});
+
+test('a node joins a running cluster: every agent adds a tunnel to it and its pods reach every node', { timeout: 120_000 }, async (t) => {
+  let c: Cluster | undefined;
+  t.after(async () => {
+    await stopCluster(c);
+  });
+  c = await startCluster([path.join(repoRoot, 'examples', 'install-config.yaml'), path.join(repoRoot, 'examples', 'manifests', 'cluster-network-03-config.yml')]);
+  const cl = c;
+  await waitFor(() => cl.plan.nodes.every((n) => agentState(cl, n.name)?.ready === true), 'every agent ready', 30_000, 200)
+    .catch((err: Error) => { throw new Error(`${err.message}\n${clusterDiagnostics(cl)}`); });
+  const before = cl.plan.nodes.length;
+  // The newcomer is planned in the next free underlay address and pod subnet, which is also the
+  // lowest subnet the operator has left: its agent registers and enrolls by itself, as on a real
+  // node that boots into the cluster.
+  const joining = addNodeToPlan(cl.plan, { name: 'worker1', role: 'worker', pods: 2 });
+  await buildNode(cl.plan, joining);
+  const t0 = Date.now();
+  const a = spawn('ip', ['netns', 'exec', joining.netns, NODE, cliPath, 'agent', '--node', joining.name, '--state-dir', cl.stateDir], { stdio: ['ignore', 'ignore', 'pipe'] });
+  collect(a, joining.name, cl.stderr);
+  cl.agents.set(joining.name, a);
+  await waitFor(
+    () => cl.plan.nodes.every((n) => { const s = agentState(cl, n.name); return s?.ready === true && s.peers === before && s.tunnels === before; }),
+    'every agent ready with a tunnel to every other node, the newcomer included', 40_000, 200,
+  ).catch((err: Error) => { throw new Error(`${err.message}\n${clusterDiagnostics(cl)}`); });
+  const joinMs = Date.now() - t0;
+  const sysId = agentState(cl, joining.name)!.system_id!;
+  const newTunnel = tunnelName(sysId);
+  for (const n of cl.plan.nodes.filter((x) => x !== joining)) {
+    // Each old node shows the new tunnel the seed's way, with its -in-1/-out-1 children established.
+    const r = cli(['tunnels', 'show', '--node', n.name, '--state-dir', cl.stateDir, '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    const tunnels = JSON.parse(r.stdout) as TunnelShow[];
+    const tun = tunnels.find((x) => x.interface === newTunnel);
+    assert.ok(tun, `${n.name} has ${newTunnel}: ${tunnels.map((x) => x.interface).join(', ')}`);
+    assert.equal(tun.remote_ip, joining.underlayIp);
+    assert.equal(tun.remote_name, sysId);
+    assert.ok(tun.kernel_policies.includes(`src ${n.underlayIp}/32 dst ${joining.underlayIp}/32 proto udp dport 6081`), tun.kernel_policies.join('\n'));
+    assert.ok(tun.active.length >= 2, `${n.name}: active connections to the newcomer: ${JSON.stringify(tun.active)}`);
+    // Its pods and the newcomer's reach each other both ways.
+    for (const [from, to] of [[joining.pods[0]!, n.pods[0]!], [n.pods[1]!, joining.pods[1]!]] as const) {
+      const ping = inNs(from.netns, ['ping', '-c', '2', '-i', '0.2', '-W', '2', to.ip]);
+      assert.equal(ping.status, 0, `ping ${from.name} → ${to.name} (${to.ip}) after the join:\n${ping.stdout}${ping.stderr}`);
+    }
+  }
+  for (const p of cl.agents.values()) assert.equal(await stopProcess(p), 0);
+  t.diagnostic(`${before} running nodes had tunnels to the newcomer ${joinMs} ms after its agent started`);
 });
 
 test('teardown leaves no namespace behind', async () => {
