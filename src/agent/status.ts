@@ -2,8 +2,7 @@ import type { DataPathStatus, SaStatus } from '../esp/status.js';
 import type { DropCounts } from '../esp/counters.js';
 import type { IkeSaStatus, IkeStatus } from '../ike/status.js';
 import type { OverlayStatus, TunnelStatus } from '../overlay/engine.js';
-import type { OutboundDropCounts } from '../esp/counters.js';
-import { humanBytes, type ChildSaJson, type IkeSaJson } from '../ipsecd/status.js';
+import { humanBytes, type ChildSaJson, type IkeSaJson, type StatusJson } from '../ipsecd/status.js';
 
 /**
  * The agent's status in the seed's shapes: `ovs-appctl tunnels/show`, `ipsec/status` (a dict of
@@ -32,16 +31,7 @@ export interface AgentSnapshot {
 }
 
 // `ipsec status --json` (CONTRACTS.md): the same shape ipsecd answers with, one definition.
-export type { ChildSaJson, IkeSaJson } from '../ipsecd/status.js';
-
-export interface StatusJson {
-  ike_sas: IkeSaJson[];
-  drops: DropCounts;
-  outbound_drops: OutboundDropCounts;
-  udp: { keepalives: number; ike_datagrams: number; malformed: number };
-  tun: { name: string; write_errors: number };
-  listen: string[];
-}
+export type { ChildSaJson, IkeSaJson, StatusJson } from '../ipsecd/status.js';
 
 /** One child SA joined with its ESP counters. */
 export interface ActiveChild {
