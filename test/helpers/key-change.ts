@@ -1,0 +1,100 @@
+import assert from 'node:assert/strict';
+import { waitFor } from './netns.js';
+import { ask, clusterDiagnostics, statusOf, type Cluster } from './agent-cluster.js';
+import type { StatusJson } from '../../src/agent/index.js';
+
+// Key changes on a running cluster, each driven the way an operator (or a timer) would and each
+// waited for until every node is back to one IKE SA per peer with its two children: the
+// scenarios the zero-loss test and `npm run soak` run under a stream.
+
+/** Every SPI in use on a node, by connection: IKE SPIs and the children's inbound SPIs. */
+export interface SaPicture {
+  ike: Map<string, string[]>;
+  children: Map<string, string[]>;
+}
+
+export async function picture(c: Cluster, node: string): Promise<SaPicture> {
+  const st = await statusOf(c, node);
+  const ike = new Map<string, string[]>();
+  const children = new Map<string, string[]>();
+  for (const s of st.ike_sas) {
+    ike.set(s.name, [...(ike.get(s.name) ?? []), `${s.spi_i}/${s.spi_r}`]);
+    children.set(s.name, [...(children.get(s.name) ?? []), ...s.children.map((ch) => ch.spi_in)]);
+  }
+  return { ike, children };
+}
+
+/** One established IKE SA per connection, each with exactly its two children installed. */
+export function settled(st: StatusJson): boolean {
+  const names = new Set(st.ike_sas.map((s) => s.name));
+  for (const name of names) {
+    const sas = st.ike_sas.filter((s) => s.name === name);
+    if (sas.length !== 1 || sas[0]!.state !== 'STATE_V2_ESTABLISHED_IKE_SA') return false;
+    const ch = sas[0]!.children;
+    if (ch.length !== 2 || new Set(ch.map((x) => x.name)).size !== 2) return false;
+  }
+  return names.size > 0;
+}
+
+/**
+ * Waits until every node is settled and, for each node, `changed(before, now)` holds: the key
+ * change went through on both ends and the old SAs are gone.
+ */
+export async function waitSettled(c: Cluster, what: string, before: Map<string, SaPicture>, changed: (b: SaPicture, n: SaPicture) => boolean, timeoutMs = 30_000): Promise<void> {
+  await waitFor(async () => {
+    for (const n of c.plan.nodes) {
+      const st = await statusOf(c, n.name);
+      if (!settled(st)) return false;
+      if (!changed(before.get(n.name)!, await picture(c, n.name))) return false;
+    }
+    return true;
+  }, what, timeoutMs, 250).catch((err: Error) => { throw new Error(`${err.message}\n${clusterDiagnostics(c)}`); });
+}
+
+async function pictures(c: Cluster): Promise<Map<string, SaPicture>> {
+  return new Map(await Promise.all(c.plan.nodes.map(async (n) => [n.name, await picture(c, n.name)] as const)));
+}
+
+/** No inbound SPI of `b` is still in use in `n`: every child was replaced. */
+export function childrenReplaced(b: SaPicture, n: SaPicture): boolean {
+  const old = new Set([...b.children.values()].flat());
+  return [...n.children.values()].flat().every((s) => !old.has(s));
+}
+
+/** No IKE SA of `b` is still in use in `n`. */
+export function ikeReplaced(b: SaPicture, n: SaPicture): boolean {
+  const old = new Set([...b.ike.values()].flat());
+  return [...n.ike.values()].flat().every((s) => !old.has(s));
+}
+
+/** The connections of the node that initiates them (the lower system-id starts a pair's IKE). */
+async function connections(c: Cluster, node: string): Promise<string[]> {
+  return [...(await picture(c, node)).ike.keys()];
+}
+
+/** Rekeys both children of every tunnel of `node` over its control socket (ipsec rekey --child). */
+export async function childRekey(c: Cluster, node: string): Promise<void> {
+  const before = await pictures(c);
+  for (const conn of await connections(c, node)) {
+    for (const child of [`${conn}-in-1`, `${conn}-out-1`]) await ask(c, node, { cmd: 'rekey', conn, child });
+  }
+  await waitSettled(c, `child SAs of ${node} rekeyed on both ends, the old ones deleted`, before, (b, n) => {
+    const mine = [...b.children.values()].flat();
+    return mine.length > 0 && childrenReplaced(b, n);
+  });
+}
+
+/** Rekeys every IKE SA of `node` (children move to the new IKE SA unchanged). */
+export async function ikeRekey(c: Cluster, node: string): Promise<void> {
+  const before = await pictures(c);
+  for (const conn of await connections(c, node)) await ask(c, node, { cmd: 'rekey', conn });
+  await waitSettled(c, `IKE SAs of ${node} rekeyed on both ends, the old ones deleted`, before, (b, n) => ikeReplaced(b, n));
+}
+
+export { pictures };
+
+/** The drop counters that must stay 0 while keys change (inbound refusals by cause). */
+export function assertNoDrops(st: StatusJson, node: string): void {
+  assert.deepEqual({ auth_failed: st.drops.auth_failed, unknown_spi: st.drops.unknown_spi, replay: st.drops.replay, malformed: st.drops.malformed },
+    { auth_failed: 0, unknown_spi: 0, replay: 0, malformed: 0 }, `${node}: no inbound ESP refused while keys changed: ${JSON.stringify(st.drops)}`);
+}
