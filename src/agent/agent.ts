@@ -12,6 +12,7 @@ import { CredentialKeeper } from '../pki/keeper.js';
 import { registerNode } from '../pki/enroll.js';
 import { loadOrCreateIdentity, type NodeIdentity } from '../pki/node-identity.js';
 import { fingerprintOf, splitPem } from '../pki/cert-info.js';
+import { parseClockOffset, type ShiftableClock } from '../pki/time.js';
 import { ENCAP_OVERHEAD } from '../overlay/geneve-layout.js';
 import type { NodeOverlayConfig } from '../overlay/node-config.js';
 import type { TunPort } from '../overlay/node-overlay.js';
@@ -40,7 +41,12 @@ export interface AgentOptions {
   tunName?: string;
   /** Prometheus /metrics on the underlay address; 0 or absent: off. */
   metricsPort?: number;
+  /** The engines' clock (timers: rekeys, DPD, retransmits, lifetimes). */
   now?: () => number;
+  /** The wall clock for certificates (validity, renewal, enrollment); default: `now`. */
+  wallClock?: ShiftableClock;
+  /** Allow `clock/offset` on the control socket (a test hook: the CLI allows it only under OI_CLOCK_OFFSET). */
+  clockControl?: boolean;
   timers?: Partial<ConnectionTimers>;
   /** How often the reconcile loop runs without store events (ms). */
   reconcileMs?: number;
@@ -94,6 +100,8 @@ export class Agent {
   readonly dir: string;
   readonly socketPath: string;
   private readonly now: () => number;
+  /** Certificates are judged by this clock, timers by `now`. */
+  private readonly pkiNow: () => number;
   private readonly log: Logger;
   private readonly timers: ConnectionTimers;
   private store: Store | undefined;
@@ -130,11 +138,12 @@ export class Agent {
 
   constructor(private readonly opts: AgentOptions) {
     this.now = opts.now ?? Date.now;
+    this.pkiNow = opts.wallClock?.now ?? this.now;
     this.log = opts.log;
     this.timers = { ...DEFAULT_TIMERS, ...opts.timers };
     this.dir = nodeDir(opts.stateDir, opts.node);
     this.socketPath = path.join(this.dir, AGENT_SOCKET);
-    this.auth = new AgentAuth(this.now);
+    this.auth = new AgentAuth(this.pkiNow);
   }
 
   async start(): Promise<void> {
@@ -157,12 +166,12 @@ export class Agent {
     this.underlayMtu = ifc.mtu;
     this.underlayIface = ifc.iface;
     this.self = { node: this.opts.node, systemId: this.identity.systemId, underlay };
-    await registerNode(store, this.identity, this.now, underlay);
+    await registerNode(store, this.identity, this.pkiNow, underlay);
     this.log.info({ node: this.opts.node, system_id: this.identity.systemId, underlay, mtu: this.underlayMtu }, 'node registered');
 
     this.setPhase('enrolling');
     this.keeper = new CredentialKeeper({
-      store, stateDir: this.opts.stateDir, node: this.opts.node, underlayIp: underlay, now: this.now, log: this.log,
+      store, stateDir: this.opts.stateDir, node: this.opts.node, underlayIp: underlay, now: this.pkiNow, log: this.log,
       timeoutMs: this.opts.enrollTimeoutMs ?? 120_000,
       onChange: (ev) => {
         this.log.info({ kind: ev.kind, reason: ev.reason }, 'credentials changed');
@@ -177,7 +186,7 @@ export class Agent {
         snapshot: () => this.snapshot(),
         rekeys: () => this.rekeys,
         certNotAfterMs: () => (this.certPem ? Date.parse(new X509Certificate(this.certPem).validTo) : undefined),
-        now: this.now,
+        now: this.pkiNow,
         ready: () => this.state().ready,
       });
       this.metricsServer = await serveMetrics(reg, underlay, this.opts.metricsPort);
@@ -449,6 +458,7 @@ export class Agent {
 
   private handle(req: AgentRequest): ControlResponse {
     if (req.cmd === 'agent/state') return { ok: true, state: this.state() };
+    if (req.cmd === 'clock/offset') return this.setClockOffset(req.offset);
     const snap = this.snapshot();
     if (!snap) return { ok: false, error: `agent of node ${this.opts.node} is ${this.phase}: no data plane yet` };
     switch (req.cmd) {
@@ -480,6 +490,26 @@ export class Agent {
         return done ? { ok: true } : { ok: false, error: `${req.cmd} ${req.conn}${req.child ? `/${req.child}` : ''}: nothing to do (no established SA)` };
       }
     }
+  }
+
+  /**
+   * Moves the certificate clock (a test hook for rotation on a live cluster) and checks the
+   * credentials at once: a renewal or a new CA bundle follows as it would at that date.
+   */
+  private setClockOffset(text: string): ControlResponse {
+    const clock = this.opts.wallClock;
+    if (!this.opts.clockControl || !clock) return { ok: false, error: 'clock/offset is a test hook: start the agent with OI_CLOCK_OFFSET set (e.g. 0) to allow it' };
+    let ms: number;
+    try {
+      ms = parseClockOffset(text);
+    } catch (err) {
+      return { ok: false, error: (err as Error).message };
+    }
+    clock.setOffset(ms);
+    this.log.info({ offset_ms: ms, now: new Date(clock.now()).toISOString() }, 'certificate clock moved');
+    void this.keeper?.check().catch((err: Error) => this.log.error({ err: err.message }, 'credential check failed'));
+    this.kick();
+    return { ok: true, now: new Date(clock.now()).toISOString() };
   }
 
   /** Clean shutdown: IKE DELETEs sent, TUN and sockets closed, socket file removed. */
