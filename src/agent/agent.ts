@@ -59,6 +59,11 @@ export interface AgentOptions {
   keylogDir?: string;
 }
 
+/** An IKE SA whose two children (the seed's -in-1 and -out-1) are both installed. */
+function complete(sa: { children: { name: string; state: string }[] }): boolean {
+  return new Set(sa.children.filter((c) => c.state === 'installed').map((c) => c.name)).size >= 2;
+}
+
 export type AgentPhase = 'starting' | 'waiting-network' | 'enrolling' | 'waiting-subnet' | 'running' | 'stopping' | 'stopped';
 
 /** What `agent/state` answers and `<node dir>/agent.json` holds: the simple signal `up` waits on. */
@@ -88,7 +93,15 @@ interface ConnEntry {
   /** Since when no IKE SA existed for this connection (the responder's grace period). */
   noSaSince: number | undefined;
   lastChildAttempt: number;
+  /**
+   * A make-before-break re-authentication in progress: the IKE SAs (serials) it replaces, and
+   * when it (last) started. The old SAs are deleted only once a new one carries both children.
+   */
+  reauth?: { old: Set<number>; since: number };
 }
+
+/** How long a re-authentication may go without a new IKE SA before it is started again (ms). */
+const REAUTH_RETRY_MS = 5000;
 
 /**
  * The node agent (the seed's ovs-monitor-ipsec with pluto): registers and enrolls the node, then
@@ -258,8 +271,10 @@ export class Agent {
         log: this.log,
         onIkeLog: (line) => this.libreswan?.write(line, (serial) => this.childNameOf(serial)),
         onChildInstalled: (spec, rekey) => {
-          // Readiness follows child installs at once, not on the next pass.
+          // Readiness follows child installs at once, not on the next pass; so does the end of a
+          // re-authentication (a pass deletes the SAs the new child's IKE SA replaces).
           queueMicrotask(() => this.writeState());
+          if (this.conns.get(spec.name.split('/')[0]!)?.reauth) this.kick();
           if (!rekey) return;
           const t = spec.name.split('/')[0]!;
           this.rekeys.set(t, (this.rekeys.get(t) ?? 0) + 1);
@@ -320,9 +335,45 @@ export class Agent {
     this.trustedFps = fps;
     this.log.info({ cas: fps.length, certChanged, trustNarrowed }, first ? 'IKE credentials loaded' : 'IKE credentials reloaded');
     if ((certChanged || trustNarrowed) && this.dataPlane?.engine) {
-      // Re-authenticate: SAs made with the old certificate or trust end; the initiator makes new ones.
-      for (const name of this.conns.keys()) this.dataPlane.engine.terminate(name);
+      // Re-authenticate make-before-break (strongSwan's make_before_break): a new IKE SA with the
+      // new credentials and its children come up next to the old ones, which keep carrying
+      // traffic until then; the old SAs are deleted afterwards (finishReauth). Tearing them down
+      // first, as before, lost every packet until the new SAs were up.
+      for (const [name, entry] of this.conns) this.reauthenticate(this.dataPlane, name, entry);
       this.dataPlane.driver!.pump();
+    }
+  }
+
+  /** Starts a new IKE SA for `name` next to the live ones, which it will replace. */
+  private reauthenticate(dp: DataPlane, name: string, entry: ConnEntry): void {
+    const live = dp.engine!.status().ike_sas.filter((s) => s.name === name);
+    // Nothing up to replace: the reconcile loop initiates with the new credentials anyway.
+    if (live.length === 0) return;
+    entry.reauth = { old: new Set(live.map((s) => s.serial)), since: this.now() };
+    this.log.info({ conn: name, replaces: [...entry.reauth.old] }, 're-authenticating (make-before-break)');
+    dp.engine!.initiate(name);
+  }
+
+  /**
+   * The break of make-before-break: once an IKE SA made after the re-authentication started is
+   * established with both children installed, the SAs it replaces are deleted (DELETE tells the
+   * peer). A new SA that never came (refused, peer busy) is tried again.
+   */
+  private finishReauth(engine: NonNullable<DataPlane['engine']>, name: string, entry: ConnEntry, sas: ReturnType<NonNullable<DataPlane['engine']>['status']>['ike_sas'], now: number): void {
+    const r = entry.reauth!;
+    const fresh = sas.filter((s) => !r.old.has(s.serial));
+    if (fresh.some((s) => s.state === 'established' && complete(s))) {
+      const old = sas.filter((s) => r.old.has(s.serial));
+      for (const s of old) engine.deleteIkeSa(s.serial);
+      this.log.info({ conn: name, deleted: old.map((s) => s.serial) }, 're-authenticated; old IKE SAs deleted');
+      entry.reauth = undefined;
+    } else if (!sas.some((s) => r.old.has(s.serial))) {
+      // The old SAs went on their own (peer deleted them): nothing left to replace.
+      entry.reauth = undefined;
+    } else if (fresh.length === 0 && now - r.since >= REAUTH_RETRY_MS) {
+      this.log.info({ conn: name }, 're-authentication made no IKE SA; trying again');
+      r.since = now;
+      engine.initiate(name);
     }
   }
 
@@ -361,8 +412,17 @@ export class Agent {
         continue;
       }
       entry.noSaSince = undefined;
+      if (entry.reauth) this.finishReauth(engine, name, entry, sas, now);
       const up = sas.find((s) => s.state === 'established');
       if (!up || !entry.initiator) continue;
+      // Two complete IKE SAs (both ends re-authenticated at once): the initiator keeps the newest.
+      const whole = sas.filter((s) => s.state === 'established' && complete(s));
+      if (!entry.reauth && whole.length > 1) {
+        for (const s of whole.sort((x, y) => y.serial - x.serial).slice(1)) {
+          this.log.info({ conn: name, serial: s.serial }, 'deleting a duplicate IKE SA');
+          engine.deleteIkeSa(s.serial);
+        }
+      }
       // Two installed children of one name (both ends created it at once): the initiator deletes
       // the older, so both ends keep the same one. A rekey's old child is 'rekeyed', not counted.
       const byName = new Map<string, typeof up.children>();

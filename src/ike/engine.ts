@@ -188,6 +188,20 @@ export class IkeEngine {
     return true;
   }
 
+  /**
+   * Deletes one IKE SA (with its children) by serial, leaving the connection's other IKE SAs up:
+   * the break after a make-before-break re-authentication.
+   */
+  deleteIkeSa(serial: number): boolean {
+    for (const sa of this.all) {
+      if (sa.serial !== serial || sa.state === 'dead') continue;
+      if (sa.state === 'established' || sa.state === 'rekeyed') this.queue(sa, deleteIkeTask(this.ctx, sa, 're-authenticated'));
+      else this.destroy(sa, 're-authenticated');
+      return true;
+    }
+    return false;
+  }
+
   /** Deletes the named child, or the whole IKE SA (with its children) when no child is named. */
   terminate(connection: string, child?: string): boolean {
     const sas = [...this.all].filter((s) => s.name === connection && s.state !== 'dead');

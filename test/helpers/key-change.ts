@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { waitFor } from './netns.js';
-import { ask, clusterDiagnostics, statusOf, type Cluster } from './agent-cluster.js';
+import { ask, clusterDiagnostics, startOperator, statusOf, stopProcess, type Cluster } from './agent-cluster.js';
+import { FsStore, storeDir, nodeDir, CA_BUNDLE_KEY } from '../../src/store/index.js';
+import { splitPem } from '../../src/pki/cert-info.js';
 import type { StatusJson } from '../../src/agent/index.js';
 
 // Key changes on a running cluster, each driven the way an operator (or a timer) would and each
@@ -97,4 +102,67 @@ export { pictures };
 export function assertNoDrops(st: StatusJson, node: string): void {
   assert.deepEqual({ auth_failed: st.drops.auth_failed, unknown_spi: st.drops.unknown_spi, replay: st.drops.replay, malformed: st.drops.malformed },
     { auth_failed: 0, unknown_spi: 0, replay: 0, malformed: 0 }, `${node}: no inbound ESP refused while keys changed: ${JSON.stringify(st.drops)}`);
+}
+
+/** A node's certificate as installed: serial and issuer; its CA bundle: how many CAs. */
+export function nodeCreds(c: Cluster, node: string): { serial: string; cert: X509Certificate; cas: number } {
+  const dir = nodeDir(c.stateDir, node);
+  const cert = new X509Certificate(readFileSync(path.join(dir, 'ipsec-cert.pem')));
+  return { serial: cert.serialNumber, cert, cas: splitPem(readFileSync(path.join(dir, 'ipsec-cacert.pem'), 'utf8')).length };
+}
+
+/** Restarts the operator with its clock `offset` ahead (the agents' data plane does not need it meanwhile). */
+export async function restartOperator(c: Cluster, offset: string): Promise<void> {
+  await stopProcess(c.operator);
+  c.operator = startOperator(c, { OI_CLOCK_OFFSET: offset }, `operator@${offset}`);
+}
+
+/** Moves every agent's certificate clock (agents started with OI_CLOCK_OFFSET allow it). */
+export async function jumpAgents(c: Cluster, offset: string): Promise<void> {
+  await Promise.all(c.plan.nodes.map((n) => ask(c, n.name, { cmd: 'clock/offset', offset })));
+}
+
+/**
+ * Node certificate rotation: the operator and every agent jump to `offset` (4.5 years: the node
+ * certificates, valid 5 years, are due). Each agent renews, picks the new certificate up by
+ * content and re-authenticates make-before-break; done when every node holds a new certificate
+ * and every IKE SA was replaced.
+ */
+export async function certRotation(c: Cluster, offset = '4.5y'): Promise<void> {
+  const before = await pictures(c);
+  const serials = new Map(c.plan.nodes.map((n) => [n.name, nodeCreds(c, n.name).serial]));
+  await restartOperator(c, offset);
+  await jumpAgents(c, offset);
+  await waitFor(() => c.plan.nodes.every((n) => nodeCreds(c, n.name).serial !== serials.get(n.name)), 'every node renewed its certificate', 60_000, 250)
+    .catch((err: Error) => { throw new Error(`${err.message}\n${clusterDiagnostics(c)}`); });
+  await waitSettled(c, 'every IKE SA re-authenticated with the new certificates', before, (b, n) => ikeReplaced(b, n), 60_000);
+}
+
+/**
+ * CA rollover: the operator and the agents jump to `offset` (9 years: the CA renews). The new CA
+ * is distributed, certificates are reissued from it, the old CA is dropped; done when the bundle
+ * is steady with one CA that is not the old one, every node holds a certificate from it and
+ * trusts only it, and the IKE SAs were re-authenticated.
+ */
+export async function caRollover(c: Cluster, offset = '9y'): Promise<void> {
+  const before = await pictures(c);
+  const store = await FsStore.open(storeDir(c.stateDir));
+  try {
+    const oldCa = (await store.get('ca', CA_BUNDLE_KEY))!.value.cas.find((x) => x.state === 'active')!;
+    await restartOperator(c, offset);
+    await jumpAgents(c, offset);
+    await waitFor(async () => {
+      const b = (await store.get('ca', CA_BUNDLE_KEY))!.value;
+      if (b.phase !== 'steady' || b.cas.length !== 1 || b.cas[0]!.fingerprint === oldCa.fingerprint) return false;
+      const key = new X509Certificate(b.cas[0]!.pem).publicKey;
+      return c.plan.nodes.every((n) => {
+        const cr = nodeCreds(c, n.name);
+        return cr.cas === 1 && cr.cert.verify(key);
+      });
+    }, 'the rollover finished: one new CA, every node holding a certificate from it and trusting only it', 90_000, 250)
+      .catch((err: Error) => { throw new Error(`${err.message}\n${clusterDiagnostics(c)}`); });
+  } finally {
+    await store.close();
+  }
+  await waitSettled(c, 'every IKE SA re-authenticated after the rollover', before, (b, n) => ikeReplaced(b, n), 60_000);
 }

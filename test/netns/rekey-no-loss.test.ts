@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { IPSEC_CONFIGS, classify, startCapture, startCluster, statusOf, stopCapture, stopCluster, waitReady, type Cluster } from '../helpers/agent-cluster.js';
 import { SeqStream, type StreamResult } from '../helpers/seq-stream.js';
-import { assertNoDrops, childRekey, ikeRekey } from '../helpers/key-change.js';
+import { assertNoDrops, caRollover, certRotation, childRekey, ikeRekey } from '../helpers/key-change.js';
 import { listNamespaces } from '../../src/cluster/topology-netns.js';
 
 // Zero loss while keys change: two nodes, a sequence-numbered UDP stream each way between pods
@@ -16,7 +16,7 @@ import { listNamespaces } from '../../src/cluster/topology-netns.js';
 const PREFIX = 'oif-rk';
 const PPS = 1500;
 
-test('zero loss while keys change: child rekey, IKE rekey', { timeout: 180_000 }, async (t) => {
+test('zero loss while keys change: child rekeys, IKE rekeys, node certificate rotation (4.5 y), CA rollover (9 y)', { timeout: 180_000 }, async (t) => {
   let c: Cluster | undefined;
   let capture: ChildProcess | undefined;
   const streams: SeqStream[] = [];
@@ -25,7 +25,8 @@ test('zero loss while keys change: child rekey, IKE rekey', { timeout: 180_000 }
     capture?.kill('SIGKILL');
     await stopCluster(c);
   });
-  c = await startCluster({ prefix: PREFIX, configs: IPSEC_CONFIGS, masters: 1, workers: 1 });
+  // OI_CLOCK_OFFSET=0: the agents start at today's date and allow `clock/offset` (the test hook).
+  c = await startCluster({ prefix: PREFIX, configs: IPSEC_CONFIGS, masters: 1, workers: 1, agentEnv: { OI_CLOCK_OFFSET: '0' } });
   const cl = c;
   await waitReady(cl);
   const [a, b] = cl.plan.nodes as [typeof cl.plan.nodes[0], typeof cl.plan.nodes[0]];
@@ -45,6 +46,8 @@ test('zero loss while keys change: child rekey, IKE rekey', { timeout: 180_000 }
   await step('child rekey (responder side)', () => childRekey(cl, b.name));
   await step('IKE rekey', () => ikeRekey(cl, a.name));
   await step('IKE rekey (other side)', () => ikeRekey(cl, b.name));
+  await step('node certificate rotation (4.5 y)', () => certRotation(cl, '4.5y'));
+  await step('CA rollover (9 y)', () => caRollover(cl, '9y'));
 
   const results: StreamResult[] = [];
   for (const s of streams) results.push(await s.stop());
