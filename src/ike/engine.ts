@@ -611,6 +611,7 @@ export class IkeEngine {
       spec.softLifetime = { ...(lb > 0 ? { bytes: Math.floor(lb * 0.9) } : {}), ...(lp > 0 ? { packets: Math.floor(lp * 0.9) } : {}) };
     }
     if (replaces) spec.replacesSpiIn = replaces.spiIn;
+    if (child.answered) spec.deferOutbound = true;
     this.outputs.push({ kind: 'child-up', spec });
   }
 

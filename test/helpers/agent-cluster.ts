@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -166,6 +166,8 @@ export async function stopCluster(c: Cluster | undefined): Promise<void> {
   for (const a of c.agents.values()) await stopProcess(a);
   await stopProcess(c.operator);
   await teardownTopology(c.prefix);
+  // OIF_KEEP_STATE=DIR keeps a copy of the state directory (logs, pcaps) for a post-mortem.
+  if (process.env.OIF_KEEP_STATE) cpSync(c.stateDir, path.join(process.env.OIF_KEEP_STATE, path.basename(c.stateDir)), { recursive: true });
   rmSync(c.stateDir, { recursive: true, force: true });
 }
 

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { IPSEC_CONFIGS, classify, startCapture, startCluster, statusOf, stopCapture, stopCluster, waitReady, type Cluster } from '../helpers/agent-cluster.js';
+import { IPSEC_CONFIGS, classify, inNs, startCapture, startCluster, statusOf, stopCapture, stopCluster, waitReady, type Cluster } from '../helpers/agent-cluster.js';
 import { SeqStream, type StreamResult } from '../helpers/seq-stream.js';
 import { assertNoDrops, caRollover, certRotation, childRekey, ikeRekey } from '../helpers/key-change.js';
 import { listNamespaces } from '../../src/cluster/topology-netns.js';
@@ -14,6 +14,13 @@ import { listNamespaces } from '../../src/cluster/topology-netns.js';
 // Geneve on the underlay.
 
 const PREFIX = 'oif-rk';
+
+/** A namespace's UDP InErrors (/proc/net/snmp): datagrams its sockets had no room for. */
+function udpErrors(netns: string): string {
+  const snmp = inNs(netns, ['cat', '/proc/net/snmp']).stdout.split('\n').filter((l) => l.startsWith('Udp:'));
+  const [h, v] = snmp.map((l) => l.split(/\s+/));
+  return h && v ? v[h.indexOf('InErrors')]! : '?';
+}
 const PPS = 1500;
 
 test('zero loss while keys change: child rekeys, IKE rekeys, node certificate rotation (4.5 y), CA rollover (9 y)', { timeout: 180_000 }, async (t) => {
@@ -40,7 +47,16 @@ test('zero loss while keys change: child rekeys, IKE rekeys, node certificate ro
     const t0 = Date.now();
     await fn();
     for (const s of streams) await s.flowing(100);
-    steps.push(`${name} ${Date.now() - t0} ms`);
+    // Drops and stream state after each step, so a failure says which key change lost what.
+    const drops = await Promise.all(cl.plan.nodes.map(async (n) => {
+      const st = await statusOf(cl, n.name);
+      const out = Object.values(st.outbound_drops).reduce((x, y) => x + y, 0);
+      return `${st.drops.unknown_spi}/${out}/${st.tun.write_errors}`;
+    }));
+    const rcvbuf = [a.pods[1]!, b.pods[0]!, a, b].map((p) => udpErrors(p.netns));
+    const tunDrops = [a, b].map((n) => inNs(n.netns, ['ip', '-s', '-o', 'link', 'show', 'ovn-k8s-tun0']).stdout.replace(/\\/g, '').replace(/\s+/g, ' ').replace(/^.*RX: /, 'RX: '));
+    steps.push(`  tun ${tunDrops.join(' | ')}`);
+    steps.push(`${name} ${Date.now() - t0} ms (unknown_spi/outbound drops/tun write errors ${drops.join(' ')}; UDP InErrors (receiving pods, nodes) ${rcvbuf.join('/')}; missing ${streams.map((s) => s.report?.missing).join('/')})`);
   };
   await step('child rekey (initiator side)', () => childRekey(cl, a.name));
   await step('child rekey (responder side)', () => childRekey(cl, b.name));
