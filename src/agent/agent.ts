@@ -466,7 +466,7 @@ export class Agent {
       ...(dp.engine ? { ike: dp.engine.status() } : {}),
       ...(dp.esp ? { esp: dp.esp.status() } : {}),
       creds: { cert: p.certPath, key: p.keyPath, ca: p.caPath },
-      udp: { keepalives: dp.udp?.keepalives ?? 0, ike_datagrams: dp.ikeDatagrams, malformed: dp.udp?.malformed ?? 0 },
+      udp: { keepalives: dp.udp?.keepalives ?? 0, ike_datagrams: dp.ikeDatagrams, malformed: dp.udp?.malformed ?? 0, send_drops: dp.udp?.sendDrops ?? 0 },
       tun: { name: dp.overlay.tun.name, write_errors: dp.overlay.overlay.tunWriteFailures },
     };
   }

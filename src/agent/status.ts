@@ -27,7 +27,7 @@ export interface AgentSnapshot {
   ike?: IkeStatus;
   esp?: DataPathStatus;
   creds: CredentialPaths;
-  udp: { keepalives: number; ike_datagrams: number; malformed: number };
+  udp: { keepalives: number; ike_datagrams: number; malformed: number; send_drops?: number };
   tun: { name: string; write_errors: number };
 }
 
@@ -38,7 +38,7 @@ export interface StatusJson {
   ike_sas: IkeSaJson[];
   drops: DropCounts;
   outbound_drops: OutboundDropCounts;
-  udp: { keepalives: number; ike_datagrams: number; malformed: number };
+  udp: { keepalives: number; ike_datagrams: number; malformed: number; send_drops?: number };
   tun: { name: string; write_errors: number };
   listen: string[];
 }

@@ -51,12 +51,12 @@ test('zero loss while keys change: child rekeys, IKE rekeys, node certificate ro
     const drops = await Promise.all(cl.plan.nodes.map(async (n) => {
       const st = await statusOf(cl, n.name);
       const out = Object.values(st.outbound_drops).reduce((x, y) => x + y, 0);
-      return `${st.drops.unknown_spi}/${out}/${st.tun.write_errors}`;
+      return `${st.drops.unknown_spi}/${out}/${st.tun.write_errors}/${st.udp.send_drops}`;
     }));
     const rcvbuf = [a.pods[1]!, b.pods[0]!, a, b].map((p) => udpErrors(p.netns));
     const tunDrops = [a, b].map((n) => inNs(n.netns, ['ip', '-s', '-o', 'link', 'show', 'ovn-k8s-tun0']).stdout.replace(/\\/g, '').replace(/\s+/g, ' ').replace(/^.*RX: /, 'RX: '));
     steps.push(`  tun ${tunDrops.join(' | ')}`);
-    steps.push(`${name} ${Date.now() - t0} ms (unknown_spi/outbound drops/tun write errors ${drops.join(' ')}; UDP InErrors (receiving pods, nodes) ${rcvbuf.join('/')}; missing ${streams.map((s) => s.report?.missing).join('/')})`);
+    steps.push(`${name} ${Date.now() - t0} ms (unknown_spi/outbound drops/tun write errors/udp send drops ${drops.join(' ')}; UDP InErrors (receiving pods, nodes) ${rcvbuf.join('/')}; missing ${streams.map((s) => s.report?.missing).join('/')})`);
   };
   await step('child rekey (initiator side)', () => childRekey(cl, a.name));
   await step('child rekey (responder side)', () => childRekey(cl, b.name));
