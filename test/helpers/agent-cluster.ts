@@ -48,6 +48,8 @@ export interface ClusterOptions {
   beforeAgents?: (c: Cluster) => Promise<void>;
   agentEnv?: NodeJS.ProcessEnv;
   agentArgs?: string[];
+  /** Extra arguments for one node's agent (e.g. --keylog on one node only). */
+  argsFor?: (node: string) => string[];
   operatorEnv?: NodeJS.ProcessEnv;
 }
 
@@ -126,7 +128,7 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
       await new Promise((r) => setTimeout(r, 5));
     }
     await o.beforeAgents?.(c);
-    for (const n of plan.nodes) startAgent(c, n.name);
+    for (const n of plan.nodes) startAgent(c, n.name, { args: o.argsFor?.(n.name) ?? [] });
     await waitFor(async () => (await store.list('subnets')).length === plan.nodes.length, 'a subnet for every node', 20_000);
     const subnets = Object.fromEntries((await store.list('subnets')).map((s) => [s.value.node, s.value.cidr]));
     assert.deepEqual(subnets, Object.fromEntries(plan.nodes.map((n) => [n.name, n.subnet])), 'the operator allocated the subnets the pods were planned in');
