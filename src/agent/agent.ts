@@ -59,9 +59,14 @@ export interface AgentOptions {
   keylogDir?: string;
 }
 
-/** An IKE SA whose two children (the seed's -in-1 and -out-1) are both installed. */
-function complete(sa: { children: { name: string; state: string }[] }): boolean {
-  return new Set(sa.children.filter((c) => c.state === 'installed').map((c) => c.name)).size >= 2;
+/**
+ * An IKE SA whose two children (the seed's -in-1 and -out-1) are both installed, and installed at
+ * the peer too: children we made ourselves (not answered), since the peer installs an answered
+ * child only when our response arrives. Old SAs are deleted only in favour of such an SA: our
+ * outbound then moves to pairs the peer certainly has.
+ */
+function complete(sa: { children: { name: string; state: string; answered?: boolean }[] }): boolean {
+  return new Set(sa.children.filter((c) => c.state === 'installed' && !c.answered).map((c) => c.name)).size >= 2;
 }
 
 export type AgentPhase = 'starting' | 'waiting-network' | 'enrolling' | 'waiting-subnet' | 'running' | 'stopping' | 'stopped';
@@ -415,11 +420,13 @@ export class Agent {
       if (entry.reauth) this.finishReauth(engine, name, entry, sas, now);
       const up = sas.find((s) => s.state === 'established');
       if (!up || !entry.initiator) continue;
-      // Two complete IKE SAs (both ends re-authenticated at once): the initiator keeps the newest.
-      const whole = sas.filter((s) => s.state === 'established' && complete(s));
-      if (!entry.reauth && whole.length > 1) {
-        for (const s of whole.sort((x, y) => y.serial - x.serial).slice(1)) {
-          this.log.info({ conn: name, serial: s.serial }, 'deleting a duplicate IKE SA');
+      // More than one IKE SA (both ends re-authenticated at once): the initiator keeps its newest
+      // complete one and deletes the others, the peer's included (the peer then sends on pairs
+      // we made, which both ends have).
+      const keep = sas.filter((s) => s.state === 'established' && complete(s)).sort((x, y) => y.serial - x.serial)[0];
+      if (!entry.reauth && keep) {
+        for (const s of sas.filter((x) => x !== keep && x.state === 'established')) {
+          this.log.info({ conn: name, serial: s.serial, keep: keep.serial }, 'deleting a duplicate IKE SA');
           engine.deleteIkeSa(s.serial);
         }
       }
