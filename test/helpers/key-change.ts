@@ -104,6 +104,15 @@ export function assertNoDrops(st: StatusJson, node: string): void {
     { auth_failed: 0, unknown_spi: 0, replay: 0, malformed: 0 }, `${node}: no inbound ESP refused while keys changed: ${JSON.stringify(st.drops)}`);
 }
 
+/**
+ * 4.5 years and 8 days: node certificates (5 calendar years) renew 6 months before their end,
+ * up to 7 days earlier by a per-node jitter; at exactly 4.5 years of 365.25 days a node may or
+ * may not be due yet, so the jump goes past the jitter.
+ */
+export const ROTATION_OFFSET = '1652d';
+/** 9 years and 8 days: the CA renews 9 calendar years after its start. */
+export const ROLLOVER_OFFSET = '3296d';
+
 /** A node's certificate as installed: serial and issuer; its CA bundle: how many CAs. */
 export function nodeCreds(c: Cluster, node: string): { serial: string; cert: X509Certificate; cas: number } {
   const dir = nodeDir(c.stateDir, node);
@@ -128,7 +137,7 @@ export async function jumpAgents(c: Cluster, offset: string): Promise<void> {
  * content and re-authenticates make-before-break; done when every node holds a new certificate
  * and every IKE SA was replaced.
  */
-export async function certRotation(c: Cluster, offset = '4.5y'): Promise<void> {
+export async function certRotation(c: Cluster, offset = ROTATION_OFFSET): Promise<void> {
   const before = await pictures(c);
   const serials = new Map(c.plan.nodes.map((n) => [n.name, nodeCreds(c, n.name).serial]));
   await restartOperator(c, offset);
@@ -144,7 +153,7 @@ export async function certRotation(c: Cluster, offset = '4.5y'): Promise<void> {
  * is steady with one CA that is not the old one, every node holds a certificate from it and
  * trusts only it, and the IKE SAs were re-authenticated.
  */
-export async function caRollover(c: Cluster, offset = '9y'): Promise<void> {
+export async function caRollover(c: Cluster, offset = ROLLOVER_OFFSET): Promise<void> {
   const before = await pictures(c);
   const store = await FsStore.open(storeDir(c.stateDir));
   try {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { IPSEC_CONFIGS, classify, inNs, startCapture, startCluster, statusOf, stopCapture, stopCluster, waitReady, type Cluster } from '../helpers/agent-cluster.js';
 import { SeqStream, type StreamResult } from '../helpers/seq-stream.js';
-import { assertNoDrops, caRollover, certRotation, childRekey, ikeRekey } from '../helpers/key-change.js';
+import { ROLLOVER_OFFSET, ROTATION_OFFSET, assertNoDrops, caRollover, certRotation, childRekey, ikeRekey } from '../helpers/key-change.js';
 import { listNamespaces } from '../../src/cluster/topology-netns.js';
 
 // Zero loss while keys change: two nodes, a sequence-numbered UDP stream each way between pods
@@ -62,8 +62,8 @@ test('zero loss while keys change: child rekeys, IKE rekeys, node certificate ro
   await step('child rekey (responder side)', () => childRekey(cl, b.name));
   await step('IKE rekey', () => ikeRekey(cl, a.name));
   await step('IKE rekey (other side)', () => ikeRekey(cl, b.name));
-  await step('node certificate rotation (4.5 y)', () => certRotation(cl, '4.5y'));
-  await step('CA rollover (9 y)', () => caRollover(cl, '9y'));
+  await step('node certificate rotation (4.5 y + 8 d)', () => certRotation(cl, ROTATION_OFFSET));
+  await step('CA rollover (9 y + 8 d)', () => caRollover(cl, ROLLOVER_OFFSET));
 
   const results: StreamResult[] = [];
   for (const s of streams) results.push(await s.stop());
