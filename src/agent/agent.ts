@@ -364,7 +364,7 @@ export class Agent {
    * established with both children installed, the SAs it replaces are deleted (DELETE tells the
    * peer). A new SA that never came (refused, peer busy) is tried again.
    */
-  private finishReauth(engine: NonNullable<DataPlane['engine']>, name: string, entry: ConnEntry, sas: ReturnType<NonNullable<DataPlane['engine']>['status']>['ike_sas'], now: number): void {
+  private finishReauth(engine: NonNullable<DataPlane['engine']>, name: string, entry: ConnEntry, sas: ReturnType<NonNullable<DataPlane['engine']>['status']>['ike_sas'], now: number): boolean {
     const r = entry.reauth!;
     const fresh = sas.filter((s) => !r.old.has(s.serial));
     if (fresh.some((s) => s.state === 'established' && complete(s))) {
@@ -372,6 +372,7 @@ export class Agent {
       for (const s of old) engine.deleteIkeSa(s.serial);
       this.log.info({ conn: name, deleted: old.map((s) => s.serial) }, 're-authenticated; old IKE SAs deleted');
       entry.reauth = undefined;
+      return old.length > 0;
     } else if (!sas.some((s) => r.old.has(s.serial))) {
       // The old SAs went on their own (peer deleted them): nothing left to replace.
       entry.reauth = undefined;
@@ -380,6 +381,7 @@ export class Agent {
       r.since = now;
       engine.initiate(name);
     }
+    return false;
   }
 
   private reconcileConnections(d: DesiredState, dp: DataPlane): void {
@@ -417,7 +419,9 @@ export class Agent {
         continue;
       }
       entry.noSaSince = undefined;
-      if (entry.reauth) this.finishReauth(engine, name, entry, sas, now);
+      // A pass that finished a re-authentication has deleted SAs: the rest waits for the next
+      // pass, on a fresh status (this one still lists them as established).
+      if (entry.reauth && this.finishReauth(engine, name, entry, sas, now)) continue;
       const up = sas.find((s) => s.state === 'established');
       if (!up || !entry.initiator) continue;
       // More than one IKE SA (both ends re-authenticated at once): the initiator keeps its newest

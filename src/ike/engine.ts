@@ -195,6 +195,9 @@ export class IkeEngine {
   deleteIkeSa(serial: number): boolean {
     for (const sa of this.all) {
       if (sa.serial !== serial || sa.state === 'dead') continue;
+      // Already being deleted: its DELETE is out, and its SAs must keep accepting what the peer
+      // sent before it got that DELETE until the answer comes; destroying it now would not.
+      if (sa.state === 'deleting') return true;
       if (sa.state === 'established' || sa.state === 'rekeyed') this.queue(sa, deleteIkeTask(this.ctx, sa, 're-authenticated'));
       else this.destroy(sa, 're-authenticated');
       return true;

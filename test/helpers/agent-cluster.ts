@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -169,7 +169,11 @@ export async function stopCluster(c: Cluster | undefined): Promise<void> {
   await stopProcess(c.operator);
   await teardownTopology(c.prefix);
   // OIF_KEEP_STATE=DIR keeps a copy of the state directory (logs, pcaps) for a post-mortem.
-  if (process.env.OIF_KEEP_STATE) cpSync(c.stateDir, path.join(process.env.OIF_KEEP_STATE, path.basename(c.stateDir)), { recursive: true });
+  if (process.env.OIF_KEEP_STATE) {
+    const keep = path.join(process.env.OIF_KEEP_STATE, path.basename(c.stateDir));
+    cpSync(c.stateDir, keep, { recursive: true });
+    for (const [name, lines] of c.stderr) writeFileSync(path.join(keep, `${name}.stderr`), lines.join('\n') + '\n');
+  }
   rmSync(c.stateDir, { recursive: true, force: true });
 }
 
