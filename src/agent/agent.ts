@@ -103,7 +103,16 @@ interface ConnEntry {
    * when it (last) started. The old SAs are deleted only once a new one carries both children.
    */
   reauth?: { old: Set<number>; since: number };
+  /** The peer's certificate serial as its node record last said, and since when it says another. */
+  peerCert?: string | undefined;
+  peerCertChangedAt?: number | undefined;
 }
+
+/**
+ * How long a peer's new certificate serial must have been in the store before the initiator
+ * re-authenticates for it: the peer's agent loads the new files a moment after reporting them.
+ */
+const PEER_CERT_SETTLE_MS = 1000;
 
 /** How long a re-authentication may go without a new IKE SA before it is started again (ms). */
 const REAUTH_RETRY_MS = 5000;
@@ -298,7 +307,7 @@ export class Agent {
       this.peersHash = peersHash;
       this.log.info({ peers: d.peers.map((p) => `${p.node}=${p.underlay} ${p.subnet} ${tunnelName(p.systemId)}`), waiting: d.waiting }, 'overlay peers');
     }
-    if (d.ipsec) this.reconcileConnections(d, dp);
+    if (d.ipsec) this.reconcileConnections(d, dp, new Map(nodes.map((n) => [n.value.name, n.value.cert_serial])));
     this.setPhase('running');
     this.writeState();
   }
@@ -343,10 +352,37 @@ export class Agent {
       // Re-authenticate make-before-break (strongSwan's make_before_break): a new IKE SA with the
       // new credentials and its children come up next to the old ones, which keep carrying
       // traffic until then; the old SAs are deleted afterwards (finishReauth). Tearing them down
-      // first, as before, lost every packet until the new SAs were up.
-      for (const [name, entry] of this.conns) this.reauthenticate(this.dataPlane, name, entry);
+      // first, as before, lost every packet until the new SAs were up. Only the initiator of a
+      // pair does it; the peer's initiator does it for us when it sees our new serial.
+      for (const [name, entry] of this.conns) if (entry.initiator) this.reauthenticate(this.dataPlane, name, entry);
       this.dataPlane.driver!.pump();
     }
+  }
+
+  /**
+   * One end re-authenticates a pair, the initiator: for its own new credentials and for the
+   * peer's, which it learns from the peer's node record (cert_serial). Two ends doing it at once
+   * made duplicate IKE SAs whose clean-up raced with the data path.
+   */
+  private watchPeerCert(dp: DataPlane, name: string, entry: ConnEntry, serial: string | undefined, now: number): void {
+    if (entry.peerCert === undefined || serial === undefined) {
+      entry.peerCert ??= serial;
+      return;
+    }
+    if (serial === entry.peerCert) {
+      entry.peerCertChangedAt = undefined;
+      return;
+    }
+    entry.peerCertChangedAt ??= now;
+    if (now - entry.peerCertChangedAt < PEER_CERT_SETTLE_MS) {
+      // Come back for it even if nothing else changes meanwhile.
+      setTimeout(() => this.kick(), PEER_CERT_SETTLE_MS).unref();
+      return;
+    }
+    this.log.info({ conn: name, peer_cert: serial }, 'the peer has a new certificate');
+    entry.peerCert = serial;
+    entry.peerCertChangedAt = undefined;
+    this.reauthenticate(dp, name, entry);
   }
 
   /** Starts a new IKE SA for `name` next to the live ones, which it will replace. */
@@ -384,7 +420,7 @@ export class Agent {
     return false;
   }
 
-  private reconcileConnections(d: DesiredState, dp: DataPlane): void {
+  private reconcileConnections(d: DesiredState, dp: DataPlane, peerCerts: Map<string, string | undefined>): void {
     const engine = dp.engine!;
     const self = this.self!;
     const now = this.now();
@@ -419,6 +455,7 @@ export class Agent {
         continue;
       }
       entry.noSaSince = undefined;
+      if (entry.initiator) this.watchPeerCert(dp, name, entry, peerCerts.get(wanted.get(name)!.node), now);
       // A pass that finished a re-authentication has deleted SAs: the rest waits for the next
       // pass, on a fresh status (this one still lists them as established).
       if (entry.reauth && this.finishReauth(engine, name, entry, sas, now)) continue;
