@@ -22,18 +22,23 @@ export async function picture(c: Cluster, node: string): Promise<SaPicture> {
   const st = await statusOf(c, node);
   const ike = new Map<string, string[]>();
   const children = new Map<string, string[]>();
-  for (const s of st.ike_sas) {
+  for (const s of st.ike_sas.filter((x) => x.state !== 'STATE_V2_IKE_SA_DELETE')) {
     ike.set(s.name, [...(ike.get(s.name) ?? []), `${s.spi_i}/${s.spi_r}`]);
     children.set(s.name, [...(children.get(s.name) ?? []), ...s.children.map((ch) => ch.spi_in)]);
   }
   return { ike, children };
 }
 
-/** One established IKE SA per connection, each with exactly its two children installed. */
+/**
+ * One established IKE SA per connection, each with exactly its two children installed. An IKE
+ * SA being deleted is not counted: its DELETE is out, and when the peer lost its state (a kill)
+ * it lingers, harmless, until its retransmits give up.
+ */
 export function settled(st: StatusJson): boolean {
-  const names = new Set(st.ike_sas.map((s) => s.name));
+  const live = st.ike_sas.filter((s) => s.state !== 'STATE_V2_IKE_SA_DELETE');
+  const names = new Set(live.map((s) => s.name));
   for (const name of names) {
-    const sas = st.ike_sas.filter((s) => s.name === name);
+    const sas = live.filter((s) => s.name === name);
     if (sas.length !== 1 || sas[0]!.state !== 'STATE_V2_ESTABLISHED_IKE_SA') return false;
     const ch = sas[0]!.children;
     if (ch.length !== 2 || new Set(ch.map((x) => x.name)).size !== 2) return false;
