@@ -3,7 +3,7 @@
 # Idempotent; a no-op when everything is present. Needs root (apt-get).
 set -euo pipefail
 PKGS=(
-  g++ make iproute2 iputils-ping tcpdump tshark iperf3 openssl python3 python3-scapy python3-cryptography
+  g++ make iproute2 iputils-ping tcpdump tshark iperf3 openssl python3 python3-scapy python3-cryptography nftables
   strongswan-swanctl charon-systemd libcharon-extra-plugins libstrongswan-extra-plugins strongswan-pki
   # libreswan's run-time libraries (the package itself conflicts with strongSwan: extracted below)
   libnss3-tools libldns3 libunbound8 libevent-core-2.1-7 libevent-pthreads-2.1-7 libcurl3-nss

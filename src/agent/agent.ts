@@ -12,6 +12,7 @@ import { CredentialKeeper } from '../pki/keeper.js';
 import { registerNode } from '../pki/enroll.js';
 import { loadOrCreateIdentity, type NodeIdentity } from '../pki/node-identity.js';
 import { fingerprintOf, splitPem } from '../pki/cert-info.js';
+import { parseClockOffset, type ShiftableClock } from '../pki/time.js';
 import { ENCAP_OVERHEAD } from '../overlay/geneve-layout.js';
 import type { NodeOverlayConfig } from '../overlay/node-config.js';
 import type { TunPort } from '../overlay/node-overlay.js';
@@ -40,7 +41,12 @@ export interface AgentOptions {
   tunName?: string;
   /** Prometheus /metrics on the underlay address; 0 or absent: off. */
   metricsPort?: number;
+  /** The engines' clock (timers: rekeys, DPD, retransmits, lifetimes). */
   now?: () => number;
+  /** The wall clock for certificates (validity, renewal, enrollment); default: `now`. */
+  wallClock?: ShiftableClock;
+  /** Allow `clock/offset` on the control socket (a test hook: the CLI allows it only under OI_CLOCK_OFFSET). */
+  clockControl?: boolean;
   timers?: Partial<ConnectionTimers>;
   /** How often the reconcile loop runs without store events (ms). */
   reconcileMs?: number;
@@ -51,6 +57,16 @@ export interface AgentOptions {
   openTun?: (name: string) => TunPort;
   /** Keep Wireshark key logs here (only when asked: they hold the SA keys). */
   keylogDir?: string;
+}
+
+/**
+ * An IKE SA whose two children (the seed's -in-1 and -out-1) are both installed, and installed at
+ * the peer too: children we made ourselves (not answered), since the peer installs an answered
+ * child only when our response arrives. Old SAs are deleted only in favour of such an SA: our
+ * outbound then moves to pairs the peer certainly has.
+ */
+function complete(sa: { children: { name: string; state: string; answered?: boolean }[] }): boolean {
+  return new Set(sa.children.filter((c) => c.state === 'installed' && !c.answered).map((c) => c.name)).size >= 2;
 }
 
 export type AgentPhase = 'starting' | 'waiting-network' | 'enrolling' | 'waiting-subnet' | 'running' | 'stopping' | 'stopped';
@@ -82,7 +98,24 @@ interface ConnEntry {
   /** Since when no IKE SA existed for this connection (the responder's grace period). */
   noSaSince: number | undefined;
   lastChildAttempt: number;
+  /**
+   * A make-before-break re-authentication in progress: the IKE SAs (serials) it replaces, and
+   * when it (last) started. The old SAs are deleted only once a new one carries both children.
+   */
+  reauth?: { old: Set<number>; since: number };
+  /** The peer's certificate serial as its node record last said, and since when it says another. */
+  peerCert?: string | undefined;
+  peerCertChangedAt?: number | undefined;
 }
+
+/**
+ * How long a peer's new certificate serial must have been in the store before the initiator
+ * re-authenticates for it: the peer's agent loads the new files a moment after reporting them.
+ */
+const PEER_CERT_SETTLE_MS = 1000;
+
+/** How long a re-authentication may go without a new IKE SA before it is started again (ms). */
+const REAUTH_RETRY_MS = 5000;
 
 /**
  * The node agent (the seed's ovs-monitor-ipsec with pluto): registers and enrolls the node, then
@@ -94,6 +127,8 @@ export class Agent {
   readonly dir: string;
   readonly socketPath: string;
   private readonly now: () => number;
+  /** Certificates are judged by this clock, timers by `now`. */
+  private readonly pkiNow: () => number;
   private readonly log: Logger;
   private readonly timers: ConnectionTimers;
   private store: Store | undefined;
@@ -130,11 +165,12 @@ export class Agent {
 
   constructor(private readonly opts: AgentOptions) {
     this.now = opts.now ?? Date.now;
+    this.pkiNow = opts.wallClock?.now ?? this.now;
     this.log = opts.log;
     this.timers = { ...DEFAULT_TIMERS, ...opts.timers };
     this.dir = nodeDir(opts.stateDir, opts.node);
     this.socketPath = path.join(this.dir, AGENT_SOCKET);
-    this.auth = new AgentAuth(this.now);
+    this.auth = new AgentAuth(this.pkiNow);
   }
 
   async start(): Promise<void> {
@@ -157,12 +193,12 @@ export class Agent {
     this.underlayMtu = ifc.mtu;
     this.underlayIface = ifc.iface;
     this.self = { node: this.opts.node, systemId: this.identity.systemId, underlay };
-    await registerNode(store, this.identity, this.now, underlay);
+    await registerNode(store, this.identity, this.pkiNow, underlay);
     this.log.info({ node: this.opts.node, system_id: this.identity.systemId, underlay, mtu: this.underlayMtu }, 'node registered');
 
     this.setPhase('enrolling');
     this.keeper = new CredentialKeeper({
-      store, stateDir: this.opts.stateDir, node: this.opts.node, underlayIp: underlay, now: this.now, log: this.log,
+      store, stateDir: this.opts.stateDir, node: this.opts.node, underlayIp: underlay, now: this.pkiNow, log: this.log,
       timeoutMs: this.opts.enrollTimeoutMs ?? 120_000,
       onChange: (ev) => {
         this.log.info({ kind: ev.kind, reason: ev.reason }, 'credentials changed');
@@ -177,7 +213,7 @@ export class Agent {
         snapshot: () => this.snapshot(),
         rekeys: () => this.rekeys,
         certNotAfterMs: () => (this.certPem ? Date.parse(new X509Certificate(this.certPem).validTo) : undefined),
-        now: this.now,
+        now: this.pkiNow,
         ready: () => this.state().ready,
       });
       this.metricsServer = await serveMetrics(reg, underlay, this.opts.metricsPort);
@@ -249,8 +285,10 @@ export class Agent {
         log: this.log,
         onIkeLog: (line) => this.libreswan?.write(line, (serial) => this.childNameOf(serial)),
         onChildInstalled: (spec, rekey) => {
-          // Readiness follows child installs at once, not on the next pass.
+          // Readiness follows child installs at once, not on the next pass; so does the end of a
+          // re-authentication (a pass deletes the SAs the new child's IKE SA replaces).
           queueMicrotask(() => this.writeState());
+          if (this.conns.get(spec.name.split('/')[0]!)?.reauth) this.kick();
           if (!rekey) return;
           const t = spec.name.split('/')[0]!;
           this.rekeys.set(t, (this.rekeys.get(t) ?? 0) + 1);
@@ -269,7 +307,7 @@ export class Agent {
       this.peersHash = peersHash;
       this.log.info({ peers: d.peers.map((p) => `${p.node}=${p.underlay} ${p.subnet} ${tunnelName(p.systemId)}`), waiting: d.waiting }, 'overlay peers');
     }
-    if (d.ipsec) this.reconcileConnections(d, dp);
+    if (d.ipsec) this.reconcileConnections(d, dp, new Map(nodes.map((n) => [n.value.name, n.value.cert_serial])));
     this.setPhase('running');
     this.writeState();
   }
@@ -311,13 +349,78 @@ export class Agent {
     this.trustedFps = fps;
     this.log.info({ cas: fps.length, certChanged, trustNarrowed }, first ? 'IKE credentials loaded' : 'IKE credentials reloaded');
     if ((certChanged || trustNarrowed) && this.dataPlane?.engine) {
-      // Re-authenticate: SAs made with the old certificate or trust end; the initiator makes new ones.
-      for (const name of this.conns.keys()) this.dataPlane.engine.terminate(name);
+      // Re-authenticate make-before-break (strongSwan's make_before_break): a new IKE SA with the
+      // new credentials and its children come up next to the old ones, which keep carrying
+      // traffic until then; the old SAs are deleted afterwards (finishReauth). Tearing them down
+      // first, as before, lost every packet until the new SAs were up. Only the initiator of a
+      // pair does it; the peer's initiator does it for us when it sees our new serial.
+      for (const [name, entry] of this.conns) if (entry.initiator) this.reauthenticate(this.dataPlane, name, entry);
       this.dataPlane.driver!.pump();
     }
   }
 
-  private reconcileConnections(d: DesiredState, dp: DataPlane): void {
+  /**
+   * One end re-authenticates a pair, the initiator: for its own new credentials and for the
+   * peer's, which it learns from the peer's node record (cert_serial). Two ends doing it at once
+   * made duplicate IKE SAs whose clean-up raced with the data path.
+   */
+  private watchPeerCert(dp: DataPlane, name: string, entry: ConnEntry, serial: string | undefined, now: number): void {
+    if (entry.peerCert === undefined || serial === undefined) {
+      entry.peerCert ??= serial;
+      return;
+    }
+    if (serial === entry.peerCert) {
+      entry.peerCertChangedAt = undefined;
+      return;
+    }
+    entry.peerCertChangedAt ??= now;
+    if (now - entry.peerCertChangedAt < PEER_CERT_SETTLE_MS) {
+      // Come back for it even if nothing else changes meanwhile.
+      setTimeout(() => this.kick(), PEER_CERT_SETTLE_MS).unref();
+      return;
+    }
+    this.log.info({ conn: name, peer_cert: serial }, 'the peer has a new certificate');
+    entry.peerCert = serial;
+    entry.peerCertChangedAt = undefined;
+    this.reauthenticate(dp, name, entry);
+  }
+
+  /** Starts a new IKE SA for `name` next to the live ones, which it will replace. */
+  private reauthenticate(dp: DataPlane, name: string, entry: ConnEntry): void {
+    const live = dp.engine!.status().ike_sas.filter((s) => s.name === name);
+    // Nothing up to replace: the reconcile loop initiates with the new credentials anyway.
+    if (live.length === 0) return;
+    entry.reauth = { old: new Set(live.map((s) => s.serial)), since: this.now() };
+    this.log.info({ conn: name, replaces: [...entry.reauth.old] }, 're-authenticating (make-before-break)');
+    dp.engine!.initiate(name);
+  }
+
+  /**
+   * The break of make-before-break: once an IKE SA made after the re-authentication started is
+   * established with both children installed, the SAs it replaces are deleted (DELETE tells the
+   * peer). A new SA that never came (refused, peer busy) is tried again.
+   */
+  private finishReauth(engine: NonNullable<DataPlane['engine']>, name: string, entry: ConnEntry, sas: ReturnType<NonNullable<DataPlane['engine']>['status']>['ike_sas'], now: number): boolean {
+    const r = entry.reauth!;
+    const fresh = sas.filter((s) => !r.old.has(s.serial));
+    if (fresh.some((s) => s.state === 'established' && complete(s))) {
+      const old = sas.filter((s) => r.old.has(s.serial));
+      for (const s of old) engine.deleteIkeSa(s.serial);
+      this.log.info({ conn: name, deleted: old.map((s) => s.serial) }, 're-authenticated; old IKE SAs deleted');
+      entry.reauth = undefined;
+      return old.length > 0;
+    } else if (!sas.some((s) => r.old.has(s.serial))) {
+      // The old SAs went on their own (peer deleted them): nothing left to replace.
+      entry.reauth = undefined;
+    } else if (fresh.length === 0 && now - r.since >= REAUTH_RETRY_MS) {
+      this.log.info({ conn: name }, 're-authentication made no IKE SA; trying again');
+      r.since = now;
+      engine.initiate(name);
+    }
+    return false;
+  }
+
+  private reconcileConnections(d: DesiredState, dp: DataPlane, peerCerts: Map<string, string | undefined>): void {
     const engine = dp.engine!;
     const self = this.self!;
     const now = this.now();
@@ -352,8 +455,22 @@ export class Agent {
         continue;
       }
       entry.noSaSince = undefined;
+      if (entry.initiator) this.watchPeerCert(dp, name, entry, peerCerts.get(wanted.get(name)!.node), now);
+      // A pass that finished a re-authentication has deleted SAs: the rest waits for the next
+      // pass, on a fresh status (this one still lists them as established).
+      if (entry.reauth && this.finishReauth(engine, name, entry, sas, now)) continue;
       const up = sas.find((s) => s.state === 'established');
       if (!up || !entry.initiator) continue;
+      // More than one IKE SA (both ends re-authenticated at once): the initiator keeps its newest
+      // complete one and deletes the others, the peer's included (the peer then sends on pairs
+      // we made, which both ends have).
+      const keep = sas.filter((s) => s.state === 'established' && complete(s)).sort((x, y) => y.serial - x.serial)[0];
+      if (!entry.reauth && keep) {
+        for (const s of sas.filter((x) => x !== keep && x.state === 'established')) {
+          this.log.info({ conn: name, serial: s.serial, keep: keep.serial }, 'deleting a duplicate IKE SA');
+          engine.deleteIkeSa(s.serial);
+        }
+      }
       // Two installed children of one name (both ends created it at once): the initiator deletes
       // the older, so both ends keep the same one. A rekey's old child is 'rekeyed', not counted.
       const byName = new Map<string, typeof up.children>();
@@ -397,7 +514,7 @@ export class Agent {
       ...(dp.engine ? { ike: dp.engine.status() } : {}),
       ...(dp.esp ? { esp: dp.esp.status() } : {}),
       creds: { cert: p.certPath, key: p.keyPath, ca: p.caPath },
-      udp: { keepalives: dp.udp?.keepalives ?? 0, ike_datagrams: dp.ikeDatagrams, malformed: dp.udp?.malformed ?? 0 },
+      udp: { keepalives: dp.udp?.keepalives ?? 0, ike_datagrams: dp.ikeDatagrams, malformed: dp.udp?.malformed ?? 0, send_drops: dp.udp?.sendDrops ?? 0 },
       tun: { name: dp.overlay.tun.name, write_errors: dp.overlay.overlay.tunWriteFailures },
     };
   }
@@ -449,6 +566,7 @@ export class Agent {
 
   private handle(req: AgentRequest): ControlResponse {
     if (req.cmd === 'agent/state') return { ok: true, state: this.state() };
+    if (req.cmd === 'clock/offset') return this.setClockOffset(req.offset);
     const snap = this.snapshot();
     if (!snap) return { ok: false, error: `agent of node ${this.opts.node} is ${this.phase}: no data plane yet` };
     switch (req.cmd) {
@@ -480,6 +598,26 @@ export class Agent {
         return done ? { ok: true } : { ok: false, error: `${req.cmd} ${req.conn}${req.child ? `/${req.child}` : ''}: nothing to do (no established SA)` };
       }
     }
+  }
+
+  /**
+   * Moves the certificate clock (a test hook for rotation on a live cluster) and checks the
+   * credentials at once: a renewal or a new CA bundle follows as it would at that date.
+   */
+  private setClockOffset(text: string): ControlResponse {
+    const clock = this.opts.wallClock;
+    if (!this.opts.clockControl || !clock) return { ok: false, error: 'clock/offset is a test hook: start the agent with OI_CLOCK_OFFSET set (e.g. 0) to allow it' };
+    let ms: number;
+    try {
+      ms = parseClockOffset(text);
+    } catch (err) {
+      return { ok: false, error: (err as Error).message };
+    }
+    clock.setOffset(ms);
+    this.log.info({ offset_ms: ms, now: new Date(clock.now()).toISOString() }, 'certificate clock moved');
+    void this.keeper?.check().catch((err: Error) => this.log.error({ err: err.message }, 'credential check failed'));
+    this.kick();
+    return { ok: true, now: new Date(clock.now()).toISOString() };
   }
 
   /** Clean shutdown: IKE DELETEs sent, TUN and sockets closed, socket file removed. */

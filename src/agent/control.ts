@@ -5,10 +5,13 @@
  *   {"cmd":"ipsec/status"}    → {"ok":true,"status":{tunnel:{conn:line}},"text":"<python dict>"}
  *   {"cmd":"agent/state"}     → {"ok":true,"state":{…,"ready":bool}}
  *   {"cmd":"initiate"|"rekey"|"terminate","conn":"ovn-xxxxxx-0","child"?:"…"}
+ *   {"cmd":"clock/offset","offset":"4.5y"} → moves the certificate clock (test hook, only when
+ *                                              the agent was started with OI_CLOCK_OFFSET)
  */
 export type AgentRequest =
   | { cmd: 'status' | 'tunnels/show' | 'ipsec/status' | 'agent/state' }
-  | { cmd: 'initiate' | 'rekey' | 'terminate'; conn: string; child?: string };
+  | { cmd: 'initiate' | 'rekey' | 'terminate'; conn: string; child?: string }
+  | { cmd: 'clock/offset'; offset: string };
 
 const SIMPLE = new Set(['status', 'tunnels/show', 'ipsec/status', 'agent/state']);
 
@@ -27,7 +30,12 @@ export function parseAgentRequest(line: string): AgentRequest | string {
     if (r.child !== undefined && typeof r.child !== 'string') return '"child" must be a string';
     return { cmd: r.cmd, conn: r.conn, ...(r.child !== undefined ? { child: r.child as string } : {}) };
   }
-  return `unknown command "${r.cmd}" (status, tunnels/show, ipsec/status, agent/state, initiate, rekey, terminate)`;
+  if (r.cmd === 'clock/offset') {
+    const offset = (v as { offset?: unknown }).offset;
+    if (typeof offset !== 'string') return 'clock/offset needs an "offset" string (e.g. "4.5y")';
+    return { cmd: 'clock/offset', offset };
+  }
+  return `unknown command "${r.cmd}" (status, tunnels/show, ipsec/status, agent/state, initiate, rekey, terminate, clock/offset)`;
 }
 
 export const AGENT_SOCKET = 'agent.sock';

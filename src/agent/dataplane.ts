@@ -98,6 +98,7 @@ export class DataPlane {
         o.onChildInstalled?.(spec, rekey);
       },
       removeSa: (spiIn) => esp.removeSa(spiIn),
+      retireSa: (spiIn) => esp.retireOutbound(spiIn),
       ...(keylog ? { logEspKeys: (row) => keylog.addEsp(row), logIkeKeys: (row) => keylog.addIke(row) } : {}),
       logger: { info: (_obj, line) => o.onIkeLog?.(line) },
       now: o.now,

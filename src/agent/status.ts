@@ -26,7 +26,7 @@ export interface AgentSnapshot {
   ike?: IkeStatus;
   esp?: DataPathStatus;
   creds: CredentialPaths;
-  udp: { keepalives: number; ike_datagrams: number; malformed: number };
+  udp: { keepalives: number; ike_datagrams: number; malformed: number; send_drops?: number };
   tun: { name: string; write_errors: number };
 }
 

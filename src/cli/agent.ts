@@ -7,7 +7,7 @@ import { defaultStateDir, nodeDir, checkNodeName } from '../store/layout.js';
 import { createLogger } from '../util/log.js';
 import { OperationFailed, UsageError, requireRoot } from '../util/errors.js';
 import { formatTunnelsShow } from '../agent/status.js';
-import { clockFromEnv } from '../pki/time.js';
+import { parseClockOffset, ShiftableClock } from '../pki/time.js';
 
 interface AgentFlags {
   node: string;
@@ -54,16 +54,21 @@ export function registerAgent(program: Command): void {
         metricsPort = Number(o.metricsPort);
         if (!Number.isInteger(metricsPort) || metricsPort < 1 || metricsPort > 65535) throw new UsageError(`--metrics-port: "${o.metricsPort}" is not a port number`);
       }
-      let now;
+      let offset: number;
       try {
-        now = clockFromEnv();
+        offset = parseClockOffset(process.env.OI_CLOCK_OFFSET);
       } catch (err) {
         throw new UsageError((err as Error).message);
       }
+      // Timers keep the offset they started with; certificates follow a clock that `clock/offset`
+      // may move later (allowed only when OI_CLOCK_OFFSET is set: a test hook).
+      const now = (): number => Date.now() + offset;
+      const wallClock = new ShiftableClock(offset);
+      const clockControl = process.env.OI_CLOCK_OFFSET !== undefined;
       requireRoot('overlay-ipsec agent (TUN device, UDP 500/4500)');
       const log = createLogger({ name: 'agent', ...(o.log ? { file: o.log } : {}) });
       const agent = new Agent({
-        node: o.node, stateDir: o.stateDir, log, now,
+        node: o.node, stateDir: o.stateDir, log, now, wallClock, clockControl,
         ...(o.underlayIp ? { underlayIp: o.underlayIp } : {}),
         ...(o.tun ? { tunName: o.tun } : {}),
         ...(metricsPort ? { metricsPort } : {}),

@@ -23,6 +23,13 @@ export interface ChildSpec {
   hardLifetime?: Lifetime;
   /** For status, e.g. "AES_GCM_16_256". */
   proposal?: string;
+  /**
+   * Make-before-break for the side that answered the exchange: the pair accepts inbound at once
+   * but carries outbound only once the peer has sent on it (so it has the pair) or once every
+   * older pair of the child is removed. Without it, our first packets on the new SPI can reach
+   * the peer before the response that installs it there, and are dropped as unknown SPI.
+   */
+  deferOutbound?: boolean;
   /** Test only: the first outbound sequence number (default 1), to reach exhaustion quickly. */
   testOnlyFirstSeqOut?: number;
 }
@@ -58,9 +65,15 @@ export class Child {
     this.policy = policyOf(spec);
   }
 
-  /** The SA pair outbound traffic uses: the one installed last. */
+  /**
+   * The SA pair outbound traffic uses: the newest one neither deferred nor retired; else the
+   * newest not retired (a deferred pair is better than one the peer is deleting); else the newest.
+   */
   get outbound(): SaPair | undefined {
-    return this.pairs[this.pairs.length - 1];
+    const p = this.pairs;
+    for (let i = p.length - 1; i >= 0; i--) if (!p[i]!.outboundDeferred && !p[i]!.outboundRetired) return p[i];
+    for (let i = p.length - 1; i >= 0; i--) if (!p[i]!.outboundRetired) return p[i];
+    return p[p.length - 1];
   }
 }
 

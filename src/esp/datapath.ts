@@ -120,6 +120,8 @@ export class EspDataPath {
     } else {
       child.update(spec);
     }
+    // Deferring matters only when an older pair can carry outbound meanwhile.
+    pair.outboundDeferred = spec.deferOutbound === true && child.pairs.length > 0;
     this.sad.add(pair);
     child.pairs.push(pair);
     this.spd.set(child.policy);
@@ -134,6 +136,15 @@ export class EspDataPath {
     if (child === undefined) return;
     const i = child.pairs.indexOf(pair);
     if (i >= 0) child.pairs.splice(i, 1);
+  }
+
+  /**
+   * Outbound leaves this pair (a DELETE for it is about to be sent); it keeps accepting inbound
+   * until removeSa. Unknown SPIs are ignored.
+   */
+  retireOutbound(spiIn: number): void {
+    const pair = this.sad.get(spiIn >>> 0);
+    if (pair !== undefined) pair.outboundRetired = true;
   }
 
   /** Removes a child: all its SA pairs and its policy. */
@@ -240,6 +251,8 @@ export class EspDataPath {
     const cause = pair.inbound.open(datagram, view, out, room, trailer);
     pair.raiseEvents(this.emit);
     if (cause !== null) return cause;
+    // The peer sends on this pair, so it has installed it: our outbound may move to it now.
+    pair.outboundDeferred = false;
 
     if (trailer.nextHeader === ESP_NEXT_HEADER_DUMMY) {
       // RFC 4303 §2.6: a dummy packet for traffic-flow confidentiality; authentic, discarded.

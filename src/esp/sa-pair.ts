@@ -34,6 +34,10 @@ export class SaPair {
   private readonly limits: LifetimeLimits;
   /** Kept only to recognise a repeated install of the very same pair. */
   private readonly keys: Buffer;
+  /** Outbound waits for the peer (ChildSpec.deferOutbound); cleared by the first authentic inbound packet. */
+  outboundDeferred = false;
+  /** A DELETE for this pair is on its way: outbound uses another pair of the child if there is one. */
+  outboundRetired = false;
   private softEmitted = false;
   private hardEmitted = false;
 

@@ -188,6 +188,23 @@ export class IkeEngine {
     return true;
   }
 
+  /**
+   * Deletes one IKE SA (with its children) by serial, leaving the connection's other IKE SAs up:
+   * the break after a make-before-break re-authentication.
+   */
+  deleteIkeSa(serial: number): boolean {
+    for (const sa of this.all) {
+      if (sa.serial !== serial || sa.state === 'dead') continue;
+      // Already being deleted: its DELETE is out, and its SAs must keep accepting what the peer
+      // sent before it got that DELETE until the answer comes; destroying it now would not.
+      if (sa.state === 'deleting') return true;
+      if (sa.state === 'established' || sa.state === 'rekeyed') this.queue(sa, deleteIkeTask(this.ctx, sa, 're-authenticated'));
+      else this.destroy(sa, 're-authenticated');
+      return true;
+    }
+    return false;
+  }
+
   /** Deletes the named child, or the whole IKE SA (with its children) when no child is named. */
   terminate(connection: string, child?: string): boolean {
     const sas = [...this.all].filter((s) => s.name === connection && s.state !== 'dead');
@@ -597,6 +614,7 @@ export class IkeEngine {
       spec.softLifetime = { ...(lb > 0 ? { bytes: Math.floor(lb * 0.9) } : {}), ...(lp > 0 ? { packets: Math.floor(lp * 0.9) } : {}) };
     }
     if (replaces) spec.replacesSpiIn = replaces.spiIn;
+    if (child.answered) spec.deferOutbound = true;
     this.outputs.push({ kind: 'child-up', spec });
   }
 

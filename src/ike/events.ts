@@ -28,6 +28,11 @@ export interface ChildSpec {
   proposal: string;
   softLifetime?: { bytes?: number; packets?: number };
   hardLifetime?: { bytes?: number; packets?: number };
+  /**
+   * We answered the exchange that made this pair: the peer installs it only when our response
+   * arrives. Until then outbound stays on an older pair of the same child, if there is one.
+   */
+  deferOutbound?: boolean;
   /** The SPI this child replaces (rekey), so the data path can switch outbound traffic. */
   replacesSpiIn?: number;
 }
@@ -47,6 +52,8 @@ export type IkeOutput =
   | { kind: 'send'; bytes: Buffer; from: Endpoint; to: Endpoint }
   | { kind: 'child-up'; spec: ChildSpec }
   | { kind: 'child-down'; spiIn: number; spiOut: number; name: string; reason: string }
+  /** We are about to send a DELETE for this child: stop sending on it (another pair of its name takes over). */
+  | { kind: 'child-retiring'; spiIn: number }
   | { kind: 'ike-up'; name: string; serial: number; spiI: Buffer; spiR: Buffer; local: Endpoint; remote: Endpoint; keys: IkeKeysEvent }
   | { kind: 'ike-down'; name: string; serial: number; spiI: Buffer; spiR: Buffer; reason: string }
   | { kind: 'log'; line: string };

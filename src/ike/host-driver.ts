@@ -14,6 +14,8 @@ export interface IkeHostLike {
   sendIke(message: Buffer, localPort: number, to: Endpoint): void;
   installChild(spec: EspInstallSpec): void;
   removeSa(spiIn: number): void;
+  /** Outbound traffic leaves this SA pair (a DELETE for it is about to go out). */
+  retireSa?(spiIn: number): void;
   logEspKeys?(row: { src: string; dst: string; spi: number; keyAndSalt: Buffer }): void;
   logIkeKeys?(row: { spiI: Buffer; spiR: Buffer; skEi: Buffer; skEr: Buffer; encryption: string; skAi?: Buffer; skAr?: Buffer; integrity: string }): void;
   logger?: { info(obj: object, msg: string): void };
@@ -22,7 +24,7 @@ export interface IkeHostLike {
 }
 
 /** What src/esp's data path installs (src/esp/child.ts ChildSpec). */
-export type EspInstallSpec = Pick<ChildSpec, 'name' | 'mode' | 'local' | 'remote' | 'remotePort' | 'localTs' | 'remoteTs' | 'spiIn' | 'spiOut' | 'keyIn' | 'keyOut' | 'proposal' | 'softLifetime' | 'hardLifetime'> & { replayWindow?: number };
+export type EspInstallSpec = Pick<ChildSpec, 'name' | 'mode' | 'local' | 'remote' | 'remotePort' | 'localTs' | 'remoteTs' | 'spiIn' | 'spiOut' | 'keyIn' | 'keyOut' | 'proposal' | 'softLifetime' | 'hardLifetime' | 'deferOutbound'> & { replayWindow?: number };
 
 const MARKER = Buffer.alloc(4);
 
@@ -65,6 +67,7 @@ export class IkeDriver {
           const spec: EspInstallSpec = { name: s.name, mode: s.mode, local: s.local, remote: s.remote, remotePort: s.remotePort, localTs: s.localTs, remoteTs: s.remoteTs, spiIn: s.spiIn, spiOut: s.spiOut, keyIn: s.keyIn, keyOut: s.keyOut, proposal: s.proposal };
           if (s.softLifetime) spec.softLifetime = s.softLifetime;
           if (s.hardLifetime) spec.hardLifetime = s.hardLifetime;
+          if (s.deferOutbound) spec.deferOutbound = true;
           this.host.installChild(spec);
           this.host.logEspKeys?.({ src: s.local, dst: s.remote, spi: s.spiOut, keyAndSalt: s.keyOut });
           this.host.logEspKeys?.({ src: s.remote, dst: s.local, spi: s.spiIn, keyAndSalt: s.keyIn });
@@ -72,6 +75,9 @@ export class IkeDriver {
         }
         case 'child-down':
           this.host.removeSa(o.spiIn);
+          break;
+        case 'child-retiring':
+          this.host.retireSa?.(o.spiIn);
           break;
         case 'ike-up': {
           this.host.logIkeKeys?.({ spiI: o.keys.spiI, spiR: o.keys.spiR, skEi: o.keys.skEi, skEr: o.keys.skEr, encryption: wiresharkIkeEncryption(o.keys), integrity: 'NONE [RFC4306]' });

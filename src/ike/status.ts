@@ -15,6 +15,8 @@ export interface ChildStatus {
   local_ts: string[];
   remote_ts: string[];
   rekey_in_s: number | null;
+  /** We answered the exchange that made it: the peer may not have installed it yet. */
+  answered?: boolean;
 }
 
 export interface IkeSaStatus {
@@ -80,6 +82,7 @@ export function buildStatus(sas: IkeSa[], now: number, ctx: EngineContext, count
         local_ts: c.localTs.map(tsToString),
         remote_ts: c.remoteTs.map(tsToString),
         rekey_in_s: secs(c.rekeyAt, now),
+        answered: c.answered,
       })),
     })),
     counters: { ...(counters as Record<string, number>) },

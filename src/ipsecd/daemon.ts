@@ -42,6 +42,8 @@ export interface IkeHost {
   /** Installs negotiated child SAs into the data path (a second install under a name is a rekey). */
   installChild(spec: ChildSpec): void;
   removeSa(spiIn: number): void;
+  /** Outbound leaves an SA pair a DELETE is about to be sent for. */
+  retireSa(spiIn: number): void;
   removeChild(name: string): void;
   /** Key-log rows, when the daemon runs with --keylog (no-ops otherwise). */
   logEspKeys(row: EspKeyRow): void;
@@ -208,6 +210,7 @@ export class Ipsecd {
       sendIke: (message, localPort, to) => this.udp?.sendIke(message, localPort, to),
       installChild: (spec) => this.dp!.installChild(spec),
       removeSa: (spiIn) => this.dp!.removeSa(spiIn),
+      retireSa: (spiIn) => this.dp!.retireOutbound(spiIn),
       removeChild: (name) => this.dp!.removeChild(name),
       logEspKeys: (row) => this.keylog?.addEsp(row),
       logIkeKeys: (row) => this.keylog?.addIke(row),

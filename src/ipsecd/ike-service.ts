@@ -45,6 +45,7 @@ export class IkeService implements IkeSink {
         }
       },
       removeSa: (spiIn) => host.removeSa(spiIn),
+      retireSa: (spiIn) => host.retireSa(spiIn),
       logEspKeys: (row) => host.logEspKeys(row),
       logIkeKeys: (row) => host.logIkeKeys(row),
       logger: { info: (_o, line) => host.logger.info(line) },

@@ -52,7 +52,8 @@ export interface StatusJson {
   drops: DropCounts;
   /** Extensions: packets from the TUN not sent, by cause; UDP 4500 keepalives, IKE datagrams and junk seen; TUN write failures. */
   outbound_drops: OutboundDropCounts;
-  udp: { keepalives: number; ike_datagrams: number; malformed: number };
+  /** send_drops: datagrams the 4500 socket's full send buffer refused (agents report it). */
+  udp: { keepalives: number; ike_datagrams: number; malformed: number; send_drops?: number };
   tun: { name: string; write_errors: number };
   /** UDP sockets the daemon listens on, "<device> UDP <address>:<port>" as pluto lists them. */
   listen: string[];

@@ -1,6 +1,6 @@
 import type { Logger } from '../util/log.js';
 import { NETWORK_KEY, type NetworkDoc, type NodeDoc } from '../store/documents.js';
-import type { Store } from '../store/store.js';
+import { CorruptDocumentError, type Store } from '../store/store.js';
 import type { NetworkConfig } from '../config/network.js';
 import { checkTransition } from '../config/validate.js';
 import { toConfigError } from '../config/diagnostics.js';
@@ -56,8 +56,21 @@ export class Operator {
    * one (a cluster installed with IPsec refuses a config that turns it off): ConfigError.
    */
   async applyNetwork(): Promise<NetworkDoc> {
-    const stored = await this.store.get('network', NETWORK_KEY);
     const given = this.opts.network;
+    let stored;
+    try {
+      stored = await this.store.get('network', NETWORK_KEY);
+    } catch (err) {
+      if (!(err instanceof CorruptDocumentError) || !given) throw err;
+      // The operator owns this document and was given the config it came from: it writes it
+      // again. Turning IPsec off is refused here too, since the damaged document cannot show it
+      // was off before.
+      if (given.ipsec.mode === 'Disabled') throw err;
+      const doc: NetworkDoc = { ...given, installed_at: new Date(this.now()).toISOString() };
+      await this.store.put('network', NETWORK_KEY, doc, { replaceCorrupt: true });
+      this.log.error({ err: err.message }, 'cluster network config document was damaged; rewritten from --config (the damaged file is kept as .corrupt)');
+      return doc;
+    }
     if (stored && given) {
       const errs = checkTransition(stored.value, given);
       if (errs.length) throw toConfigError(errs[0]!);

@@ -42,3 +42,24 @@ export function clockFromEnv(env: NodeJS.ProcessEnv = process.env): Clock {
   const offset = parseClockOffset(env.OI_CLOCK_OFFSET);
   return () => Date.now() + offset;
 }
+
+/**
+ * A wall clock for certificate decisions whose offset can move while a daemon runs: started
+ * from OI_CLOCK_OFFSET and moved by the agent's `clock/offset` control command, so a live
+ * cluster can be taken 4.5 or 9 years ahead without restarting anything. Timers (retransmits,
+ * rekeys, DPD, lifetimes) never read it: like the kernel's XFRM lifetimes they follow elapsed
+ * time, so a wall-clock jump changes which certificates are valid, not which SAs expire.
+ */
+export class ShiftableClock {
+  constructor(private offsetMs = 0) {}
+
+  readonly now: Clock = () => Date.now() + this.offsetMs;
+
+  get offset(): number {
+    return this.offsetMs;
+  }
+
+  setOffset(ms: number): void {
+    this.offsetMs = ms;
+  }
+}

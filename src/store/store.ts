@@ -21,6 +21,13 @@ export interface PutOptions {
    * does not exist (never written, or deleted)". Otherwise a ConflictError is thrown.
    */
   expectedRevision?: number;
+  /**
+   * The key's owner repairing it from its source of truth: a head revision that cannot be read
+   * (CorruptDocumentError) does not block the write; the next revision goes on top of it and
+   * the damaged file is kept beside it as `<file>.corrupt`, never deleted. Without it, writes to
+   * a damaged key fail with the CorruptDocumentError.
+   */
+  replaceCorrupt?: boolean;
 }
 
 export interface WatchOptions {

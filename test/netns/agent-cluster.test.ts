@@ -1,20 +1,21 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { once } from 'node:events';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { waitFor } from '../helpers/netns.js';
-import { cliPath, fixturesDir, repoRoot } from '../helpers/paths.js';
-import { addNodeToPlan, planTopology, type TopologyPlan } from '../../src/cluster/topology.js';
-import { buildNode, buildTopology, teardownTopology, listNamespaces } from '../../src/cluster/topology-netns.js';
-import { FsStore, storeDir, nodeDir, NETWORK_KEY } from '../../src/store/index.js';
-import { registerNode } from '../../src/pki/enroll.js';
-import { loadOrCreateIdentity } from '../../src/pki/node-identity.js';
+import { fixturesDir, repoRoot } from '../helpers/paths.js';
+import { addNodeToPlan } from '../../src/cluster/topology.js';
+import { buildNode, listNamespaces } from '../../src/cluster/topology-netns.js';
+import { FsStore, storeDir, nodeDir } from '../../src/store/index.js';
 import { tunnelName } from '../../src/overlay/tunnel-name.js';
 import type { TunnelShow, StatusJson, AgentState } from '../../src/agent/index.js';
 import { controlRequest } from '../../src/ipsecd/control-client.js';
+import { SeqStream } from '../helpers/seq-stream.js';
+import {
+  IPSEC_CONFIGS, NODE, agentState, classify, cli, clusterDiagnostics, inNs, killHard, startAgent, startCapture, startCluster,
+  stopCapture, stopCluster, stopProcess, waitReady, type Cluster,
+} from '../helpers/agent-cluster.js';
 
 // The product end to end on three netns nodes (2 masters, 1 worker, 2 pods each): the operator
 // and one `overlay-ipsec agent` per node namespace, started as a user would. With IPsec on, every
@@ -22,138 +23,6 @@ import { controlRequest } from '../../src/ipsecd/control-client.js';
 // ipsecConfig Disabled the same pods talk over cleartext Geneve (the seed's §5.2).
 
 const PREFIX = 'oit-ag';
-const NODE = process.execPath;
-
-interface Cluster {
-  plan: TopologyPlan;
-  stateDir: string;
-  operator: ChildProcess;
-  agents: Map<string, ChildProcess>;
-  stderr: Map<string, string[]>;
-}
-
-function cli(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(NODE, [cliPath, ...args], { encoding: 'utf8', timeout: 15_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-function inNs(ns: string, cmd: string[]) {
-  return spawnSync('ip', ['netns', 'exec', ns, ...cmd], { encoding: 'utf8', timeout: 20_000 });
-}
-
-function collect(p: ChildProcess, name: string, into: Map<string, string[]>): void {
-  const lines: string[] = [];
-  into.set(name, lines);
-  p.stderr?.setEncoding('utf8');
-  p.stderr?.on('data', (d: string) => lines.push(...d.split('\n').filter(Boolean)));
-}
-
-async function stopProcess(p: ChildProcess, graceMs = 5000): Promise<number | null> {
-  if (p.exitCode !== null || p.signalCode !== null) return p.exitCode;
-  const exited = once(p, 'exit');
-  p.kill('SIGTERM');
-  const t = setTimeout(() => p.kill('SIGKILL'), graceMs);
-  const [code] = (await exited) as [number | null];
-  clearTimeout(t);
-  return code;
-}
-
-/** Builds the namespaces, starts the operator and the agents (one at a time, so subnets follow node order). */
-async function startCluster(configs: string[], beforeAgents?: (c: Cluster) => Promise<void>): Promise<Cluster> {
-  const plan = planTopology({ prefix: PREFIX, masters: 2, workers: 1, podsPerNode: 2 });
-  await buildTopology(plan);
-  const stateDir = mkdtempSync(path.join(tmpdir(), 'oit-ag-'));
-  const stderr = new Map<string, string[]>();
-  const operator = spawn(NODE, [cliPath, 'operator', '--state-dir', stateDir, '--config', ...configs, '--underlay-mtu', String(plan.underlay.mtu), '--tick-ms', '500'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  collect(operator, 'operator', stderr);
-  const agents = new Map<string, ChildProcess>();
-  const c: Cluster = { plan, stateDir, operator, agents, stderr };
-  const store = await FsStore.open(storeDir(stateDir));
-  try {
-    // Nodes are registered in plan order first (what the agent does at its start, with the same
-    // code), so the operator's lowest-free subnets follow the plan the pods were addressed from;
-    // then the agents start together.
-    await waitFor(async () => (await store.get('network', NETWORK_KEY)) !== undefined, 'the operator stored the network config', 20_000);
-    for (const n of plan.nodes) {
-      await registerNode(store, await loadOrCreateIdentity(stateDir, n.name), Date.now, n.underlayIp);
-      await new Promise((r) => setTimeout(r, 5));
-    }
-    await beforeAgents?.(c);
-    for (const n of plan.nodes) {
-      const a = spawn('ip', ['netns', 'exec', n.netns, NODE, cliPath, 'agent', '--node', n.name, '--state-dir', stateDir, '--metrics-port', '9101'], { stdio: ['ignore', 'ignore', 'pipe'] });
-      collect(a, n.name, stderr);
-      agents.set(n.name, a);
-    }
-    await waitFor(async () => (await store.list('subnets')).length === plan.nodes.length, 'a subnet for every node', 20_000);
-    const subnets = Object.fromEntries((await store.list('subnets')).map((s) => [s.value.node, s.value.cidr]));
-    assert.deepEqual(subnets, Object.fromEntries(plan.nodes.map((n) => [n.name, n.subnet])), 'the operator allocated the subnets the pods were planned in');
-  } finally {
-    await store.close();
-  }
-  return c;
-}
-
-/** What each agent says about itself and the tail of its libreswan.log, for a failure message. */
-function clusterDiagnostics(cl: Cluster): string {
-  return cl.plan.nodes.map((n) => {
-    let log = '';
-    try {
-      log = readFileSync(path.join(nodeDir(cl.stateDir, n.name), 'libreswan.log'), 'utf8').split('\n').slice(-12).join('\n');
-    } catch { /* not written yet */ }
-    return `--- ${n.name}: ${JSON.stringify(agentState(cl, n.name))}\n${log}\n${(cl.stderr.get(n.name) ?? []).slice(-5).join('\n')}`;
-  }).join('\n');
-}
-
-function agentState(c: Cluster, node: string): AgentState | undefined {
-  try {
-    return JSON.parse(readFileSync(path.join(nodeDir(c.stateDir, node), 'agent.json'), 'utf8')) as AgentState;
-  } catch {
-    return undefined;
-  }
-}
-
-async function stopCluster(c: Cluster | undefined): Promise<void> {
-  if (!c) return;
-  for (const a of c.agents.values()) await stopProcess(a);
-  await stopProcess(c.operator);
-  await teardownTopology(PREFIX);
-  rmSync(c.stateDir, { recursive: true, force: true });
-}
-
-/** A capture in master0's namespace on its underlay veth (eth0): everything that node sends or receives. */
-async function startCapture(c: Cluster, file: string): Promise<ChildProcess> {
-  const n = c.plan.nodes[0]!;
-  const p = spawn('ip', ['netns', 'exec', n.netns, 'tcpdump', '-i', n.underlayIf, '-U', '-n', '-w', file, 'udp'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  // tcpdump says "listening on eth0" once its socket is capturing.
-  let err = '';
-  p.stderr!.setEncoding('utf8');
-  p.stderr!.on('data', (d: string) => { err += d; });
-  await waitFor(() => err.includes('listening on'), `tcpdump listening (${err})`, 10_000, 20);
-  // "listening" is said a moment before packets are caught: probe (UDP to the discard port of
-  // another node, counted as "other") until the capture holds a packet.
-  const peer = c.plan.nodes[1]!.underlayIp;
-  await waitFor(() => {
-    inNs(n.netns, [NODE, '-e', `const s=require('dgram').createSocket('udp4');s.send('probe',9,'${peer}',()=>s.close())`]);
-    return existsSync(file) && statSync(file).size > 24;
-  }, 'the capture sees packets', 10_000, 100);
-  return p;
-}
-
-/**
- * Stops a capture without losing its tail: a last probe is sent and tcpdump is stopped only once
- * it has written it (a loaded machine leaves packets in the capture ring that SIGTERM would drop).
- */
-async function stopCapture(c: Cluster, p: ChildProcess, file: string): Promise<void> {
-  const n = c.plan.nodes[0]!;
-  const size = statSync(file).size;
-  await waitFor(() => {
-    inNs(n.netns, [NODE, '-e', `const s=require('dgram').createSocket('udp4');s.send('probe',9,'${c.plan.nodes[1]!.underlayIp}',()=>s.close())`]);
-    return statSync(file).size > size;
-  }, 'the capture wrote the last probe', 10_000, 200);
-  await new Promise((r) => setTimeout(r, 100));
-  p.kill('SIGTERM');
-  await once(p, 'exit');
-}
 
 /** Every pod pings one pod on every other node (2 echo requests each); returns how many ping runs involved master0. */
 function pingAll(c: Cluster): number {
@@ -174,29 +43,6 @@ function pingAll(c: Cluster): number {
   return viaFirst;
 }
 
-/** UDP datagrams between node addresses in a capture, by port class. */
-function classify(c: Cluster, pcap: string): { esp: number; ike: number; geneve: number; other: number } {
-  const r = spawnSync('tshark', ['-r', pcap, '-T', 'fields', '-E', 'separator=|', '-e', 'ip.src', '-e', 'ip.dst', '-e', 'udp.srcport', '-e', 'udp.dstport', '-e', 'esp.spi', '-e', 'isakmp.ispi'], { encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-  const nodes = new Set(c.plan.nodes.map((n) => n.underlayIp));
-  const out = { esp: 0, ike: 0, geneve: 0, other: 0 };
-  for (const line of r.stdout.split('\n').filter(Boolean)) {
-    const [src, dst, sport, dport, spi, ispi] = line.split('|');
-    const s = src!.split(',')[0]!;
-    const d = dst!.split(',')[0]!;
-    if (!nodes.has(s) || !nodes.has(d)) {
-      out.other++;
-      continue;
-    }
-    const ports = [sport!.split(',')[0], dport!.split(',')[0]];
-    if (ports.includes('6081')) out.geneve++;
-    else if (ports.every((p) => p === '4500') && spi) out.esp++;
-    else if ((ports.includes('500') || ports.includes('4500')) && ispi) out.ike++;
-    else out.other++;
-  }
-  return out;
-}
-
 test('agents with IPsec: tunnels come up, pods talk across nodes, the underlay carries only IKE and ESP', { timeout: 90_000 }, async (t) => {
   let c: Cluster | undefined;
   let capture: ChildProcess | undefined;
@@ -214,12 +60,12 @@ test('agents with IPsec: tunnels come up, pods talk across nodes, the underlay c
     earlyCapture?.kill('SIGKILL');
     earlyPing?.kill('SIGKILL');
   });
-  c = await startCluster([path.join(repoRoot, 'examples', 'install-config.yaml'), path.join(repoRoot, 'examples', 'manifests', 'cluster-network-03-config.yml')], async (x) => {
+  c = await startCluster({ prefix: PREFIX, configs: IPSEC_CONFIGS, agentArgs: ['--metrics-port', '9101'], beforeAgents: async (x) => {
     earlyPcap = path.join(x.stateDir, 'startup.pcap');
     earlyCapture = await startCapture(x, earlyPcap);
     const [m0, , w0] = x.plan.nodes;
     earlyPing = spawn('ip', ['netns', 'exec', m0!.pods[0]!.netns, 'ping', '-i', '0.2', '-W', '1', w0!.pods[0]!.ip], { stdio: 'ignore' });
-  });
+  } });
   const cl = c;
   const startedMs = Date.now() - t0;
   await waitFor(() => cl.plan.nodes.every((n) => agentState(cl, n.name)?.ready === true), 'every agent ready (all tunnels established)', 30_000, 200)
@@ -357,7 +203,7 @@ test('agents with ipsecConfig Disabled: the same pods talk over cleartext Geneve
     capture?.kill('SIGKILL');
     await stopCluster(c);
   });
-  c = await startCluster([path.join(repoRoot, 'examples', 'install-config.yaml'), path.join(fixturesDir, 'config', 'network-ipsec-disabled.yaml')]);
+  c = await startCluster({ prefix: PREFIX, configs: [path.join(repoRoot, 'examples', 'install-config.yaml'), path.join(fixturesDir, 'config', 'network-ipsec-disabled.yaml')] });
   const cl = c;
   await waitFor(() => cl.plan.nodes.every((n) => agentState(cl, n.name)?.ready === true), 'every agent ready', 30_000, 200)
     .catch((err: Error) => { throw new Error(`${err.message}\n${clusterDiagnostics(cl)}`); });
@@ -381,28 +227,34 @@ test('agents with ipsecConfig Disabled: the same pods talk over cleartext Geneve
 
 test('kill -9 one agent: after its restart the tunnels are re-established and pods talk again', { timeout: 90_000 }, async (t) => {
   let c: Cluster | undefined;
+  let stream: SeqStream | undefined;
   t.after(async () => {
+    stream?.kill();
     await stopCluster(c);
   });
-  c = await startCluster([path.join(repoRoot, 'examples', 'install-config.yaml'), path.join(repoRoot, 'examples', 'manifests', 'cluster-network-03-config.yml')]);
+  c = await startCluster({ prefix: PREFIX, configs: IPSEC_CONFIGS });
   const cl = c;
   await waitFor(() => cl.plan.nodes.every((n) => agentState(cl, n.name)?.ready === true), 'every agent ready', 30_000, 200)
     .catch((err: Error) => { throw new Error(`${err.message}\n${clusterDiagnostics(cl)}`); });
   const victim = cl.plan.nodes[1]!;
-  const old = cl.agents.get(victim.name)!;
-  const exited = once(old, 'exit');
-  old.kill('SIGKILL');
-  await exited;
+  // A stream into a pod of the victim node measures the outage as the pods see it.
+  stream = await SeqStream.start(cl.plan.nodes[0]!.pods[0]!, victim.pods[0]!, 1000);
+  await stream.flowing();
+  await killHard(cl.agents.get(victim.name)!);
   const t0 = Date.now();
-  const a = spawn('ip', ['netns', 'exec', victim.netns, NODE, cliPath, 'agent', '--node', victim.name, '--state-dir', cl.stateDir], { stdio: ['ignore', 'ignore', 'pipe'] });
-  collect(a, `${victim.name}-2`, cl.stderr);
-  cl.agents.set(victim.name, a);
+  const a = startAgent(cl, victim.name, { tag: `${victim.name}-2` });
   await waitFor(() => agentState(cl, victim.name)?.pid === a.pid && agentState(cl, victim.name)?.ready === true, 'the restarted agent ready', 40_000, 200)
     .catch((err: Error) => {
       const logs = cl.plan.nodes.map((n) => `--- ${n.name} libreswan.log\n${readFileSync(path.join(nodeDir(cl.stateDir, n.name), 'libreswan.log'), 'utf8').split('\n').slice(-15).join('\n')}`);
       throw new Error(`${err.message}\n${JSON.stringify(agentState(cl, victim.name))}\n${(cl.stderr.get(`${victim.name}-2`) ?? []).slice(-10).join('\n')}\n${logs.join('\n')}`);
     });
   const recoverMs = Date.now() - t0;
+  await stream.flowing(200, 30_000);
+  const flowMs = Date.now() - t0;
+  const res = await stream.stop();
+  stream = undefined;
+  // The outage is bounded: the stream's longest silence covers the kill, the restart and the new SAs.
+  assert.ok(res.longestSilenceMs < 30_000, `outage ${res.longestSilenceMs} ms`);
   // Pods on the restarted node and on the others reach each other again.
   for (const other of cl.plan.nodes.filter((n) => n !== victim)) {
     for (const [from, to] of [[victim.pods[0]!, other.pods[0]!], [other.pods[1]!, victim.pods[1]!]] as const) {
@@ -420,7 +272,7 @@ test('kill -9 one agent: after its restart the tunnels are re-established and po
     assert.equal(sas[0]!.state, 'STATE_V2_ESTABLISHED_IKE_SA');
   }
   for (const p of cl.agents.values()) assert.equal(await stopProcess(p), 0);
-  t.diagnostic(`tunnels of the restarted agent up again ${recoverMs} ms after its start`);
+  t.diagnostic(`kill -9 + restart under a ${res.pps} pps stream: tunnels up again ${recoverMs} ms after the restart, stream flowing after ${flowMs} ms; sent ${res.sent}, lost ${res.lost}, longest silence ${res.longestSilenceMs} ms`);
 });
 
 test('a node joins a running cluster: every agent adds a tunnel to it and its pods reach every node', { timeout: 120_000 }, async (t) => {
@@ -428,10 +280,9 @@ test('a node joins a running cluster: every agent adds a tunnel to it and its po
   t.after(async () => {
     await stopCluster(c);
   });
-  c = await startCluster([path.join(repoRoot, 'examples', 'install-config.yaml'), path.join(repoRoot, 'examples', 'manifests', 'cluster-network-03-config.yml')]);
+  c = await startCluster({ prefix: PREFIX, configs: IPSEC_CONFIGS });
   const cl = c;
-  await waitFor(() => cl.plan.nodes.every((n) => agentState(cl, n.name)?.ready === true), 'every agent ready', 30_000, 200)
-    .catch((err: Error) => { throw new Error(`${err.message}\n${clusterDiagnostics(cl)}`); });
+  await waitReady(cl);
   const before = cl.plan.nodes.length;
   // The newcomer is planned in the next free underlay address and pod subnet, which is also the
   // lowest subnet the operator has left: its agent registers and enrolls by itself, as on a real
@@ -439,9 +290,7 @@ test('a node joins a running cluster: every agent adds a tunnel to it and its po
   const joining = addNodeToPlan(cl.plan, { name: 'worker1', role: 'worker', pods: 2 });
   await buildNode(cl.plan, joining);
   const t0 = Date.now();
-  const a = spawn('ip', ['netns', 'exec', joining.netns, NODE, cliPath, 'agent', '--node', joining.name, '--state-dir', cl.stateDir], { stdio: ['ignore', 'ignore', 'pipe'] });
-  collect(a, joining.name, cl.stderr);
-  cl.agents.set(joining.name, a);
+  startAgent(cl, joining.name);
   await waitFor(
     () => cl.plan.nodes.every((n) => { const s = agentState(cl, n.name); return s?.ready === true && s.peers === before && s.tunnels === before; }),
     'every agent ready with a tunnel to every other node, the newcomer included', 40_000, 200,

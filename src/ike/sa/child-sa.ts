@@ -11,6 +11,11 @@ export class ChildSa {
   rekeyAt?: number;
   /** Set on the old child when the peer rekeyed it while our own rekey was pending (§2.8.1). */
   peerRekey?: { nonces: [Buffer, Buffer]; replacement: ChildSa };
+  /**
+   * Made by an exchange the peer started: we install it before the peer has the response, so
+   * our outbound must not move to it until the peer shows it has it too (see ChildSpec.deferOutbound).
+   */
+  answered = false;
 
   constructor(
     readonly serial: number,

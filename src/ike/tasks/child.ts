@@ -183,6 +183,7 @@ export function answerChild(ctx: EngineContext, sa: IkeSa, msg: IkeMessage, ni: 
     const keys = deriveChildKeys(sa.prf!, sa.keys!.skD, ni, nr, keyLengths(chosen), gir);
     const mode = cfg.config.mode === 'transport' ? 'transport' : 'tunnel';
     const child = new ChildSa(ctx.nextSerial(), cfg, spiIn, sel.spi.readUInt32BE(0), keys.encrI2R, keys.encrR2I, chosen, tsr, tsi, mode, ctx.now());
+    child.answered = true;
     const payloads: Payload[] = [];
     if (mode === 'transport') payloads.push(notify(Notify.USE_TRANSPORT_MODE));
     payloads.push({ type: PayloadType.SA, proposals: [buildAnswer(chosen, sel.num, spiBytes(spiIn))] });

@@ -33,6 +33,9 @@ export function deleteChildTask(ctx: EngineContext, sa: IkeSa, child: ChildSa): 
     build() {
       if (!sa.children.includes(child)) return undefined;
       child.state = 'deleting';
+      // The peer drops its inbound SA when the DELETE arrives: our outbound leaves it now, not
+      // when the answer comes back, or what we send meanwhile is lost.
+      ctx.emit({ kind: 'child-retiring', spiIn: child.spiIn });
       return [{ type: PayloadType.DELETE, protocolId: ProtocolId.ESP, spiSize: 4, spis: [spi4(child.spiIn)] }];
     },
     onResponse() {
@@ -52,6 +55,7 @@ export function deleteIkeTask(ctx: EngineContext, sa: IkeSa, reason: string): Ta
     build() {
       sa.state = 'deleting';
       ctx.log(sa, 'deleting IKE SA');
+      for (const c of sa.children) ctx.emit({ kind: 'child-retiring', spiIn: c.spiIn });
       return [{ type: PayloadType.DELETE, protocolId: ProtocolId.IKE, spiSize: 0, spis: [] }];
     },
     onResponse() {
