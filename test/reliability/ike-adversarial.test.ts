@@ -22,11 +22,11 @@ function pair() {
   return { sim, a, b };
 }
 
-function initRequest(spiI: Buffer, seed: string): Buffer {
+function initRequest(spiI: Buffer, seed: string, ke?: Buffer): Buffer {
   const rnd = seededRandom(seed);
   const payloads: Payload[] = [
     { type: PayloadType.SA, proposals: buildOffer(parseProposals(['aes256gcm16-prfsha256-modp2048'], 'ike'), Buffer.alloc(0)) },
-    { type: PayloadType.KE, group: 14, data: dhFromPrivate(14, rnd(32)).publicValue },
+    { type: PayloadType.KE, group: 14, data: ke ?? dhFromPrivate(14, rnd(32)).publicValue },
     { type: PayloadType.NONCE, data: rnd(32) },
   ];
   return encodePlain({ spiI, spiR: Buffer.alloc(8), exchangeType: ExchangeType.IKE_SA_INIT, flags: 0x08, messageId: 0 }, payloads);
@@ -53,6 +53,23 @@ test('a different IKE_SA_INIT under an SPI already half-open is dropped and coun
   sim.advance(10);
   assert.equal(sim.unrouted.length, 2);
   assert.equal(b.engine.counters.retransmittedRequests, before.retransmittedRequests + 1);
+});
+
+test('an IKE_SA_INIT whose KE value is not in the group (empty, 0, 1, p-1) is answered INVALID_SYNTAX and counted malformed (regression: it went uncounted)', () => {
+  const { sim, b } = pair();
+  const p = Buffer.from('ffffffffffffffffc90fdaa22168c234c4c6628b80dc1cd129024e088a67cc74020bbea63b139b22514a08798e3404ddef9519b3cd3a431b302b0a6df25f14374fe1356d6d51c245e485b576625e7ec6f44c42e9a637ed6b0bff5cb6f406b7edee386bfb5a899fa5ae9f24117c4b1fe649286651ece45b3dc2007cb8a163bf0598da48361c55d39a69163fa8fd24cf5f83655d23dca3ad961c62f356208552bb9ed529077096966d670c354e4abc9804f1746c08ca18217c32905e462e36ce3be39e772c180e86039b2783a2ec07a28fb5c55df06f4c52c9de2bcbf6955817183995497cea956ae515d2261898fa051015728e5a8aacaa68ffffffffffffffff', 'hex');
+  const pMinus1 = Buffer.from(p);
+  pMinus1[255] = pMinus1[255]! - 1;
+  const bad = [Buffer.alloc(0), Buffer.alloc(256), Buffer.concat([Buffer.alloc(255), Buffer.from([1])]), pMinus1];
+  bad.forEach((ke, i) => {
+    const before = b.engine.counters.malformed;
+    const answers = sim.unrouted.length;
+    sim.inject(initRequest(Buffer.alloc(8, i + 1), `ke-${i}`, ke), { address: '198.51.100.8', port: 500 }, { address: B, port: 500 });
+    sim.advance(10);
+    assert.equal(b.engine.counters.malformed, before + 1, `KE #${i}`);
+    assert.equal(sim.unrouted.length, answers + 1, 'answered (INVALID_SYNTAX)');
+  });
+  assert.equal(b.engine.status().ike_sas.length, 0, 'no state kept');
 });
 
 test('requests with wrong SPIs: unknown responder SPI → unknownSpi; altered initiator SPI → decryptFailed (the header is authenticated); the SA is unharmed', () => {

@@ -97,6 +97,8 @@ export function respondInit(env: InitResponderEnv, dg: Buffer, h: IkeHeader, fro
   const dh = generateDh(ke.group, env.ctx.random);
   const gir = dh.computeSecret(ke.data);
   if (!gir) {
+    // A public value outside the group (empty, 0, 1, p-1, off the curve): malformed, and counted.
+    env.counters.malformed++;
     answer([notify(Notify.INVALID_SYNTAX)]);
     return;
   }
