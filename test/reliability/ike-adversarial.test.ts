@@ -6,9 +6,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { dhFromPrivate } from '../../src/crypto/dh.js';
-import { ExchangeType, PayloadType } from '../../src/ike/constants.js';
+import { ExchangeType, IdType, PayloadType } from '../../src/ike/constants.js';
 import { encodePlain } from '../../src/ike/message/message.js';
-import type { Payload } from '../../src/ike/message/payloads.js';
+import { decodeBody, type Payload, type PayloadOf } from '../../src/ike/message/payloads.js';
+import { signedOctets } from '../../src/ike/tasks/ike-auth.js';
+import type { IkeSa } from '../../src/ike/sa/ike-sa.js';
+import { hmacPrf } from '../../src/crypto/prf.js';
 import { buildOffer, parseProposals } from '../../src/ike/proposals.js';
 import { assertMirrored, conn, pskAuth, seededRandom, Sim, type Packet } from '../unit/ike-sim.js';
 
@@ -195,4 +198,18 @@ test('messages for an IKE SA already deleted are refused as unknown SPI, never r
   assert.equal(b.engine.counters.unknownSpi + a.engine.counters.unknownSpi - before, old.length);
   assert.equal(sim.delivered.length - n, old.length, 'nothing sent in reply');
   assert.equal(b.engine.status().ike_sas.length + a.engine.status().ike_sas.length, 0);
+});
+
+test('an ID payload with non-zero RESERVED bytes: kept on decode and covered by the AUTH octets as sent (regression: zeros were assumed; libreswan send-nonzero-reserved-id failed authentication)', () => {
+  const body = Buffer.concat([Buffer.from([IdType.FQDN, 0xa5, 0x00, 0x5a]), Buffer.from('pluto.example')]);
+  const r = decodeBody(PayloadType.IDi, false, body);
+  assert.ok(r.ok);
+  const id = r.value as PayloadOf<typeof PayloadType.IDi>;
+  assert.deepEqual(id.reserved, Buffer.from([0xa5, 0x00, 0x5a]));
+  const prf = hmacPrf('sha256');
+  const sa = { prf, keys: { skPi: Buffer.alloc(32, 7) }, initRequest: Buffer.from('init'), nr: Buffer.from('nonce') } as unknown as IkeSa;
+  assert.deepEqual(signedOctets(sa, true, id), Buffer.concat([Buffer.from('init'), Buffer.from('nonce'), prf(Buffer.alloc(32, 7), body)]));
+  // Zero RESERVED bytes decode to no `reserved` at all: what we send and re-encode stays as it was.
+  const zero = decodeBody(PayloadType.IDi, false, Buffer.concat([Buffer.from([IdType.FQDN, 0, 0, 0]), Buffer.from('a')]));
+  assert.ok(zero.ok && !('reserved' in zero.value));
 });
