@@ -29,7 +29,7 @@ const SOURCES: Record<string, { name: string; from: string }> = {
   'oit-ike-': { name: 'ours-strongswan', from: 'test/interop/ike-strongswan-core.test.ts: our engine and charon 5.9.8, PSK/ECDSA/RSA, all DH groups, rekeys, fragmentation at 576' },
   'oit-ik-': { name: 'ipsecd-strongswan', from: 'test/interop/ipsecd-strongswan.test.ts: ipsecd and charon 5.9.8, IKE and tunnel-mode ESP-in-UDP with traffic' },
   'oit-esp-': { name: 'ipsecd-ipsecd', from: 'test/netns/ipsecd-transport.test.ts: two ipsecd, transport-mode ESP-in-UDP carrying Geneve' },
-  'oit-impair-': { name: 'pluto-impair', from: 'test/reliability/libreswan-impair.test.ts: pluto 4.10 with --impair faults against our engine' },
+  'oir-imp-': { name: 'pluto-impair', from: 'test/reliability/libreswan-impair.test.ts: pluto 4.10 with --impair faults (empty/zero KE, version bumps, reserved bits, bogus cookie, duplicates) against our engine' },
 };
 const CAP = { ike: 60, esp: 16, udp4500: 12, ipv4: 12 };
 
