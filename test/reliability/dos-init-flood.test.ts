@@ -4,12 +4,15 @@
 // the tunnel B had before the flood keep carrying traffic (the same SAs), and node C, a
 // legitimate peer starting during the flood, must get in (it answers the cookie).
 // (The engine-level version with exact counts: test/unit/ike-robustness.test.ts.)
+// Then, on the same daemons, IKE packets crafted by scapy (an independent encoder): each kind of
+// malformed or misaddressed message lands in its counter, and the tunnel is untouched.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { IpsecdLab, A, B, type Daemon } from '../netns/ipsecd-lab.js';
 import { waitFor } from '../helpers/netns.js';
+import { runScapy } from '../helpers/scapy.js';
 import { dhFromPrivate } from '../../src/crypto/dh.js';
 import { ExchangeType, PayloadType } from '../../src/ike/constants.js';
 import { encodePlain } from '../../src/ike/message/message.js';
@@ -167,4 +170,62 @@ test('an IKE_SA_INIT flood from 250 source ports: cookies engage, half-open stat
   assert.equal(after.ike_sas.filter((s) => s.state === 'ESTABLISHED').length, 2, 'exactly B and C');
   assert.equal(ike('internalErrors'), 0);
   for (const d of [da, db, dc]) assert.equal(d.proc.exitCode, null, d.stderr());
+});
+
+const CRAFTED = `
+import socket, os
+from scapy.contrib.ikev2 import IKEv2, IKEv2_payload_SA, IKEv2_payload_Proposal, IKEv2_payload_Transform, IKEv2_payload_KE, IKEv2_payload_Nonce, IKEv2_payload_Encrypted
+
+def main(inp):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((inp['b'], 5500))
+    n = 4500
+    sent = {}
+    def send(kind, data, port=500):
+        s.sendto((b'\\x00' * 4 + data) if port == 4500 else data, (inp['a'], port))
+        sent[kind] = sent.get(kind, 0) + 1
+    def init(spi, payloads, next_payload):
+        return bytes(IKEv2(init_SPI=spi, next_payload=next_payload, exch_type=34, flags='Initiator') / payloads)
+    sa = IKEv2_payload_SA(next_payload='KE', prop=IKEv2_payload_Proposal(trans_nb=3, trans=
+        IKEv2_payload_Transform(transform_type='Encryption', transform_id=20, key_length=256, next_payload='Transform') /
+        IKEv2_payload_Transform(transform_type='PRF', transform_id=5, next_payload='Transform') /
+        IKEv2_payload_Transform(transform_type='GroupDesc', transform_id=14)))
+    ke = IKEv2_payload_KE(next_payload='Nonce', group=14, load=os.urandom(256))
+    good = init(os.urandom(8), sa / ke / IKEv2_payload_Nonce(load=os.urandom(32)), 'SA')
+    # malformed: the IKE length field lies; a payload length overruns; no nonce; a 4-byte nonce; version 3
+    m = bytearray(good); m[24:28] = (len(good) + 9).to_bytes(4, 'big'); send('malformed', bytes(m))
+    m = bytearray(good); m[28 + 2:28 + 4] = (0xfff0).to_bytes(2, 'big'); send('malformed', bytes(m))
+    send('malformed', init(os.urandom(8), sa / IKEv2_payload_KE(next_payload='None', group=14, load=os.urandom(256)), 'SA'))
+    send('malformed', init(os.urandom(8), sa / ke / IKEv2_payload_Nonce(load=b'abcd'), 'SA'))
+    m = bytearray(good); m[17] = 0x30; send('malformed', bytes(m))
+    # an unknown payload type with the critical bit, first in the chain
+    crit = bytes([33, 0x80, 0, 8]) + b'junk'
+    m = bytearray(init(os.urandom(8), sa / ke / IKEv2_payload_Nonce(load=os.urandom(32)), 'SA'))
+    m[16] = 200; m = m[:28] + crit + m[28:]; m[24:28] = len(m).to_bytes(4, 'big')
+    send('unsupportedCritical', bytes(m))
+    # IKE_AUTH for an SA nobody has; an INFORMATIONAL for the real SA with a forged SK payload
+    send('unknownSpi', bytes(IKEv2(init_SPI=os.urandom(8), resp_SPI=os.urandom(8), exch_type=35, flags='Initiator', id=1, next_payload='Encrypted') / IKEv2_payload_Encrypted(load=os.urandom(60))), 4500)
+    spi_i, spi_r = bytes.fromhex(inp['spi_i']), bytes.fromhex(inp['spi_r'])
+    forged = IKEv2(init_SPI=spi_i, resp_SPI=spi_r, exch_type=37, flags='Initiator', id=7, next_payload='Encrypted') / IKEv2_payload_Encrypted(next_payload='None', load=os.urandom(60))
+    send('decryptFailed', bytes(forged), 4500)
+    return sent
+`;
+
+test('scapy-crafted IKE: malformed, critical-unknown, unknown-SPI and forged-SK messages each counted under their cause; the tunnel untouched', async () => {
+  const before = await L.status(da);
+  const tunnel = before.ike_sas.find((s) => s.name === 'to-b')!;
+  const c0 = before.ike ?? {};
+  const sent = runScapy<Record<string, number>>(CRAFTED, { a: A.underlay, b: B.underlay, spi_i: tunnel.spi_i, spi_r: tunnel.spi_r }, { netns: L.b, timeoutMs: 60_000 });
+  const total = Object.values(sent).reduce((a, b) => a + b, 0);
+  await waitFor(async () => ((await L.status(da)).ike?.received ?? 0) - (c0.received ?? 0) >= total, `A to receive the ${total} crafted datagrams`, 15_000);
+  const after = await L.status(da);
+  const c1 = after.ike ?? {};
+  const delta = (k: string): number => (c1[k] ?? 0) - (c0[k] ?? 0);
+  process.stdout.write(`# scapy IKE: sent ${JSON.stringify(sent)}; A counted malformed +${delta('malformed')}, unsupportedCritical +${delta('unsupportedCritical')}, unknownSpi +${delta('unknownSpi')}, decryptFailed +${delta('decryptFailed')}\n`);
+  for (const [counter, n] of Object.entries(sent)) assert.equal(delta(counter), n, counter);
+  assert.equal(delta('internalErrors'), 0);
+  const t = after.ike_sas.find((s) => s.name === 'to-b')!;
+  assert.equal(t.state, 'ESTABLISHED');
+  assert.deepEqual(t.children.map((c) => c.spi_in), tunnel.children.map((c) => c.spi_in));
+  assert.equal(da.proc.exitCode, null);
 });
