@@ -49,6 +49,8 @@ function usage(problem?: string): never {
   process.exit(2);
 }
 
+const SETUP_SECONDS = 120;
+
 type Outcome = Omit<CampaignResult, 'crash'> & { crash?: { message: string; input: string }; hang?: boolean; file?: string };
 
 function save(out: string, target: string, kind: string, input: Buffer): string {
@@ -72,10 +74,16 @@ function runOne(name: string, a: Args): Promise<Outcome> {
       const n = Atomics.load(meta, 0);
       still = n === last ? still + 1 : 0;
       last = n;
-      if (still >= a.hangSeconds) {
+      // Before the first input the worker is loading and building its harness (an engine pair
+      // with handshakes, a store): that gets SETUP_SECONDS, inputs get --hang-seconds each.
+      if (n === 0 ? still >= SETUP_SECONDS : still >= a.hangSeconds) {
         clearInterval(dog);
-        const input = Buffer.from(new Uint8Array(shared, 8, Atomics.load(meta, 1)));
         void worker.terminate();
+        if (n === 0) {
+          resolve({ target: name, inputs: 0, seeds: 0, ms: Date.now() - started, causes: {}, sizes: {}, heapMb: 0, crash: { message: `harness setup took over ${SETUP_SECONDS} s`, input: '' } });
+          return;
+        }
+        const input = Buffer.from(new Uint8Array(shared, 8, Atomics.load(meta, 1)));
         resolve({ target: name, inputs: n, seeds: 0, ms: Date.now() - started, causes: {}, sizes: {}, heapMb: 0, hang: true, file: save(a.out, name, 'hang', input) });
       }
     }, 1000);

@@ -77,7 +77,8 @@ export function seedsFor(t: FuzzTarget, h: Harness): { name: string; bytes: Buff
  * key paths keep their first segments with indices folded, and keys the mutation made up (not
  * plain identifiers) are one cause, so that counts stay readable.
  */
-export function keyCause(prefix: string, key: string, depth = 3): string {
+export function keyCause(prefix: string, key: string, problem = '', depth = 3): string {
+  if (/unknown key/i.test(problem)) return `${prefix}:unknown-key`;
   if (key === '') return `${prefix}:(top level)`;
   if (/^line \d+/.test(key)) return `${prefix}:yaml-syntax`;
   const segs = key.replace(/\[\d+\]/g, '[N]').replace(/-\d+(?=\.|$)/g, '-N').split('.').slice(0, depth);

@@ -35,7 +35,7 @@ export const clusterConfig: FuzzTarget = {
           if (d.file !== 'fuzz.yaml' && d.file !== 'other.yml' && !d.file.startsWith('--')) throw new Error(`diagnostic names no input file: ${JSON.stringify(d)}`);
         }
         if (r.errors.length === 0 && !r.network) throw new Error('neither a config nor an error');
-        return r.errors.length > 0 ? keyCause('error', r.errors[0]!.key) : 'accepted:valid';
+        return r.errors.length > 0 ? keyCause('error', r.errors[0]!.key, r.errors[0]!.problem) : 'accepted:valid';
       },
       check() {},
     };
@@ -61,7 +61,7 @@ export const ipsecdConfig: FuzzTarget = {
         } catch (e) {
           if (!(e instanceof ConfigError)) throw e;
           if (e.file !== file) throw new Error(`ConfigError names ${e.file}`);
-          return keyCause('config-error', e.key);
+          return keyCause('config-error', e.key, e.problem);
         }
       },
       check() {},
