@@ -33,10 +33,8 @@ export const ikeInner: FuzzTarget = {
     const key = randomBytes(36);
     const assembler = new FragmentAssembler();
     let held = 0;
-    const seeds = [
-      ...establishedPair().templates.fromA, ...establishedPair().templates.fromB,
-      ...establishedPair({ fragmentMtu: 576, exercise: false }).templates.fromA,
-    ];
+    const { templates } = establishedPair();
+    const seeds = [...templates.fromA, ...templates.fromB, ...establishedPair({ fragmentMtu: 576, exercise: false }).templates.fromA];
     return {
       seeds: () => seeds,
       run(input) {
