@@ -123,7 +123,13 @@ export function parseIpsecdConfig(text: string, file: string, now: () => Date = 
     const hint = /\[[a-z0-9]+(\/[0-9a-z%-]*)?\]/i.test(text) ? 'quote selectors that carry [proto/port], e.g. ["10.0.0.0/24[udp/6081]"]' : undefined;
     throw new ConfigError(file, line ? `line ${line.line}` : '', `YAML syntax: ${msg}`, hint);
   }
-  const raw: unknown = doc.toJS();
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    // Aliases to missing anchors and alias bombs are reported only here, as plain exceptions.
+    throw new ConfigError(file, '', `YAML error: ${(e as Error).message.split('\n')[0]}`, 'fix the anchors and aliases (&name / *name) in the file');
+  }
   if (raw === null || raw === undefined) throw new ConfigError(file, '', 'the file is empty', 'add a connections: mapping');
   const parsed = fileSchema.safeParse(raw, { reportInput: true });
   if (!parsed.success) throw issueToError(file, parsed.error.issues[0]!);

@@ -29,6 +29,7 @@ export function sh(cmd: string[], opts: { check?: boolean; input?: string; timeo
 export class NetnsLab {
   private readonly namespaces: string[] = [];
   private readonly procs: ChildProcess[] = [];
+  private captures = 0;
 
   constructor(readonly prefix: string) {
     if (!/^[a-z0-9-]{1,12}$/.test(prefix)) throw new Error(`bad netns prefix: ${prefix}`);
@@ -52,6 +53,21 @@ export class NetnsLab {
       sh(['ip', '-n', ns, 'addr', 'add', cidr, 'dev', dev]);
       sh(['ip', '-n', ns, 'link', 'set', dev, 'up']);
     }
+    this.maybeCapture(nsA, ifA);
+  }
+
+  /**
+   * With OI_CAPTURE_DIR set, every veth's UDP traffic is recorded (tcpdump on the first end) into
+   * `<dir>/<prefix>-<if>.pcap`: how the fuzz corpus (test/fixtures/fuzz) is seeded from the real
+   * IKE and ESP our interop tests exchange with strongSwan and libreswan. Off otherwise.
+   */
+  private maybeCapture(ns: string, dev: string): void {
+    const dir = process.env.OI_CAPTURE_DIR;
+    if (!dir) return;
+    const file = `${dir}/${this.prefix}-${dev}-${process.pid}-${this.captures++}.pcap`;
+    this.spawn(ns, ['tcpdump', '-i', dev, '-n', '-U', '-s', '0', '-w', file, 'udp']);
+    // veth() is synchronous; give tcpdump time to open its socket before the test sends anything.
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 700);
   }
 
   /** Runs a command inside a namespace and waits for it. */

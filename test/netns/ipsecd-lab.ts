@@ -79,15 +79,14 @@ export class IpsecdLab {
   }
 
   /** Writes a config file for one side and returns its path. */
-  writeConfig(self: 'a' | 'b', body: string, tunName = 'oi0'): string {
+  writeConfig(self: string, body: string, tunName = 'oi0'): string {
     const file = path.join(this.dir, `${self}.yaml`);
     writeFileSync(file, `connections:\n${body}tun: { name: ${tunName} }\n`);
     return file;
   }
 
-  /** Starts `overlay-ipsec ipsecd` in a namespace and waits until its control socket answers. */
-  async startDaemon(self: 'a' | 'b', config: string): Promise<Daemon> {
-    const ns = self === 'a' ? this.a : this.b;
+  /** Starts `overlay-ipsec ipsecd` in a namespace (a, b, or another of this lab's) and waits until its control socket answers. */
+  async startDaemon(self: string, config: string, ns = self === 'a' ? this.a : self === 'b' ? this.b : `${this.lab.prefix}-${self}`): Promise<Daemon> {
     const control = path.join(this.dir, `${self}.sock`);
     const keylog = path.join(this.dir, `keylog-${self}`);
     const log = path.join(this.dir, `${self}.log`);

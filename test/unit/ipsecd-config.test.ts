@@ -161,3 +161,10 @@ test('the example configs in examples/ipsecd load', async () => {
     assert.ok(cfg.connections.length + cfg.ike.length >= 1, f);
   }
 });
+
+test('YAML aliases to missing anchors and alias bombs: a ConfigError naming the file (exit 2), not a crash (found by fuzzing)', () => {
+  assert.match(problem('connections: *nowhere\n')!, /^site\.yaml: \(top level\): YAML error: .*alias/i);
+  const layers = ['a: &a [x, x, x, x, x, x, x, x, x]'];
+  for (let i = 1; i < 9; i++) layers.push(`${'abcdefghij'[i]}: &${'abcdefghij'[i]} [${Array(9).fill(`*${'abcdefghij'[i - 1]}`).join(', ')}]`);
+  assert.match(problem(`${layers.join('\n')}\nconnections: {}\n`)!, /^site\.yaml: \(top level\): YAML error: /);
+});

@@ -28,7 +28,8 @@ export interface TsEntry {
 export type Payload =
   | { type: typeof PayloadType.SA; critical?: boolean; proposals: Proposal[] }
   | { type: typeof PayloadType.KE; critical?: boolean; group: number; data: Buffer }
-  | { type: typeof PayloadType.IDi | typeof PayloadType.IDr; critical?: boolean; idType: number; data: Buffer }
+  /** `reserved`: the 3 RESERVED bytes when a peer sent them non-zero (they are in the AUTH octets, §2.15). */
+  | { type: typeof PayloadType.IDi | typeof PayloadType.IDr; critical?: boolean; idType: number; data: Buffer; reserved?: Buffer }
   | { type: typeof PayloadType.CERT | typeof PayloadType.CERTREQ; critical?: boolean; encoding: number; data: Buffer }
   | { type: typeof PayloadType.AUTH; critical?: boolean; method: number; data: Buffer }
   | { type: typeof PayloadType.NONCE; critical?: boolean; data: Buffer }
@@ -198,7 +199,10 @@ export function decodeBody(type: number, critical: boolean, body: Buffer): Parse
       return need(4, 'KE') ?? ok({ type, critical, group: body.readUInt16BE(0), data: Buffer.from(body.subarray(4)) });
     case PayloadType.IDi:
     case PayloadType.IDr:
-      return need(4, 'ID') ?? ok({ type, critical, idType: body[0]!, data: Buffer.from(body.subarray(4)) });
+      return need(4, 'ID') ?? ok({
+        type, critical, idType: body[0]!, data: Buffer.from(body.subarray(4)),
+        ...(body[1] || body[2] || body[3] ? { reserved: Buffer.from(body.subarray(1, 4)) } : {}),
+      });
     case PayloadType.CERT:
     case PayloadType.CERTREQ:
       return need(1, 'CERT') ?? ok({ type, critical, encoding: body[0]!, data: Buffer.from(body.subarray(1)) });

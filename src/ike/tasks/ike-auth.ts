@@ -8,12 +8,17 @@ import { logChildUp } from './log-lines.js';
 
 /** IKE_AUTH (RFC 7296 §1.2, §2.15): identities, certificates, AUTH and the first CHILD SA. */
 
-function idBody(p: { idType: number; data: Buffer }): Buffer {
-  return Buffer.concat([Buffer.from([p.idType, 0, 0, 0]), p.data]);
+/**
+ * RestOfIDPayload (§2.15): the ID payload's body as it was sent, RESERVED bytes included. We send
+ * zeros; a peer that sent others (libreswan's send-nonzero-reserved-id) signed those, so the
+ * received bytes are what its AUTH covers.
+ */
+function idBody(p: { idType: number; data: Buffer; reserved?: Buffer }): Buffer {
+  return Buffer.concat([Buffer.from([p.idType]), p.reserved ?? Buffer.alloc(3), p.data]);
 }
 
 /** The octets each side signs (§2.15). */
-export function signedOctets(sa: IkeSa, ofInitiator: boolean, id: { idType: number; data: Buffer }): Buffer {
+export function signedOctets(sa: IkeSa, ofInitiator: boolean, id: { idType: number; data: Buffer; reserved?: Buffer }): Buffer {
   const prf = sa.prf!;
   if (ofInitiator) return Buffer.concat([sa.initRequest, sa.nr, prf(sa.keys!.skPi, idBody(id))]);
   return Buffer.concat([sa.initResponse, sa.ni, prf(sa.keys!.skPr, idBody(id))]);

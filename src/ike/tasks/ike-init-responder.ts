@@ -16,7 +16,7 @@ import { checkNat, commonInitNotifies, deriveInitKeys, natPayloads, NONCE_LENGTH
 export interface InitResponderEnv {
   ctx: EngineContext;
   cookies: CookieJar;
-  counters: { malformed: number; retransmittedRequests: number; unsupportedCritical: number; halfOpenLimit: number; cookiesSent: number };
+  counters: { malformed: number; badMessageId: number; retransmittedRequests: number; unsupportedCritical: number; halfOpenLimit: number; cookiesSent: number };
   /** Responder SAs by (peer address, SPIi), to answer retransmitted requests from cache. */
   halfOpenByPeer: Map<string, IkeSa>;
   peerKey(address: string, spiI: Buffer): string;
@@ -37,6 +37,10 @@ export function respondInit(env: InitResponderEnv, dg: Buffer, h: IkeHeader, fro
     if (existing.initRequest.equals(dg) && existing.lastResponse) {
       env.counters.retransmittedRequests++;
       env.sendRaw(existing.lastResponse.packets, to, from);
+    } else {
+      // Another request with message ID 0 for an SA that already consumed it: out of the window,
+      // dropped like any other (and counted, so that a spoofed stream of them shows up).
+      env.counters.badMessageId++;
     }
     return;
   }
@@ -93,6 +97,8 @@ export function respondInit(env: InitResponderEnv, dg: Buffer, h: IkeHeader, fro
   const dh = generateDh(ke.group, env.ctx.random);
   const gir = dh.computeSecret(ke.data);
   if (!gir) {
+    // A public value outside the group (empty, 0, 1, p-1, off the curve): malformed, and counted.
+    env.counters.malformed++;
     answer([notify(Notify.INVALID_SYNTAX)]);
     return;
   }
