@@ -10,7 +10,7 @@ export type ChainResult = { ok: true; endEntity: CertInfo; path: CertInfo[] } | 
 /** How many CA certificates (intermediates plus anchor) a path may hold. */
 const MAX_PATH = 8;
 
-/** keyUsage bits (RFC 5280 §4.2.1.3) as @peculiar/x509 numbers them. */
+/** keyUsage bits (RFC 5280 §4.2.1.3) as flags: bit n of the BIT STRING is 1 << n (cert-fields.ts). */
 const KU_DIGITAL_SIGNATURE = 1;
 const KU_NON_REPUDIATION = 2;
 const KU_KEY_CERT_SIGN = 32;
