@@ -19,7 +19,8 @@ function describe(c: CertInfo): string {
   return `"${c.subjectText}"`;
 }
 
-function validityProblem(c: CertInfo, now: Date): string | null {
+/** Why `c` is not valid at `now` (before notBefore or after notAfter), or null. */
+export function validityProblem(c: CertInfo, now: Date): string | null {
   if (now.getTime() < c.notBefore.getTime()) return `certificate ${describe(c)} is not valid before ${c.notBefore.toISOString()}`;
   if (now.getTime() > c.notAfter.getTime()) return `certificate ${describe(c)} expired on ${c.notAfter.toISOString()}`;
   return null;
@@ -50,11 +51,16 @@ function caProblem(ca: CertInfo, intermediatesBelow: number): string | null {
  * CAs with basicConstraints cA (and keyCertSign, pathLenConstraint when present).
  */
 export function validateChain(peerCerts: Buffer[], anchors: CertInfo[], now: Date): ChainResult {
+  return validateChainWith(peerCerts, anchors, now, parseCertificate);
+}
+
+/** validateChain with the certificate parser given (a cache's, see chain-cache.ts). */
+export function validateChainWith(peerCerts: Buffer[], anchors: CertInfo[], now: Date, parse: (der: Buffer) => CertInfo): ChainResult {
   if (peerCerts.length === 0) return { ok: false, reason: 'peer sent no certificate' };
   const parsed: CertInfo[] = [];
   for (const [i, der] of peerCerts.entries()) {
     try {
-      parsed.push(parseCertificate(der));
+      parsed.push(parse(der));
     } catch (e) {
       return { ok: false, reason: `peer certificate ${i + 1}: ${(e as Error).message}` };
     }
