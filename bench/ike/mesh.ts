@@ -87,6 +87,9 @@ export async function runMesh(o: { peers: number; log: (m: string) => void; time
   const unregister = onInterrupt(async () => { await end(hub); await end(peers); });
   hub.stdout!.pipe(peers.stdin!);
   peers.stdout!.pipe(hub.stdin!);
+  // When one process ends first, the other's last frames meet a closed pipe (EPIPE): expected at
+  // the end of a run, and not worth the unhandled 'error' event that would end this process.
+  for (const s of [hub.stdin, peers.stdin, hub.stdout, peers.stdout]) s?.on('error', () => {});
   try {
     let ready = false;
     let peersReady = false;
