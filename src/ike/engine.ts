@@ -11,6 +11,7 @@ import { findPayload, notify, type Payload } from './message/payloads.js';
 import { InitiationPacer } from './pacer.js';
 import { proposalName } from './proposals.js';
 import { ChildSa } from './sa/child-sa.js';
+import { compactEstablished, owned } from './sa/compact.js';
 import { IkeSa, type Task } from './sa/ike-sa.js';
 import { buildStatus, type IkeStatus } from './status.js';
 import { createChildTask, respondCreateChild } from './tasks/create-child.js';
@@ -433,6 +434,7 @@ export class IkeEngine {
     if (msg.header.exchangeType !== ExchangeType.IKE_SA_INIT) this.heard(sa, from, to);
     else sa.lastHeard = this.opts.now();
     out.task.onResponse(msg);
+    if (msg.header.exchangeType === ExchangeType.IKE_AUTH && sa.state === 'established') compactEstablished(sa);
     if (sa.state !== 'dead') this.pump(sa);
   }
 
@@ -459,6 +461,8 @@ export class IkeEngine {
       const r = respondAuth(this.ctx, sa, msg);
       this.respond(sa, type, id, r.payloads);
       if (!r.ok) this.destroy(sa, 'AUTHENTICATION_FAILED');
+      // respondAuth moved the SA on (TS narrowing still sees 'half-open').
+      else if ((sa.state as string) === 'established') compactEstablished(sa);
       return;
     }
     if (sa.state === 'half-open' || sa.state === 'init-sent') {
@@ -533,7 +537,8 @@ export class IkeEngine {
 
   private respond(sa: IkeSa, exchangeType: number, messageId: number, payloads: Payload[]): void {
     const packets = sa.protect(exchangeType, messageId, true, payloads);
-    sa.lastResponse = { messageId, packets };
+    // Kept until the peer's next request (retransmissions are answered from it, §2.1).
+    sa.lastResponse = { messageId, packets: packets.map(owned) };
     sa.peerNextRequestId = messageId + 1;
     this.send(sa, packets);
   }
