@@ -50,6 +50,7 @@ export interface IkeCounters {
 }
 
 const NON_ESP_MARKER = Buffer.alloc(4);
+const EMPTY_KEY = Buffer.alloc(0);
 
 /**
  * The IKEv2 engine: owns many IKE SAs, takes datagrams and time, gives datagrams, events and
@@ -634,6 +635,9 @@ export class IkeEngine {
     }
     if (replaces) spec.replacesSpiIn = replaces.spiIn;
     this.outputs.push({ kind: 'child-up', spec });
+    // The spec carries the keys to the data path; the engine needs no copy of them after this.
+    child.keyIn = EMPTY_KEY;
+    child.keyOut = EMPTY_KEY;
   }
 
   private ikeUp(sa: IkeSa): void {

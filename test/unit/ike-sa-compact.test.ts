@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compactEstablished, owned } from '../../src/ike/sa/compact.js';
+import { compactEstablished, owned, packed } from '../../src/ike/sa/compact.js';
 import { IkeSa } from '../../src/ike/sa/ike-sa.js';
 import { resolveConnection } from '../../src/ike/config.js';
 import { conn, pskAuth, Sim } from './ike-sim.js';
@@ -17,6 +17,16 @@ test('owned: exact copies out of shared memory, untouched when already exact', (
   assert.equal(owned(slab.subarray(3, 3)).length, 0);
 });
 
+test('packed: copies in one exact allocation, in order', () => {
+  const src = Buffer.from('abcdefghij');
+  const [a, e, b] = packed([src.subarray(0, 3), src.subarray(5, 5), src.subarray(7, 10)]);
+  assert.deepEqual([a!.toString(), e!.length, b!.toString()], ['abc', 0, 'hij']);
+  assert.equal(a!.buffer, b!.buffer);
+  assert.equal(a!.buffer.byteLength, 6);
+  src.fill(0);
+  assert.equal(a!.toString(), 'abc', 'a copy, not a view of the source');
+});
+
 test('compactEstablished drops AUTH-only material and keeps the rest in memory of its own', () => {
   const c = resolveConnection(conn('x', '192.0.2.1', '192.0.2.2'));
   const pool = Buffer.from(Buffer.alloc(300, 7)); // one shared backing store for everything below
@@ -31,9 +41,13 @@ test('compactEstablished drops AUTH-only material and keeps the rest in memory o
   sa.remoteId = { type: 2, data: k(0, 10) };
   compactEstablished(sa);
   for (const b of [sa.ni, sa.nr, sa.initRequest, sa.initResponse, sa.keys.skPi, sa.keys.skPr]) assert.equal(b.length, 0);
-  for (const b of [sa.spiR, sa.keys.skD, sa.keys.skEi, sa.keys.skEr, sa.remoteId.data]) {
-    assert.equal(b.buffer.byteLength, b.length, 'not a slice of shared memory');
+  // All kept parts live in one allocation of exactly their size, apart from the slab they came from.
+  const kept = [sa.spiR, sa.keys.skD, sa.keys.skEi, sa.keys.skEr, sa.remoteId.data];
+  for (const b of kept) {
+    assert.equal(b.buffer, sa.spiR.buffer);
+    assert.notEqual(b.buffer, pool.buffer);
   }
+  assert.equal(sa.spiR.buffer.byteLength, kept.reduce((n, b) => n + b.length, 0));
   assert.deepEqual(sa.keys.skEi, k(232, 36));
   assert.deepEqual(sa.spiR, pool.subarray(0, 8));
 });

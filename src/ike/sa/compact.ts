@@ -26,11 +26,29 @@ export function compactEstablished(sa: IkeSa): void {
   sa.initResponse = EMPTY;
   sa.ni = EMPTY;
   sa.nr = EMPTY;
-  sa.spiR = owned(sa.spiR);
-  if (sa.keys) {
-    const k = sa.keys;
-    sa.keys = { skD: owned(k.skD), skAi: owned(k.skAi), skAr: owned(k.skAr), skEi: owned(k.skEi), skEr: owned(k.skEr), skPi: EMPTY, skPr: EMPTY };
-  }
-  if (sa.remoteId) sa.remoteId = { type: sa.remoteId.type, data: owned(sa.remoteId.data) };
-  if (sa.localId) sa.localId = { type: sa.localId.type, data: owned(sa.localId.data) };
+  // One allocation for all of them: each separate Buffer would cost an ArrayBuffer object and a
+  // backing store of its own (~200 bytes) on top of its few bytes.
+  const k = sa.keys;
+  const [spiR, skD, skAi, skAr, skEi, skEr, rid, lid] = packed([
+    sa.spiR, k?.skD ?? EMPTY, k?.skAi ?? EMPTY, k?.skAr ?? EMPTY, k?.skEi ?? EMPTY, k?.skEr ?? EMPTY,
+    sa.remoteId?.data ?? EMPTY, sa.localId?.data ?? EMPTY,
+  ]);
+  sa.spiR = spiR!;
+  if (k) sa.keys = { skD: skD!, skAi: skAi!, skAr: skAr!, skEi: skEi!, skEr: skEr!, skPi: EMPTY, skPr: EMPTY };
+  if (sa.remoteId) sa.remoteId = { type: sa.remoteId.type, data: rid! };
+  if (sa.localId) sa.localId = { type: sa.localId.type, data: lid! };
+}
+
+/** Copies of `parts`, in order, as views of one new exact-size allocation (empty ones share EMPTY). */
+export function packed(parts: Buffer[]): Buffer[] {
+  const total = parts.reduce((n, p) => n + p.length, 0);
+  const block = Buffer.alloc(total);
+  let off = 0;
+  return parts.map((p) => {
+    if (p.length === 0) return EMPTY;
+    p.copy(block, off);
+    const view = block.subarray(off, off + p.length);
+    off += p.length;
+    return view;
+  });
 }
