@@ -89,6 +89,7 @@ async function hub(cfg: MeshConfig): Promise<void> {
   gc?.();
   const baseline = rssBytes(process.pid) ?? 0;
   const heapBaseline = process.memoryUsage().heapUsed;
+  const abBaseline = process.memoryUsage().arrayBuffers;
   const conns = Array.from({ length: cfg.peers }, (_, i) => connection(`peer${i}`, cfg.hub, peerAddress(i), cfg.proposal));
   const auth = createAuthProvider(Object.fromEntries(conns.map((c) => [c.name, cfg.hubAuth])), () => new Date());
   const engine = new IkeEngine({ now: () => Date.now(), random: (n) => randomBytes(n), connections: conns, auth });
@@ -107,7 +108,7 @@ async function hub(cfg: MeshConfig): Promise<void> {
           const cpu = process.cpuUsage(cpu0);
           gc?.();
           const rss = rssBytes(process.pid) ?? 0;
-          emit({ event: 'done', seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, rss, baseline, retransmits: engine.counters.retransmits, heapUsed: process.memoryUsage().heapUsed, heapBaseline });
+          emit({ event: 'done', seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, rss, baseline, retransmits: engine.counters.retransmits, heapUsed: process.memoryUsage().heapUsed, heapBaseline, arrayBuffers: process.memoryUsage().arrayBuffers, abBaseline });
         }
       } else if (o.kind === 'ike-down') emit({ event: 'ike-down', name: o.name, reason: o.reason });
     }

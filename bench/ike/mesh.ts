@@ -23,6 +23,8 @@ export interface MeshRow {
   kb_per_peer: number | null;
   /** The same for the V8 heap in use (after a GC): the engine's own objects, without allocator slack. */
   heap_kb_per_peer: number | null;
+  /** The same for Buffer/ArrayBuffer memory (outside the V8 heap): key and message buffers. */
+  buffers_kb_per_peer: number | null;
   retransmits: number;
 }
 
@@ -87,6 +89,9 @@ export async function runMesh(o: { peers: number; log: (m: string) => void; time
   const unregister = onInterrupt(async () => { await end(hub); await end(peers); });
   hub.stdout!.pipe(peers.stdin!);
   peers.stdout!.pipe(hub.stdin!);
+  // When one process ends first, the other's last frames meet a closed pipe (EPIPE): expected at
+  // the end of a run, and not worth the unhandled 'error' event that would end this process.
+  for (const s of [hub.stdin, peers.stdin, hub.stdout, peers.stdout]) s?.on('error', () => {});
   try {
     let ready = false;
     let peersReady = false;
@@ -121,9 +126,10 @@ export async function runMesh(o: { peers: number; log: (m: string) => void; time
       rss_mb: Math.round((Number(d.rss) / 2 ** 20) * 10) / 10,
       kb_per_peer: Math.round(((Number(d.rss) - Number(d.baseline)) / 1024 / o.peers) * 10) / 10,
       heap_kb_per_peer: Math.round(((Number(d.heapUsed) - Number(d.heapBaseline)) / 1024 / o.peers) * 10) / 10,
+      buffers_kb_per_peer: Math.round(((Number(d.arrayBuffers) - Number(d.abBaseline)) / 1024 / o.peers) * 10) / 10,
       retransmits: Number(d.retransmits),
     };
-    o.log(`  ${o.peers} peers: ${row.seconds} s (hub CPU ${row.hub_cpu_s} s), hub RSS ${row.rss_mb} MB, ${row.kb_per_peer} KB/peer (heap ${row.heap_kb_per_peer} KB/peer), ${row.retransmits} retransmits${downs ? `, ${downs} IKE SAs failed` : ''}`);
+    o.log(`  ${o.peers} peers: ${row.seconds} s (hub CPU ${row.hub_cpu_s} s), hub RSS ${row.rss_mb} MB, ${row.kb_per_peer} KB/peer (heap ${row.heap_kb_per_peer}, buffers ${row.buffers_kb_per_peer} KB/peer), ${row.retransmits} retransmits${downs ? `, ${downs} IKE SAs failed` : ''}`);
     return row;
   } finally {
     unregister();

@@ -32,8 +32,8 @@ export function renderTable(r: BenchResults): string {
     out.push('');
   }
   if (r.mesh.length) {
-    out.push(grid(['mesh peers', 'seconds', 'hub CPU s', 'RSS MB', 'RSS KB/peer', 'heap KB/peer', 'retransmits'],
-      r.mesh.map((x) => [String(x.peers), fmt(x.seconds, 2), fmt(x.hub_cpu_s, 2), fmt(x.rss_mb, 1), fmt(x.kb_per_peer, 1), fmt(x.heap_kb_per_peer, 1), String(x.retransmits)])));
+    out.push(grid(['mesh peers', 'seconds', 'hub CPU s', 'RSS MB', 'RSS KB/peer', 'heap KB/peer', 'buffers KB/peer', 'retransmits'],
+      r.mesh.map((x) => [String(x.peers), fmt(x.seconds, 2), fmt(x.hub_cpu_s, 2), fmt(x.rss_mb, 1), fmt(x.kb_per_peer, 1), fmt(x.heap_kb_per_peer, 1), fmt(x.buffers_kb_per_peer, 1), String(x.retransmits)])));
     out.push('');
   }
   out.push(`AES-256-GCM limit (openssl speed, 1 KiB blocks, one core): ${fmt(r.aes_gcm_limit_mbps)} MB/s` +

@@ -19,6 +19,16 @@ export interface KeyLengths {
   integ: number;
 }
 
+/**
+ * Keys live as long as their SA: each gets memory of its own (Buffer.alloc), not a slice of
+ * Buffer.from's shared pool slab, which one long-lived slice would keep alive whole.
+ */
+function ownCopy(b: Buffer): Buffer {
+  const out = Buffer.alloc(b.length);
+  b.copy(out);
+  return out;
+}
+
 /** SKEYSEED = prf(Ni | Nr, g^ir). */
 export function skeyseed(prf: Prf, ni: Buffer, nr: Buffer, gir: Buffer): Buffer {
   return prf(Buffer.concat([ni, nr]), gir);
@@ -35,7 +45,7 @@ export function deriveIkeSaKeys(prf: Prf, seed: Buffer, ni: Buffer, nr: Buffer, 
   const total = 3 * p + 2 * len.integ + 2 * len.encr;
   const km = prfPlus(prf, seed, Buffer.concat([ni, nr, spiI, spiR]), total);
   let off = 0;
-  const take = (n: number): Buffer => Buffer.from(km.subarray(off, (off += n)));
+  const take = (n: number): Buffer => ownCopy(km.subarray(off, (off += n)));
   return {
     skD: take(p),
     skAi: take(len.integ),
@@ -63,7 +73,7 @@ export function deriveChildKeys(prf: Prf, skD: Buffer, ni: Buffer, nr: Buffer, l
   const seed = girNew ? Buffer.concat([girNew, ni, nr]) : Buffer.concat([ni, nr]);
   const km = prfPlus(prf, skD, seed, 2 * (len.encr + len.integ));
   let off = 0;
-  const take = (n: number): Buffer => Buffer.from(km.subarray(off, (off += n)));
+  const take = (n: number): Buffer => ownCopy(km.subarray(off, (off += n)));
   const encrI2R = take(len.encr);
   const integI2R = take(len.integ);
   const encrR2I = take(len.encr);

@@ -1,5 +1,37 @@
-import { parseProposals, type ProposalSpec } from './proposals.js';
+import { Lru } from './auth/lru.js';
+import { parseProposal, type ProposalSpec, type SaProtocol } from './proposals.js';
 import { parseTs, type TsSpec } from './traffic-selectors.js';
+
+/**
+ * Parsed proposals and selectors by their text, shared between connections: a node with 1000
+ * peers has 1000 connections with the same few texts, and each parse cost ~2 KB of heap per
+ * connection. Frozen, so a shared one cannot be changed through one connection.
+ */
+const parsedProposals = new Lru<ProposalSpec>(256);
+const parsedSelectors = new Lru<TsSpec>(256);
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object' && !Object.isFrozen(o)) {
+    Object.freeze(o);
+    for (const v of Object.values(o)) deepFreeze(v);
+  }
+  return o;
+}
+
+function proposalsOf(texts: readonly string[], protocol: SaProtocol): ProposalSpec[] {
+  return texts.map((t) => {
+    const key = `${protocol}|${t}`;
+    let p = parsedProposals.get(key);
+    if (!p) parsedProposals.set(key, (p = deepFreeze(parseProposal(t, protocol))));
+    return p;
+  });
+}
+
+function selectorOf(text: string): TsSpec {
+  let ts = parsedSelectors.get(text);
+  if (!ts) parsedSelectors.set(text, (ts = deepFreeze(parseTs(text))));
+  return ts;
+}
 
 /**
  * What the engine needs to know about one connection. The daemon maps its YAML (swanctl key names)
@@ -65,15 +97,15 @@ export function resolveConnection(c: IkeConnectionConfig): ResolvedConnection {
   return {
     config: c,
     name: c.name,
-    ike: parseProposals(c.proposals, 'ike'),
+    ike: proposalsOf(c.proposals, 'ike'),
     localPort: c.localPort ?? 500,
     remotePort: c.remotePort ?? 500,
     children: c.children.map((ch) => ({
       config: ch,
       name: ch.name,
-      esp: parseProposals(ch.espProposals, 'esp'),
-      localTs: ch.localTs.map(parseTs),
-      remoteTs: ch.remoteTs.map(parseTs),
+      esp: proposalsOf(ch.espProposals, 'esp'),
+      localTs: ch.localTs.map(selectorOf),
+      remoteTs: ch.remoteTs.map(selectorOf),
     })),
   };
 }

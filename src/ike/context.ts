@@ -18,6 +18,11 @@ export interface EngineTimers {
   rekeyedLingerMs: number;
   /** Delay before retrying a CREATE_CHILD_SA answered with TEMPORARY_FAILURE. */
   retryAfterMs: number;
+  /**
+   * At most this many IKE SAs we initiate wait for IKE_SA_INIT / IKE_AUTH answers at once; more
+   * initiations queue (the window shrinks while retransmissions are needed, see pacer.ts).
+   */
+  initiationWindow: number;
 }
 
 export const DEFAULT_TIMERS: EngineTimers = {
@@ -27,6 +32,7 @@ export const DEFAULT_TIMERS: EngineTimers = {
   maxHalfOpen: 1000,
   rekeyedLingerMs: 30_000,
   retryAfterMs: 2000,
+  initiationWindow: 32,
 };
 
 /** What the exchange tasks may use of the engine. */

@@ -8,8 +8,10 @@ import type { ChildSpec, Endpoint, IkeOutput } from './events.js';
 import { decodeHeader, fromInitiator, isResponse } from './message/header.js';
 import { decodeMessage, decodeReassembled, encodePlain, type IkeMessage } from './message/message.js';
 import { findPayload, notify, type Payload } from './message/payloads.js';
+import { InitiationPacer } from './pacer.js';
 import { proposalName } from './proposals.js';
 import { ChildSa } from './sa/child-sa.js';
+import { compactEstablished, owned } from './sa/compact.js';
 import { IkeSa, type Task } from './sa/ike-sa.js';
 import { buildStatus, type IkeStatus } from './status.js';
 import { createChildTask, respondCreateChild } from './tasks/create-child.js';
@@ -48,6 +50,7 @@ export interface IkeCounters {
 }
 
 const NON_ESP_MARKER = Buffer.alloc(4);
+const EMPTY_KEY = Buffer.alloc(0);
 
 /**
  * The IKEv2 engine: owns many IKE SAs, takes datagrams and time, gives datagrams, events and
@@ -68,6 +71,7 @@ export class IkeEngine {
   private readonly natTPort: number;
   private readonly ctx: EngineContext;
   private readonly initEnv: InitResponderEnv;
+  private readonly pacer: InitiationPacer;
   readonly counters: IkeCounters = {
     received: 0, malformed: 0, decryptFailed: 0, unknownSpi: 0, badMessageId: 0, retransmittedRequests: 0,
     notIke: 0, halfOpenLimit: 0, cookiesSent: 0, unsupportedCritical: 0, retransmits: 0, internalErrors: 0,
@@ -78,6 +82,7 @@ export class IkeEngine {
     this.timers = { ...DEFAULT_TIMERS, ...opts.timers };
     this.natTPort = opts.natTPort ?? 4500;
     this.cookies = new CookieJar(opts.random);
+    this.pacer = new InitiationPacer(this.timers.initiationWindow);
     this.ctx = this.makeContext();
     this.initEnv = {
       ctx: this.ctx,
@@ -115,15 +120,37 @@ export class IkeEngine {
     return [...this.conns.keys()];
   }
 
-  /** Starts an IKE SA (and its first CHILD SA) for a configured connection. */
+  /**
+   * Starts an IKE SA (and its first CHILD SA) for a configured connection — now, or when fewer
+   * initiations are in flight than the pacing window allows (see pacer.ts). While one is waiting,
+   * asking again for the same connection changes nothing.
+   */
   initiate(connection: string): void {
+    this.requireConn(connection);
+    if (this.pacer.request(connection)) this.startInitiation(connection);
+  }
+
+  /** Initiations in flight, waiting for their turn, and the current window. */
+  get initiations(): { inFlight: number; pending: number; window: number } {
+    return { inFlight: this.pacer.inFlightCount, pending: this.pacer.pendingCount, window: this.pacer.window };
+  }
+
+  private startInitiation(connection: string): void {
     const conn = this.requireConn(connection);
     const local = { address: conn.config.localAddrs[0] ?? '0.0.0.0', port: conn.localPort };
     const remote = { address: conn.config.remoteAddrs[0] ?? '0.0.0.0', port: conn.remotePort };
     const sa = new IkeSa(++this.serial, conn, true, this.allocateIkeSpi(), local, remote, this.opts.now());
     this.register(sa);
+    this.pacer.started(sa.serial);
     this.ctx.log(sa, 'initiating IKEv2 connection');
     this.queue(sa, initTask(this.ctx, sa, conn.ike[0]!.dh[0]!));
+  }
+
+  /** Starts the waiting initiations the pacing window now allows (connections removed meanwhile are skipped). */
+  private startPending(): void {
+    for (let turn = this.pacer.takeStartable(); turn.length > 0; turn = this.pacer.takeStartable()) {
+      for (const name of turn) if (this.conns.has(name)) this.startInitiation(name);
+    }
   }
 
   /** Rekeys the named child (or all children) of the connection's newest IKE SA. */
@@ -207,8 +234,9 @@ export class IkeEngine {
 
   /** Deletes the named child, or the whole IKE SA (with its children) when no child is named. */
   terminate(connection: string, child?: string): boolean {
+    const cancelled = child === undefined && this.pacer.cancel(connection);
     const sas = [...this.all].filter((s) => s.name === connection && s.state !== 'dead');
-    if (sas.length === 0) return false;
+    if (sas.length === 0) return cancelled;
     for (const sa of sas) {
       if (child !== undefined) {
         for (const c of sa.children.filter((x) => x.cfg.name === child)) this.queue(sa, deleteChildTask(this.ctx, sa, c));
@@ -218,6 +246,7 @@ export class IkeEngine {
         this.destroy(sa, 'terminated');
       }
     }
+    this.startPending();
     return true;
   }
 
@@ -248,6 +277,7 @@ export class IkeEngine {
   onTimeout(now: number = this.opts.now()): void {
     try {
       this.onTimeoutUnguarded(now);
+      this.startPending();
     } catch (e) {
       this.counters.internalErrors++;
       this.outputs.push({ kind: 'log', line: `internal error in timers: ${(e as Error).stack ?? String(e)}` });
@@ -268,6 +298,7 @@ export class IkeEngine {
         } else {
           out.tries++;
           this.counters.retransmits++;
+          if (sa.initiator && sa.establishedAt === undefined) this.pacer.retransmitting(sa.serial);
           out.deadline = sa.retransmitDeadline(this.timers.retransmit, out.tries, now);
           this.ctx.log(sa, `retransmitting ${out.task.name} request (try ${out.tries + 1})`);
           this.send(sa, out.packets);
@@ -309,6 +340,7 @@ export class IkeEngine {
     this.counters.received++;
     try {
       this.receiveUnguarded(datagram, from, to);
+      this.startPending();
     } catch (e) {
       // A bug or a provider failure must not take the daemon down with it: count, log, drop.
       this.counters.internalErrors++;
@@ -420,6 +452,7 @@ export class IkeEngine {
     if (msg.header.exchangeType !== ExchangeType.IKE_SA_INIT) this.heard(sa, from, to);
     else sa.lastHeard = this.opts.now();
     out.task.onResponse(msg);
+    if (msg.header.exchangeType === ExchangeType.IKE_AUTH && sa.state === 'established') compactEstablished(sa);
     if (sa.state !== 'dead') this.pump(sa);
   }
 
@@ -446,6 +479,8 @@ export class IkeEngine {
       const r = respondAuth(this.ctx, sa, msg);
       this.respond(sa, type, id, r.payloads);
       if (!r.ok) this.destroy(sa, 'AUTHENTICATION_FAILED');
+      // respondAuth moved the SA on (TS narrowing still sees 'half-open').
+      else if ((sa.state as string) === 'established') compactEstablished(sa);
       return;
     }
     if (sa.state === 'half-open' || sa.state === 'init-sent') {
@@ -520,7 +555,8 @@ export class IkeEngine {
 
   private respond(sa: IkeSa, exchangeType: number, messageId: number, payloads: Payload[]): void {
     const packets = sa.protect(exchangeType, messageId, true, payloads);
-    sa.lastResponse = { messageId, packets };
+    // Kept until the peer's next request (retransmissions are answered from it, §2.1).
+    sa.lastResponse = { messageId, packets: packets.map(owned) };
     sa.peerNextRequestId = messageId + 1;
     this.send(sa, packets);
   }
@@ -565,6 +601,7 @@ export class IkeEngine {
     sa.state = 'dead';
     sa.outstanding = undefined;
     sa.queue.length = 0;
+    this.pacer.settled(sa.serial, false);
     this.all.delete(sa);
     if (this.bySpi.get(sa.ourSpi.toString('hex')) === sa) this.bySpi.delete(sa.ourSpi.toString('hex'));
     const key = this.peerKey(sa.remote.address, sa.spiI);
@@ -616,12 +653,16 @@ export class IkeEngine {
     if (replaces) spec.replacesSpiIn = replaces.spiIn;
     if (child.answered) spec.deferOutbound = true;
     this.outputs.push({ kind: 'child-up', spec });
+    // The spec carries the keys to the data path; the engine needs no copy of them after this.
+    child.keyIn = EMPTY_KEY;
+    child.keyOut = EMPTY_KEY;
   }
 
   private ikeUp(sa: IkeSa): void {
     const now = this.opts.now();
     sa.state = 'established';
     sa.establishedAt = now;
+    this.pacer.settled(sa.serial, true);
     sa.expireAt = undefined;
     const rekey = sa.conn.config.rekeyTimeMs ?? 0;
     if (rekey > 0) sa.rekeyAt = now + rekey - this.jitter(rekey);

@@ -1,7 +1,5 @@
-import 'reflect-metadata';
 import { X509Certificate as NodeX509Certificate, createHash, type KeyObject } from 'node:crypto';
-import * as x509 from '@peculiar/x509';
-import { TAG_SEQUENCE, readChildren, readSingle } from './der.js';
+import { readTbsFields } from './cert-fields.js';
 import { type Rdn, decodeDn, dnToString } from './dn.js';
 
 /** The facts about one X.509 certificate that IKE authentication needs, parsed once. */
@@ -20,7 +18,7 @@ export interface CertInfo {
   /** basicConstraints cA. */
   isCa: boolean;
   pathLen: number | undefined;
-  /** keyUsage bit flags (@peculiar/x509 KeyUsageFlags), undefined when the extension is absent. */
+  /** keyUsage bit flags (digitalSignature = 1, nonRepudiation = 2, … keyCertSign = 32), undefined when the extension is absent. */
   keyUsage: number | undefined;
   sanDns: string[];
   sanIp: string[];
@@ -46,54 +44,35 @@ export function pemToDerList(pem: string): Buffer[] {
   return out;
 }
 
-/** Issuer, subject and SubjectPublicKeyInfo as they are encoded in the TBSCertificate. */
-function rawTbsFields(der: Buffer): { issuer: Buffer; subject: Buffer; spki: Buffer } {
-  const cert = readSingle(der);
-  if (cert.tag !== TAG_SEQUENCE) throw new CertParseError('certificate is not a SEQUENCE');
-  const [tbs] = readChildren(cert.value);
-  if (!tbs || tbs.tag !== TAG_SEQUENCE) throw new CertParseError('no TBSCertificate');
-  const f = readChildren(tbs.value);
-  const base = f[0]?.tag === 0xa0 ? 1 : 0; // [0] EXPLICIT version is optional (v1)
-  const issuer = f[base + 2];
-  const subject = f[base + 4];
-  const spki = f[base + 5];
-  if (!issuer || !subject || !spki) throw new CertParseError('TBSCertificate is missing fields');
-  return { issuer: Buffer.from(issuer.raw), subject: Buffer.from(subject.raw), spki: Buffer.from(spki.raw) };
-}
-
 /** Parses a DER certificate. Throws CertParseError with the reason on malformed input. */
 export function parseCertificate(der: Buffer): CertInfo {
   try {
+    // node:crypto checks the whole encoding and gives the key and signature checks; our reader
+    // gives the names, validity and the few extensions IKE looks at (see cert-fields.ts).
     const node = new NodeX509Certificate(der);
-    const px = new x509.X509Certificate(der);
-    const raw = rawTbsFields(der);
-    const bc = px.getExtension(x509.BasicConstraintsExtension);
-    const ku = px.getExtension(x509.KeyUsagesExtension);
-    const ski = px.getExtension(x509.SubjectKeyIdentifierExtension);
-    const san = px.getExtension(x509.SubjectAlternativeNameExtension);
-    const names = san?.names.items ?? [];
-    const subject = decodeDn(raw.subject);
-    const issuer = decodeDn(raw.issuer);
+    const t = readTbsFields(der);
+    const subject = decodeDn(t.subject);
+    const issuer = decodeDn(t.issuer);
     return {
       der: Buffer.from(der),
       node,
-      subjectDer: raw.subject,
-      issuerDer: raw.issuer,
+      subjectDer: t.subject,
+      issuerDer: t.issuer,
       subject,
       issuer,
       subjectText: dnToString(subject),
       issuerText: dnToString(issuer),
-      notBefore: px.notBefore,
-      notAfter: px.notAfter,
-      isCa: bc?.ca ?? false,
-      pathLen: bc?.pathLength,
-      keyUsage: ku ? ku.usages : undefined,
-      sanDns: names.filter((n) => n.type === 'dns').map((n) => n.value),
-      sanIp: names.filter((n) => n.type === 'ip').map((n) => n.value),
-      sanEmail: names.filter((n) => n.type === 'email').map((n) => n.value),
-      spkiDer: raw.spki,
+      notBefore: t.notBefore,
+      notAfter: t.notAfter,
+      isCa: t.isCa,
+      pathLen: t.pathLen,
+      keyUsage: t.keyUsage,
+      sanDns: t.sanDns,
+      sanIp: t.sanIp,
+      sanEmail: t.sanEmail,
+      spkiDer: t.spki,
       publicKey: node.publicKey,
-      subjectKeyId: ski ? Buffer.from(ski.keyId, 'hex') : undefined,
+      subjectKeyId: t.subjectKeyId,
     };
   } catch (e) {
     if (e instanceof CertParseError) throw e;

@@ -10,7 +10,7 @@ export type ChainResult = { ok: true; endEntity: CertInfo; path: CertInfo[] } | 
 /** How many CA certificates (intermediates plus anchor) a path may hold. */
 const MAX_PATH = 8;
 
-/** keyUsage bits (RFC 5280 §4.2.1.3) as @peculiar/x509 numbers them. */
+/** keyUsage bits (RFC 5280 §4.2.1.3) as flags: bit n of the BIT STRING is 1 << n (cert-fields.ts). */
 const KU_DIGITAL_SIGNATURE = 1;
 const KU_NON_REPUDIATION = 2;
 const KU_KEY_CERT_SIGN = 32;
@@ -19,7 +19,8 @@ function describe(c: CertInfo): string {
   return `"${c.subjectText}"`;
 }
 
-function validityProblem(c: CertInfo, now: Date): string | null {
+/** Why `c` is not valid at `now` (before notBefore or after notAfter), or null. */
+export function validityProblem(c: CertInfo, now: Date): string | null {
   if (now.getTime() < c.notBefore.getTime()) return `certificate ${describe(c)} is not valid before ${c.notBefore.toISOString()}`;
   if (now.getTime() > c.notAfter.getTime()) return `certificate ${describe(c)} expired on ${c.notAfter.toISOString()}`;
   return null;
@@ -50,11 +51,16 @@ function caProblem(ca: CertInfo, intermediatesBelow: number): string | null {
  * CAs with basicConstraints cA (and keyCertSign, pathLenConstraint when present).
  */
 export function validateChain(peerCerts: Buffer[], anchors: CertInfo[], now: Date): ChainResult {
+  return validateChainWith(peerCerts, anchors, now, parseCertificate);
+}
+
+/** validateChain with the certificate parser given (a cache's, see chain-cache.ts). */
+export function validateChainWith(peerCerts: Buffer[], anchors: CertInfo[], now: Date, parse: (der: Buffer) => CertInfo): ChainResult {
   if (peerCerts.length === 0) return { ok: false, reason: 'peer sent no certificate' };
   const parsed: CertInfo[] = [];
   for (const [i, der] of peerCerts.entries()) {
     try {
-      parsed.push(parseCertificate(der));
+      parsed.push(parse(der));
     } catch (e) {
       return { ok: false, reason: `peer certificate ${i + 1}: ${(e as Error).message}` };
     }

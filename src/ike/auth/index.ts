@@ -9,6 +9,8 @@ export * from './constants.js';
 export { type IkeId, IdSyntaxError, parseIdString, encodeIdBody, decodeIdBody, idToString, idEquals, idMatches } from './id.js';
 export { type CertInfo, CertParseError, parseCertificate, parseCertificatePem, pemToDerList, spkiSha1 } from './cert.js';
 export { type ChainResult, validateChain, certNamesId } from './chain.js';
+export { ChainCache, type ChainCacheStats, anchorsFingerprint } from './chain-cache.js';
+export type { AuthProviderOptions } from './provider.js';
 export { type SigAlg, encodeSigAlg, parseSigAlg, splitDigitalSignature, joinDigitalSignature } from './sig-alg.js';
 export { type KeyKind, type RsaPadding, keyKind, chooseSignatureHash, signAuth, verifyAuthSignature } from './signature.js';
 export { type Prf, pskAuth, pskVerify } from './psk.js';

@@ -1,11 +1,13 @@
-import { type KeyObject, createPrivateKey, createPublicKey } from 'node:crypto';
-import { type CertInfo, parseCertificatePem, spkiSha1 } from './cert.js';
-import { certNamesId, validateChain } from './chain.js';
+import type { KeyObject } from 'node:crypto';
+import { type CertInfo, spkiSha1 } from './cert.js';
+import { certNamesId } from './chain.js';
+import { ChainCache, anchorsFingerprint } from './chain-cache.js';
+import { certsFromPem, keyMatchesCert, privateKeyFromPem } from './credential-cache.js';
 import { AUTH_SHARED_KEY_MIC, ID_DER_ASN1_DN, authMethodName } from './constants.js';
 import { dnEquals, decodeDn } from './dn.js';
 import { type IkeId, idMatches, idToString, parseIdString } from './id.js';
 import { type Prf, pskAuth, pskVerify } from './psk.js';
-import { type RsaPadding, keyKind, signAuth, verifyAuthSignature } from './signature.js';
+import { type RsaPadding, signAuth, verifyAuthSignature } from './signature.js';
 
 /** One connection's authentication settings, as the config layer hands them over. */
 export interface AuthConnConfig {
@@ -64,6 +66,10 @@ interface PreparedConn {
   rsaPadding: RsaPadding;
   remoteId: IkeId | null;
   anchors: CertInfo[];
+  /** The anchors' identity in chain cache keys. */
+  anchorsKey: string;
+  /** CERTREQ data: SHA-1 of each anchor's SubjectPublicKeyInfo, concatenated. */
+  certReq: Buffer;
   psk: Buffer | undefined;
 }
 
@@ -83,19 +89,17 @@ function prepare(name: string, c: AuthConnConfig): PreparedConn {
     if (!c.local.certPem) fail('local.certPem', 'pubkey authentication needs our certificate', 'set the certificate (PEM)');
     if (!c.local.keyPem) fail('local.keyPem', 'pubkey authentication needs our private key', 'set the private key (PEM)');
     try {
-      localChain = parseCertificatePem(c.local.certPem!, 'local certificate');
+      localChain = certsFromPem(c.local.certPem!, 'local certificate');
     } catch (e) {
       fail('local.certPem', (e as Error).message);
     }
     try {
-      key = createPrivateKey(c.local.keyPem!);
-      keyKind(key);
+      key = privateKeyFromPem(c.local.keyPem!);
     } catch (e) {
       fail('local.keyPem', `unusable private key: ${(e as Error).message}`, 'use an RSA or ECDSA (P-256/384/521) key in PEM');
     }
     const ee = localChain[0]!;
-    const pubFromKey = createPublicKey(key!).export({ type: 'spki', format: 'der' });
-    if (!pubFromKey.equals(ee.publicKey.export({ type: 'spki', format: 'der' }))) {
+    if (!keyMatchesCert(c.local.keyPem!, key!, ee)) {
       fail('local.keyPem', `the private key does not belong to certificate "${ee.subjectText}"`);
     }
     if (localId === null) {
@@ -118,7 +122,7 @@ function prepare(name: string, c: AuthConnConfig): PreparedConn {
   const anchors: CertInfo[] = [];
   for (const [i, pem] of (c.caPems ?? []).entries()) {
     try {
-      anchors.push(...parseCertificatePem(pem, `CA ${i + 1}`));
+      anchors.push(...certsFromPem(pem, `CA ${i + 1}`));
     } catch (e) {
       fail(`caPems[${i}]`, (e as Error).message);
     }
@@ -129,14 +133,28 @@ function prepare(name: string, c: AuthConnConfig): PreparedConn {
   return {
     localAuth: c.local.auth, remoteAuth: c.remote.auth, localId: localId!, localChain, key,
     rsaPadding: c.local.rsaPadding ?? 'pkcs1', remoteId, anchors, psk: c.psk,
+    anchorsKey: anchorsFingerprint(anchors), certReq: Buffer.concat(anchors.map(spkiSha1)),
   };
+}
+
+/**
+ * Validated peer chains, shared by every provider of the process (an agent makes one provider per
+ * peer, and rebuilds them on credential changes): entries are keyed by content and trust anchors,
+ * so sharing never lets one connection's anchors vouch for another's peer.
+ */
+const sharedChainCache = new ChainCache();
+
+export interface AuthProviderOptions {
+  /** Where validated peer chains are remembered; default: one cache shared process-wide. */
+  chainCache?: ChainCache;
 }
 
 /**
  * Builds the provider the IKE state machine calls for AUTH. Every connection's settings are
  * checked here (throws AuthConfigError), so sign/verify later only meet the peer's input.
  */
-export function createAuthProvider(conns: Record<string, AuthConnConfig>, now: () => Date): IkeAuthProvider {
+export function createAuthProvider(conns: Record<string, AuthConnConfig>, now: () => Date, opts: AuthProviderOptions = {}): IkeAuthProvider {
+  const chainCache = opts.chainCache ?? sharedChainCache;
   const prepared = new Map<string, PreparedConn>();
   for (const [name, c] of Object.entries(conns)) prepared.set(name, prepare(name, c));
   const get = (conn: string): PreparedConn => {
@@ -162,7 +180,7 @@ export function createAuthProvider(conns: Record<string, AuthConnConfig>, now: (
         return pskVerify(prf, p.psk!, signedOctets, data) ? { ok: true } : { ok: false, reason: 'pre-shared key AUTH does not match (different secret?)' };
       }
       if (method === AUTH_SHARED_KEY_MIC) return { ok: false, reason: 'peer used a pre-shared key, expected a certificate signature' };
-      const chain = validateChain(peerCerts, p.anchors, now());
+      const chain = chainCache.validate(peerCerts, p.anchors, p.anchorsKey, now());
       if (!chain.ok) return chain;
       if (!certNamesId(chain.endEntity, peerId)) {
         return { ok: false, reason: `id mismatch: certificate "${chain.endEntity.subjectText}" does not name the peer id ${idToString(peerId)}` };
@@ -174,7 +192,7 @@ export function createAuthProvider(conns: Record<string, AuthConnConfig>, now: (
       return { type: id.type, data: Buffer.from(id.data) };
     },
     certReq(conn) {
-      return Buffer.concat(get(conn).anchors.map(spkiSha1));
+      return get(conn).certReq;
     },
     describeId(id) {
       return idToString(id);

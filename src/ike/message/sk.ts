@@ -21,21 +21,30 @@ export function unpadPlaintext(pt: Buffer): Buffer | null {
 }
 
 export function sealSk(key: Buffer, iv: Buffer, aad: Buffer, plaintext: Buffer): Buffer {
+  // One message per context: free its native memory now rather than at some later GC.
   const gcm = new EspGcm(key);
-  const out = Buffer.alloc(GCM_IV_LENGTH + plaintext.length + GCM_ICV_LENGTH);
-  iv.copy(out, 0, 0, GCM_IV_LENGTH);
-  gcm.seal(iv, aad, plaintext, out, GCM_IV_LENGTH);
-  return out;
+  try {
+    const out = Buffer.alloc(GCM_IV_LENGTH + plaintext.length + GCM_ICV_LENGTH);
+    iv.copy(out, 0, 0, GCM_IV_LENGTH);
+    gcm.seal(iv, aad, plaintext, out, GCM_IV_LENGTH);
+    return out;
+  } finally {
+    gcm.dispose();
+  }
 }
 
 /** Opens IV ‖ ciphertext ‖ ICV; null when too short or the ICV does not verify. */
 export function openSk(key: Buffer, aad: Buffer, body: Buffer): Buffer | null {
   if (body.length < SK_OVERHEAD + 1) return null;
   const gcm = new EspGcm(key);
-  const iv = body.subarray(0, GCM_IV_LENGTH);
-  const ct = body.subarray(GCM_IV_LENGTH, body.length - GCM_ICV_LENGTH);
-  const icv = body.subarray(body.length - GCM_ICV_LENGTH);
-  const out = Buffer.alloc(ct.length);
-  const n = gcm.open(iv, aad, ct, icv, out, 0);
-  return n < 0 ? null : out.subarray(0, n);
+  try {
+    const iv = body.subarray(0, GCM_IV_LENGTH);
+    const ct = body.subarray(GCM_IV_LENGTH, body.length - GCM_ICV_LENGTH);
+    const icv = body.subarray(body.length - GCM_ICV_LENGTH);
+    const out = Buffer.alloc(ct.length);
+    const n = gcm.open(iv, aad, ct, icv, out, 0);
+    return n < 0 ? null : out.subarray(0, n);
+  } finally {
+    gcm.dispose();
+  }
 }

@@ -22,8 +22,9 @@ export class ChildSa {
     readonly cfg: ResolvedChild,
     readonly spiIn: number,
     readonly spiOut: number,
-    readonly keyIn: Buffer,
-    readonly keyOut: Buffer,
+    /** Handed to the data path once (child-up), then released: the data path keeps its own copies. */
+    public keyIn: Buffer,
+    public keyOut: Buffer,
     readonly chosen: ChosenProposal,
     readonly localTs: TrafficSelector[],
     readonly remoteTs: TrafficSelector[],

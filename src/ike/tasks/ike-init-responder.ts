@@ -8,6 +8,7 @@ import { fromInitiator, type IkeHeader } from '../message/header.js';
 import { decodeMessage, encodePlain } from '../message/message.js';
 import { findNotify, findPayload, notify, type Payload } from '../message/payloads.js';
 import { buildAnswer, proposalName, selectProposal } from '../proposals.js';
+import { owned } from '../sa/compact.js';
 import { IkeSa } from '../sa/ike-sa.js';
 import { u16 } from './child.js';
 import { checkNat, commonInitNotifies, deriveInitKeys, natPayloads, NONCE_LENGTH, readHashAlgs } from './ike-init.js';
@@ -102,7 +103,7 @@ export function respondInit(env: InitResponderEnv, dg: Buffer, h: IkeHeader, fro
     answer([notify(Notify.INVALID_SYNTAX)]);
     return;
   }
-  const sa = new IkeSa(env.ctx.nextSerial(), conn, false, Buffer.from(h.spiI), { ...to }, { ...from }, now);
+  const sa = new IkeSa(env.ctx.nextSerial(), conn, false, owned(h.spiI), { ...to }, { ...from }, now);
   sa.spiR = env.ctx.allocateIkeSpi();
   sa.ni = ni.data;
   sa.nr = env.ctx.random(NONCE_LENGTH);

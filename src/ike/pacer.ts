@@ -1,0 +1,77 @@
+/**
+ * Paces the IKE SAs we initiate, so that a node told to reach 1000 peers at once does not send
+ * 1000 IKE_SA_INITs in one burst, fall behind on its own CPU (and the peers on theirs), and then
+ * multiply the work with retransmissions. strongSwan and libreswan bound half-open IKE SAs the
+ * same way; this is the initiator's side of it.
+ *
+ * At most `window` initiations are in flight (IKE_SA_INIT or IKE_AUTH outstanding); the rest wait
+ * in order. The window adapts like a congestion window: it starts at `max`, every initiation that
+ * needs a retransmission halves it (the peers or we are not keeping up: send less), and every one
+ * that completes widens it by one, up to `max`. An initiation being retransmitted also gives up
+ * its slot: a dead peer must not hold one for the minute its retransmissions take, blocking the
+ * live ones behind it. Pure bookkeeping: the engine starts what `takeStartable` returns.
+ */
+export class InitiationPacer {
+  private readonly inFlight = new Set<number>();
+  private readonly pending: string[] = [];
+  private win: number;
+
+  constructor(readonly max: number) {
+    if (!Number.isInteger(max) || max < 1) throw new RangeError(`initiation window must be a positive integer, got ${max}`);
+    this.win = max;
+  }
+
+  /** The current window (1..max). */
+  get window(): number {
+    return this.win;
+  }
+
+  get inFlightCount(): number {
+    return this.inFlight.size;
+  }
+
+  get pendingCount(): number {
+    return this.pending.length;
+  }
+
+  /**
+   * Asks for an initiation of `conn`. Returns true when it may start now (the caller then calls
+   * `started`); otherwise it waits, once per connection: asking again for a connection already
+   * waiting changes nothing.
+   */
+  request(conn: string): boolean {
+    if (this.pending.length === 0 && this.inFlight.size < this.win) return true;
+    if (!this.pending.includes(conn)) this.pending.push(conn);
+    return false;
+  }
+
+  started(serial: number): void {
+    this.inFlight.add(serial);
+  }
+
+  /** Connections whose turn has come, oldest first; each is removed from the waiting list. */
+  takeStartable(): string[] {
+    const n = Math.max(0, Math.min(this.pending.length, this.win - this.inFlight.size));
+    return this.pending.splice(0, n);
+  }
+
+  /** The initiation of IKE SA `serial` ended: established (`ok`) or failed. */
+  settled(serial: number, ok: boolean): void {
+    const had = this.inFlight.delete(serial);
+    if (ok && had) this.win = Math.min(this.max, this.win + 1);
+  }
+
+  /** IKE SA `serial`'s request had to be retransmitted. */
+  retransmitting(serial: number): void {
+    if (!this.inFlight.delete(serial)) return;
+    this.win = Math.max(1, Math.floor(this.win / 2));
+  }
+
+  /** Forgets waiting initiations of `conn` (terminated or removed); true when there were some. */
+  cancel(conn: string): boolean {
+    const i = this.pending.indexOf(conn);
+    if (i < 0) return false;
+    this.pending.splice(i, 1);
+    return true;
+  }
+}
