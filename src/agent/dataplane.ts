@@ -66,8 +66,26 @@ export class DataPlane {
     let udp: UdpEndpoint | undefined;
     let driver: IkeDriver | undefined;
     let dp!: DataPlane;
+    // Decrypted packets of one batch of datagrams reach the overlay (and the TUN) together, in a
+    // microtask after the batch: one coalescing TUN write per batch, not one write per packet.
+    let inbound: Buffer[] = [];
+    let inboundScheduled = false;
+    const deliverInbound = (): void => {
+      inboundScheduled = false;
+      const batch = inbound;
+      inbound = [];
+      underlay.deliver(batch);
+    };
     const esp = new EspDataPath({
-      tun: { write: (packets) => underlay.deliver(packets) },
+      tun: {
+        write: (packets) => {
+          for (const p of packets) inbound.push(p);
+          if (!inboundScheduled) {
+            inboundScheduled = true;
+            queueMicrotask(deliverInbound);
+          }
+        },
+      },
       udp: { send: (d, len, port, addr) => udp?.send(d, len, port, addr) },
       now: o.now,
       onEvent: (e: EspEvent) => driver?.onEspEvent(e),
