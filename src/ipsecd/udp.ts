@@ -124,6 +124,11 @@ export class UdpEndpoint {
     if (a !== null) this.natt?.send(datagram, length, a, port);
   }
 
+  /** A buffer for an ESP datagram to send() in this event-loop turn (reused after the batch leaves). */
+  allocate(length: number): Buffer {
+    return this.natt ? this.natt.allocate(length) : Buffer.allocUnsafe(length);
+  }
+
   /** Datagrams dropped because the 4500 socket's send buffer was full. */
   get sendDrops(): number {
     return this.natt?.sendDrops ?? 0;

@@ -1,3 +1,4 @@
+import { BufferArena } from '../util/arena.js';
 import { loadNative } from './tun.js';
 
 /**
@@ -18,6 +19,11 @@ export interface BatchUdp {
    * and both arrays are views the next batch overwrites: copy what must outlive the callback.
    */
   onDatagrams(cb: (datagrams: Buffer[], addrs: Uint32Array, ports: Uint32Array) => void): void;
+  /**
+   * A buffer of `length` bytes for a datagram about to be queued with send(): valid until the
+   * queue is flushed (its space is then reused), so it must go to send() in this event-loop turn.
+   */
+  allocate(length: number): Buffer;
   /** Queues a datagram (the first `length` bytes of `buf`; the buffer is handed over). */
   send(buf: Uint8Array, length: number, addr: number, port: number): void;
   /** Sends what is queued now; returns how many the kernel took (the rest are dropped). */
@@ -50,6 +56,7 @@ export function openBatchUdp(address: string, port: number, opts: OpenUdpOptions
   let scheduled = false;
   let closed = false;
   let drops = 0;
+  const arena = new BufferArena(1 << 20);
   const flush = (): number => {
     scheduled = false;
     if (closed || queued === 0) return 0;
@@ -61,6 +68,7 @@ export function openBatchUdp(address: string, port: number, opts: OpenUdpOptions
     } finally {
       drops += count - n;
       bufs.length = 0;
+      arena.reset();
     }
     return n;
   };
@@ -107,6 +115,9 @@ export function openBatchUdp(address: string, port: number, opts: OpenUdpOptions
         scheduled = true;
         queueMicrotask(flush);
       }
+    },
+    allocate(length) {
+      return arena.take(length);
     },
     flush,
     get sendDrops() {

@@ -20,8 +20,11 @@ export class NodeOverlay implements UnderlaySink {
   private started = false;
   private readonly outBatch: Buffer[] = [];
   private readonly inBatch: Buffer[] = [];
+  private readonly allocate: ((length: number) => Buffer) | undefined;
 
-  constructor(readonly engine: OverlayEngine, readonly tun: TunPort, readonly underlay: Underlay) {}
+  constructor(readonly engine: OverlayEngine, readonly tun: TunPort, readonly underlay: Underlay) {
+    this.allocate = underlay.allocate ? (length) => underlay.allocate!(length) : undefined;
+  }
 
   async start(): Promise<void> {
     if (this.started) return;
@@ -35,12 +38,13 @@ export class NodeOverlay implements UnderlaySink {
   fromTun(packets: Buffer[]): void {
     const batch = this.outBatch;
     for (const p of packets) {
-      const out = this.engine.encapsulate(p);
+      const out = this.engine.encapsulate(p, this.allocate);
       if (out) batch.push(out);
     }
     if (batch.length > 0) {
-      this.underlay.send(batch.slice());
+      const all = batch.slice();
       batch.length = 0;
+      this.underlay.send(all);
     }
   }
 

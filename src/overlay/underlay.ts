@@ -16,6 +16,11 @@ export interface UnderlaySink {
 export interface Underlay {
   /** The outer UDP source port for a flow hash (the plain underlay answers one of its sockets' ports). */
   sourcePort(flowHash: number): number;
+  /**
+   * Optional: a buffer for a packet that will be passed to send() in this event-loop turn, when
+   * the underlay knows when its packets are done with (see PacketUnderlay).
+   */
+  allocate?(length: number): Buffer;
   /** Sends whole IPv4(UDP(Geneve)) packets built by the engine. Never throws on a packet. */
   send(packets: Buffer[]): void;
   /** Starts receiving; inbound Geneve goes to `sink`. */
