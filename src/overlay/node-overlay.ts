@@ -53,12 +53,27 @@ export class NodeOverlay implements UnderlaySink {
     if (inner && !this.tun.write(inner)) this.tunWriteFailures++;
   }
 
+  fromUdpBatch(payloads: Buffer[], srcs: ArrayLike<number>): void {
+    const batch = this.inBatch;
+    for (let i = 0; i < payloads.length; i++) {
+      const inner = this.engine.decapsulateUdp(srcs[i]!, payloads[i]!);
+      if (inner) batch.push(inner);
+    }
+    this.writeInbound();
+  }
+
   fromIpv4(packets: Buffer[]): void {
     const batch = this.inBatch;
     for (const p of packets) {
       const inner = this.engine.decapsulateIpv4(p);
       if (inner) batch.push(inner);
     }
+    this.writeInbound();
+  }
+
+  /** One TUN write for the inbound batch (TCP segments of a flow coalesce there). */
+  private writeInbound(): void {
+    const batch = this.inBatch;
     if (batch.length > 0) {
       this.tunWriteFailures += batch.length - this.tun.writeBatch(batch);
       batch.length = 0;
