@@ -8,18 +8,22 @@ export class BufferArena {
   private buf: Buffer;
   private used = 0;
 
-  /** `size`: bytes per slab; a request larger than that gets a buffer of its own. */
-  constructor(private readonly size = 1 << 20) {
+  /**
+   * `size`: bytes of the first slab. When a batch needs more, a slab twice as large replaces it
+   * (up to `maxSize`), so a steady load soon fits one slab and allocates nothing at all.
+   */
+  constructor(private size = 1 << 20, private readonly maxSize = 64 << 20) {
     this.buf = Buffer.allocUnsafeSlow(size);
   }
 
   /**
-   * `length` bytes, valid until the next reset(). When the slab is used up a new one is started
-   * (the old one lives on in the views handed out, until they are dropped).
+   * `length` bytes, valid until the next reset(). When the slab is used up a larger one is
+   * started (the old one lives on in the views handed out, until they are dropped).
    */
   take(length: number): Buffer {
-    if (length > this.size) return Buffer.allocUnsafe(length);
     if (this.used + length > this.buf.length) {
+      if (length > this.maxSize) return Buffer.allocUnsafe(length);
+      this.size = Math.min(this.maxSize, Math.max(this.size * 2, length));
       this.buf = Buffer.allocUnsafeSlow(this.size);
       this.used = 0;
     }
