@@ -47,7 +47,7 @@ Napi::Function UdpSocket::Define(Napi::Env env) {
                      });
 }
 
-// new UdpSocket(address: string, port: number, batchLimit?: number, bufferBytes?: number)
+// new UdpSocket(address: string, port: number, batchLimit?: number, bufferBytes?: number, gso?: boolean)
 UdpSocket::UdpSocket(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UdpSocket>(info) {
   Napi::Env env = info.Env();
   if (info.Length() < 2 || !info[0].IsString() || !info[1].IsNumber()) {
@@ -90,6 +90,7 @@ UdpSocket::UdpSocket(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UdpSocke
     ThrowErrno(env, "bind " + addr + ":" + std::to_string(port), err);
     return;
   }
+  if (info.Length() >= 5 && info[4].IsBoolean()) gso_ = info[4].As<Napi::Boolean>().Value();
   int on = 1;
   gro_ = setsockopt(fd, IPPROTO_UDP, UDP_GRO, &on, sizeof on) == 0;
   fd_ = fd;

@@ -29,7 +29,7 @@ export interface NativeUdpSocket {
 }
 interface NativeAddon {
   TunDevice: new (name: string, batchLimit?: number, offload?: boolean) => NativeTunDevice;
-  UdpSocket: new (address: string, port: number, batchLimit?: number, bufferBytes?: number) => NativeUdpSocket;
+  UdpSocket: new (address: string, port: number, batchLimit?: number, bufferBytes?: number, gso?: boolean) => NativeUdpSocket;
 }
 
 /** An open TUN device (IFF_TUN | IFF_NO_PI): raw IP packets in and out, no packet-info header. */

@@ -37,6 +37,13 @@ export interface OpenUdpOptions {
   batchLimit?: number;
   /** SO_RCVBUF / SO_SNDBUF to ask for (capped by net.core.[rw]mem_max). */
   bufferBytes?: number;
+  /**
+   * Send runs of alike datagrams with UDP_SEGMENT (default: OVERLAY_IPSEC_UDP_GSO=1 turns it on).
+   * Off by default: the kernel then carries a run as one super-datagram up to the device that
+   * segments it, and a capture on the way (tcpdump on the node, the bridge or the peer's link, as
+   * `verify` does) records the run as one datagram that holds several ESP packets.
+   */
+  gso?: boolean;
 }
 
 /** Receive slot per batch entry in the native socket (a whole GRO run fits). */
@@ -46,7 +53,8 @@ const GRO_SEGMENTS = 64;
 
 export function openBatchUdp(address: string, port: number, opts: OpenUdpOptions = {}): BatchUdp {
   const batchLimit = opts.batchLimit ?? 64;
-  const sock = new (loadNative().UdpSocket)(address, port, batchLimit, opts.bufferBytes ?? 4 * 1024 * 1024);
+  const gso = opts.gso ?? process.env['OVERLAY_IPSEC_UDP_GSO'] === '1';
+  const sock = new (loadNative().UdpSocket)(address, port, batchLimit, opts.bufferBytes ?? 4 * 1024 * 1024, gso);
   // The send queue: buffers in a plain array, the rest in typed arrays that grow (never shrink).
   const bufs: Uint8Array[] = [];
   let lens = new Uint32Array(256);
