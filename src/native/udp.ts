@@ -48,8 +48,8 @@ export interface OpenUdpOptions {
 
 /** Receive slot per batch entry in the native socket (a whole GRO run fits). */
 const RX_SLOT = 65536;
-/** Most datagrams one GRO run splits into. */
-const GRO_SEGMENTS = 64;
+/** Most datagrams one GRO read splits into (the kernel's UDP_MAX_SEGMENTS: 64, 128 since 6.x). */
+const GRO_SEGMENTS = 128;
 
 export function openBatchUdp(address: string, port: number, opts: OpenUdpOptions = {}): BatchUdp {
   const batchLimit = opts.batchLimit ?? 64;
