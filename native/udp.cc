@@ -48,6 +48,7 @@ Napi::Function UdpSocket::Define(Napi::Env env) {
 }
 
 // new UdpSocket(address: string, port: number, batchLimit?: number, bufferBytes?: number, gso?: boolean)
+// gso (default true): UDP_SEGMENT sends and UDP_GRO reads.
 UdpSocket::UdpSocket(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UdpSocket>(info) {
   Napi::Env env = info.Env();
   if (info.Length() < 2 || !info[0].IsString() || !info[1].IsNumber()) {
@@ -91,8 +92,10 @@ UdpSocket::UdpSocket(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UdpSocke
     return;
   }
   if (info.Length() >= 5 && info[4].IsBoolean()) gso_ = info[4].As<Napi::Boolean>().Value();
+  // UDP_GRO goes with UDP_SEGMENT: once a socket asks for it, a veth with GRO merges the
+  // datagrams for it before the taps, and captures on the receiving link show merged runs too.
   int on = 1;
-  gro_ = setsockopt(fd, IPPROTO_UDP, UDP_GRO, &on, sizeof on) == 0;
+  gro_ = gso_ && setsockopt(fd, IPPROTO_UDP, UDP_GRO, &on, sizeof on) == 0;
   fd_ = fd;
   rx_msgs_.resize(batch_limit_);
   rx_iov_.resize(batch_limit_);

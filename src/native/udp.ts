@@ -38,10 +38,12 @@ export interface OpenUdpOptions {
   /** SO_RCVBUF / SO_SNDBUF to ask for (capped by net.core.[rw]mem_max). */
   bufferBytes?: number;
   /**
-   * Send runs of alike datagrams with UDP_SEGMENT (default: OVERLAY_IPSEC_UDP_GSO=1 turns it on).
-   * Off by default: the kernel then carries a run as one super-datagram up to the device that
-   * segments it, and a capture on the way (tcpdump on the node, the bridge or the peer's link, as
-   * `verify` does) records the run as one datagram that holds several ESP packets.
+   * UDP segmentation offloads: runs of alike datagrams sent with UDP_SEGMENT, reads with UDP_GRO
+   * (default: off; OVERLAY_IPSEC_UDP_GSO=1 turns them on). Off by default because the kernel then
+   * carries a run as one super-datagram — from our stack to the device that segments it, and from
+   * a GRO-capable veth to our socket — and a capture on the way (tcpdump on the node, the bridge
+   * or the peer's link, as `verify` and tshark checks do) records one datagram holding several
+   * ESP packets.
    */
   gso?: boolean;
 }
