@@ -2,6 +2,7 @@
 #include <napi.h>
 #include "aead.h"
 #ifdef __linux__
+#include "offload-api.h"
 #include "tun.h"
 #include "udp.h"
 #endif
@@ -11,6 +12,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
 #ifdef __linux__
   exports.Set("TunDevice", TunDevice::Define(env));
   exports.Set("UdpSocket", UdpSocket::Define(env));
+  DefineOffloadApi(env, exports);
 #endif
   return exports;
 }

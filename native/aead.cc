@@ -60,6 +60,8 @@ Napi::Function AesGcm::Define(Napi::Env env) {
                      {
                          InstanceMethod<&AesGcm::Seal>("seal"),
                          InstanceMethod<&AesGcm::Open>("open"),
+                         InstanceMethod<&AesGcm::SealAt>("sealAt"),
+                         InstanceMethod<&AesGcm::OpenAt>("openAt"),
                          InstanceMethod<&AesGcm::SealBatch>("sealBatch"),
                          InstanceMethod<&AesGcm::OpenBatch>("openBatch"),
                          InstanceMethod<&AesGcm::Dispose>("dispose"),
@@ -213,6 +215,82 @@ Napi::Value AesGcm::Open(const Napi::CallbackInfo& info) {
   }
   bool ok = OpenRaw(iv, aad, aadLen, ct, ctLen, icv, out + off);
   return Napi::Number::New(env, ok ? static_cast<double>(ctLen) : -1);
+}
+
+namespace {
+
+// `count` offset/length arguments from index `first` on; false with an exception pending.
+bool Offsets(const Napi::CallbackInfo& info, size_t first, size_t count, size_t* out) {
+  for (size_t k = 0; k < count; k++) {
+    if (!Offset(info, first + k, &out[k])) return false;
+  }
+  return true;
+}
+
+bool Fits(size_t off, size_t len, size_t size) { return off <= size && len <= size - off; }
+
+}  // namespace
+
+// sealAt(ivBuf, ivOffset, aad, aadLength, in, inOffset, inLength, out, outOffset) → inLength + 16.
+// seal() on spans given as offsets, so the per-packet call creates no typed-array views.
+Napi::Value AesGcm::SealAt(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint8_t *ivb, *aad, *in, *out;
+  size_t ivbLen, aadBufLen, inBufLen, outBufLen;
+  size_t o[5];  // ivOffset, aadLength, inOffset, inLength, outOffset (args 1, 3, 5, 6, 8)
+  if (info.Length() < 9 || !Bytes(info, 0, &ivb, &ivbLen) || !Offset(info, 1, &o[0]) || !Bytes(info, 2, &aad, &aadBufLen) ||
+      !Offset(info, 3, &o[1]) || !Bytes(info, 4, &in, &inBufLen) || !Offsets(info, 5, 2, &o[2]) ||
+      !Bytes(info, 7, &out, &outBufLen) || !Offset(info, 8, &o[4])) {
+    if (!env.IsExceptionPending()) Napi::TypeError::New(env, "sealAt(ivBuf, ivOffset, aad, aadLength, in, inOffset, inLength, out, outOffset)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  if (enc_ == nullptr) {
+    Napi::Error::New(env, "AesGcm used after dispose()").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  if (!Fits(o[0], kIvLen, ivbLen) || !Fits(0, o[1], aadBufLen) || !Fits(o[2], o[3], inBufLen) || o[3] > kMaxLen ||
+      !Fits(o[4], o[3] + kIcvLen, outBufLen)) {
+    Napi::RangeError::New(env, "sealAt: a span lies outside its buffer").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  if (!SealRaw(ivb + o[0], aad, o[1], in + o[2], o[3], out + o[4])) {
+    Napi::Error::New(env, "OpenSSL AES-GCM encryption failed").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, static_cast<double>(o[3] + kIcvLen));
+}
+
+// openAt(buf, ivOffset, aad, aadLength, ctOffset, ctLength, icvOffset, out, outOffset) → ctLength,
+// or -1 when the ICV does not verify (or a span of `buf`, which comes from a packet, does not fit).
+Napi::Value AesGcm::OpenAt(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint8_t *buf, *aad, *out;
+  size_t bufLen, aadBufLen, outBufLen;
+  size_t o[6];  // ivOffset, aadLength, ctOffset, ctLength, icvOffset, outOffset
+  if (info.Length() < 9 || !Bytes(info, 0, &buf, &bufLen) || !Offset(info, 1, &o[0]) || !Bytes(info, 2, &aad, &aadBufLen) ||
+      !Offsets(info, 3, 4, &o[1]) || !Bytes(info, 7, &out, &outBufLen) || !Offset(info, 8, &o[5])) {
+    if (!env.IsExceptionPending()) Napi::TypeError::New(env, "openAt(buf, ivOffset, aad, aadLength, ctOffset, ctLength, icvOffset, out, outOffset)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  if (dec_ == nullptr) {
+    Napi::Error::New(env, "AesGcm used after dispose()").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  if (!Fits(0, o[1], aadBufLen)) {
+    Napi::RangeError::New(env, "openAt: aadLength exceeds the AAD buffer").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  if (!Fits(o[0], kIvLen, bufLen) || !Fits(o[2], o[3], bufLen) || !Fits(o[4], kIcvLen, bufLen) || o[3] > kMaxLen) {
+    return Napi::Number::New(env, -1);
+  }
+  if (!Fits(o[5], o[3], outBufLen)) {
+    Napi::RangeError::New(env, "output buffer too small: " + std::to_string(o[3]) + " bytes needed at offset " + std::to_string(o[5]) +
+                                   " of " + std::to_string(outBufLen))
+        .ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  bool ok = OpenRaw(buf + o[0], aad, o[1], buf + o[2], o[3], buf + o[4], out + o[5]);
+  return Napi::Number::New(env, ok ? static_cast<double>(o[3]) : -1);
 }
 
 // sealBatch(buf, count, desc: Uint32Array) → packets sealed

@@ -17,6 +17,8 @@ class AesGcm : public Napi::ObjectWrap<AesGcm> {
  private:
   Napi::Value Seal(const Napi::CallbackInfo& info);
   Napi::Value Open(const Napi::CallbackInfo& info);
+  Napi::Value SealAt(const Napi::CallbackInfo& info);
+  Napi::Value OpenAt(const Napi::CallbackInfo& info);
   Napi::Value SealBatch(const Napi::CallbackInfo& info);
   Napi::Value OpenBatch(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);

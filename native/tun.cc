@@ -1,5 +1,7 @@
 // TUN device: open, batched non-blocking reads driven by uv_poll, single and batched writes.
-// No threads: everything runs on the Node event loop thread.
+// No threads: everything runs on the Node event loop thread. With IFF_VNET_HDR and TSO offered
+// to the kernel, reads may be 64 KB TCP super-packets (split here into MTU-sized segments) and
+// batched writes coalesce consecutive TCP segments of a flow into super-packets (GRO).
 #include "tun.h"
 
 #include <errno.h>
@@ -8,13 +10,15 @@
 #include <linux/if_tun.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cstdlib>
 
 namespace {
 
-constexpr size_t kMaxPacket = 65535;
+// A super-packet is at most 64 KB of IPv4; leave room for the header and a little slack.
+constexpr size_t kMaxFrame = 65536 + 1024;
 constexpr uint32_t kMaxBatch = 4096;
 
 void ThrowErrno(Napi::Env env, const std::string& what, int err) {
@@ -36,10 +40,14 @@ Napi::Function TunDevice::Define(Napi::Env env) {
                          InstanceMethod<&TunDevice::Write>("write"),
                          InstanceMethod<&TunDevice::WriteBatch>("writeBatch"),
                          InstanceMethod<&TunDevice::Close>("close"),
+                         InstanceAccessor<&TunDevice::Offload>("offload"),
+                         InstanceAccessor<&TunDevice::Dropped>("dropped"),
                      });
 }
 
-// new TunDevice(name: string, batchLimit?: number). An empty name lets the kernel choose (tun%d).
+// new TunDevice(name: string, batchLimit?: number, offload?: boolean). An empty name lets the
+// kernel choose (tun%d). offload (default true): IFF_VNET_HDR, and TSO4 + checksum offload when
+// the kernel accepts them.
 TunDevice::TunDevice(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TunDevice>(info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsString()) {
@@ -59,6 +67,7 @@ TunDevice::TunDevice(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TunDevic
     }
     batch_limit_ = b;
   }
+  const bool wantOffload = !(info.Length() >= 3 && info[2].IsBoolean() && !info[2].As<Napi::Boolean>().Value());
   int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) {
     ThrowErrno(env, "open /dev/net/tun", errno);
@@ -66,7 +75,7 @@ TunDevice::TunDevice(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TunDevic
   }
   struct ifreq ifr;
   memset(&ifr, 0, sizeof ifr);
-  ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+  ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (wantOffload ? IFF_VNET_HDR : 0);
   memcpy(ifr.ifr_name, want.data(), want.size());
   if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
     int err = errno;
@@ -74,7 +83,14 @@ TunDevice::TunDevice(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TunDevic
     ThrowErrno(env, "ioctl TUNSETIFF " + want, err);
     return;
   }
-  scratch_ = static_cast<uint8_t*>(malloc(kMaxPacket));
+  if (wantOffload) {
+    vnet_ = true;
+    int hdrLen = static_cast<int>(offload::kVnetHdrLen);
+    // Without TSO the header is still there (and coalesced writes still work); reads are then
+    // plain packets, so a refusal here only costs speed.
+    if (ioctl(fd, TUNSETVNETHDRSZ, &hdrLen) == 0 && ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4) == 0) tso_ = true;
+  }
+  scratch_ = static_cast<uint8_t*>(malloc(kMaxFrame));
   if (scratch_ == nullptr) {
     close(fd);
     Napi::Error::New(env, "out of memory").ThrowAsJavaScriptException();
@@ -90,18 +106,41 @@ Napi::Value TunDevice::Name(const Napi::CallbackInfo& info) { return Napi::Strin
 
 Napi::Value TunDevice::Fd(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), fd_); }
 
-// start(cb: (packets: Buffer[]) => void): begins reading; cb gets each batch.
+// 'tso' (super-packets in and out), 'vnet' (coalesced writes only) or 'none'.
+Napi::Value TunDevice::Offload(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), tso_ ? "tso" : vnet_ ? "vnet" : "none");
+}
+
+Napi::Value TunDevice::Dropped(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), dropped_); }
+
+// start(cb: (count: number) => void, slab: Uint8Array, meta: Uint32Array): begins reading. Each
+// batch is written into `slab` (packet i at meta[2i], meta[2i+1] bytes) and cb(count) is called;
+// the next batch overwrites the slab, so JS must not keep views past the callback.
 Napi::Value TunDevice::Start(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (fd_ < 0) {
     Napi::Error::New(env, "TUN device is closed").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  if (info.Length() < 1 || !info[0].IsFunction()) {
-    Napi::TypeError::New(env, "start(callback: (packets: Buffer[]) => void)").ThrowAsJavaScriptException();
+  if (info.Length() < 3 || !info[0].IsFunction() || !info[1].IsTypedArray() || !info[2].IsTypedArray() ||
+      info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
+      info[2].As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array) {
+    Napi::TypeError::New(env, "start(callback: (count: number) => void, slab: Uint8Array, meta: Uint32Array)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::Uint8Array slab = info[1].As<Napi::Uint8Array>();
+  Napi::Uint32Array meta = info[2].As<Napi::Uint32Array>();
+  if (slab.ByteLength() < kMaxFrame || meta.ElementLength() < 2) {
+    Napi::RangeError::New(env, "slab must hold at least one 64 KB frame and meta one pair").ThrowAsJavaScriptException();
     return env.Undefined();
   }
   callback_ = Napi::Persistent(info[0].As<Napi::Function>());
+  slabRef_ = Napi::Persistent(slab.As<Napi::Object>());
+  metaRef_ = Napi::Persistent(meta.As<Napi::Object>());
+  slab_ = slab.Data();
+  slabCap_ = slab.ByteLength();
+  meta_ = meta.Data();
+  metaCap_ = meta.ElementLength() / 2;
   if (poll_ == nullptr) {
     poll_ = new uv_poll_t;
     uv_loop_t* loop = nullptr;
@@ -136,24 +175,80 @@ void TunDevice::OnPoll(uv_poll_t* handle, int status, int events) {
 }
 
 // Reads until EAGAIN or the batch limit, then hands the whole batch to JS in one call.
-// Level-triggered polling brings us back if packets remain after the limit.
+// Level-triggered polling brings us back if packets remain after the limit; a frame that did not
+// fit the slab is kept and starts the next round at once (the fd may not poll readable again).
 void TunDevice::ReadBatch() {
+  for (int rounds = 0; rounds < 4 && ReadRound(); rounds++) {
+  }
+}
+
+// One batch: read, split into the slab, call JS. True when a frame is pending for another round.
+bool TunDevice::ReadRound() {
+  if (slab_ == nullptr) return false;
+  size_t off = 0;
+  size_t count = 0;
+  uint32_t reads = 0;
+  while (fd_ >= 0 && reads < batch_limit_) {
+    size_t n = pending_;
+    if (n == 0) {
+      ssize_t r = read(fd_, scratch_, kMaxFrame);
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        break;  // EAGAIN (drained) or a transient error: stop this round
+      }
+      if (r == 0) break;
+      n = static_cast<size_t>(r);
+      reads++;
+    }
+    size_t k = 0;
+    size_t used = 0;
+    offload::SplitError err = offload::SplitError::kNone;
+    if (vnet_) {
+      k = offload::SplitFrame(scratch_, n, slab_ + off, slabCap_ - off, meta_ + 2 * count, metaCap_ - count, &used, &err);
+    } else if (n <= slabCap_ - off && count < metaCap_) {
+      memcpy(slab_ + off, scratch_, n);
+      meta_[2 * count] = 0;
+      meta_[2 * count + 1] = static_cast<uint32_t>(n);
+      k = 1;
+      used = n;
+    } else {
+      err = offload::SplitError::kNoRoom;
+    }
+    if (k == 0) {
+      if (err == offload::SplitError::kNoRoom && count > 0) {
+        pending_ = n;  // the slab is full: this frame opens the next batch
+        break;
+      }
+      pending_ = 0;
+      dropped_++;
+      continue;
+    }
+    for (size_t j = 0; j < k; j++) meta_[2 * (count + j)] += static_cast<uint32_t>(off);
+    off += used;
+    count += k;
+    pending_ = 0;
+  }
+  if (count == 0 || callback_.IsEmpty()) return false;
   Napi::Env env = Env();
   Napi::HandleScope scope(env);
-  Napi::Array batch = Napi::Array::New(env);
-  uint32_t n = 0;
-  while (fd_ >= 0 && n < batch_limit_) {
-    ssize_t r = read(fd_, scratch_, kMaxPacket);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      break;  // EAGAIN (drained) or a transient error: stop this round
-    }
-    if (r == 0) break;
-    batch.Set(n++, Napi::Buffer<uint8_t>::Copy(env, scratch_, static_cast<size_t>(r)));
-  }
-  if (n == 0 || callback_.IsEmpty()) return;
   // MakeCallback runs microtasks and reports exceptions the way Node's own callbacks do.
-  callback_.MakeCallback(Value(), {batch});
+  callback_.MakeCallback(Value(), {Napi::Number::New(env, static_cast<double>(count))});
+  return pending_ > 0 && fd_ >= 0;
+}
+
+bool TunDevice::WriteFrame(const struct iovec* iov, int count) {
+  ssize_t r;
+  do {
+    r = writev(fd_, iov, count);
+  } while (r < 0 && errno == EINTR);
+  return r >= 0;
+}
+
+bool TunDevice::WritePacket(const uint8_t* p, size_t len) {
+  offload::VnetHdr h;
+  memset(&h, 0, sizeof h);
+  struct iovec iov[2] = {{&h, offload::kVnetHdrLen}, {const_cast<uint8_t*>(p), len}};
+  return vnet_ ? WriteFrame(iov, 2) : WriteFrame(iov + 1, 1);
 }
 
 void TunDevice::StopPoll() {
@@ -172,15 +267,18 @@ Napi::Value TunDevice::Write(const Napi::CallbackInfo& info) {
     Napi::TypeError::New(env, "write(packet: Uint8Array)").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  Napi::Uint8Array a = info[0].As<Napi::Uint8Array>();
-  ssize_t r;
-  do {
-    r = write(fd_, a.Data(), a.ByteLength());
-  } while (r < 0 && errno == EINTR);
-  return Napi::Number::New(env, r < 0 ? errno : 0);
+  Napi::TypedArray t = info[0].As<Napi::TypedArray>();
+  if (t.TypedArrayType() != napi_uint8_array) {
+    Napi::TypeError::New(env, "write(packet: Uint8Array)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::Uint8Array a = t.As<Napi::Uint8Array>();
+  bool ok = WritePacket(a.Data(), a.ByteLength());
+  return Napi::Number::New(env, ok ? 0 : errno);
 }
 
 // writeBatch(packets: Uint8Array[]): the number of packets the kernel took; the rest are dropped.
+// With a vnet header, in-order TCP segments of a flow leave as one coalesced frame.
 Napi::Value TunDevice::WriteBatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (fd_ < 0) {
@@ -194,17 +292,25 @@ Napi::Value TunDevice::WriteBatch(const Napi::CallbackInfo& info) {
   Napi::Array arr = info[0].As<Napi::Array>();
   uint32_t len = arr.Length();
   uint32_t ok = 0;
+  if (!vnet_) {
+    for (uint32_t i = 0; i < len; i++) {
+      Napi::Value v = arr.Get(i);
+      if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) continue;
+      Napi::Uint8Array a = v.As<Napi::Uint8Array>();
+      if (WritePacket(a.Data(), a.ByteLength())) ok++;
+    }
+    return Napi::Number::New(env, ok);
+  }
+  // The packets' memory stays valid: `arr` holds them until this call returns.
+  offload::Coalescer c([this](const struct iovec* iov, int n) { return WriteFrame(iov, n); });
   for (uint32_t i = 0; i < len; i++) {
     Napi::Value v = arr.Get(i);
-    if (!v.IsTypedArray()) continue;
+    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) continue;
     Napi::Uint8Array a = v.As<Napi::Uint8Array>();
-    ssize_t r;
-    do {
-      r = write(fd_, a.Data(), a.ByteLength());
-    } while (r < 0 && errno == EINTR);
-    if (r >= 0) ok++;
+    c.Add(a.Data(), a.ByteLength());
   }
-  return Napi::Number::New(env, ok);
+  c.Flush();
+  return Napi::Number::New(env, c.accepted());
 }
 
 Napi::Value TunDevice::Close(const Napi::CallbackInfo& info) {
@@ -224,6 +330,10 @@ void TunDevice::CloseAll() {
     fd_ = -1;
   }
   if (!callback_.IsEmpty()) callback_.Reset();
+  if (!slabRef_.IsEmpty()) slabRef_.Reset();
+  if (!metaRef_.IsEmpty()) metaRef_.Reset();
+  slab_ = nullptr;
+  meta_ = nullptr;
   free(scratch_);
   scratch_ = nullptr;
 }

@@ -1,7 +1,11 @@
-// UDP socket with batched reads (recvmmsg, driven by uv_poll) and batched writes (sendmmsg).
+// UDP socket with batched reads (recvmmsg, driven by uv_poll) and batched writes (sendmmsg), with
+// the kernel's UDP segmentation offloads: consecutive datagrams of one length to one peer leave
+// as one UDP_SEGMENT send (the last may be shorter), and UDP_GRO lets the kernel hand us such a
+// run as one read, split here back into the datagrams.
 #include "udp.h"
 
 #include <arpa/inet.h>
+#include <netinet/udp.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -11,8 +15,16 @@
 
 namespace {
 
-constexpr size_t kMaxDatagram = 65535;
+constexpr size_t kSlot = 65536;  // receive slot per batch entry: a whole GRO run fits
 constexpr uint32_t kMaxBatch = 1024;
+constexpr uint32_t kMaxGsoSegments = 64;  // the kernel's UDP_MAX_SEGMENTS (older kernels)
+constexpr size_t kMaxGsoBytes = 65000;    // one UDP datagram over IPv4 carries at most 65507
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
 
 void ThrowErrno(Napi::Env env, const std::string& what, int err) {
   Napi::Error e = Napi::Error::New(env, what + ": " + strerror(err));
@@ -28,13 +40,15 @@ Napi::Function UdpSocket::Define(Napi::Env env) {
                      {
                          InstanceAccessor<&UdpSocket::Fd>("fd"),
                          InstanceAccessor<&UdpSocket::Port>("port"),
+                         InstanceAccessor<&UdpSocket::Offload>("offload"),
                          InstanceMethod<&UdpSocket::Start>("start"),
                          InstanceMethod<&UdpSocket::SendBatch>("sendBatch"),
                          InstanceMethod<&UdpSocket::Close>("close"),
                      });
 }
 
-// new UdpSocket(address: string, port: number, batchLimit?: number, bufferBytes?: number)
+// new UdpSocket(address: string, port: number, batchLimit?: number, bufferBytes?: number, gso?: boolean)
+// gso (default true): UDP_SEGMENT sends and UDP_GRO reads.
 UdpSocket::UdpSocket(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UdpSocket>(info) {
   Napi::Env env = info.Env();
   if (info.Length() < 2 || !info[0].IsString() || !info[1].IsNumber()) {
@@ -77,11 +91,16 @@ UdpSocket::UdpSocket(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UdpSocke
     ThrowErrno(env, "bind " + addr + ":" + std::to_string(port), err);
     return;
   }
+  if (info.Length() >= 5 && info[4].IsBoolean()) gso_ = info[4].As<Napi::Boolean>().Value();
+  // UDP_GRO goes with UDP_SEGMENT: once a socket asks for it, a veth with GRO merges the
+  // datagrams for it before the taps, and captures on the receiving link show merged runs too.
+  int on = 1;
+  gro_ = gso_ && setsockopt(fd, IPPROTO_UDP, UDP_GRO, &on, sizeof on) == 0;
   fd_ = fd;
-  rx_.resize(static_cast<size_t>(batch_limit_) * kMaxDatagram);
   rx_msgs_.resize(batch_limit_);
   rx_iov_.resize(batch_limit_);
   rx_addr_.resize(batch_limit_);
+  rx_ctrl_.resize(static_cast<size_t>(batch_limit_) * CMSG_SPACE(sizeof(int)));
 }
 
 UdpSocket::~UdpSocket() { CloseAll(); }
@@ -96,18 +115,39 @@ Napi::Value UdpSocket::Port(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), ntohs(sa.sin_port));
 }
 
-// start(cb: (datagrams: Buffer[], addrs: number[], ports: number[]) => void)
+// 'gso+gro', 'gso', 'gro' or 'none': which offloads are in use.
+Napi::Value UdpSocket::Offload(const Napi::CallbackInfo& info) {
+  const char* v = gso_ && gro_ ? "gso+gro" : gso_ ? "gso" : gro_ ? "gro" : "none";
+  return Napi::String::New(info.Env(), v);
+}
+
+// start(cb: (count: number) => void, slab: Uint8Array, meta: Uint32Array). Each batch is read into
+// `slab` (batchLimit slots of 64 KiB) and datagram i is described by meta[4i..4i+3] = offset,
+// length, IPv4 source address, source port; cb(count) follows. The next batch overwrites both.
 Napi::Value UdpSocket::Start(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (fd_ < 0) {
     Napi::Error::New(env, "socket is closed").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  if (info.Length() < 1 || !info[0].IsFunction()) {
-    Napi::TypeError::New(env, "start(callback)").ThrowAsJavaScriptException();
+  if (info.Length() < 3 || !info[0].IsFunction() || !info[1].IsTypedArray() || !info[2].IsTypedArray() ||
+      info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
+      info[2].As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array) {
+    Napi::TypeError::New(env, "start(callback: (count: number) => void, slab: Uint8Array, meta: Uint32Array)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::Uint8Array slab = info[1].As<Napi::Uint8Array>();
+  Napi::Uint32Array meta = info[2].As<Napi::Uint32Array>();
+  if (slab.ByteLength() < static_cast<size_t>(batch_limit_) * kSlot || meta.ElementLength() < 4 * static_cast<size_t>(batch_limit_)) {
+    Napi::RangeError::New(env, "slab must hold batchLimit * 65536 bytes and meta 4 words per datagram").ThrowAsJavaScriptException();
     return env.Undefined();
   }
   callback_ = Napi::Persistent(info[0].As<Napi::Function>());
+  slabRef_ = Napi::Persistent(slab.As<Napi::Object>());
+  metaRef_ = Napi::Persistent(meta.As<Napi::Object>());
+  slab_ = slab.Data();
+  meta_ = meta.Data();
+  metaCap_ = meta.ElementLength() / 4;
   if (poll_ == nullptr) {
     poll_ = new uv_poll_t;
     uv_loop_t* loop = nullptr;
@@ -133,84 +173,179 @@ void UdpSocket::OnPoll(uv_poll_t* handle, int status, int events) {
 }
 
 void UdpSocket::ReadBatch() {
-  if (fd_ < 0) return;
+  if (fd_ < 0 || slab_ == nullptr) return;
+  const size_t ctrlLen = CMSG_SPACE(sizeof(int));
   for (uint32_t i = 0; i < batch_limit_; i++) {
-    rx_iov_[i].iov_base = rx_.data() + static_cast<size_t>(i) * kMaxDatagram;
-    rx_iov_[i].iov_len = kMaxDatagram;
+    rx_iov_[i].iov_base = slab_ + static_cast<size_t>(i) * kSlot;
+    rx_iov_[i].iov_len = kSlot;
     memset(&rx_msgs_[i], 0, sizeof rx_msgs_[i]);
     rx_msgs_[i].msg_hdr.msg_iov = &rx_iov_[i];
     rx_msgs_[i].msg_hdr.msg_iovlen = 1;
     rx_msgs_[i].msg_hdr.msg_name = &rx_addr_[i];
     rx_msgs_[i].msg_hdr.msg_namelen = sizeof rx_addr_[i];
+    if (gro_) {
+      rx_msgs_[i].msg_hdr.msg_control = rx_ctrl_.data() + i * ctrlLen;
+      rx_msgs_[i].msg_hdr.msg_controllen = ctrlLen;
+    }
   }
   int n;
   do {
     n = recvmmsg(fd_, rx_msgs_.data(), batch_limit_, MSG_DONTWAIT, nullptr);
   } while (n < 0 && errno == EINTR);
   if (n <= 0) return;  // EAGAIN, or a per-packet error (ICMP) reported on the socket: nothing to hand over
+  size_t count = 0;
+  for (int i = 0; i < n && count < metaCap_; i++) {
+    const size_t len = rx_msgs_[i].msg_len;
+    size_t seg = 0;
+    for (struct cmsghdr* c = CMSG_FIRSTHDR(&rx_msgs_[i].msg_hdr); gro_ && c != nullptr; c = CMSG_NXTHDR(&rx_msgs_[i].msg_hdr, c)) {
+      if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+        int g;
+        memcpy(&g, CMSG_DATA(c), sizeof g);
+        if (g > 0) seg = static_cast<size_t>(g);
+      }
+    }
+    if (seg == 0 || seg > len) seg = len;
+    const uint32_t addr = ntohl(rx_addr_[i].sin_addr.s_addr);
+    const uint32_t port = ntohs(rx_addr_[i].sin_port);
+    const size_t base = static_cast<size_t>(i) * kSlot;
+    size_t off = 0;
+    do {  // a zero-length datagram is one datagram too
+      const size_t l = len - off < seg ? len - off : seg;
+      uint32_t* m = meta_ + 4 * count;
+      m[0] = static_cast<uint32_t>(base + off);
+      m[1] = static_cast<uint32_t>(l);
+      m[2] = addr;
+      m[3] = port;
+      count++;
+      off += l;
+    } while (off < len && count < metaCap_);
+  }
+  if (count == 0 || callback_.IsEmpty()) return;
   Napi::Env env = Env();
   Napi::HandleScope scope(env);
-  Napi::Array bufs = Napi::Array::New(env, n);
-  Napi::Array addrs = Napi::Array::New(env, n);
-  Napi::Array ports = Napi::Array::New(env, n);
-  for (int i = 0; i < n; i++) {
-    bufs.Set(i, Napi::Buffer<uint8_t>::Copy(env, static_cast<uint8_t*>(rx_iov_[i].iov_base), rx_msgs_[i].msg_len));
-    addrs.Set(i, Napi::Number::New(env, ntohl(rx_addr_[i].sin_addr.s_addr)));
-    ports.Set(i, Napi::Number::New(env, ntohs(rx_addr_[i].sin_port)));
-  }
-  if (!callback_.IsEmpty()) callback_.MakeCallback(Value(), {bufs, addrs, ports});
+  callback_.MakeCallback(Value(), {Napi::Number::New(env, static_cast<double>(count))});
 }
 
-// sendBatch(bufs: Uint8Array[], lengths: number[], addrs: number[], ports: number[]): number sent.
-// Datagrams the kernel will not take now (socket buffer full) are dropped, like a full NIC queue.
+// Messages for datagrams [from, count) into tx_msgs_ from index `base` on; returns how many.
+// There are never more messages than datagrams, so base + result <= count always fits.
+// With GSO, a run of datagrams to one peer whose lengths equal the first's (the last may be
+// shorter) becomes one message with UDP_SEGMENT, its buffers gathered by the iovec array.
+size_t UdpSocket::BuildMessages(size_t base, size_t from, size_t count, const uint32_t* lens, const uint32_t* addrs,
+                                const uint32_t* ports) {
+  const size_t ctrlLen = CMSG_SPACE(sizeof(uint16_t));
+  size_t m = base;
+  size_t i = from;
+  while (i < count) {
+    size_t j = i + 1;
+    size_t total = lens[i];
+    if (gso_ && lens[i] > 0) {
+      while (j < count && j - i < kMaxGsoSegments && addrs[j] == addrs[i] && ports[j] == ports[i] && lens[j] > 0 &&
+             lens[j] <= lens[i] && total + lens[j] <= kMaxGsoBytes) {
+        total += lens[j];
+        j++;
+        if (lens[j - 1] < lens[i]) break;  // a shorter datagram ends the run
+      }
+    }
+    struct mmsghdr& msg = tx_msgs_[m];
+    memset(&msg, 0, sizeof msg);
+    struct sockaddr_in& to = tx_to_[m];
+    memset(&to, 0, sizeof to);
+    to.sin_family = AF_INET;
+    to.sin_addr.s_addr = htonl(addrs[i]);
+    to.sin_port = htons(static_cast<uint16_t>(ports[i]));
+    msg.msg_hdr.msg_name = &to;
+    msg.msg_hdr.msg_namelen = sizeof to;
+    msg.msg_hdr.msg_iov = &tx_iov_[i];
+    msg.msg_hdr.msg_iovlen = j - i;
+    if (j - i > 1) {
+      uint8_t* ctrl = tx_ctrl_.data() + m * ctrlLen;
+      memset(ctrl, 0, ctrlLen);
+      msg.msg_hdr.msg_control = ctrl;
+      msg.msg_hdr.msg_controllen = ctrlLen;
+      struct cmsghdr* c = CMSG_FIRSTHDR(&msg.msg_hdr);
+      c->cmsg_level = SOL_UDP;
+      c->cmsg_type = UDP_SEGMENT;
+      c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+      uint16_t size = static_cast<uint16_t>(lens[i]);
+      memcpy(CMSG_DATA(c), &size, sizeof size);
+    }
+    tx_first_[m] = static_cast<uint32_t>(i);
+    tx_count_[m] = static_cast<uint32_t>(j - i);
+    m++;
+    i = j;
+  }
+  return m - base;
+}
+
+// sendBatch(bufs: Uint8Array[], count: number, lengths: Uint32Array, addrs: Uint32Array,
+// ports: Uint32Array): the number of datagrams sent (the first lengths[i] bytes of bufs[i] to
+// addrs[i]:ports[i]). Datagrams the kernel will not take now (socket buffer full) are dropped,
+// like a full NIC queue.
 Napi::Value UdpSocket::SendBatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (fd_ < 0) {
     Napi::Error::New(env, "socket is closed").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  if (info.Length() < 4 || !info[0].IsArray() || !info[1].IsArray() || !info[2].IsArray() || !info[3].IsArray()) {
-    Napi::TypeError::New(env, "sendBatch(bufs, lengths, addrs, ports)").ThrowAsJavaScriptException();
+  const auto isU32 = [](const Napi::Value& v) {
+    return v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_uint32_array;
+  };
+  if (info.Length() < 5 || !info[0].IsArray() || !info[1].IsNumber() || !isU32(info[2]) || !isU32(info[3]) || !isU32(info[4])) {
+    Napi::TypeError::New(env, "sendBatch(bufs: Uint8Array[], count: number, lengths: Uint32Array, addrs: Uint32Array, ports: Uint32Array)")
+        .ThrowAsJavaScriptException();
     return env.Undefined();
   }
   Napi::Array bufs = info[0].As<Napi::Array>();
-  Napi::Array lens = info[1].As<Napi::Array>();
-  Napi::Array addrs = info[2].As<Napi::Array>();
-  Napi::Array ports = info[3].As<Napi::Array>();
-  uint32_t count = bufs.Length();
-  std::vector<struct mmsghdr> msgs(count);
-  std::vector<struct iovec> iov(count);
-  std::vector<struct sockaddr_in> to(count);
-  uint32_t m = 0;
-  for (uint32_t i = 0; i < count; i++) {
-    Napi::Value b = bufs.Get(i);
-    if (!b.IsTypedArray()) continue;
-    Napi::Uint8Array a = b.As<Napi::Uint8Array>();
-    uint32_t len = lens.Get(i).As<Napi::Number>().Uint32Value();
-    if (len > a.ByteLength()) len = static_cast<uint32_t>(a.ByteLength());
-    iov[m].iov_base = a.Data();
-    iov[m].iov_len = len;
-    memset(&to[m], 0, sizeof to[m]);
-    to[m].sin_family = AF_INET;
-    to[m].sin_addr.s_addr = htonl(addrs.Get(i).As<Napi::Number>().Uint32Value());
-    to[m].sin_port = htons(static_cast<uint16_t>(ports.Get(i).As<Napi::Number>().Uint32Value()));
-    memset(&msgs[m], 0, sizeof msgs[m]);
-    msgs[m].msg_hdr.msg_iov = &iov[m];
-    msgs[m].msg_hdr.msg_iovlen = 1;
-    msgs[m].msg_hdr.msg_name = &to[m];
-    msgs[m].msg_hdr.msg_namelen = sizeof to[m];
-    m++;
+  const size_t count = info[1].As<Napi::Number>().Uint32Value();
+  Napi::Uint32Array lensA = info[2].As<Napi::Uint32Array>();
+  Napi::Uint32Array addrsA = info[3].As<Napi::Uint32Array>();
+  Napi::Uint32Array portsA = info[4].As<Napi::Uint32Array>();
+  if (count > bufs.Length() || count > lensA.ElementLength() || count > addrsA.ElementLength() || count > portsA.ElementLength()) {
+    Napi::RangeError::New(env, "sendBatch: count exceeds an array").ThrowAsJavaScriptException();
+    return env.Undefined();
   }
+  if (tx_iov_.size() < count) {
+    tx_msgs_.resize(count);
+    tx_iov_.resize(count);
+    tx_to_.resize(count);
+    tx_ctrl_.resize(count * CMSG_SPACE(sizeof(uint16_t)));
+    tx_first_.resize(count);
+    tx_count_.resize(count);
+  }
+  uint32_t* lens = lensA.Data();
+  const uint32_t* addrs = addrsA.Data();
+  const uint32_t* ports = portsA.Data();
+  for (size_t i = 0; i < count; i++) {
+    Napi::Value b = bufs.Get(static_cast<uint32_t>(i));
+    if (!b.IsTypedArray() || b.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array || ports[i] > 65535) {
+      Napi::TypeError::New(env, "sendBatch: bufs[" + std::to_string(i) + "] is not a Uint8Array or its port is out of range")
+          .ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    Napi::Uint8Array a = b.As<Napi::Uint8Array>();
+    if (lens[i] > a.ByteLength()) lens[i] = static_cast<uint32_t>(a.ByteLength());
+    tx_iov_[i].iov_base = a.Data();
+    tx_iov_[i].iov_len = lens[i];
+  }
+  size_t m = BuildMessages(0, 0, count, lens, addrs, ports);
+  size_t done = 0;
   uint32_t sent = 0;
-  while (sent < m) {
-    int r = sendmmsg(fd_, msgs.data() + sent, m - sent, MSG_DONTWAIT);
+  while (done < m) {
+    int r = sendmmsg(fd_, tx_msgs_.data() + done, static_cast<unsigned>(m - done), MSG_DONTWAIT);
     if (r < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == ENOBUFS) break;
-      sent++;  // this datagram failed (e.g. unreachable): skip it, keep the rest
+      if (gso_ && tx_count_[done] > 1 && (errno == EIO || errno == EINVAL || errno == EOPNOTSUPP || errno == ENOPROTOOPT)) {
+        // This kernel or route cannot segment: send one by one from here on.
+        gso_ = false;
+        m = done + BuildMessages(done, tx_first_[done], count, lens, addrs, ports);
+        continue;
+      }
+      done++;  // this message failed (e.g. unreachable): skip it, keep the rest
       continue;
     }
-    sent += static_cast<uint32_t>(r);
+    for (int k = 0; k < r; k++) sent += tx_count_[done + static_cast<size_t>(k)];
+    done += static_cast<size_t>(r);
   }
   return Napi::Number::New(env, sent);
 }

@@ -1,5 +1,6 @@
-// A UDP/IPv4 socket read in batches (recvmmsg) from the Node event loop and written in batches
-// (sendmmsg): the ESP-in-UDP "conn" of the data path, one system call per batch, not per packet.
+// A UDP/IPv4 socket read in batches (recvmmsg, UDP_GRO) from the Node event loop and written in
+// batches (sendmmsg, UDP_SEGMENT): the ESP-in-UDP "conn" of the data path, one system call per
+// batch and, where datagrams to one peer are alike, one trip through the kernel per run of them.
 #pragma once
 #include <napi.h>
 #include <uv.h>
@@ -16,6 +17,7 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
  private:
   Napi::Value Fd(const Napi::CallbackInfo& info);
   Napi::Value Port(const Napi::CallbackInfo& info);
+  Napi::Value Offload(const Napi::CallbackInfo& info);
   Napi::Value Start(const Napi::CallbackInfo& info);
   Napi::Value SendBatch(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
@@ -23,15 +25,31 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   static void OnPoll(uv_poll_t* handle, int status, int events);
   void ReadBatch();
   void CloseAll();
+  size_t BuildMessages(size_t base, size_t from, size_t count, const uint32_t* lens, const uint32_t* addrs, const uint32_t* ports);
 
   int fd_ = -1;
   uint32_t batch_limit_ = 64;
+  bool gro_ = false;  // UDP_GRO on: a datagram read may be several, gso_size apart
+  bool gso_ = true;   // UDP_SEGMENT in use until the kernel refuses it once
   uv_poll_t* poll_ = nullptr;
   Napi::FunctionReference callback_;
   Napi::ObjectReference self_;
-  // Receive scratch: one buffer, address and header per batch slot.
-  std::vector<uint8_t> rx_;
+  // Receive: the JS-owned slab (one 64 KiB slot per batch slot) and the per-datagram meta
+  // (offset, length, address, port), kept alive by references.
+  Napi::ObjectReference slabRef_;
+  Napi::ObjectReference metaRef_;
+  uint8_t* slab_ = nullptr;
+  uint32_t* meta_ = nullptr;
+  size_t metaCap_ = 0;  // datagrams
   std::vector<struct mmsghdr> rx_msgs_;
   std::vector<struct iovec> rx_iov_;
   std::vector<struct sockaddr_in> rx_addr_;
+  std::vector<uint8_t> rx_ctrl_;
+  // Send scratch, reused across calls: one message per datagram or per run of alike datagrams.
+  std::vector<struct mmsghdr> tx_msgs_;
+  std::vector<struct iovec> tx_iov_;
+  std::vector<struct sockaddr_in> tx_to_;
+  std::vector<uint8_t> tx_ctrl_;
+  std::vector<uint32_t> tx_first_;  // first datagram index of each message
+  std::vector<uint32_t> tx_count_;  // datagrams in each message
 };

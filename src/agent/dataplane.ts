@@ -11,6 +11,7 @@ import { startNodeOverlay, type RunningOverlay } from '../overlay/node-service.j
 import type { NodeOverlayConfig } from '../overlay/node-config.js';
 import type { TunPort } from '../overlay/node-overlay.js';
 import { UdpEndpoint } from '../ipsecd/udp.js';
+import { BufferArena } from '../util/arena.js';
 
 /**
  * One node's data plane: the pod TUN and the Geneve overlay, and — with IPsec on — the ESP data
@@ -66,9 +67,37 @@ export class DataPlane {
     let udp: UdpEndpoint | undefined;
     let driver: IkeDriver | undefined;
     let dp!: DataPlane;
+    // Decrypted packets of one batch of datagrams reach the overlay (and the TUN) together, in a
+    // microtask after the batch: one coalescing TUN write per batch, not one write per packet.
+    // Their buffers come from an arena reused once the batch is written.
+    let inbound: Buffer[] = [];
+    let inboundScheduled = false;
+    const inboundArena = new BufferArena(2 << 20);
+    const deliverInbound = (): void => {
+      inboundScheduled = false;
+      const batch = inbound;
+      inbound = [];
+      try {
+        underlay.deliver(batch);
+      } finally {
+        inboundArena.reset();
+      }
+    };
     const esp = new EspDataPath({
-      tun: { write: (packets) => underlay.deliver(packets) },
-      udp: { send: (d, len, port, addr) => udp?.send(d, len, port, addr) },
+      tun: {
+        write: (packets) => {
+          for (const p of packets) inbound.push(p);
+          if (!inboundScheduled) {
+            inboundScheduled = true;
+            queueMicrotask(deliverInbound);
+          }
+        },
+        allocate: (length) => inboundArena.take(length),
+      },
+      udp: {
+        send: (d, len, port, addr) => udp?.send(d, len, port, addr),
+        allocate: (length) => (udp ? udp.allocate(length) : Buffer.allocUnsafe(length)),
+      },
       now: o.now,
       onEvent: (e: EspEvent) => driver?.onEspEvent(e),
     });

@@ -84,6 +84,22 @@ export class EspGcm {
   }
 
   /**
+   * seal() with the IV, the plaintext and the output given as offsets into buffers, and the AAD
+   * as the first `aadLength` bytes of `aad`: the same bytes, without a view made per packet.
+   */
+  sealAt(ivBuf: Buffer, ivOffset: number, aad: Buffer, aadLength: number, input: Buffer, inOffset: number, inLength: number, out: Buffer, outOffset: number): number {
+    if (this.native) return this.native.sealAt(ivBuf, ivOffset, aad, aadLength, input, inOffset, inLength, out, outOffset);
+    return this.seal(ivBuf.subarray(ivOffset, ivOffset + GCM_IV_LENGTH), aad.subarray(0, aadLength), input.subarray(inOffset, inOffset + inLength), out, outOffset);
+  }
+
+  /** open() with IV, ciphertext and ICV as offsets into one buffer (a received packet). */
+  openAt(buf: Buffer, ivOffset: number, aad: Buffer, aadLength: number, ctOffset: number, ctLength: number, icvOffset: number, out: Buffer, outOffset: number): number {
+    if (this.native) return this.native.openAt(buf, ivOffset, aad, aadLength, ctOffset, ctLength, icvOffset, out, outOffset);
+    return this.open(buf.subarray(ivOffset, ivOffset + GCM_IV_LENGTH), aad.subarray(0, aadLength), buf.subarray(ctOffset, ctOffset + ctLength),
+      buf.subarray(icvOffset, icvOffset + GCM_ICV_LENGTH), out, outOffset);
+  }
+
+  /**
    * Verifies and decrypts `ciphertext` (without the ICV) into `out` at `outOffset`.
    * Returns the plaintext length, or -1 when the ICV does not verify (nothing is written then
    * that the caller may use).

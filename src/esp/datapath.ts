@@ -29,11 +29,18 @@ export type { DataPathStatus, ChildStatus, SaStatus } from './status.js';
 /** Where decrypted packets go: whole IPv4 packets, handed over (the data path keeps no reference). */
 export interface TunWriter {
   write(packets: Buffer[]): void;
+  /**
+   * Optional: a buffer for a packet that will be passed to write() now; the writer decides how
+   * long it lives (e.g. until its batch reaches the TUN). Without it each packet is allocated.
+   */
+  allocate?(length: number): Buffer;
 }
 
 /** Where ESP-in-UDP leaves, from local port 4500. The datagram buffer is handed over, never reused. */
 export interface UdpSender {
   send(datagram: Buffer, length: number, port: number, address: string): void;
+  /** Optional: a buffer for a datagram that will be passed to send() now (see TunWriter.allocate). */
+  allocate?(length: number): Buffer;
 }
 
 export interface EspDataPathOptions {
@@ -200,7 +207,7 @@ export class EspDataPath {
 
     const espLength = espPacketLength(payloadLength);
     if (espLength > MAX_UDP_PAYLOAD) return 'oversize';
-    const out = Buffer.allocUnsafe(espLength);
+    const out = this.udp.allocate ? this.udp.allocate(espLength) : Buffer.allocUnsafe(espLength);
     const n = pair.outbound.seal(pkt, payloadOffset, payloadLength, nextHeader, out, 0);
     pair.raiseEvents(this.emit);
     if (n < 0) {
@@ -246,7 +253,7 @@ export class EspDataPath {
     // Decrypt straight into the buffer handed to the TUN; transport mode leaves room in front
     // for the IPv4 header it rebuilds.
     const room = pair.mode === 'transport' ? TRANSPORT_HEADER_LENGTH : 0;
-    const out = Buffer.allocUnsafe(room + view.ciphertextLength);
+    const out = this.tun.allocate ? this.tun.allocate(room + view.ciphertextLength) : Buffer.allocUnsafe(room + view.ciphertextLength);
     const trailer = this.trailer;
     const cause = pair.inbound.open(datagram, view, out, room, trailer);
     pair.raiseEvents(this.emit);

@@ -68,13 +68,7 @@ export class EspGcmTransform {
     const ivOffset = outOffset + ESP_HEADER_LENGTH;
     writeEspIv(out, ivOffset, ivHigh, ivLow);
     const aadLength = writeEspAad(this.aad, spi, seqLow, seqHigh);
-    const written = this.gcm.seal(
-      out.subarray(ivOffset, ivOffset + ESP_IV_LENGTH),
-      this.aad.subarray(0, aadLength),
-      plain.subarray(0, encryptedLength),
-      out,
-      ivOffset + ESP_IV_LENGTH,
-    );
+    const written = this.gcm.sealAt(out, ivOffset, this.aad, aadLength, plain, 0, encryptedLength, out, ivOffset + ESP_IV_LENGTH);
     return ESP_HEADER_LENGTH + ESP_IV_LENGTH + written;
   }
 
@@ -85,13 +79,6 @@ export class EspGcmTransform {
    */
   open(buf: Buffer, view: EspPacketView, seqHigh: number | undefined, out: Buffer, outOffset: number): number {
     const aadLength = writeEspAad(this.aad, view.spi, view.seq, seqHigh);
-    return this.gcm.open(
-      buf.subarray(view.ivOffset, view.ivOffset + ESP_IV_LENGTH),
-      this.aad.subarray(0, aadLength),
-      buf.subarray(view.ciphertextOffset, view.ciphertextOffset + view.ciphertextLength),
-      buf.subarray(view.icvOffset, view.icvOffset + ESP_ICV_LENGTH),
-      out,
-      outOffset,
-    );
+    return this.gcm.openAt(buf, view.ivOffset, this.aad, aadLength, view.ciphertextOffset, view.ciphertextLength, view.icvOffset, out, outOffset);
   }
 }

@@ -13,6 +13,7 @@ import { RouteInstaller, findLocalSources, localIpv4Addresses, planRoutes } from
 import { buildStatus, xfrmName, type StatusJson } from './status.js';
 import { UdpEndpoint, type Peer } from './udp.js';
 import { IkeService } from './ike-service.js';
+import { BufferArena } from '../util/arena.js';
 
 export interface IpsecdOptions {
   config: IpsecdConfig;
@@ -76,6 +77,8 @@ export class Ipsecd {
   /** Decrypted packets the kernel refused from the TUN (e.g. a malformed inner header). */
   private tunWriteErrors = 0;
   private tunQueue: Buffer[] = [];
+  /** Decrypted packets' buffers: reused once their batch is written to the TUN. */
+  private readonly tunArena = new BufferArena(2 << 20);
   private tunFlushScheduled = false;
   /** The device holding the local address (for status, as pluto shows it). */
   private listenDev = '?';
@@ -112,8 +115,11 @@ export class Ipsecd {
     this.routes.setupTun({ ...cfg.tun, name: this.tun.name });
 
     this.dp = new EspDataPath({
-      tun: { write: (packets: Buffer[]) => this.queueTun(packets) },
-      udp: { send: (d: Buffer, len: number, port: number, addr: string) => this.udp?.send(d, len, port, addr) },
+      tun: { write: (packets: Buffer[]) => this.queueTun(packets), allocate: (length: number) => this.tunArena.take(length) },
+      udp: {
+        send: (d: Buffer, len: number, port: number, addr: string) => this.udp?.send(d, len, port, addr),
+        allocate: (length: number) => (this.udp ? this.udp.allocate(length) : Buffer.allocUnsafe(length)),
+      },
       now: this.now,
       onEvent: (e: EspEvent) => this.onEspEvent(e),
     });
@@ -199,8 +205,12 @@ export class Ipsecd {
       this.tunFlushScheduled = false;
       const batch = this.tunQueue;
       this.tunQueue = [];
-      const n = this.tun?.writeBatch(batch) ?? 0;
-      this.tunWriteErrors += batch.length - n;
+      try {
+        const n = this.tun?.writeBatch(batch) ?? 0;
+        this.tunWriteErrors += batch.length - n;
+      } finally {
+        this.tunArena.reset();
+      }
     });
   }
 

@@ -22,6 +22,7 @@ export interface Peer {
 
 /** Where the datagrams go. IKE is the IKE engine's (or a counter until it exists). */
 export interface UdpHandlers {
+  /** An ESP packet: `datagram` is valid only during the call (the next batch overwrites it). */
   esp(datagram: Buffer, offset: number, length: number, from: Peer): void;
   /** An IKE message (non-ESP marker already stripped) and the local port it came to. */
   ike(message: Buffer, from: Peer, localPort: number): void;
@@ -63,31 +64,44 @@ export class UdpEndpoint {
       throw e;
     }
     const cls = newUdpEncapClass();
+    // The ESP handler gets the sender as an object; one per distinct sender in a row, not per datagram.
+    let lastAddr = -1;
+    let lastPort = -1;
+    let lastFrom: Peer = { address: '', port: 0 };
+    const fromOf = (addr: number, port: number): Peer => {
+      if (addr !== lastAddr || port !== lastPort) {
+        lastAddr = addr;
+        lastPort = port;
+        lastFrom = { address: formatIPv4(addr), port };
+      }
+      return lastFrom;
+    };
+    // Datagrams are views into the socket's receive slab, valid during the callback only. ESP is
+    // decrypted into new buffers right away; IKE messages are copied, as the IKE engine may keep them.
     ep.natt.onDatagrams((datagrams, addrs, ports) => {
       for (let i = 0; i < datagrams.length; i++) {
         const msg = datagrams[i]!;
-        const from = { address: formatIPv4(addrs[i]!), port: ports[i]! };
         classifyUdpEncap(msg, 0, msg.length, cls);
         switch (cls.kind) {
           case 'keepalive':
             ep.keepalives++;
-            handlers.keepalive?.(from);
+            handlers.keepalive?.({ address: formatIPv4(addrs[i]!), port: ports[i]! });
             break;
           case 'ike':
-            handlers.ike(msg.subarray(cls.offset, cls.offset + cls.length), from, NATT_PORT);
+            handlers.ike(Buffer.from(msg.subarray(cls.offset, cls.offset + cls.length)), { address: formatIPv4(addrs[i]!), port: ports[i]! }, NATT_PORT);
             break;
           case 'esp':
-            handlers.esp(msg, 0, msg.length, from);
+            handlers.esp(msg, 0, msg.length, fromOf(addrs[i]!, ports[i]!));
             break;
           case 'malformed':
-            if (cls.cause === 'esp_truncated') handlers.esp(msg, 0, msg.length, from);
+            if (cls.cause === 'esp_truncated') handlers.esp(msg, 0, msg.length, fromOf(addrs[i]!, ports[i]!));
             else ep.malformed++;
         }
       }
     });
     ep.ike.onDatagrams((datagrams, addrs, ports) => {
       for (let i = 0; i < datagrams.length; i++) {
-        handlers.ike(datagrams[i]!, { address: formatIPv4(addrs[i]!), port: ports[i]! }, IKE_PORT);
+        handlers.ike(Buffer.from(datagrams[i]!), { address: formatIPv4(addrs[i]!), port: ports[i]! }, IKE_PORT);
       }
     });
     return ep;
@@ -108,6 +122,11 @@ export class UdpEndpoint {
   send(datagram: Buffer, length: number, port: number, address: string): void {
     const a = this.addr(address);
     if (a !== null) this.natt?.send(datagram, length, a, port);
+  }
+
+  /** A buffer for an ESP datagram to send() in this event-loop turn (reused after the batch leaves). */
+  allocate(length: number): Buffer {
+    return this.natt ? this.natt.allocate(length) : Buffer.allocUnsafe(length);
   }
 
   /** Datagrams dropped because the 4500 socket's send buffer was full. */

@@ -11,6 +11,10 @@ export interface NativeAesGcm {
   seal(iv: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, out: Uint8Array, outOffset: number): number;
   /** Writes the plaintext at out[outOffset]; returns its length, or -1 when the ICV does not verify (the output range is then zeroed). */
   open(iv: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array, icv: Uint8Array, out: Uint8Array, outOffset: number): number;
+  /** seal() with every span given by offset: no typed-array views per packet. */
+  sealAt(ivBuf: Uint8Array, ivOffset: number, aad: Uint8Array, aadLength: number, input: Uint8Array, inOffset: number, inLength: number, out: Uint8Array, outOffset: number): number;
+  /** open() on spans of one buffer given by offset; -1 for a bad ICV or a span outside `buf`. */
+  openAt(buf: Uint8Array, ivOffset: number, aad: Uint8Array, aadLength: number, ctOffset: number, ctLength: number, icvOffset: number, out: Uint8Array, outOffset: number): number;
   /**
    * Seals `count` packets inside `buf` in one call. `desc` holds 6 words per packet: ivOffset,
    * aadOffset, aadLength, inOffset, inLength, outOffset. Returns how many were sealed (stops at

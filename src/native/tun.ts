@@ -7,7 +7,11 @@ import { fileURLToPath } from 'node:url';
 interface NativeTunDevice {
   readonly name: string;
   readonly fd: number;
-  start(cb: (packets: Buffer[]) => void): void;
+  /** 'tso': super-packets read (split natively) and coalesced writes; 'vnet': coalesced writes only. */
+  readonly offload: 'tso' | 'vnet' | 'none';
+  /** Frames read but refused (malformed, an unsupported GSO type). */
+  readonly dropped: number;
+  start(cb: (count: number) => void, slab: Uint8Array, meta: Uint32Array): void;
   stop(): void;
   write(packet: Uint8Array): number;
   writeBatch(packets: Uint8Array[]): number;
@@ -17,13 +21,15 @@ interface NativeTunDevice {
 export interface NativeUdpSocket {
   readonly fd: number;
   readonly port: number;
-  start(cb: (datagrams: Buffer[], addrs: number[], ports: number[]) => void): void;
-  sendBatch(bufs: Uint8Array[], lengths: number[], addrs: number[], ports: number[]): number;
+  /** 'gso+gro', 'gso', 'gro' or 'none': the kernel UDP segmentation offloads in use. */
+  readonly offload: string;
+  start(cb: (count: number) => void, slab: Uint8Array, meta: Uint32Array): void;
+  sendBatch(bufs: Uint8Array[], count: number, lengths: Uint32Array, addrs: Uint32Array, ports: Uint32Array): number;
   close(): void;
 }
 interface NativeAddon {
-  TunDevice: new (name: string, batchLimit?: number) => NativeTunDevice;
-  UdpSocket: new (address: string, port: number, batchLimit?: number, bufferBytes?: number) => NativeUdpSocket;
+  TunDevice: new (name: string, batchLimit?: number, offload?: boolean) => NativeTunDevice;
+  UdpSocket: new (address: string, port: number, batchLimit?: number, bufferBytes?: number, gso?: boolean) => NativeUdpSocket;
 }
 
 /** An open TUN device (IFF_TUN | IFF_NO_PI): raw IP packets in and out, no packet-info header. */
@@ -31,22 +37,41 @@ export interface Tun {
   /** The interface name the kernel gave (the one asked for, or tunN). */
   readonly name: string;
   readonly fd: number;
-  /** Starts reading; `cb` gets every batch of packets read in one event-loop turn. */
+  /** Which offloads the device uses ('tso', 'vnet' or 'none'). */
+  readonly offload: string;
+  /**
+   * Starts reading; `cb` gets every batch of packets read in one event-loop turn. The packets are
+   * views into a buffer the next batch overwrites: copy what must outlive the callback.
+   */
   onPackets(cb: (packets: Buffer[]) => void): void;
   /** Stops reading (the device stays open). */
   pause(): void;
   /** Writes one packet; false when the kernel refused it (it is dropped). */
   write(packet: Uint8Array): boolean;
-  /** Writes packets; returns how many the kernel took. */
+  /** Writes packets; returns how many the kernel took. In-order TCP segments of a flow are coalesced. */
   writeBatch(packets: Uint8Array[]): number;
   /** Stops reading and closes the fd; the kernel removes the device. Idempotent. */
   close(): void;
 }
 
 export interface OpenTunOptions {
-  /** Most packets read per event-loop turn (1..4096, default 64). */
+  /** Most reads per event-loop turn (1..4096, default 64); a TSO read may yield many packets. */
   batchLimit?: number;
+  /**
+   * IFF_VNET_HDR with TSO and checksum offload (default true): the kernel hands over TCP
+   * super-packets (split into MTU-sized segments natively) and batch writes coalesce TCP
+   * segments into super-packets. OVERLAY_IPSEC_TUN_OFFLOAD=0 turns it off, for comparisons.
+   */
+  offload?: boolean;
 }
+
+/**
+ * The slab a batch is split into. A batch ends early when the next super-packet would not fit
+ * (it then opens the next batch), so this bounds a batch's bytes, not its reads.
+ */
+const TUN_SLAB_BYTES = 2 << 20;
+/** Most packets one batch may hold (offset, length pairs). */
+const TUN_MAX_PACKETS = 8192;
 
 /** The package root: the nearest directory upwards holding our package.json. */
 function packageRoot(): string {
@@ -79,20 +104,29 @@ export function loadNative(): NativeAddon {
 
 /** Opens (creates) TUN device `name` ('' lets the kernel choose). Needs CAP_NET_ADMIN. */
 export function openTun(name: string, opts: OpenTunOptions = {}): Tun {
-  const dev = new (loadNative().TunDevice)(name, opts.batchLimit ?? 64);
+  const offload = opts.offload ?? process.env['OVERLAY_IPSEC_TUN_OFFLOAD'] !== '0';
+  const dev = new (loadNative().TunDevice)(name, opts.batchLimit ?? 64, offload);
   let closed = false;
+  let slab: Buffer | undefined;
+  let meta: Uint32Array | undefined;
   return {
     name: dev.name,
     fd: dev.fd,
+    offload: dev.offload,
     onPackets(cb) {
-      dev.start((packets) => {
+      // Made on first use: a TUN only written to (or never started) costs no slab.
+      const s = slab ??= Buffer.allocUnsafeSlow(TUN_SLAB_BYTES);
+      const m = meta ??= new Uint32Array(TUN_MAX_PACKETS * 2);
+      dev.start((count) => {
+        const packets = new Array<Buffer>(count);
+        for (let i = 0; i < count; i++) packets[i] = s.subarray(m[2 * i]!, m[2 * i]! + m[2 * i + 1]!);
         // An exception must not vanish inside the native callback: rethrow it on a clean stack.
         try {
           cb(packets);
         } catch (err) {
           queueMicrotask(() => { throw err; });
         }
-      });
+      }, s, m);
     },
     pause() {
       if (!closed) dev.stop();

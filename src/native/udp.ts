@@ -1,16 +1,29 @@
+import { BufferArena } from '../util/arena.js';
 import { loadNative } from './tun.js';
 
 /**
  * A UDP/IPv4 socket with batched I/O: every event-loop turn reads up to `batchLimit` datagrams
  * with one recvmmsg, and datagrams sent during one turn leave together with one sendmmsg
- * (flushed in a microtask, so callers just call send()). IPv4 addresses are numbers here.
+ * (flushed in a microtask, so callers just call send()). Where the kernel offers them, runs of
+ * equal-length datagrams to one peer leave as one UDP_SEGMENT send, and UDP_GRO lets such runs
+ * arrive as one read (split natively). IPv4 addresses are numbers here.
  */
 export interface BatchUdp {
   readonly fd: number;
   /** The bound port (the kernel's choice when 0 was asked for). */
   readonly port: number;
-  /** Starts reading; `cb` gets each batch (datagram i came from addrs[i]:ports[i]). */
-  onDatagrams(cb: (datagrams: Buffer[], addrs: number[], ports: number[]) => void): void;
+  /** 'gso+gro', 'gso', 'gro' or 'none'. */
+  readonly offload: string;
+  /**
+   * Starts reading; `cb` gets each batch (datagram i came from addrs[i]:ports[i]). The datagrams
+   * and both arrays are views the next batch overwrites: copy what must outlive the callback.
+   */
+  onDatagrams(cb: (datagrams: Buffer[], addrs: Uint32Array, ports: Uint32Array) => void): void;
+  /**
+   * A buffer of `length` bytes for a datagram about to be queued with send(): valid until the
+   * queue is flushed (its space is then reused), so it must go to send() in this event-loop turn.
+   */
+  allocate(length: number): Buffer;
   /** Queues a datagram (the first `length` bytes of `buf`; the buffer is handed over). */
   send(buf: Uint8Array, length: number, addr: number, port: number): void;
   /** Sends what is queued now; returns how many the kernel took (the rest are dropped). */
@@ -24,44 +37,97 @@ export interface OpenUdpOptions {
   batchLimit?: number;
   /** SO_RCVBUF / SO_SNDBUF to ask for (capped by net.core.[rw]mem_max). */
   bufferBytes?: number;
+  /**
+   * UDP segmentation offloads: runs of alike datagrams sent with UDP_SEGMENT, reads with UDP_GRO
+   * (default: off; OVERLAY_IPSEC_UDP_GSO=1 turns them on). Off by default because the kernel then
+   * carries a run as one super-datagram — from our stack to the device that segments it, and from
+   * a GRO-capable veth to our socket — and a capture on the way (tcpdump on the node, the bridge
+   * or the peer's link, as `verify` and tshark checks do) records one datagram holding several
+   * ESP packets.
+   */
+  gso?: boolean;
 }
 
+/** Receive slot per batch entry in the native socket (a whole GRO run fits). */
+const RX_SLOT = 65536;
+/** Most datagrams one GRO read splits into (the kernel's UDP_MAX_SEGMENTS: 64, 128 since 6.x). */
+const GRO_SEGMENTS = 128;
+
 export function openBatchUdp(address: string, port: number, opts: OpenUdpOptions = {}): BatchUdp {
-  const sock = new (loadNative().UdpSocket)(address, port, opts.batchLimit ?? 64, opts.bufferBytes ?? 4 * 1024 * 1024);
-  let bufs: Uint8Array[] = [];
-  let lens: number[] = [];
-  let addrs: number[] = [];
-  let ports: number[] = [];
+  const batchLimit = opts.batchLimit ?? 64;
+  const gso = opts.gso ?? process.env['OVERLAY_IPSEC_UDP_GSO'] === '1';
+  const sock = new (loadNative().UdpSocket)(address, port, batchLimit, opts.bufferBytes ?? 4 * 1024 * 1024, gso);
+  // The send queue: buffers in a plain array, the rest in typed arrays that grow (never shrink).
+  const bufs: Uint8Array[] = [];
+  let lens = new Uint32Array(256);
+  let addrs = new Uint32Array(256);
+  let ports = new Uint32Array(256);
+  let queued = 0;
   let scheduled = false;
   let closed = false;
   let drops = 0;
+  const arena = new BufferArena(1 << 20);
   const flush = (): number => {
     scheduled = false;
-    if (closed || bufs.length === 0) return 0;
-    const n = sock.sendBatch(bufs, lens, addrs, ports);
-    drops += bufs.length - n;
-    bufs = []; lens = []; addrs = []; ports = [];
+    if (closed || queued === 0) return 0;
+    const count = queued;
+    queued = 0;
+    let n = 0;
+    try {
+      n = sock.sendBatch(bufs, count, lens, addrs, ports);
+    } finally {
+      drops += count - n;
+      bufs.length = 0;
+      arena.reset();
+    }
     return n;
+  };
+  const grow = (): void => {
+    const size = lens.length * 2;
+    const l = new Uint32Array(size); l.set(lens); lens = l;
+    const a = new Uint32Array(size); a.set(addrs); addrs = a;
+    const p = new Uint32Array(size); p.set(ports); ports = p;
   };
   return {
     fd: sock.fd,
     port: sock.port,
+    offload: sock.offload,
     onDatagrams(cb) {
-      sock.start((d, a, p) => {
+      const slab = Buffer.allocUnsafeSlow(batchLimit * RX_SLOT);
+      const cap = batchLimit * GRO_SEGMENTS;
+      const meta = new Uint32Array(cap * 4);
+      const from = new Uint32Array(cap);
+      const fromPort = new Uint32Array(cap);
+      sock.start((count) => {
+        const datagrams = new Array<Buffer>(count);
+        for (let i = 0; i < count; i++) {
+          const off = meta[4 * i]!;
+          datagrams[i] = slab.subarray(off, off + meta[4 * i + 1]!);
+          from[i] = meta[4 * i + 2]!;
+          fromPort[i] = meta[4 * i + 3]!;
+        }
         try {
-          cb(d, a, p);
+          cb(datagrams, from, fromPort);
         } catch (err) {
           queueMicrotask(() => { throw err; });
         }
-      });
+      }, slab, meta);
     },
     send(buf, length, addr, p) {
       if (closed) return;
-      bufs.push(buf); lens.push(length); addrs.push(addr >>> 0); ports.push(p);
+      if (queued === lens.length) grow();
+      bufs.push(buf);
+      lens[queued] = length;
+      addrs[queued] = addr >>> 0;
+      ports[queued] = p;
+      queued++;
       if (!scheduled) {
         scheduled = true;
         queueMicrotask(flush);
       }
+    },
+    allocate(length) {
+      return arena.take(length);
     },
     flush,
     get sendDrops() {

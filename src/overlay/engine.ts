@@ -139,9 +139,10 @@ export class OverlayEngine {
 
   /**
    * Encapsulates one IPv4 packet read from the TUN. Returns the whole outer IPv4 packet for the
-   * underlay, or undefined when the packet is dropped (counted in dropsOut).
+   * underlay, or undefined when the packet is dropped (counted in dropsOut). `allocate`, when
+   * given, provides the output buffer (e.g. from an arena whose life the underlay knows).
    */
-  encapsulate(packet: Buffer): Buffer | undefined {
+  encapsulate(packet: Buffer, allocate?: (length: number) => Buffer): Buffer | undefined {
     const len = packet.length;
     const version = len >= 1 ? packet[0]! >> 4 : 0;
     if (version !== 4) {
@@ -166,7 +167,7 @@ export class OverlayEngine {
       return undefined;
     }
     const t = this.templates.get(peer)!;
-    const out = Buffer.allocUnsafe(outerLen);
+    const out = allocate ? allocate(outerLen) : Buffer.allocUnsafe(outerLen);
     t.header.copy(out, 0, 0, ENCAP_OVERHEAD);
     packet.copy(out, ENCAP_OVERHEAD, 0, total);
     // IPv4 total length and checksum: the fixed fields' sum was precomputed per peer.

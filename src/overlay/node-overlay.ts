@@ -20,8 +20,11 @@ export class NodeOverlay implements UnderlaySink {
   private started = false;
   private readonly outBatch: Buffer[] = [];
   private readonly inBatch: Buffer[] = [];
+  private readonly allocate: ((length: number) => Buffer) | undefined;
 
-  constructor(readonly engine: OverlayEngine, readonly tun: TunPort, readonly underlay: Underlay) {}
+  constructor(readonly engine: OverlayEngine, readonly tun: TunPort, readonly underlay: Underlay) {
+    this.allocate = underlay.allocate ? (length) => underlay.allocate!(length) : undefined;
+  }
 
   async start(): Promise<void> {
     if (this.started) return;
@@ -35,12 +38,13 @@ export class NodeOverlay implements UnderlaySink {
   fromTun(packets: Buffer[]): void {
     const batch = this.outBatch;
     for (const p of packets) {
-      const out = this.engine.encapsulate(p);
+      const out = this.engine.encapsulate(p, this.allocate);
       if (out) batch.push(out);
     }
     if (batch.length > 0) {
-      this.underlay.send(batch.slice());
+      const all = batch.slice();
       batch.length = 0;
+      this.underlay.send(all);
     }
   }
 
@@ -49,12 +53,27 @@ export class NodeOverlay implements UnderlaySink {
     if (inner && !this.tun.write(inner)) this.tunWriteFailures++;
   }
 
+  fromUdpBatch(payloads: Buffer[], srcs: ArrayLike<number>): void {
+    const batch = this.inBatch;
+    for (let i = 0; i < payloads.length; i++) {
+      const inner = this.engine.decapsulateUdp(srcs[i]!, payloads[i]!);
+      if (inner) batch.push(inner);
+    }
+    this.writeInbound();
+  }
+
   fromIpv4(packets: Buffer[]): void {
     const batch = this.inBatch;
     for (const p of packets) {
       const inner = this.engine.decapsulateIpv4(p);
       if (inner) batch.push(inner);
     }
+    this.writeInbound();
+  }
+
+  /** One TUN write for the inbound batch (TCP segments of a flow coalesce there). */
+  private writeInbound(): void {
+    const batch = this.inBatch;
     if (batch.length > 0) {
       this.tunWriteFailures += batch.length - this.tun.writeBatch(batch);
       batch.length = 0;

@@ -1,3 +1,4 @@
+import { BufferArena } from '../util/arena.js';
 import { ephemeralSourcePort } from './flow-hash.js';
 import type { Underlay, UnderlaySink } from './underlay.js';
 
@@ -6,12 +7,16 @@ import type { Underlay, UnderlaySink } from './underlay.js';
  * packets go to `out` (e.g. `pkts => espDataPath.onTunPackets(pkts)`); the other layer gives
  * decrypted IPv4(UDP(Geneve)) packets back through deliver() (e.g. as its TunWriter). Since the
  * source port travels inside ESP, any port works: the RFC 8926 ephemeral range is used.
+ * `out` must be done with the packets when it returns (the ESP data path seals them at once):
+ * their buffers come from an arena reused for the next send().
  */
 export class PacketUnderlay implements Underlay {
   private sink: UnderlaySink | undefined;
   private closed = false;
   /** Packets delivered before start() or after close(), dropped. */
   dropped = 0;
+  /** The other layer consumes sent packets before send() returns: their space is reused. */
+  private readonly arena = new BufferArena(1 << 20);
 
   constructor(private readonly out: (packets: Buffer[]) => void) {}
 
@@ -19,8 +24,16 @@ export class PacketUnderlay implements Underlay {
     return ephemeralSourcePort(flowHash);
   }
 
+  allocate(length: number): Buffer {
+    return this.arena.take(length);
+  }
+
   send(packets: Buffer[]): void {
-    if (!this.closed && packets.length > 0) this.out(packets);
+    try {
+      if (!this.closed && packets.length > 0) this.out(packets);
+    } finally {
+      this.arena.reset();
+    }
   }
 
   /** Inbound whole IPv4 packets from the other layer. */

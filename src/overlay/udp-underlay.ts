@@ -1,6 +1,6 @@
-import dgram from 'node:dgram';
-import { once } from 'node:events';
-import { formatIpv4, parseIpv4 } from '../config/cidr.js';
+import { parseIpv4 } from '../config/cidr.js';
+import { openBatchUdp, type BatchUdp } from '../native/udp.js';
+import { BufferArena } from '../util/arena.js';
 import { GENEVE_UDP_PORT } from '../wire/geneve.js';
 import { IPV4_MIN_HEADER_LENGTH } from '../wire/ipv4.js';
 import { UDP_HEADER_LENGTH } from '../wire/udp.js';
@@ -22,68 +22,64 @@ export interface UdpUnderlayOptions {
   sendBufferBytes?: number;
 }
 
+/** Outer IPv4 + UDP header in front of the Geneve payload of a packet the engine built. */
+const OUTER = IPV4_MIN_HEADER_LENGTH + UDP_HEADER_LENGTH;
+
 /**
  * Plain (cleartext) Geneve over the kernel's UDP. Node has no raw sockets, so the outer source port
  * cannot be any number: each sending socket is bound to an ephemeral port and a flow's hash picks
  * one of them — one flow, one port; many flows, many ports, like a kernel Geneve device.
+ * The sockets are the native batched ones (recvmmsg/sendmmsg, UDP GSO/GRO): what was sent in one
+ * call leaves before the call returns, and what arrives in one read reaches the sink as a batch.
  */
 export class UdpUnderlay implements Underlay {
   readonly address: string;
   readonly port: number;
   private readonly senderCount: number;
-  private readonly receiveBufferBytes: number;
-  private readonly sendBufferBytes: number;
-  private receiver: dgram.Socket | undefined;
-  private senders: dgram.Socket[] = [];
+  private readonly bufferBytes: number;
+  private receiver: BatchUdp | undefined;
+  private senders: BatchUdp[] = [];
   private senderPorts: number[] = [];
-  private byPort = new Map<number, dgram.Socket>();
-  /** Peer address strings by number: the few peers are converted once, not per packet. */
-  private addrText = new Map<number, string>();
-  private addrNum = new Map<string, number>();
+  private byPort = new Map<number, BatchUdp>();
+  /** Built packets live until send() returns (every sender is flushed by then). */
+  private readonly arena = new BufferArena(1 << 20);
+  private readonly used = new Set<BatchUdp>();
   private closed = false;
-  sendErrors = 0;
+  private sendFailures = 0;
   receiveErrors = 0;
-  /** One completion callback for every send (no closure per packet). */
-  private readonly onSent = (err: Error | null): void => {
-    if (err) this.sendErrors++;
-  };
 
   constructor(opts: UdpUnderlayOptions) {
     if (parseIpv4(opts.address) === undefined) throw new Error(`underlay address "${opts.address}" is not IPv4`);
     this.address = opts.address;
     this.port = opts.port ?? GENEVE_UDP_PORT;
     this.senderCount = opts.senders ?? 8;
-    this.receiveBufferBytes = opts.receiveBufferBytes ?? 4 << 20;
-    this.sendBufferBytes = opts.sendBufferBytes ?? 4 << 20;
+    this.bufferBytes = Math.max(opts.receiveBufferBytes ?? 4 << 20, opts.sendBufferBytes ?? 4 << 20);
     if (!Number.isInteger(this.senderCount) || this.senderCount < 1 || this.senderCount > 64) throw new Error('senders must be 1..64');
   }
 
+  /** Datagrams not sent: the socket's buffer was full, or a packet was not one the engine builds. */
+  get sendErrors(): number {
+    let n = this.sendFailures;
+    for (const s of this.senders) n += s.sendDrops;
+    return n;
+  }
+
   async start(sink: UnderlaySink): Promise<void> {
-    const rx = dgram.createSocket({ type: 'udp4', reuseAddr: false, recvBufferSize: this.receiveBufferBytes });
-    rx.on('error', () => { this.receiveErrors++; });
-    rx.on('message', (msg, rinfo) => {
-      let src = this.addrNum.get(rinfo.address);
-      if (src === undefined) {
-        src = parseIpv4(rinfo.address);
-        if (src === undefined) return;
-        if (this.addrNum.size < 4096) this.addrNum.set(rinfo.address, src);
-      }
-      sink.fromUdp(src, msg);
-    });
-    this.receiver = rx;
     try {
-      await this.bind(rx, this.port);
+      const rx = this.bind(this.port, 64);
+      this.receiver = rx;
+      rx.onDatagrams((datagrams, addrs) => {
+        // Views into the receive slab: the sink consumes them (TUN write included) before returning.
+        if (sink.fromUdpBatch) sink.fromUdpBatch(datagrams, addrs);
+        else for (let i = 0; i < datagrams.length; i++) sink.fromUdp(addrs[i]!, datagrams[i]!);
+      });
       for (let i = 0; i < this.senderCount; i++) {
-        const s = dgram.createSocket({ type: 'udp4', sendBufferSize: this.sendBufferBytes });
-        // A failed send (EMSGSIZE, unreachable) must not end the process: count it.
-        s.on('error', () => { this.sendErrors++; });
-        // Anything arriving on a sending port is not Geneve to us; read and discard it.
-        s.on('message', () => {});
+        const s = this.bind(0, 4);
         this.senders.push(s);
-        await this.bind(s, 0);
-        const p = s.address().port;
-        this.senderPorts.push(p);
-        this.byPort.set(p, s);
+        // Anything arriving on a sending port is not Geneve to us; read and discard it.
+        s.onDatagrams(() => {});
+        this.senderPorts.push(s.port);
+        this.byPort.set(s.port, s);
       }
     } catch (err) {
       await this.close();
@@ -91,13 +87,13 @@ export class UdpUnderlay implements Underlay {
     }
   }
 
-  /** Binds, turning a bind error (EADDRINUSE, EADDRNOTAVAIL) into a rejection that names the address. */
-  private async bind(sock: dgram.Socket, port: number): Promise<void> {
-    sock.bind(port, this.address);
+  /** Binds, turning a bind error (EADDRINUSE, EADDRNOTAVAIL) into one that names the address. */
+  private bind(port: number, batchLimit: number): BatchUdp {
     try {
-      await once(sock, 'listening');
+      return openBatchUdp(this.address, port, { batchLimit, bufferBytes: this.bufferBytes });
     } catch (err) {
-      throw new Error(`cannot bind UDP ${this.address}:${port}: ${(err as Error).message}`);
+      const code = (err as { errno?: number }).errno === 98 ? 'EADDRINUSE' : (err as { errno?: number }).errno === 99 ? 'EADDRNOTAVAIL' : '';
+      throw new Error(`cannot bind UDP ${this.address}:${port}: ${code ? `${code} ` : ''}${(err as Error).message}`);
     }
   }
 
@@ -106,23 +102,27 @@ export class UdpUnderlay implements Underlay {
     return n === 0 ? 0 : this.senderPorts[flowHash % n]!;
   }
 
+  allocate(length: number): Buffer {
+    return this.arena.take(length);
+  }
+
   send(packets: Buffer[]): void {
     if (this.closed) return;
-    for (const pkt of packets) {
-      if (pkt.length < IPV4_MIN_HEADER_LENGTH + UDP_HEADER_LENGTH) continue;
-      const dst = pkt.readUInt32BE(16);
-      let text = this.addrText.get(dst);
-      if (text === undefined) {
-        text = formatIpv4(dst);
-        this.addrText.set(dst, text);
+    try {
+      for (const pkt of packets) {
+        if (pkt.length < OUTER) {
+          this.sendFailures++;
+          continue;
+        }
+        const sock = this.byPort.get(pkt.readUInt16BE(IPV4_MIN_HEADER_LENGTH)) ?? this.senders[0];
+        if (!sock) continue;
+        sock.send(pkt.subarray(OUTER), pkt.length - OUTER, pkt.readUInt32BE(16), this.port);
+        this.used.add(sock);
       }
-      const sock = this.byPort.get(pkt.readUInt16BE(IPV4_MIN_HEADER_LENGTH)) ?? this.senders[0];
-      if (!sock) continue;
-      try {
-        sock.send(pkt.subarray(IPV4_MIN_HEADER_LENGTH + UDP_HEADER_LENGTH), this.port, text, this.onSent);
-      } catch {
-        this.sendErrors++; // e.g. the socket closed under us during shutdown
-      }
+      for (const s of this.used) s.flush();
+    } finally {
+      this.used.clear();
+      this.arena.reset();
     }
   }
 
@@ -136,12 +136,7 @@ export class UdpUnderlay implements Underlay {
     const all = [...this.senders, ...(this.receiver ? [this.receiver] : [])];
     this.senders = [];
     this.receiver = undefined;
-    await Promise.all(all.map((s) => new Promise<void>((r) => {
-      try {
-        s.close(() => r());
-      } catch {
-        r(); // never bound, or already closed
-      }
-    })));
+    this.byPort.clear();
+    for (const s of all) s.close();
   }
 }

@@ -9,6 +9,11 @@
 export interface UnderlaySink {
   /** A Geneve UDP payload from the underlay address `src` (IPv4 as an unsigned 32-bit number). */
   fromUdp(src: number, payload: Buffer): void;
+  /**
+   * Optional: Geneve payloads read together (payload i from underlay address srcs[i]), so the
+   * inner packets can reach the TUN in one write. The payloads are valid only during the call.
+   */
+  fromUdpBatch?(payloads: Buffer[], srcs: ArrayLike<number>): void;
   /** Whole IPv4(UDP 6081(Geneve)) packets, e.g. as the ESP layer rebuilds them after decrypting. */
   fromIpv4(packets: Buffer[]): void;
 }
@@ -16,6 +21,11 @@ export interface UnderlaySink {
 export interface Underlay {
   /** The outer UDP source port for a flow hash (the plain underlay answers one of its sockets' ports). */
   sourcePort(flowHash: number): number;
+  /**
+   * Optional: a buffer for a packet that will be passed to send() in this event-loop turn, when
+   * the underlay knows when its packets are done with (see PacketUnderlay).
+   */
+  allocate?(length: number): Buffer;
   /** Sends whole IPv4(UDP(Geneve)) packets built by the engine. Never throws on a packet. */
   send(packets: Buffer[]): void;
   /** Starts receiving; inbound Geneve goes to `sink`. */
