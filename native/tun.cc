@@ -3,6 +3,7 @@
 // to the kernel, reads may be 64 KB TCP super-packets (split here into MTU-sized segments) and
 // batched writes coalesce consecutive TCP segments of a flow into super-packets (GRO).
 #include "tun.h"
+#include "napi-args.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,13 +21,6 @@ namespace {
 // A super-packet is at most 64 KB of IPv4; leave room for the header and a little slack.
 constexpr size_t kMaxFrame = 65536 + 1024;
 constexpr uint32_t kMaxBatch = 4096;
-
-void ThrowErrno(Napi::Env env, const std::string& what, int err) {
-  Napi::Error e = Napi::Error::New(env, what + ": " + strerror(err));
-  e.Set("errno", Napi::Number::New(env, err));
-  e.Set("syscall", Napi::String::New(env, what));
-  e.ThrowAsJavaScriptException();
-}
 
 }  // namespace
 
@@ -70,7 +64,7 @@ TunDevice::TunDevice(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TunDevic
   const bool wantOffload = !(info.Length() >= 3 && info[2].IsBoolean() && !info[2].As<Napi::Boolean>().Value());
   int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) {
-    ThrowErrno(env, "open /dev/net/tun", errno);
+    oi::ThrowErrno(env, "open /dev/net/tun", errno);
     return;
   }
   struct ifreq ifr;
@@ -80,7 +74,7 @@ TunDevice::TunDevice(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TunDevic
   if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
     int err = errno;
     close(fd);
-    ThrowErrno(env, "ioctl TUNSETIFF " + want, err);
+    oi::ThrowErrno(env, "ioctl TUNSETIFF " + want, err);
     return;
   }
   if (wantOffload) {
@@ -122,12 +116,7 @@ Napi::Value TunDevice::Start(const Napi::CallbackInfo& info) {
     Napi::Error::New(env, "TUN device is closed").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  if (info.Length() < 3 || !info[0].IsFunction() || !info[1].IsTypedArray() || !info[2].IsTypedArray() ||
-      info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
-      info[2].As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array) {
-    Napi::TypeError::New(env, "start(callback: (count: number) => void, slab: Uint8Array, meta: Uint32Array)").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
+  if (!oi::CheckStartArgs(info)) return env.Undefined();
   Napi::Uint8Array slab = info[1].As<Napi::Uint8Array>();
   Napi::Uint32Array meta = info[2].As<Napi::Uint32Array>();
   if (slab.ByteLength() < kMaxFrame || meta.ElementLength() < 2) {

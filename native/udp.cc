@@ -3,6 +3,7 @@
 // as one UDP_SEGMENT send (the last may be shorter), and UDP_GRO lets the kernel hand us such a
 // run as one read, split here back into the datagrams.
 #include "udp.h"
+#include "napi-args.h"
 
 #include <arpa/inet.h>
 #include <netinet/udp.h>
@@ -25,13 +26,6 @@ constexpr size_t kMaxGsoBytes = 65000;    // one UDP datagram over IPv4 carries 
 #ifndef UDP_GRO
 #define UDP_GRO 104
 #endif
-
-void ThrowErrno(Napi::Env env, const std::string& what, int err) {
-  Napi::Error e = Napi::Error::New(env, what + ": " + strerror(err));
-  e.Set("errno", Napi::Number::New(env, err));
-  e.Set("syscall", Napi::String::New(env, what));
-  e.ThrowAsJavaScriptException();
-}
 
 }  // namespace
 
@@ -77,7 +71,7 @@ UdpSocket::UdpSocket(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UdpSocke
   }
   int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
-    ThrowErrno(env, "socket", errno);
+    oi::ThrowErrno(env, "socket", errno);
     return;
   }
   if (bufBytes > 0) {
@@ -88,7 +82,7 @@ UdpSocket::UdpSocket(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UdpSocke
   if (bind(fd, reinterpret_cast<struct sockaddr*>(&sa), sizeof sa) < 0) {
     int err = errno;
     close(fd);
-    ThrowErrno(env, "bind " + addr + ":" + std::to_string(port), err);
+    oi::ThrowErrno(env, "bind " + addr + ":" + std::to_string(port), err);
     return;
   }
   if (info.Length() >= 5 && info[4].IsBoolean()) gso_ = info[4].As<Napi::Boolean>().Value();
@@ -130,12 +124,7 @@ Napi::Value UdpSocket::Start(const Napi::CallbackInfo& info) {
     Napi::Error::New(env, "socket is closed").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  if (info.Length() < 3 || !info[0].IsFunction() || !info[1].IsTypedArray() || !info[2].IsTypedArray() ||
-      info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
-      info[2].As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array) {
-    Napi::TypeError::New(env, "start(callback: (count: number) => void, slab: Uint8Array, meta: Uint32Array)").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
+  if (!oi::CheckStartArgs(info)) return env.Undefined();
   Napi::Uint8Array slab = info[1].As<Napi::Uint8Array>();
   Napi::Uint32Array meta = info[2].As<Napi::Uint32Array>();
   if (slab.ByteLength() < static_cast<size_t>(batch_limit_) * kSlot || meta.ElementLength() < 4 * static_cast<size_t>(batch_limit_)) {

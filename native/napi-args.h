@@ -1,0 +1,33 @@
+// Argument checks and errors shared by the addon's I/O classes (TUN, UDP), so both refuse bad
+// input with the same messages.
+#pragma once
+
+#include <napi.h>
+#include <string.h>
+
+#include <string>
+
+namespace oi {
+
+// Throws an Error "<what>: <strerror>" carrying errno and syscall, as Node's own errors do.
+inline void ThrowErrno(Napi::Env env, const std::string& what, int err) {
+  Napi::Error e = Napi::Error::New(env, what + ": " + strerror(err));
+  e.Set("errno", Napi::Number::New(env, err));
+  e.Set("syscall", Napi::String::New(env, what));
+  e.ThrowAsJavaScriptException();
+}
+
+// start(callback, slab: Uint8Array, meta: Uint32Array): true when the arguments have those types;
+// otherwise a TypeError is thrown and false returned.
+inline bool CheckStartArgs(const Napi::CallbackInfo& info) {
+  bool ok = info.Length() >= 3 && info[0].IsFunction() && info[1].IsTypedArray() && info[2].IsTypedArray() &&
+            info[1].As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array &&
+            info[2].As<Napi::TypedArray>().TypedArrayType() == napi_uint32_array;
+  if (!ok) {
+    Napi::TypeError::New(info.Env(), "start(callback: (count: number) => void, slab: Uint8Array, meta: Uint32Array)")
+        .ThrowAsJavaScriptException();
+  }
+  return ok;
+}
+
+}  // namespace oi
