@@ -119,10 +119,20 @@ export function randomInput(rng: Rng, corpus: readonly Buffer[]): Buffer {
     for (let i = 0; i < out.length; i++) out[i] = rng.below(256);
     return out;
   }
+  const muts = randomMutations(rng);
+  return applyMutations(corpus[rng.below(corpus.length)]!, muts, corpus);
+}
+
+/** `base` with 0..8 mutations from the generator; splices take their bytes from `corpus`. */
+export function mutateInput(rng: Rng, base: Buffer, corpus: readonly Buffer[]): Buffer {
+  return applyMutations(base, randomMutations(rng), corpus);
+}
+
+function randomMutations(rng: Rng): Mutation[] {
   const muts: Mutation[] = [];
   const k = rng.below(9);
   for (let i = 0; i < k; i++) muts.push(randomMutation(rng));
-  return applyMutations(corpus[rng.below(corpus.length)]!, muts, corpus);
+  return muts;
 }
 
 function randomMutation(rng: Rng): Mutation {

@@ -4,7 +4,12 @@
  * any crash (an exception, a broken invariant) or hang (no progress for --hang-seconds), writing
  * the input to <out>/<target>-<crash|hang>-<sha1>.bin.
  *
- *   npm run fuzz -- [--seconds 60] [--iterations 1000000] [--seed N] [--target NAME]… [--out DIR] [--json]
+ *   npm run fuzz -- [--seconds 60] [--iterations 1000000] [--seed N] [--target NAME]… [--out DIR]
+ *                   [--coverage guided|measured|off] [--corpus-out DIR] [--json]
+ *
+ * By default the campaigns are coverage-guided (V8 block coverage of dist/src, test/fuzz/coverage.ts):
+ * inputs that reach new code join the corpus; --corpus-out saves them, one file each, to seed later
+ * runs or the fixtures.
  */
 import { Worker } from 'node:worker_threads';
 import { createHash } from 'node:crypto';
@@ -14,10 +19,11 @@ import { fileURLToPath } from 'node:url';
 import { TARGETS } from './targets/index.js';
 import type { CampaignResult } from './campaign.js';
 
-interface Args { seconds: number; iterations: number; seed: number; targets: string[]; out: string; hangSeconds: number; json: boolean }
+type CoverageMode = 'guided' | 'measured' | 'off';
+interface Args { seconds: number; iterations: number; seed: number; targets: string[]; out: string; hangSeconds: number; json: boolean; coverage: CoverageMode; corpusOut?: string }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { seconds: 60, iterations: 100_000_000, seed: Date.now() % 2 ** 31, targets: [], out: 'fuzz-crashes', hangSeconds: 10, json: false };
+  const a: Args = { seconds: 60, iterations: 100_000_000, seed: Date.now() % 2 ** 31, targets: [], out: 'fuzz-crashes', hangSeconds: 10, json: false, coverage: 'guided' };
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i + 1];
     const num = (): number => {
@@ -34,6 +40,12 @@ function parseArgs(argv: string[]): Args {
       case '--target': a.targets.push(v ?? usage('--target needs a name')); i++; break;
       case '--out': a.out = v ?? usage('--out needs a directory'); i++; break;
       case '--json': a.json = true; break;
+      case '--coverage':
+        if (v !== 'guided' && v !== 'measured' && v !== 'off') usage('--coverage is guided, measured or off');
+        a.coverage = v;
+        i++;
+        break;
+      case '--corpus-out': a.corpusOut = v ?? usage('--corpus-out needs a directory'); i++; break;
       case '--help': usage(); break;
       default: usage(`unknown argument ${argv[i]}`);
     }
@@ -44,7 +56,8 @@ function parseArgs(argv: string[]): Args {
 
 function usage(problem?: string): never {
   if (problem) console.error(`fuzz: ${problem}`);
-  console.error('usage: npm run fuzz -- [--seconds S per target] [--iterations N per target] [--seed N] [--target NAME]... [--out DIR] [--hang-seconds S] [--json]');
+  console.error('usage: npm run fuzz -- [--seconds S per target] [--iterations N per target] [--seed N] [--target NAME]... [--out DIR] [--hang-seconds S]');
+  console.error('                     [--coverage guided|measured|off] [--corpus-out DIR] [--json]');
   console.error(`targets: ${TARGETS.map((t) => t.name).join(', ')}`);
   process.exit(2);
 }
@@ -64,7 +77,7 @@ function runOne(name: string, a: Args): Promise<Outcome> {
   const shared = new SharedArrayBuffer(8 + 1024 * 1024);
   const meta = new Int32Array(shared, 0, 2);
   const worker = new Worker(path.join(path.dirname(fileURLToPath(import.meta.url)), 'worker.js'), {
-    workerData: { target: name, iterations: a.iterations, seconds: a.seconds, seed: a.seed, shared },
+    workerData: { target: name, iterations: a.iterations, seconds: a.seconds, seed: a.seed, shared, coverage: a.coverage, corpusOut: a.corpusOut },
   });
   return new Promise((resolve, reject) => {
     let last = -1;
@@ -106,7 +119,7 @@ function runOne(name: string, a: Args): Promise<Outcome> {
 const args = parseArgs(process.argv.slice(2));
 const names = args.targets.length > 0 ? args.targets : TARGETS.map((t) => t.name);
 const results: Outcome[] = [];
-console.error(`fuzz: ${names.length} targets, ${args.seconds || '∞'} s / ${args.iterations} inputs each, seed ${args.seed}`);
+console.error(`fuzz: ${names.length} targets, ${args.seconds || '∞'} s / ${args.iterations} inputs each, seed ${args.seed}, coverage ${args.coverage}`);
 for (const name of names) {
   const r = await runOne(name, args).catch((e: Error): Outcome => ({ target: name, inputs: 0, seeds: 0, ms: 0, causes: {}, sizes: {}, heapMb: 0, crash: { message: e.message, input: '' } }));
   results.push(r);
@@ -115,6 +128,7 @@ for (const name of names) {
     console.log(`\n${r.target}: ${r.inputs} inputs (${r.seeds} seeds) in ${(r.ms / 1000).toFixed(1)} s, heap ${r.heapMb} MB — ${status}`);
     for (const [cause, n] of Object.entries(r.causes)) console.log(`  ${String(n).padStart(9)}  ${cause}`);
     if (Object.keys(r.sizes).length > 0) console.log(`  state: ${Object.entries(r.sizes).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+    if (r.coverage) console.log(`  coverage (${r.coverage.mode}): ${r.coverage.features} features, ${r.coverage.featuresBySeeds} by the seeds alone; ${r.coverage.kept} inputs kept for new coverage`);
   }
 }
 if (args.json) console.log(JSON.stringify({ seed: args.seed, results: results.map((r) => ({ ...r, crash: r.crash?.message })) }, null, 1));
