@@ -49,6 +49,11 @@ export interface EspDataPathOptions {
   /** Milliseconds; injected so lifetimes are testable. */
   now: () => number;
   onEvent?: (e: EspEvent) => void;
+  /**
+   * Called for each inbound packet refused as `unknown_spi` (after counting it), with its SPI and
+   * sender: the owner may decide the sender lost its state (rebooted) and set up SAs again.
+   */
+  onUnknownSpi?: (spi: number, from: { address: string; port: number }) => void;
 }
 
 /**
@@ -87,6 +92,7 @@ export class EspDataPath {
     this.now = opts.now;
     const onEvent = opts.onEvent;
     this.emit = onEvent ? (e) => onEvent(e) : () => {};
+    this.unknownSpi = opts.onUnknownSpi;
   }
 
   /**
@@ -222,7 +228,9 @@ export class EspDataPath {
    * Inbound: one ESP packet of `length` bytes at `offset` in `datagram` (the SPI first; the
    * caller has already split ESP from IKE on port 4500), received from `from`.
    */
-  onUdpEsp(datagram: Buffer, offset: number, length: number, _from: { address: string; port: number }): void {
+  private readonly unknownSpi: EspDataPathOptions['onUnknownSpi'];
+
+  onUdpEsp(datagram: Buffer, offset: number, length: number, from: { address: string; port: number }): void {
     const inBounds = offset >= 0 && length >= 0 && offset + length <= datagram.length;
     const spi = inBounds ? peekEspSpi(datagram, offset, length) : -1;
     if (spi < 0) {
@@ -232,6 +240,7 @@ export class EspDataPath {
     const pair = this.sad.get(spi);
     if (pair === undefined) {
       this.drops.unknown_spi++;
+      this.unknownSpi?.(spi, from);
       return;
     }
     const cause = this.receive(pair, datagram, offset, length);

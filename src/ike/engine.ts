@@ -130,6 +130,16 @@ export class IkeEngine {
     if (this.pacer.request(connection)) this.startInitiation(connection);
   }
 
+  /**
+   * Whether the connection has an IKE SA up or on its way: being made by either end,
+   * established, or rekeyed with its successor in flight. Deleting and dead SAs do not count.
+   * What the node agent asks before it initiates on ESP for an SPI it does not know.
+   */
+  hasLiveIkeSa(connection: string): boolean {
+    for (const sa of this.all) if (sa.name === connection && sa.state !== 'deleting' && sa.state !== 'dead') return true;
+    return false;
+  }
+
   /** Initiations in flight, waiting for their turn, and the current window. */
   get initiations(): { inFlight: number; pending: number; window: number } {
     return { inFlight: this.pacer.inFlightCount, pending: this.pacer.pendingCount, window: this.pacer.window };

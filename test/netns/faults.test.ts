@@ -59,10 +59,16 @@ test('peer reboot (state lost), as initiator and as responder: INITIAL_CONTACT c
     await waitFor(async () => (await statusOf(cl, survivor.name)).ike_sas.filter((s) => s.name === name).length === 1, 'the survivor holds one IKE SA to the rebooted node', 30_000, 250);
     const log = readFileSync(path.join(nodeDir(cl.stateDir, survivor.name), 'libreswan.log'), 'utf8');
     assert.match(log, /INITIAL_CONTACT: deleting older IKE SA of this peer|liveness check failed/, 'the stale IKE SA went by INITIAL_CONTACT (or DPD)');
-    // Bounded recovery: 3 s down, then the restart, the responder's grace (8 s) and a handshake.
-    assert.ok(r.longestSilenceMs < 30_000, `outage ${r.longestSilenceMs} ms`);
+    // Bounded recovery: 3 s down, then the restart and a handshake — the rebooted node initiates
+    // at once in either role (as responder on the survivor's ESP for SPIs it no longer knows,
+    // not after its 8 s grace). 4.0–4.6 s seen on an idle machine; the bound leaves room for a loaded one.
+    assert.ok(r.longestSilenceMs < 10_000, `outage ${r.longestSilenceMs} ms`);
+    const vs = await statusOf(cl, victim.name);
+    const u = vs.unknown_spi!;
+    assert.equal(Object.values(u).reduce((x, y) => x + y, 0), vs.drops.unknown_spi, `every unknown-SPI packet has one outcome: ${JSON.stringify(u)} vs ${vs.drops.unknown_spi}`);
+    if (role === 'responder') assert.ok(u.initiated! >= 1, `the rebooted responder initiated on the survivor's stale ESP: ${JSON.stringify(u)}`);
     assert.ok(r.lost <= Math.ceil((r.longestSilenceMs / 1000 + 1) * PPS), `only what was sent during the outage is lost: ${summary(r)}`);
-    t.diagnostic(`reboot of the ${role} (${victim.name}), down 3 s: traffic back ${recoveredMs} ms after the kill; ${summary(r)}`);
+    t.diagnostic(`reboot of the ${role} (${victim.name}), down 3 s: traffic back ${recoveredMs} ms after the kill; ${summary(r)}; the victim's unknown-SPI outcomes ${JSON.stringify(u)}`);
   }
 });
 
