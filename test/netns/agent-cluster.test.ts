@@ -253,8 +253,10 @@ test('kill -9 one agent: after its restart the tunnels are re-established and po
   const flowMs = Date.now() - t0;
   const res = await stream.stop();
   stream = undefined;
-  // The outage is bounded: the stream's longest silence covers the kill, the restart and the new SAs.
-  assert.ok(res.longestSilenceMs < 30_000, `outage ${res.longestSilenceMs} ms`);
+  // The outage is bounded: the stream's longest silence covers the kill, the restart and the new
+  // SAs. The restarted node initiates at once in either role (as the pair's responder on the
+  // stream's ESP for SPIs it lost), so no grace period is in it.
+  assert.ok(res.longestSilenceMs < 10_000, `outage ${res.longestSilenceMs} ms`);
   // Pods on the restarted node and on the others reach each other again.
   for (const other of cl.plan.nodes.filter((n) => n !== victim)) {
     for (const [from, to] of [[victim.pods[0]!, other.pods[0]!], [other.pods[1]!, victim.pods[1]!]] as const) {
