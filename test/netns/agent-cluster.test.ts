@@ -81,6 +81,8 @@ test('agents with IPsec: tunnels come up, pods talk across nodes, the underlay c
   assert.equal(early.geneve, 0, `no cleartext Geneve while SAs were negotiated: ${JSON.stringify(early)}`);
   assert.ok(early.ike > 0 && early.esp > 0, `IKE, then the background ping in ESP: ${JSON.stringify(early)}`);
   t.diagnostic(`cluster built and agents started in ${startedMs} ms; all tunnels up after ${upMs} ms`);
+  // The pod TUN's queue toward the agent is long enough to ride out a busy moment.
+  for (const n of cl.plan.nodes) assert.match(inNs(n.netns, ['ip', '-o', 'link', 'show', 'ovn-k8s-tun0']).stdout, /qlen 4096/, n.name);
 
   const pcap = path.join(cl.stateDir, 'underlay.pcap');
   capture = await startCapture(cl, pcap);
