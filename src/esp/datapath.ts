@@ -71,6 +71,7 @@ export class EspDataPath {
   private readonly udp: UdpSender;
   private readonly now: () => number;
   private readonly emit: (e: EspEvent) => void;
+  private readonly unknownSpi: EspDataPathOptions['onUnknownSpi'];
 
   private readonly children = new Map<string, Child>();
   private readonly sad = new Sad();
@@ -228,9 +229,7 @@ export class EspDataPath {
    * Inbound: one ESP packet of `length` bytes at `offset` in `datagram` (the SPI first; the
    * caller has already split ESP from IKE on port 4500), received from `from`.
    */
-  private readonly unknownSpi: EspDataPathOptions['onUnknownSpi'];
-
-  onUdpEsp(datagram: Buffer, offset: number, length: number, from: { address: string; port: number }): void {
+  onUdpEsp(datagram: Buffer, offset: number, length: number, _from: { address: string; port: number }): void {
     const inBounds = offset >= 0 && length >= 0 && offset + length <= datagram.length;
     const spi = inBounds ? peekEspSpi(datagram, offset, length) : -1;
     if (spi < 0) {
@@ -240,7 +239,7 @@ export class EspDataPath {
     const pair = this.sad.get(spi);
     if (pair === undefined) {
       this.drops.unknown_spi++;
-      this.unknownSpi?.(spi, from);
+      this.unknownSpi?.(spi, _from);
       return;
     }
     const cause = this.receive(pair, datagram, offset, length);
