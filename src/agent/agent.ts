@@ -29,6 +29,7 @@ import { createMetrics, serveMetrics } from './metrics.js';
 import { formatIpsecStatusDict, formatIpsecStatusText, formatTunnelsShow, ipsecStatusDict, ipsecStatusJson, tunnelsShow, type AgentSnapshot } from './status.js';
 import { detectUnderlay, interfaceOf } from './underlay.js';
 import { CoalescingRunner } from '../util/coalescing-runner.js';
+import { UnknownSpiTrigger } from './unknown-spi.js';
 
 /** ESP-in-UDP overhead on top of Geneve: UDP 8 + ESP header 8 + IV 8 + pad ≤ 3 + trailer 2 + ICV 16. */
 const ESP_UDP_OVERHEAD = 46;
@@ -143,6 +144,10 @@ export class Agent {
   private certPem: string | undefined;
   private trustedFps: string[] = [];
   private readonly conns = new Map<string, ConnEntry>();
+  /** Peer underlay address → connection name, for ESP that arrives for an SPI we do not know. */
+  private readonly connByAddress = new Map<string, string>();
+  /** Made with each data plane, so its counts add up to that data path's unknown_spi. */
+  private unknownSpi: UnknownSpiTrigger | undefined;
   private desired: DesiredState | undefined;
   private control: ControlServer<AgentRequest> | undefined;
   private metricsServer: http.Server | undefined;
@@ -274,9 +279,11 @@ export class Agent {
         await this.dataPlane.stop();
         this.dataPlane = undefined;
         this.conns.clear();
+        this.connByAddress.clear();
         this.peersHash = '';
       }
       if (d.ipsec && !this.auth.hasCredentials) return;
+      this.unknownSpi = new UnknownSpiTrigger({ now: this.now });
       this.dataPlane = await DataPlane.start({
         overlay: overlayCfg,
         ipsec: d.ipsec,
@@ -295,6 +302,7 @@ export class Agent {
         },
         ...(this.opts.openTun ? { openTun: this.opts.openTun } : {}),
         ...(this.opts.keylogDir ? { keylogDir: this.opts.keylogDir } : {}),
+        onUnknownSpi: (_spi, from) => this.onUnknownSpi(from.address),
       });
       this.dataPlaneHash = dpHash;
       this.log.info({ tun: overlayCfg.tunName, subnet: d.local.subnet, vni: d.local.vni, ipsec: d.mode, mtu: overlayCfg.mtu, underlayMtu: overlayCfg.underlayMtu }, 'data plane up');
@@ -432,6 +440,8 @@ export class Agent {
       this.auth.removePeer(name);
       for (const c of dp.esp!.status().children.filter((x) => x.name.startsWith(`${name}/`))) dp.esp!.removeChild(c.name);
       this.conns.delete(name);
+      for (const [addr, n] of this.connByAddress) if (n === name) this.connByAddress.delete(addr);
+      this.unknownSpi?.forget(name);
       this.log.info({ conn: name, peer: peer?.node }, peer ? 'peer changed; connection replaced' : 'peer left; connection removed');
     }
     for (const [name, peer] of wanted) {
@@ -440,6 +450,7 @@ export class Agent {
       this.auth.setPeer(name, peer.systemId);
       engine.addConnection(cfg);
       this.conns.set(name, { hash: contentHash(cfg), peerSystemId: peer.systemId, initiator: initiates(self, peer), addedAt: now, noSaSince: now, lastChildAttempt: 0 });
+      this.connByAddress.set(peer.underlay, name);
       this.log.info({ conn: name, peer: peer.node, remote: peer.underlay, initiator: initiates(self, peer) }, 'connection added');
     }
     const status = engine.status();
@@ -493,6 +504,36 @@ export class Agent {
     dp.driver!.pump();
   }
 
+  /**
+   * ESP for an SPI we do not know from `address`. When it comes from a peer we hold no IKE SA
+   * with, the peer still has SAs we lost (we restarted): initiate now rather than after the
+   * responder's grace period — our IKE_AUTH carries INITIAL_CONTACT, which makes the peer drop
+   * them. Bounded and counted by UnknownSpiTrigger (anyone can send such packets).
+   */
+  private onUnknownSpi(address: string): void {
+    const trigger = this.unknownSpi!;
+    const engine = this.dataPlane?.engine;
+    const name = this.connByAddress.get(address);
+    const entry = name === undefined ? undefined : this.conns.get(name);
+    if (!engine || name === undefined || !entry) {
+      trigger.onPacket(undefined);
+      return;
+    }
+    const driver = this.dataPlane!.driver!;
+    trigger.onPacket({
+      name,
+      hasLiveIkeSa: () => engine.hasLiveIkeSa(name),
+      // Out of the data path's receive loop: the engine runs and sends after this batch.
+      initiate: () => queueMicrotask(() => {
+        if (this.stopped || this.dataPlane?.engine !== engine || !this.conns.has(name)) return;
+        entry.noSaSince = this.now();
+        this.log.info({ conn: name, peer: address }, 'ESP for an unknown SPI from a peer we hold no IKE SA with: initiating (with INITIAL_CONTACT) now');
+        engine.initiate(name);
+        driver.pump();
+      }),
+    });
+  }
+
   private childNameOf(serial: number): string | undefined {
     for (const s of this.dataPlane?.engine?.status().ike_sas ?? []) {
       const c = s.children.find((x) => x.serial === serial);
@@ -516,6 +557,7 @@ export class Agent {
       creds: { cert: p.certPath, key: p.keyPath, ca: p.caPath },
       udp: { keepalives: dp.udp?.keepalives ?? 0, ike_datagrams: dp.ikeDatagrams, malformed: dp.udp?.malformed ?? 0, send_drops: dp.udp?.sendDrops ?? 0 },
       tun: { name: dp.overlay.tun.name, write_errors: dp.overlay.overlay.tunWriteFailures },
+      ...(dp.engine && this.unknownSpi ? { unknownSpi: this.unknownSpi.counters } : {}),
     };
   }
 

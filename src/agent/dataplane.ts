@@ -33,6 +33,8 @@ export interface DataPlaneOptions {
   openTun?: (name: string) => TunPort;
   /** Keep Wireshark key logs (esp_sa, ikev2_decryption_table) in this directory. */
   keylogDir?: string;
+  /** Inbound ESP refused as unknown_spi (already counted), with its sender. */
+  onUnknownSpi?: (spi: number, from: { address: string; port: number }) => void;
 }
 
 export class DataPlane {
@@ -100,6 +102,7 @@ export class DataPlane {
       },
       now: o.now,
       onEvent: (e: EspEvent) => driver?.onEspEvent(e),
+      ...(o.onUnknownSpi ? { onUnknownSpi: o.onUnknownSpi } : {}),
     });
     underlay = new PacketUnderlay((packets) => esp.onTunPackets(packets));
     // Nodes of one cluster sit on one underlay: a first retransmit after 1 s (not 4 s) brings a

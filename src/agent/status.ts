@@ -2,6 +2,7 @@ import type { DataPathStatus, SaStatus } from '../esp/status.js';
 import type { DropCounts } from '../esp/counters.js';
 import type { IkeSaStatus, IkeStatus } from '../ike/status.js';
 import type { OverlayStatus, TunnelStatus } from '../overlay/engine.js';
+import type { UnknownSpiCounters } from './unknown-spi.js';
 import { humanBytes, type ChildSaJson, type IkeSaJson, type StatusJson } from '../ipsecd/status.js';
 
 /**
@@ -28,6 +29,8 @@ export interface AgentSnapshot {
   creds: CredentialPaths;
   udp: { keepalives: number; ike_datagrams: number; malformed: number; send_drops?: number };
   tun: { name: string; write_errors: number };
+  /** With IPsec on: what became of ESP for unknown SPIs. */
+  unknownSpi?: UnknownSpiCounters;
 }
 
 // `ipsec status --json` (CONTRACTS.md): the same shape ipsecd answers with, one definition.
@@ -294,7 +297,10 @@ export function ipsecStatusJson(snap: AgentSnapshot): StatusJson {
   }));
   const drops = snap.esp ? { ...snap.esp.drops, malformed: snap.esp.drops.malformed + snap.udp.malformed } : { auth_failed: 0, replay: 0, unknown_spi: 0, malformed: 0, policy: 0, lifetime: 0 };
   const outbound = snap.esp?.outbound_drops ?? { no_policy: 0, no_sa: 0, policy: 0, malformed: 0, lifetime: 0, oversize: 0 };
-  return { ike_sas, drops, outbound_drops: outbound, udp: snap.udp, tun: snap.tun, listen: snap.ipsec ? [`${snap.underlay}:500`, `${snap.underlay}:4500`] : [] };
+  return {
+    ike_sas, drops, outbound_drops: outbound, udp: snap.udp, tun: snap.tun, listen: snap.ipsec ? [`${snap.underlay}:500`, `${snap.underlay}:4500`] : [],
+    ...(snap.unknownSpi ? { unknown_spi: { ...snap.unknownSpi } } : {}),
+  };
 }
 
 /** libreswan's `ipsec status`: interfaces, then per IKE SA its line and its children's two lines each. */

@@ -49,6 +49,11 @@ export interface EspDataPathOptions {
   /** Milliseconds; injected so lifetimes are testable. */
   now: () => number;
   onEvent?: (e: EspEvent) => void;
+  /**
+   * Called for each inbound packet refused as `unknown_spi` (after counting it), with its SPI and
+   * sender: the owner may decide the sender lost its state (rebooted) and set up SAs again.
+   */
+  onUnknownSpi?: (spi: number, from: { address: string; port: number }) => void;
 }
 
 /**
@@ -66,6 +71,7 @@ export class EspDataPath {
   private readonly udp: UdpSender;
   private readonly now: () => number;
   private readonly emit: (e: EspEvent) => void;
+  private readonly unknownSpi: EspDataPathOptions['onUnknownSpi'];
 
   private readonly children = new Map<string, Child>();
   private readonly sad = new Sad();
@@ -87,6 +93,7 @@ export class EspDataPath {
     this.now = opts.now;
     const onEvent = opts.onEvent;
     this.emit = onEvent ? (e) => onEvent(e) : () => {};
+    this.unknownSpi = opts.onUnknownSpi;
   }
 
   /**
@@ -232,6 +239,7 @@ export class EspDataPath {
     const pair = this.sad.get(spi);
     if (pair === undefined) {
       this.drops.unknown_spi++;
+      this.unknownSpi?.(spi, _from);
       return;
     }
     const cause = this.receive(pair, datagram, offset, length);

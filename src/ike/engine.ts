@@ -3,6 +3,7 @@ import { resolveConnection, type IkeConnectionConfig, type ResolvedConnection } 
 import { idToString } from './auth/id.js';
 import { ExchangeType, Notify, PayloadType, ProtocolId } from './constants.js';
 import { DEFAULT_TIMERS, type EngineContext, type EngineTimers } from './context.js';
+import { ClosedSaAnswers } from './closed-sas.js';
 import { CookieJar } from './cookies.js';
 import type { ChildSpec, Endpoint, IkeOutput } from './events.js';
 import { decodeHeader, fromInitiator, isResponse } from './message/header.js';
@@ -64,6 +65,8 @@ export class IkeEngine {
   private readonly halfOpenByPeer = new Map<string, IkeSa>();
   private readonly all = new Set<IkeSa>();
   private readonly childSpis = new Set<number>();
+  /** Answers to the DELETEs that closed IKE SAs, for the peer's retransmits (closed-sas.ts). */
+  private readonly closedSas = new ClosedSaAnswers();
   private outputs: IkeOutput[] = [];
   private serial = 0;
   private readonly cookies: CookieJar;
@@ -128,6 +131,16 @@ export class IkeEngine {
   initiate(connection: string): void {
     this.requireConn(connection);
     if (this.pacer.request(connection)) this.startInitiation(connection);
+  }
+
+  /**
+   * Whether the connection has an IKE SA up or on its way: being made by either end,
+   * established, or rekeyed with its successor in flight. Deleting and dead SAs do not count.
+   * What the node agent asks before it initiates on ESP for an SPI it does not know.
+   */
+  hasLiveIkeSa(connection: string): boolean {
+    for (const sa of this.all) if (sa.name === connection && sa.state !== 'deleting' && sa.state !== 'dead') return true;
+    return false;
   }
 
   /** Initiations in flight, waiting for their turn, and the current window. */
@@ -370,6 +383,12 @@ export class IkeEngine {
     const ourSpi = fromInitiator(h) ? h.spiR : h.spiI;
     const sa = this.bySpi.get(ourSpi.toString('hex'));
     if (!sa || sa.state === 'dead') {
+      const again = isResponse(h) ? undefined : this.closedSas.answer(ourSpi.toString('hex'), dg, this.opts.now());
+      if (again) {
+        this.counters.retransmittedRequests++;
+        this.sendRaw(again.packets, again.local, again.remote);
+        return;
+      }
       this.counters.unknownSpi++;
       return;
     }
@@ -425,8 +444,16 @@ export class IkeEngine {
     } else {
       msg = r.value.message;
     }
-    if (isResponse(h)) this.dispatchResponse(sa, msg, from, to);
-    else this.dispatchRequest(sa, msg, from, to);
+    if (isResponse(h)) {
+      this.dispatchResponse(sa, msg, from, to);
+      return;
+    }
+    this.dispatchRequest(sa, msg, from, to);
+    // The request closed the SA (a DELETE of it, answered): its answer outlives it for a while.
+    // (dispatchRequest may have destroyed it; TS narrowing still sees the state from above.)
+    if ((sa.state as string) === 'dead' && r.value.kind === 'message' && h.exchangeType === ExchangeType.INFORMATIONAL && sa.lastResponse?.messageId === h.messageId) {
+      this.closedSas.remember(ourSpi.toString('hex'), dg, sa.lastResponse.packets, sa.local, sa.remote, this.opts.now());
+    }
   }
 
   // ---------------- dispatch ----------------

@@ -59,6 +59,8 @@ export interface StatusJson {
   listen: string[];
   /** Extension: the IKE engine's counters (datagrams refused by cause, retransmits). */
   ike?: Record<string, number>;
+  /** Extension (agents): what became of ESP refused as unknown_spi, by outcome (see src/agent/unknown-spi.ts). */
+  unknown_spi?: Record<string, number>;
 }
 
 /** libreswan's proposal words: aes256gcm16 → AES_GCM_16_256. */

@@ -81,6 +81,8 @@ test('agents with IPsec: tunnels come up, pods talk across nodes, the underlay c
   assert.equal(early.geneve, 0, `no cleartext Geneve while SAs were negotiated: ${JSON.stringify(early)}`);
   assert.ok(early.ike > 0 && early.esp > 0, `IKE, then the background ping in ESP: ${JSON.stringify(early)}`);
   t.diagnostic(`cluster built and agents started in ${startedMs} ms; all tunnels up after ${upMs} ms`);
+  // The pod TUN's queue toward the agent is long enough to ride out a busy moment.
+  for (const n of cl.plan.nodes) assert.match(inNs(n.netns, ['ip', '-o', 'link', 'show', 'ovn-k8s-tun0']).stdout, /qlen 4096/, n.name);
 
   const pcap = path.join(cl.stateDir, 'underlay.pcap');
   capture = await startCapture(cl, pcap);
@@ -253,8 +255,10 @@ test('kill -9 one agent: after its restart the tunnels are re-established and po
   const flowMs = Date.now() - t0;
   const res = await stream.stop();
   stream = undefined;
-  // The outage is bounded: the stream's longest silence covers the kill, the restart and the new SAs.
-  assert.ok(res.longestSilenceMs < 30_000, `outage ${res.longestSilenceMs} ms`);
+  // The outage is bounded: the stream's longest silence covers the kill, the restart and the new
+  // SAs. The restarted node initiates at once in either role (as the pair's responder on the
+  // stream's ESP for SPIs it lost), so no grace period is in it.
+  assert.ok(res.longestSilenceMs < 10_000, `outage ${res.longestSilenceMs} ms`);
   // Pods on the restarted node and on the others reach each other again.
   for (const other of cl.plan.nodes.filter((n) => n !== victim)) {
     for (const [from, to] of [[victim.pods[0]!, other.pods[0]!], [other.pods[1]!, victim.pods[1]!]] as const) {

@@ -7,7 +7,6 @@ import {
   IPSEC_CONFIGS, agentState, killHard, startAgent, startCluster, startOperator, statusOf, stopCluster, stopProcess, waitReady, type Cluster,
 } from '../helpers/agent-cluster.js';
 import { SeqStream, type StreamResult } from '../helpers/seq-stream.js';
-import { clearImpairment, impairCounters, impairUnderlay } from '../helpers/impair.js';
 import { ROTATION_OFFSET, assertNoDrops, childRekey, ikeRekey, jumpAgents, nodeCreds, pictures, ikeReplaced, waitSettled } from '../helpers/key-change.js';
 import { listNamespaces } from '../../src/cluster/topology-netns.js';
 import { FsStore, storeDir, nodeDir, NETWORK_KEY } from '../../src/store/index.js';
@@ -60,10 +59,16 @@ test('peer reboot (state lost), as initiator and as responder: INITIAL_CONTACT c
     await waitFor(async () => (await statusOf(cl, survivor.name)).ike_sas.filter((s) => s.name === name).length === 1, 'the survivor holds one IKE SA to the rebooted node', 30_000, 250);
     const log = readFileSync(path.join(nodeDir(cl.stateDir, survivor.name), 'libreswan.log'), 'utf8');
     assert.match(log, /INITIAL_CONTACT: deleting older IKE SA of this peer|liveness check failed/, 'the stale IKE SA went by INITIAL_CONTACT (or DPD)');
-    // Bounded recovery: 3 s down, then the restart, the responder's grace (8 s) and a handshake.
-    assert.ok(r.longestSilenceMs < 30_000, `outage ${r.longestSilenceMs} ms`);
+    // Bounded recovery: 3 s down, then the restart and a handshake — the rebooted node initiates
+    // at once in either role (as responder on the survivor's ESP for SPIs it no longer knows,
+    // not after its 8 s grace). 4.0–4.6 s seen on an idle machine; the bound leaves room for a loaded one.
+    assert.ok(r.longestSilenceMs < 10_000, `outage ${r.longestSilenceMs} ms`);
+    const vs = await statusOf(cl, victim.name);
+    const u = vs.unknown_spi!;
+    assert.equal(Object.values(u).reduce((x, y) => x + y, 0), vs.drops.unknown_spi, `every unknown-SPI packet has one outcome: ${JSON.stringify(u)} vs ${vs.drops.unknown_spi}`);
+    if (role === 'responder') assert.ok(u.initiated! >= 1, `the rebooted responder initiated on the survivor's stale ESP: ${JSON.stringify(u)}`);
     assert.ok(r.lost <= Math.ceil((r.longestSilenceMs / 1000 + 1) * PPS), `only what was sent during the outage is lost: ${summary(r)}`);
-    t.diagnostic(`reboot of the ${role} (${victim.name}), down 3 s: traffic back ${recoveredMs} ms after the kill; ${summary(r)}`);
+    t.diagnostic(`reboot of the ${role} (${victim.name}), down 3 s: traffic back ${recoveredMs} ms after the kill; ${summary(r)}; the victim's unknown-SPI outcomes ${JSON.stringify(u)}`);
   }
 });
 
@@ -150,44 +155,6 @@ test('a damaged store document (truncated network config): clear errors, data pl
   assertNoDrops(await statusOf(cl, b.name), b.name);
   assert.equal(r.lost, 0, summary(r));
   t.diagnostic(`network document truncated under a stream: agents reported it, repaired ${repairedMs} ms after the operator restart; ${summary(r)}`);
-});
-
-test('a lossy, duplicating underlay (20 % of IKE and ESP dropped, 10 % duplicated): IKE converges, rekeys complete, no duplicate reaches a pod', { timeout: 240_000 }, async (t) => {
-  let c: Cluster | undefined;
-  let stream: SeqStream | undefined;
-  t.after(async () => {
-    stream?.kill();
-    if (c) clearImpairment(c.plan);
-    await stopCluster(c);
-  });
-  const t0 = Date.now();
-  // Impaired from the first IKE_SA_INIT: the rules go in before the agents start.
-  c = await startCluster({
-    prefix: PREFIX, configs: IPSEC_CONFIGS, masters: 1, workers: 1, agentEnv: { OI_CLOCK_OFFSET: '0' },
-    beforeAgents: async (x) => impairUnderlay(x.plan, { lossPct: 20, dupPct: 10 }),
-  });
-  const cl = c;
-  await waitReady(cl, 180_000, 'every tunnel established over the impaired underlay');
-  const upMs = Date.now() - t0;
-  const [a, b] = cl.plan.nodes as [typeof cl.plan.nodes[0], typeof cl.plan.nodes[0]];
-  stream = await SeqStream.start(a.pods[0]!, b.pods[0]!, PPS);
-  await stream.flowing(500, 30_000);
-  const r0 = Date.now();
-  await childRekey(cl, a.name);
-  await ikeRekey(cl, a.name);
-  const rekeyMs = Date.now() - r0;
-  await stream.flowing(500, 30_000);
-  const r = await stream.stop();
-  stream = undefined;
-  const counters = impairCounters(cl.plan);
-  const st = await statusOf(cl, b.name);
-  // The underlay loses what it drops; nothing else is lost and no duplicate gets through ESP's replay window.
-  assert.ok(counters.dropped > 0 && counters.duplicated > 0, JSON.stringify(counters));
-  assert.equal(r.duplicates, 0, `no duplicate reached the pod: ${summary(r)}`);
-  assert.ok(st.drops.replay > 0, `duplicated ESP refused as replays: ${JSON.stringify(st.drops)}`);
-  assert.equal(st.drops.auth_failed, 0);
-  assert.ok(r.lost < r.sent * 0.35, `loss near the underlay's 20 %: ${summary(r)}`);
-  t.diagnostic(`impaired underlay (20 % loss, 10 % duplicates on UDP 500/4500): tunnels up ${upMs} ms after start; child + IKE rekey ${rekeyMs} ms; ${summary(r)} (${(100 * r.lost / r.sent).toFixed(1)} %); underlay dropped ${counters.dropped}, duplicated ${counters.duplicated}; replays refused at ${b.name}: ${st.drops.replay}`);
 });
 
 test('teardown leaves no namespace behind', async () => {

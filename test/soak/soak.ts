@@ -21,36 +21,59 @@ function arg(name: string, dflt: number): number {
 const seconds = arg('--seconds', Number(process.env.SOAK_SECONDS ?? 300));
 const pps = arg('--pps', 1500);
 
-async function unknownSpi(c: Cluster): Promise<number> {
-  let n = 0;
-  for (const node of c.plan.nodes) n += (await statusOf(c, node.name)).drops.unknown_spi;
-  return n;
+/**
+ * One agent's counters, with the PID they belong to: a restarted agent counts from 0 again, and
+ * so does its pod TUN (made anew by the new process).
+ */
+interface AgentCounts { pid: number | undefined; unknownSpi: number; other: number; tunDrops: number }
+
+/**
+ * Per node: ESP refused as unknown_spi, and the agent's other drops — outbound drops, TUN write
+ * errors, UDP send drops.
+ */
+async function agentCounts(c: Cluster): Promise<Map<string, AgentCounts>> {
+  const out = new Map<string, AgentCounts>();
+  for (const node of c.plan.nodes) {
+    const st = await statusOf(c, node.name);
+    out.set(node.name, {
+      pid: agentState(c, node.name)?.pid,
+      unknownSpi: st.drops.unknown_spi,
+      other: Object.values(st.outbound_drops).reduce((x, y) => x + y, 0) + st.tun.write_errors + (st.udp.send_drops ?? 0),
+      tunDrops: tunDrops(node.netns),
+    });
+  }
+  return out;
 }
 
 /**
- * Every other place a datagram can be dropped on the way, summed over the nodes: the agents'
- * outbound drops, TUN write errors and UDP send drops, and the kernel's drops on the pod TUN
- * (its queue overflows when an agent does not read it for a while) and UDP receive errors.
+ * What the agents counted between two snapshots. An agent restarted meanwhile counts from 0, so
+ * all it counted since its start is taken (what it counted between the first snapshot and its
+ * kill died with it: a few milliseconds).
  */
-function kernelDrops(c: Cluster): number {
+function countedBetween(before: Map<string, AgentCounts>, after: Map<string, AgentCounts>, k: 'unknownSpi' | 'other' | 'tunDrops'): number {
   let n = 0;
-  for (const node of c.plan.nodes) {
-    const link = inNs(node.netns, ['ip', '-s', '-o', 'link', 'show', 'ovn-k8s-tun0']).stdout;
-    const m = /TX:[^0-9]*\d+\s+\d+\s+\d+\s+(\d+)/.exec(link.replace(/\\/g, ' '));
-    n += m ? Number(m[1]) : 0;
-    for (const ns of [node.netns, ...node.pods.map((p) => p.netns)]) {
-      const snmp = inNs(ns, ['cat', '/proc/net/snmp']).stdout.split('\n').filter((l) => l.startsWith('Udp:')).map((l) => l.split(/\s+/));
-      if (snmp.length === 2) n += Number(snmp[1]![snmp[0]!.indexOf('InErrors')]);
-    }
+  for (const [node, a] of after) {
+    const b = before.get(node);
+    n += a[k] - (b && b.pid === a.pid ? b[k] : 0);
   }
   return n;
 }
 
-async function agentDrops(c: Cluster): Promise<number> {
+/** The kernel's drops on a node's pod TUN: its queue overflowed while the agent did not read it. */
+function tunDrops(netns: string): number {
+  const link = inNs(netns, ['ip', '-s', '-o', 'link', 'show', 'ovn-k8s-tun0']).stdout;
+  const m = /TX:[^0-9]*\d+\s+\d+\s+\d+\s+(\d+)/.exec(link.replace(/\\/g, ' '));
+  return m ? Number(m[1]) : 0;
+}
+
+/** UDP receive errors (no room in a socket's buffer), summed over the nodes and pods: namespace counters, kept across agent restarts. */
+function udpErrors(c: Cluster): number {
   let n = 0;
   for (const node of c.plan.nodes) {
-    const st = await statusOf(c, node.name);
-    n += Object.values(st.outbound_drops).reduce((x, y) => x + y, 0) + st.tun.write_errors + (st.udp.send_drops ?? 0);
+    for (const ns of [node.netns, ...node.pods.map((p) => p.netns)]) {
+      const snmp = inNs(ns, ['cat', '/proc/net/snmp']).stdout.split('\n').filter((l) => l.startsWith('Udp:')).map((l) => l.split(/\s+/));
+      if (snmp.length === 2) n += Number(snmp[1]![snmp[0]!.indexOf('InErrors')]);
+    }
   }
   return n;
 }
@@ -69,19 +92,18 @@ async function main(): Promise<void> {
     const snap = (): { max: number; missing: number } => streams.reduce((x, s) => ({ max: x.max + (s.report?.max ?? 0), missing: x.missing + (s.report?.missing ?? 0) }), { max: 0, missing: 0 });
     const run = async (name: string, lossless: boolean, fn: () => Promise<void>): Promise<void> => {
       const before = snap();
-      const spi0 = await unknownSpi(c);
-      const other0 = await agentDrops(c);
-      const kernel0 = kernelDrops(c);
+      const counts0 = await agentCounts(c);
+      const udp0 = udpErrors(c);
       const t0 = Date.now();
       await fn();
       for (const s of streams) await s.flowing(300, 60_000);
       const after = snap();
       const tally = tallies.get(name) ?? { runs: 0, tried: 0, lost: 0, unknownSpi: 0, otherDrops: 0, kernelDrops: 0, worstMs: 0 };
       const lost = after.missing - before.missing;
-      // A killed agent's counters start again from 0: its drops are not counted as negative.
-      const spi = Math.max(0, (await unknownSpi(c)) - spi0);
-      const other = Math.max(0, (await agentDrops(c)) - other0);
-      const kernel = Math.max(0, kernelDrops(c) - kernel0);
+      const counts1 = await agentCounts(c);
+      const spi = countedBetween(counts0, counts1, 'unknownSpi');
+      const other = countedBetween(counts0, counts1, 'other');
+      const kernel = countedBetween(counts0, counts1, 'tunDrops') + udpErrors(c) - udp0;
       tally.runs++;
       tally.tried += after.max - before.max;
       tally.lost += lost;
@@ -103,8 +125,11 @@ async function main(): Promise<void> {
       await run('IKE rekey', true, () => ikeRekey(c, round % 2 ? b.name : a.name));
       await run('node certificate rotation (4.5 y)', true, () => certRotation(c, days(base + 1652)));
       await run('CA rollover (9 y)', true, () => caRollover(c, days(base + 3296)));
-      await run('agent kill -9 and restart', false, async () => {
-        const victim = c.plan.nodes[round % 2]!;
+      // The pair's initiator is the node with the lower system-id; the victim alternates.
+      const victim = c.plan.nodes[round % 2]!;
+      const other = c.plan.nodes[1 - (round % 2)]!;
+      const role = agentState(c, victim.name)!.system_id! < agentState(c, other.name)!.system_id! ? 'initiator' : 'responder';
+      await run(`agent kill -9 and restart, ${role}`, false, async () => {
         await killHard(c.agents.get(victim.name)!);
         const p = startAgent(c, victim.name, { tag: `${victim.name}-r${round}`, env: { OI_CLOCK_OFFSET: days(base + 3296) } });
         await waitFor(() => agentState(c, victim.name)?.pid === p.pid && agentState(c, victim.name)?.ready === true, 'the restarted agent ready', 60_000, 200);
