@@ -1,3 +1,5 @@
+import { isConnCommand, parseConnCommand, parseRequestLine } from '../ipsecd/control-protocol.js';
+
 /**
  * The agent's control-socket requests (newline-delimited JSON, like ipsecd's):
  *   {"cmd":"status"}          → {"ok":true,"status":<ipsec status JSON>,"text":"<libreswan lines>"}
@@ -16,22 +18,12 @@ export type AgentRequest =
 const SIMPLE = new Set(['status', 'tunnels/show', 'ipsec/status', 'agent/state']);
 
 export function parseAgentRequest(line: string): AgentRequest | string {
-  let v: unknown;
-  try {
-    v = JSON.parse(line);
-  } catch {
-    return 'request is not JSON';
-  }
-  if (typeof v !== 'object' || v === null || typeof (v as { cmd?: unknown }).cmd !== 'string') return 'request needs a "cmd" string';
-  const r = v as { cmd: string; conn?: unknown; child?: unknown };
+  const r = parseRequestLine(line);
+  if (typeof r === 'string') return r;
   if (SIMPLE.has(r.cmd)) return { cmd: r.cmd as 'status' };
-  if (r.cmd === 'initiate' || r.cmd === 'rekey' || r.cmd === 'terminate') {
-    if (typeof r.conn !== 'string') return `${r.cmd} needs a "conn" string`;
-    if (r.child !== undefined && typeof r.child !== 'string') return '"child" must be a string';
-    return { cmd: r.cmd, conn: r.conn, ...(r.child !== undefined ? { child: r.child as string } : {}) };
-  }
+  if (isConnCommand(r.cmd)) return parseConnCommand(r.cmd, r.body) as AgentRequest | string;
   if (r.cmd === 'clock/offset') {
-    const offset = (v as { offset?: unknown }).offset;
+    const offset = r.body.offset;
     if (typeof offset !== 'string') return 'clock/offset needs an "offset" string (e.g. "4.5y")';
     return { cmd: 'clock/offset', offset };
   }

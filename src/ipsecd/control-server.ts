@@ -2,7 +2,7 @@ import net from 'node:net';
 import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../util/errors.js';
-import { MAX_REQUEST_BYTES, type ControlRequest, type ControlResponse } from './control-protocol.js';
+import { MAX_REQUEST_BYTES, isConnCommand, parseConnCommand, parseRequestLine, type ControlRequest, type ControlResponse } from './control-protocol.js';
 
 export type ControlHandler<Req = ControlRequest> = (req: Req) => ControlResponse | Promise<ControlResponse>;
 
@@ -19,20 +19,10 @@ function socketAlive(p: string): Promise<boolean> {
 }
 
 export function parseRequest(line: string): ControlRequest | string {
-  let v: unknown;
-  try {
-    v = JSON.parse(line);
-  } catch {
-    return 'request is not JSON';
-  }
-  if (typeof v !== 'object' || v === null || typeof (v as { cmd?: unknown }).cmd !== 'string') return 'request needs a "cmd" string';
-  const r = v as { cmd: string; conn?: unknown; child?: unknown };
+  const r = parseRequestLine(line);
+  if (typeof r === 'string') return r;
   if (r.cmd === 'status') return { cmd: 'status' };
-  if (r.cmd === 'initiate' || r.cmd === 'rekey' || r.cmd === 'terminate') {
-    if (typeof r.conn !== 'string') return `${r.cmd} needs a "conn" string`;
-    if (r.child !== undefined && typeof r.child !== 'string') return '"child" must be a string';
-    return { cmd: r.cmd, conn: r.conn, ...(r.child !== undefined ? { child: r.child as string } : {}) };
-  }
+  if (isConnCommand(r.cmd)) return parseConnCommand(r.cmd, r.body);
   return `unknown command "${r.cmd}" (status, initiate, rekey, terminate)`;
 }
 
