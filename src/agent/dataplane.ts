@@ -96,6 +96,7 @@ export class DataPlane {
       },
       udp: {
         send: (d, len, port, addr) => udp?.send(d, len, port, addr),
+        sendAt: (region, off, len, port, addr) => udp?.sendAt(region, off, len, port, addr),
         allocate: (length) => (udp ? udp.allocate(length) : Buffer.allocUnsafe(length)),
       },
       now: o.now,

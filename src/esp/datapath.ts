@@ -1,7 +1,11 @@
 import {
+  ESP_HEADER_LENGTH,
+  ESP_ICV_LENGTH,
+  ESP_IV_LENGTH,
   ESP_NEXT_HEADER_DUMMY,
   ESP_NEXT_HEADER_IPV4,
   espPacketLength,
+  writeEspTrailer,
   newEspPacketView,
   newEspTrailerView,
   parseEspPacket,
@@ -10,7 +14,8 @@ import {
   type EspTrailerView,
 } from '../wire/esp.js';
 import { Child, type ChildSpec } from './child.js';
-import { newDropCounts, newOutboundDropCounts, type DropCounts, type OutboundDropCause, type OutboundDropCounts } from './counters.js';
+import { SealRun } from './seal-run.js';
+import { newDropCounts, newOutboundDropCounts, type DropCounts, type OutboundDropCounts } from './counters.js';
 import { newFlow, type Flow } from './selectors.js';
 import { readIpv4Flow } from './flow.js';
 import { isIpv4Fragment, newIpv4Header, type Ipv4Header } from '../wire/ipv4.js';
@@ -23,6 +28,9 @@ import { TRANSPORT_HEADER_LENGTH, MAX_UDP_PAYLOAD, writeTransportHeader, transpo
 import type { DropCause, EspEvent } from './types.js';
 
 export type { ChildSpec } from './child.js';
+
+/** Most an outbound packet grows by: ESP header, IV, 3 padding bytes, trailer, ICV, and up to 7 to align the next one. */
+const ESP_MAX_OVERHEAD = ESP_HEADER_LENGTH + ESP_IV_LENGTH + 3 + 2 + ESP_ICV_LENGTH + 7;
 export type { EspEvent } from './types.js';
 export type { DataPathStatus, ChildStatus, SaStatus } from './status.js';
 
@@ -39,6 +47,11 @@ export interface TunWriter {
 /** Where ESP-in-UDP leaves, from local port 4500. The datagram buffer is handed over, never reused. */
 export interface UdpSender {
   send(datagram: Buffer, length: number, port: number, address: string): void;
+  /**
+   * Optional: `length` bytes of `region` from `offset` to `address` (IPv4 as a number). A batch's
+   * packets are sealed in one region; with this they leave without a view made per packet.
+   */
+  sendAt?(region: Buffer, offset: number, length: number, port: number, address: number): void;
   /** Optional: a buffer for a datagram that will be passed to send() now (see TunWriter.allocate). */
   allocate?(length: number): Buffer;
 }
@@ -80,6 +93,7 @@ export class EspDataPath {
   private readonly trailer: EspTrailerView = newEspTrailerView();
   private readonly flow: Flow = newFlow();
   private readonly ipHeader: Ipv4Header = newIpv4Header();
+  private readonly sealRun = new SealRun();
 
   constructor(opts: EspDataPathOptions) {
     this.tun = opts.tun;
@@ -164,28 +178,54 @@ export class EspDataPath {
     this.children.delete(name);
   }
 
-  /** Outbound: packets read from the TUN. */
+  /**
+   * Outbound: packets read from the TUN. Each is laid out as an ESP packet in one region for the
+   * batch (the SA's header and IV, payload, trailer), every run of packets on one SA is sealed in
+   * one native call, and the sealed packets leave in order.
+   */
   onTunPackets(packets: Buffer[]): void {
-    for (let i = 0; i < packets.length; i++) {
-      const cause = this.sendOne(packets[i]!);
-      if (cause !== null) this.outboundDrops[cause]++;
+    const n = packets.length;
+    if (n === 0) return;
+    let bound = 0;
+    for (let i = 0; i < n; i++) bound += packets[i]!.length + ESP_MAX_OVERHEAD;
+    const region = this.udp.allocate ? this.udp.allocate(bound) : Buffer.allocUnsafe(bound);
+    const run = this.sealRun;
+    run.begin(region);
+    let at = 0;
+    for (let i = 0; i < n; i++) {
+      const length = this.layOut(packets[i]!, region, at);
+      if (length > 0) at += (length + 7) & ~7; // 8-byte aligned starts for the cipher
     }
+    // A packet that could not be sealed (a layout bug, never packet input) is dropped, never sent.
+    this.outboundDrops.malformed += run.finish(this.sendSealed);
   }
 
-  private sendOne(pkt: Buffer): OutboundDropCause | null {
+  /** Hands one sealed packet to the UDP sender. */
+  private readonly sendSealed = (region: Buffer, offset: number, length: number, child: Child): void => {
+    const udp = this.udp;
+    if (udp.sendAt) udp.sendAt(region, offset, length, child.spec.remotePort, child.remoteAddr);
+    else udp.send(region.subarray(offset, offset + length), length, child.spec.remotePort, child.spec.remote);
+  };
+
+  /**
+   * SPD, SA and ESP layout of one outbound packet at region[at]; adds it to the seal run.
+   * Returns the ESP packet's length, or 0 when the packet was dropped (counted by cause).
+   */
+  private layOut(pkt: Buffer, region: Buffer, at: number): number {
     const flow = this.flow;
     const ip = this.ipHeader;
-    if (!readIpv4Flow(pkt, 0, pkt.length, flow, ip)) return 'malformed';
+    const drops = this.outboundDrops;
+    if (!readIpv4Flow(pkt, 0, pkt.length, flow, ip)) return (drops.malformed++, 0);
     const policy = this.spd.lookupOutbound(flow);
-    if (policy === null) return 'no_policy';
-    if (policy.action === 'drop') return 'policy';
+    if (policy === null) return (drops.no_policy++, 0);
+    if (policy.action === 'drop') return (drops.policy++, 0);
     const child = this.children.get(policy.name);
     const pair = child?.outbound;
-    if (child === undefined || pair === undefined) return 'no_sa';
+    if (child === undefined || pair === undefined) return (drops.no_sa++, 0);
     if (pair.expired) {
       pair.raiseEvents(this.emit);
       pair.outbound.refused++;
-      return 'lifetime';
+      return (drops.lifetime++, 0);
     }
 
     let payloadOffset: number;
@@ -198,24 +238,26 @@ export class EspDataPath {
     } else {
       // Transport mode carries the IP payload; the peer rebuilds the header from the SA's
       // addresses, so the packet must be exactly between them and not a fragment.
-      if (flow.src !== child.localAddr || flow.dst !== child.remoteAddr) return 'policy';
-      if (isIpv4Fragment(ip)) return 'malformed';
+      if (flow.src !== child.localAddr || flow.dst !== child.remoteAddr) return (drops.policy++, 0);
+      if (isIpv4Fragment(ip)) return (drops.malformed++, 0);
       payloadOffset = ip.payloadOffset;
       payloadLength = ip.payloadLength;
       nextHeader = flow.protocol;
     }
 
     const espLength = espPacketLength(payloadLength);
-    if (espLength > MAX_UDP_PAYLOAD) return 'oversize';
-    const out = this.udp.allocate ? this.udp.allocate(espLength) : Buffer.allocUnsafe(espLength);
-    const n = pair.outbound.seal(pkt, payloadOffset, payloadLength, nextHeader, out, 0);
+    if (espLength > MAX_UDP_PAYLOAD) return (drops.oversize++, 0);
+    const ok = pair.outbound.reserveAt(region, at, payloadLength);
     pair.raiseEvents(this.emit);
-    if (n < 0) {
+    if (!ok) {
       pair.outbound.refused++;
-      return 'lifetime';
+      return (drops.lifetime++, 0);
     }
-    this.udp.send(out, n, child.spec.remotePort, child.spec.remote);
-    return null;
+    const inOffset = at + ESP_HEADER_LENGTH + ESP_IV_LENGTH;
+    pkt.copy(region, inOffset, payloadOffset, payloadOffset + payloadLength);
+    const end = writeEspTrailer(region, inOffset, payloadLength, nextHeader);
+    this.sealRun.add(pair, child, at, espLength, end - inOffset);
+    return espLength;
   }
 
   /**

@@ -124,6 +124,11 @@ export class UdpEndpoint {
     if (a !== null) this.natt?.send(datagram, length, a, port);
   }
 
+  /** Queues `length` bytes of `region` from `offset` to `address` (a number) from 4500; see UdpSender.sendAt. */
+  sendAt(region: Buffer, offset: number, length: number, port: number, address: number): void {
+    this.natt?.sendAt(region, offset, length, address, port);
+  }
+
   /** A buffer for an ESP datagram to send() in this event-loop turn (reused after the batch leaves). */
   allocate(length: number): Buffer {
     return this.natt ? this.natt.allocate(length) : Buffer.allocUnsafe(length);
