@@ -15,6 +15,7 @@ import {
 } from '../wire/esp.js';
 import { Child, type ChildSpec } from './child.js';
 import { SealRun } from './seal-run.js';
+import { OpenRun } from './open-run.js';
 import { newDropCounts, newOutboundDropCounts, type DropCounts, type OutboundDropCounts } from './counters.js';
 import { newFlow, type Flow } from './selectors.js';
 import { readIpv4Flow } from './flow.js';
@@ -34,9 +35,22 @@ const ESP_MAX_OVERHEAD = ESP_HEADER_LENGTH + ESP_IV_LENGTH + 3 + 2 + ESP_ICV_LEN
 export type { EspEvent } from './types.js';
 export type { DataPathStatus, ChildStatus, SaStatus } from './status.js';
 
-/** Where decrypted packets go: whole IPv4 packets, handed over (the data path keeps no reference). */
+/**
+ * Where decrypted packets go. The data path keeps no reference to what it hands over, but a
+ * packet may be a view into the datagram buffer it was decrypted in (in place): the writer must
+ * be done with it before that buffer is reused — the next batch of datagrams read.
+ */
 export interface TunWriter {
+  /** Whole IPv4 packets: once per batch of datagrams (flushUdpEsp), with every packet of it. */
   write(packets: Buffer[]): void;
+  /**
+   * Optional, transport mode: a decrypted payload (`length` bytes at `payload[offset]`) from IPv4
+   * `src` to `dst` with IP protocol `protocol`, handed over without an IPv4 header (the consumer
+   * would only parse it again). Without it, the data path rebuilds the header and uses write().
+   */
+  writeTransport?(payload: Buffer, offset: number, length: number, src: number, dst: number, protocol: number): void;
+  /** Optional: the end of a batch of datagrams (after its write()/writeTransport() calls). */
+  endBatch?(): void;
   /**
    * Optional: a buffer for a packet that will be passed to write() now; the writer decides how
    * long it lives (e.g. until its batch reaches the TUN). Without it each packet is allocated.
@@ -94,6 +108,8 @@ export class EspDataPath {
   private readonly flow: Flow = newFlow();
   private readonly ipHeader: Ipv4Header = newIpv4Header();
   private readonly sealRun = new SealRun();
+  private readonly openRun = new OpenRun();
+  private inboundOut: Buffer[] = [];
 
   constructor(opts: EspDataPathOptions) {
     this.tun = opts.tun;
@@ -262,9 +278,22 @@ export class EspDataPath {
 
   /**
    * Inbound: one ESP packet of `length` bytes at `offset` in `datagram` (the SPI first; the
-   * caller has already split ESP from IKE on port 4500), received from `from`.
+   * caller has already split ESP from IKE on port 4500), received from `from`. Processed at once
+   * (queueUdpEsp + flushUdpEsp).
    */
-  onUdpEsp(datagram: Buffer, offset: number, length: number, _from: { address: string; port: number }): void {
+  onUdpEsp(datagram: Buffer, offset: number, length: number, from: { address: string; port: number }): void {
+    this.queueUdpEsp(datagram, offset, length, from);
+    this.flushUdpEsp();
+  }
+
+  /**
+   * Inbound, batched: checks what needs no cryptography now (SA by SPI, framing, lifetime,
+   * replay window) and queues the packet; flushUdpEsp() opens the queue — in place, in
+   * `datagram`, one native call per run of packets on one SA — and delivers it. A batch lives
+   * in one buffer: a packet in another buffer flushes the queue first. The caller flushes
+   * before `datagram` is reused (at the end of each batch of datagrams read).
+   */
+  queueUdpEsp(datagram: Buffer, offset: number, length: number, _from: { address: string; port: number }): void {
     const inBounds = offset >= 0 && length >= 0 && offset + length <= datagram.length;
     const spi = inBounds ? peekEspSpi(datagram, offset, length) : -1;
     if (spi < 0) {
@@ -276,28 +305,57 @@ export class EspDataPath {
       this.drops.unknown_spi++;
       return;
     }
-    const cause = this.receive(pair, datagram, offset, length);
+    const view = this.espView;
+    let cause: DropCause | null;
+    if (parseEspPacket(datagram, offset, length, view) !== null) cause = 'malformed';
+    else if (pair.expired) {
+      pair.raiseEvents(this.emit);
+      cause = 'lifetime';
+    } else cause = pair.inbound.admit(view);
     if (cause !== null) {
       this.drops[cause]++;
       pair.inbound.drops[cause]++;
+      return;
     }
+    const run = this.openRun;
+    if (run.buffer !== null && run.buffer !== datagram) this.flushUdpEsp();
+    run.add(datagram, pair, view.seq, offset, view.ciphertextOffset, view.ciphertextLength);
   }
 
-  private receive(pair: SaPair, datagram: Buffer, offset: number, length: number): DropCause | null {
-    const view = this.espView;
-    if (parseEspPacket(datagram, offset, length, view) !== null) return 'malformed';
-    if (pair.expired) {
-      pair.raiseEvents(this.emit);
-      return 'lifetime';
+  /** Opens and delivers what queueUdpEsp() queued: the TUN writer gets the batch in one write. */
+  flushUdpEsp(): void {
+    const run = this.openRun;
+    if (run.count === 0) return;
+    const buf = run.buffer!;
+    try {
+      run.open();
+      for (let i = 0; i < run.count; i++) {
+        const pair = run.pairs[i]!;
+        const cause = this.finishInbound(pair, buf, run.seqs[i]!, run.ciphertextOffsets[i]!, run.results[i]!);
+        if (cause !== null) {
+          this.drops[cause]++;
+          pair.inbound.drops[cause]++;
+        }
+      }
+    } finally {
+      run.reset();
     }
-    const early = pair.inbound.admit(view);
-    if (early !== null) return early;
-    // Decrypt straight into the buffer handed to the TUN; transport mode leaves room in front
-    // for the IPv4 header it rebuilds.
-    const room = pair.mode === 'transport' ? TRANSPORT_HEADER_LENGTH : 0;
-    const out = this.tun.allocate ? this.tun.allocate(room + view.ciphertextLength) : Buffer.allocUnsafe(room + view.ciphertextLength);
+    const out = this.inboundOut;
+    if (out.length > 0) {
+      this.inboundOut = [];
+      this.tun.write(out);
+    }
+    this.tun.endBatch?.();
+  }
+
+  /**
+   * One opened packet: ICV result, window, trailer, then the mode's checks; a usable packet is
+   * added to the TUN batch (tunnel: the inner packet where it was decrypted; transport: handed
+   * to writeTransport, or given its rebuilt IPv4 header in a buffer of the writer's).
+   */
+  private finishInbound(pair: SaPair, buf: Buffer, seq: number, at: number, n: number): DropCause | null {
     const trailer = this.trailer;
-    const cause = pair.inbound.open(datagram, view, out, room, trailer);
+    const cause = pair.inbound.finishOpen(seq, n, buf, at, trailer);
     pair.raiseEvents(this.emit);
     if (cause !== null) return cause;
     // The peer sends on this pair, so it has installed it: our outbound may move to it now.
@@ -313,23 +371,30 @@ export class EspDataPath {
     const child = this.children.get(pair.child);
     if (child === undefined) return 'policy';
     const flow = this.flow;
-    let packet: Buffer;
+    const length = trailer.payloadLength;
     if (pair.mode === 'tunnel') {
       if (trailer.nextHeader !== ESP_NEXT_HEADER_IPV4) return 'malformed';
       const ip = this.ipHeader;
-      if (!readIpv4Flow(out, 0, trailer.payloadLength, flow, ip)) return 'malformed';
+      if (!readIpv4Flow(buf, at, length, flow, ip)) return 'malformed';
       if (!policyCoversInbound(child.policy, flow)) return 'policy';
       // Bytes after the inner packet's total length are TFC padding (RFC 4303 §2.7): cut them.
-      packet = out.subarray(0, ip.totalLength);
-    } else {
-      const total = room + trailer.payloadLength;
-      if (total > 0xffff) return 'malformed';
-      transportInboundFlow(child.remoteAddr, child.localAddr, trailer.nextHeader, out, room, trailer.payloadLength, flow);
-      if (!policyCoversInbound(child.policy, flow)) return 'policy';
-      writeTransportHeader(out, 0, child.remoteAddr, child.localAddr, trailer.nextHeader, total);
-      packet = out.subarray(0, total);
+      this.inboundOut.push(buf.subarray(at, at + ip.totalLength));
+      return null;
     }
-    this.tun.write([packet]);
+    const total = TRANSPORT_HEADER_LENGTH + length;
+    if (total > 0xffff) return 'malformed';
+    const protocol = trailer.nextHeader;
+    transportInboundFlow(child.remoteAddr, child.localAddr, protocol, buf, at, length, flow);
+    if (!policyCoversInbound(child.policy, flow)) return 'policy';
+    const tun = this.tun;
+    if (tun.writeTransport) {
+      tun.writeTransport(buf, at, length, child.remoteAddr, child.localAddr, protocol);
+      return null;
+    }
+    const out = tun.allocate ? tun.allocate(total) : Buffer.allocUnsafe(total);
+    buf.copy(out, TRANSPORT_HEADER_LENGTH, at, at + length);
+    writeTransportHeader(out, 0, child.remoteAddr, child.localAddr, protocol, total);
+    this.inboundOut.push(out);
     return null;
   }
 

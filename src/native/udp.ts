@@ -20,6 +20,12 @@ export interface BatchUdp {
    */
   onDatagrams(cb: (datagrams: Buffer[], addrs: Uint32Array, ports: Uint32Array) => void): void;
   /**
+   * Starts reading, without a view per datagram: datagram i of a batch is `meta[4i+1]` bytes at
+   * `slab[meta[4i]]` from address meta[4i+2], port meta[4i+3]. Slab and meta are overwritten by
+   * the next batch. Use either this or onDatagrams.
+   */
+  onBatch(cb: (slab: Buffer, meta: Uint32Array, count: number) => void): void;
+  /**
    * A buffer of `length` bytes for a datagram about to be queued with send(): valid until the
    * queue is flushed (its space is then reused), so it must go to send() in this event-loop turn.
    */
@@ -109,17 +115,26 @@ export function openBatchUdp(address: string, port: number, opts: OpenUdpOptions
       queueMicrotask(flush);
     }
   };
+  const startReading = (cb: (slab: Buffer, meta: Uint32Array, count: number) => void): void => {
+    const slab = Buffer.allocUnsafeSlow(batchLimit * RX_SLOT);
+    const meta = new Uint32Array(batchLimit * GRO_SEGMENTS * 4);
+    sock.start((count) => {
+      try {
+        cb(slab, meta, count);
+      } catch (err) {
+        queueMicrotask(() => { throw err; });
+      }
+    }, slab, meta);
+  };
   return {
     fd: sock.fd,
     port: sock.port,
     offload: sock.offload,
     onDatagrams(cb) {
-      const slab = Buffer.allocUnsafeSlow(batchLimit * RX_SLOT);
       const cap = batchLimit * GRO_SEGMENTS;
-      const meta = new Uint32Array(cap * 4);
       const from = new Uint32Array(cap);
       const fromPort = new Uint32Array(cap);
-      sock.start((count) => {
+      startReading((slab, meta, count) => {
         const datagrams = new Array<Buffer>(count);
         for (let i = 0; i < count; i++) {
           const off = meta[4 * i]!;
@@ -127,12 +142,11 @@ export function openBatchUdp(address: string, port: number, opts: OpenUdpOptions
           from[i] = meta[4 * i + 2]!;
           fromPort[i] = meta[4 * i + 3]!;
         }
-        try {
-          cb(datagrams, from, fromPort);
-        } catch (err) {
-          queueMicrotask(() => { throw err; });
-        }
-      }, slab, meta);
+        cb(datagrams, from, fromPort);
+      });
+    },
+    onBatch(cb) {
+      startReading(cb);
     },
     send(buf, length, addr, p) {
       enqueue(buf, 0, length, addr, p);
