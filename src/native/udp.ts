@@ -103,6 +103,10 @@ export function openBatchUdp(address: string, port: number, opts: OpenUdpOptions
   };
   const enqueue = (buf: Uint8Array, offset: number, length: number, addr: number, p: number): void => {
     if (closed) return;
+    if (offset < 0 || length < 0 || offset + length > buf.byteLength) {
+      drops++; // a span outside its buffer is a caller's bug: dropped and counted here, not thrown in the flush
+      return;
+    }
     if (queued === lens.length) grow();
     bufs.push(buf);
     offs[queued] = offset;
