@@ -89,6 +89,7 @@ export class DataPlane {
       udp: {
         send: (d, len, port, addr) => udp?.send(d, len, port, addr),
         sendAt: (region, off, len, port, addr) => udp?.sendAt(region, off, len, port, addr),
+        flush: () => udp?.flush(),
         allocate: (length) => (udp ? udp.allocate(length) : Buffer.allocUnsafe(length)),
       },
       now: o.now,

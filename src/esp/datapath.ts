@@ -66,6 +66,11 @@ export interface UdpSender {
    * packets are sealed in one region; with this they leave without a view made per packet.
    */
   sendAt?(region: Buffer, offset: number, length: number, port: number, address: number): void;
+  /**
+   * Optional: called once the packets of one TUN batch were handed over: send them now. A sender
+   * with flush() may hold sendAt() datagrams until it is called (no deferral to a later turn).
+   */
+  flush?(): void;
   /** Optional: a buffer for a datagram that will be passed to send() now (see TunWriter.allocate). */
   allocate?(length: number): Buffer;
 }
@@ -214,6 +219,7 @@ export class EspDataPath {
     }
     // A packet that could not be sealed (a layout bug, never packet input) is dropped, never sent.
     this.outboundDrops.malformed += run.finish(this.sendSealed);
+    this.udp.flush?.();
   }
 
   /** Hands one sealed packet to the UDP sender. */

@@ -118,6 +118,7 @@ export class Ipsecd {
       udp: {
         send: (d: Buffer, len: number, port: number, addr: string) => this.udp?.send(d, len, port, addr),
         sendAt: (region: Buffer, off: number, len: number, port: number, addr: number) => this.udp?.sendAt(region, off, len, port, addr),
+        flush: () => this.udp?.flush(),
         allocate: (length: number) => (this.udp ? this.udp.allocate(length) : Buffer.allocUnsafe(length)),
       },
       now: this.now,

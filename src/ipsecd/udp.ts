@@ -130,9 +130,17 @@ export class UdpEndpoint {
     if (a !== null) this.natt?.send(datagram, length, a, port);
   }
 
-  /** Queues `length` bytes of `region` from `offset` to `address` (a number) from 4500; see UdpSender.sendAt. */
+  /**
+   * Queues `length` bytes of `region` from `offset` to `address` (a number) from 4500, to leave at
+   * the next flush() (see UdpSender.sendAt): the data path flushes once per batch it sealed.
+   */
   sendAt(region: Buffer, offset: number, length: number, port: number, address: number): void {
-    this.natt?.sendAt(region, offset, length, address, port);
+    this.natt?.queueAt(region, offset, length, address, port);
+  }
+
+  /** Sends what is queued on 4500 now (one sendmmsg). */
+  flush(): void {
+    this.natt?.flush();
   }
 
   /** A buffer for an ESP datagram to send() in this event-loop turn (reused after the batch leaves). */

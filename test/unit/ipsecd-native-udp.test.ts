@@ -119,3 +119,26 @@ test('sendAt: datagrams given by offset into one region leave as those bytes; on
     tx.close();
   }
 });
+
+test('queueAt: nothing leaves until flush(), then the batch leaves in order (no microtask of its own)', async () => {
+  const rx = openBatchUdp('127.0.0.1', 0, { batchLimit: 16 });
+  const tx = openBatchUdp('127.0.0.1', 0);
+  try {
+    const got: string[] = [];
+    rx.onBatch((slab, meta, count) => {
+      for (let i = 0; i < count; i++) got.push(slab.toString('utf8', meta[4 * i]!, meta[4 * i]! + meta[4 * i + 1]!));
+    });
+    const region = Buffer.from('one two three');
+    tx.queueAt(region, 0, 3, 0x7f000001, rx.port);
+    tx.queueAt(region, 4, 3, 0x7f000001, rx.port);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(got.length, 0, 'queued, not sent: no flush was scheduled');
+    tx.queueAt(region, 8, 5, 0x7f000001, rx.port);
+    assert.equal(tx.flush(), 3);
+    await waitFor(() => got.length >= 3, 'the datagrams');
+    assert.deepEqual(got, ['one', 'two', 'three']);
+  } finally {
+    rx.close();
+    tx.close();
+  }
+});
