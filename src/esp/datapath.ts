@@ -91,7 +91,12 @@ export interface EspDataPathOptions {
  * Outbound: TUN packet → SPD (first match) → the child's newest SA → seal → UDP. A packet no
  * policy covers, or whose child has no usable SA, is dropped and counted, never sent in clear.
  * Inbound: ESP → SAD by SPI → lengths → replay check → ICV → window update → trailer → mode
- * (tunnel: inner packet must fit the child's selectors; transport: IPv4 header rebuilt) → TUN.
+ * (tunnel: inner packet must fit the child's selectors; transport: IPv4 header rebuilt, or the
+ * payload and addresses handed to TunWriter.writeTransport) → TUN.
+ *
+ * Both directions work on batches: every decision (policy, SA, sequence number, replay window,
+ * counters by cause) is taken here per packet, and the addon only seals or opens a run of
+ * packets of one SA in one call (SealRun, OpenRun), in place.
  */
 export class EspDataPath {
   private readonly tun: TunWriter;

@@ -6,7 +6,8 @@ import type { Underlay, UnderlaySink } from './underlay.js';
 /**
  * The seam to a layer that carries whole IPv4 packets — the ESP data path with IPsec on. Outbound
  * packets go to `out` (e.g. `pkts => espDataPath.onTunPackets(pkts)`); the other layer gives
- * decrypted IPv4(UDP(Geneve)) packets back through deliver() (e.g. as its TunWriter). Since the
+ * decrypted IPv4(UDP(Geneve)) packets back through deliver() (e.g. as its TunWriter), or — ESP
+ * transport mode — their UDP payloads and addresses through deliverTransport() and endBatch(). Since the
  * source port travels inside ESP, any port works: the RFC 8926 ephemeral range is used.
  * `out` must be done with the packets when it returns (the ESP data path seals them at once):
  * their buffers come from an arena reused for the next send().
