@@ -267,8 +267,8 @@ size_t UdpSocket::BuildMessages(size_t base, size_t from, size_t count, const ui
 }
 
 // sendBatch(bufs: Uint8Array[], count: number, lengths: Uint32Array, addrs: Uint32Array,
-// ports: Uint32Array): the number of datagrams sent (the first lengths[i] bytes of bufs[i] to
-// addrs[i]:ports[i]). Datagrams the kernel will not take now (socket buffer full) are dropped,
+// ports: Uint32Array, offsets?: Uint32Array): the number of datagrams sent (lengths[i] bytes of
+// bufs[i] from offsets[i], default 0, to addrs[i]:ports[i]). Datagrams the kernel will not take now (socket buffer full) are dropped,
 // like a full NIC queue.
 Napi::Value UdpSocket::SendBatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -279,8 +279,10 @@ Napi::Value UdpSocket::SendBatch(const Napi::CallbackInfo& info) {
   const auto isU32 = [](const Napi::Value& v) {
     return v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_uint32_array;
   };
-  if (info.Length() < 5 || !info[0].IsArray() || !info[1].IsNumber() || !isU32(info[2]) || !isU32(info[3]) || !isU32(info[4])) {
-    Napi::TypeError::New(env, "sendBatch(bufs: Uint8Array[], count: number, lengths: Uint32Array, addrs: Uint32Array, ports: Uint32Array)")
+  const bool hasOffsets = info.Length() >= 6 && !info[5].IsUndefined();
+  if (info.Length() < 5 || !info[0].IsArray() || !info[1].IsNumber() || !isU32(info[2]) || !isU32(info[3]) || !isU32(info[4]) ||
+      (hasOffsets && !isU32(info[5]))) {
+    Napi::TypeError::New(env, "sendBatch(bufs: Uint8Array[], count: number, lengths: Uint32Array, addrs: Uint32Array, ports: Uint32Array, offsets?: Uint32Array)")
         .ThrowAsJavaScriptException();
     return env.Undefined();
   }
@@ -289,7 +291,9 @@ Napi::Value UdpSocket::SendBatch(const Napi::CallbackInfo& info) {
   Napi::Uint32Array lensA = info[2].As<Napi::Uint32Array>();
   Napi::Uint32Array addrsA = info[3].As<Napi::Uint32Array>();
   Napi::Uint32Array portsA = info[4].As<Napi::Uint32Array>();
-  if (count > bufs.Length() || count > lensA.ElementLength() || count > addrsA.ElementLength() || count > portsA.ElementLength()) {
+  Napi::Uint32Array offsA = hasOffsets ? info[5].As<Napi::Uint32Array>() : Napi::Uint32Array();
+  if (count > bufs.Length() || count > lensA.ElementLength() || count > addrsA.ElementLength() || count > portsA.ElementLength() ||
+      (hasOffsets && count > offsA.ElementLength())) {
     Napi::RangeError::New(env, "sendBatch: count exceeds an array").ThrowAsJavaScriptException();
     return env.Undefined();
   }
@@ -304,16 +308,33 @@ Napi::Value UdpSocket::SendBatch(const Napi::CallbackInfo& info) {
   uint32_t* lens = lensA.Data();
   const uint32_t* addrs = addrsA.Data();
   const uint32_t* ports = portsA.Data();
+  const uint32_t* offs = hasOffsets ? offsA.Data() : nullptr;
+  // Datagrams sealed into one region arrive as the same buffer many times: look it up once per run.
+  napi_value prev = nullptr;
+  uint8_t* prevData = nullptr;
+  size_t prevLen = 0;
   for (size_t i = 0; i < count; i++) {
     Napi::Value b = bufs.Get(static_cast<uint32_t>(i));
-    if (!b.IsTypedArray() || b.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array || ports[i] > 65535) {
-      Napi::TypeError::New(env, "sendBatch: bufs[" + std::to_string(i) + "] is not a Uint8Array or its port is out of range")
+    bool same = false;
+    if (prev != nullptr) napi_strict_equals(env, prev, b, &same);
+    if (!same) {
+      if (!b.IsTypedArray() || b.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+        Napi::TypeError::New(env, "sendBatch: bufs[" + std::to_string(i) + "] is not a Uint8Array").ThrowAsJavaScriptException();
+        return env.Undefined();
+      }
+      Napi::Uint8Array a = b.As<Napi::Uint8Array>();
+      prev = b;
+      prevData = a.Data();
+      prevLen = a.ByteLength();
+    }
+    const size_t off = offs != nullptr ? offs[i] : 0;
+    if (ports[i] > 65535 || off > prevLen) {
+      Napi::RangeError::New(env, "sendBatch: datagram " + std::to_string(i) + " has its port or offset out of range")
           .ThrowAsJavaScriptException();
       return env.Undefined();
     }
-    Napi::Uint8Array a = b.As<Napi::Uint8Array>();
-    if (lens[i] > a.ByteLength()) lens[i] = static_cast<uint32_t>(a.ByteLength());
-    tx_iov_[i].iov_base = a.Data();
+    if (lens[i] > prevLen - off) lens[i] = static_cast<uint32_t>(prevLen - off);
+    tx_iov_[i].iov_base = prevData + off;
     tx_iov_[i].iov_len = lens[i];
   }
   size_t m = BuildMessages(0, 0, count, lens, addrs, ports);

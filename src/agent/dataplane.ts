@@ -69,35 +69,29 @@ export class DataPlane {
     let udp: UdpEndpoint | undefined;
     let driver: IkeDriver | undefined;
     let dp!: DataPlane;
-    // Decrypted packets of one batch of datagrams reach the overlay (and the TUN) together, in a
-    // microtask after the batch: one coalescing TUN write per batch, not one write per packet.
-    // Their buffers come from an arena reused once the batch is written.
-    let inbound: Buffer[] = [];
-    let inboundScheduled = false;
+    // Decrypted packets of one batch of datagrams reach the overlay as the data path finishes
+    // them (transport mode: the UDP payload, decrypted in place in the receive buffer, with the
+    // addresses — no IPv4 header rebuilt and parsed again) and the TUN in one coalescing write
+    // at the batch's end, before the receive buffer is reused. Rebuilt whole packets (when the
+    // overlay is not the consumer) come from an arena reused once the batch is written.
     const inboundArena = new BufferArena(2 << 20);
-    const deliverInbound = (): void => {
-      inboundScheduled = false;
-      const batch = inbound;
-      inbound = [];
-      try {
-        underlay.deliver(batch);
-      } finally {
-        inboundArena.reset();
-      }
-    };
     const esp = new EspDataPath({
       tun: {
-        write: (packets) => {
-          for (const p of packets) inbound.push(p);
-          if (!inboundScheduled) {
-            inboundScheduled = true;
-            queueMicrotask(deliverInbound);
+        write: (packets) => underlay.deliver(packets),
+        writeTransport: (payload, offset, length, src, dst, protocol) => underlay.deliverTransport(payload, offset, length, src, dst, protocol),
+        endBatch: () => {
+          try {
+            underlay.endBatch();
+          } finally {
+            inboundArena.reset();
           }
         },
         allocate: (length) => inboundArena.take(length),
       },
       udp: {
         send: (d, len, port, addr) => udp?.send(d, len, port, addr),
+        sendAt: (region, off, len, port, addr) => udp?.sendAt(region, off, len, port, addr),
+        flush: () => udp?.flush(),
         allocate: (length) => (udp ? udp.allocate(length) : Buffer.allocUnsafe(length)),
       },
       now: o.now,
@@ -138,7 +132,8 @@ export class DataPlane {
     const overlay = await startNodeOverlay(o.overlay, { underlay, ...(o.openTun ? { openTun: o.openTun } : {}) });
     try {
       udp = await UdpEndpoint.open(local, {
-        esp: (d, off, len, from) => esp.onUdpEsp(d, off, len, from),
+        esp: (d, off, len, from) => esp.queueUdpEsp(d, off, len, from),
+        espEnd: () => esp.flushUdpEsp(),
         ike: (msg, from, port) => {
           dp.ikeDatagrams++;
           driver!.onIkeMessage(msg, from, port);

@@ -100,6 +100,45 @@ export class EspGcm {
   }
 
   /**
+   * Seals `count` packets that all live in `buf`, in one call into the addon. `desc` holds 6 words
+   * per packet: ivOffset, aadOffset, aadLength, inOffset, inLength, outOffset (ciphertext ‖ ICV is
+   * written there; in place when outOffset = inOffset). Returns how many were sealed: fewer than
+   * `count` only when a descriptor lies outside `buf` (the rest are left unsealed).
+   */
+  sealBatch(buf: Buffer, count: number, desc: Uint32Array): number {
+    if (this.native) return this.native.sealBatch(buf, count, desc);
+    for (let i = 0, d = 0; i < count; i++, d += 6) {
+      const [ivOff, aadOff, aadLen, inOff, inLen, outOff] = [desc[d]!, desc[d + 1]!, desc[d + 2]!, desc[d + 3]!, desc[d + 4]!, desc[d + 5]!];
+      if (ivOff + GCM_IV_LENGTH > buf.length || aadOff + aadLen > buf.length || inOff + inLen > buf.length || outOff + inLen + GCM_ICV_LENGTH > buf.length) return i;
+      // Copies first: node:crypto's output is a new buffer, so in-place is safe; the AAD may lie inside the output span.
+      this.seal(Buffer.from(buf.subarray(ivOff, ivOff + GCM_IV_LENGTH)), Buffer.from(buf.subarray(aadOff, aadOff + aadLen)),
+        buf.subarray(inOff, inOff + inLen), buf, outOff);
+    }
+    return count;
+  }
+
+  /**
+   * Opens `count` packets inside `buf` in one call (desc as for sealBatch; each ICV follows its
+   * ciphertext). results[i] is the plaintext length, or -1 when the ICV did not verify (that
+   * output span is then zeroed). Returns how many were looked at (fewer only for a descriptor
+   * outside `buf`).
+   */
+  openBatch(buf: Buffer, count: number, desc: Uint32Array, results: Int32Array): number {
+    if (this.native) return this.native.openBatch(buf, count, desc, results);
+    for (let i = 0, d = 0; i < count; i++, d += 6) {
+      const [ivOff, aadOff, aadLen, inOff, inLen, outOff] = [desc[d]!, desc[d + 1]!, desc[d + 2]!, desc[d + 3]!, desc[d + 4]!, desc[d + 5]!];
+      if (ivOff + GCM_IV_LENGTH > buf.length || aadOff + aadLen > buf.length || inOff + inLen + GCM_ICV_LENGTH > buf.length || outOff + inLen > buf.length) return i;
+      const iv = Buffer.from(buf.subarray(ivOff, ivOff + GCM_IV_LENGTH));
+      const aad = Buffer.from(buf.subarray(aadOff, aadOff + aadLen));
+      const icv = Buffer.from(buf.subarray(inOff + inLen, inOff + inLen + GCM_ICV_LENGTH));
+      const n = this.open(iv, aad, buf.subarray(inOff, inOff + inLen), icv, buf, outOff);
+      if (n < 0) buf.fill(0, outOff, outOff + inLen);
+      results[i] = n;
+    }
+    return count;
+  }
+
+  /**
    * Verifies and decrypts `ciphertext` (without the ICV) into `out` at `outOffset`.
    * Returns the plaintext length, or -1 when the ICV does not verify (nothing is written then
    * that the caller may use).

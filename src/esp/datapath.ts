@@ -1,7 +1,11 @@
 import {
+  ESP_HEADER_LENGTH,
+  ESP_ICV_LENGTH,
+  ESP_IV_LENGTH,
   ESP_NEXT_HEADER_DUMMY,
   ESP_NEXT_HEADER_IPV4,
   espPacketLength,
+  writeEspTrailer,
   newEspPacketView,
   newEspTrailerView,
   parseEspPacket,
@@ -10,7 +14,9 @@ import {
   type EspTrailerView,
 } from '../wire/esp.js';
 import { Child, type ChildSpec } from './child.js';
-import { newDropCounts, newOutboundDropCounts, type DropCounts, type OutboundDropCause, type OutboundDropCounts } from './counters.js';
+import { SealRun } from './seal-run.js';
+import { OpenRun } from './open-run.js';
+import { newDropCounts, newOutboundDropCounts, type DropCounts, type OutboundDropCounts } from './counters.js';
 import { newFlow, type Flow } from './selectors.js';
 import { readIpv4Flow } from './flow.js';
 import { isIpv4Fragment, newIpv4Header, type Ipv4Header } from '../wire/ipv4.js';
@@ -23,12 +29,28 @@ import { TRANSPORT_HEADER_LENGTH, MAX_UDP_PAYLOAD, writeTransportHeader, transpo
 import type { DropCause, EspEvent } from './types.js';
 
 export type { ChildSpec } from './child.js';
+
+/** Most an outbound packet grows by: ESP header, IV, 3 padding bytes, trailer, ICV, and up to 7 to align the next one. */
+const ESP_MAX_OVERHEAD = ESP_HEADER_LENGTH + ESP_IV_LENGTH + 3 + 2 + ESP_ICV_LENGTH + 7;
 export type { EspEvent } from './types.js';
 export type { DataPathStatus, ChildStatus, SaStatus } from './status.js';
 
-/** Where decrypted packets go: whole IPv4 packets, handed over (the data path keeps no reference). */
+/**
+ * Where decrypted packets go. The data path keeps no reference to what it hands over, but a
+ * packet may be a view into the datagram buffer it was decrypted in (in place): the writer must
+ * be done with it before that buffer is reused — the next batch of datagrams read.
+ */
 export interface TunWriter {
+  /** Whole IPv4 packets: once per batch of datagrams (flushUdpEsp), with every packet of it. */
   write(packets: Buffer[]): void;
+  /**
+   * Optional, transport mode: a decrypted payload (`length` bytes at `payload[offset]`) from IPv4
+   * `src` to `dst` with IP protocol `protocol`, handed over without an IPv4 header (the consumer
+   * would only parse it again). Without it, the data path rebuilds the header and uses write().
+   */
+  writeTransport?(payload: Buffer, offset: number, length: number, src: number, dst: number, protocol: number): void;
+  /** Optional: the end of a batch of datagrams (after its write()/writeTransport() calls). */
+  endBatch?(): void;
   /**
    * Optional: a buffer for a packet that will be passed to write() now; the writer decides how
    * long it lives (e.g. until its batch reaches the TUN). Without it each packet is allocated.
@@ -39,6 +61,16 @@ export interface TunWriter {
 /** Where ESP-in-UDP leaves, from local port 4500. The datagram buffer is handed over, never reused. */
 export interface UdpSender {
   send(datagram: Buffer, length: number, port: number, address: string): void;
+  /**
+   * Optional: `length` bytes of `region` from `offset` to `address` (IPv4 as a number). A batch's
+   * packets are sealed in one region; with this they leave without a view made per packet.
+   */
+  sendAt?(region: Buffer, offset: number, length: number, port: number, address: number): void;
+  /**
+   * Optional: called once the packets of one TUN batch were handed over: send them now. A sender
+   * with flush() may hold sendAt() datagrams until it is called (no deferral to a later turn).
+   */
+  flush?(): void;
   /** Optional: a buffer for a datagram that will be passed to send() now (see TunWriter.allocate). */
   allocate?(length: number): Buffer;
 }
@@ -64,7 +96,12 @@ export interface EspDataPathOptions {
  * Outbound: TUN packet → SPD (first match) → the child's newest SA → seal → UDP. A packet no
  * policy covers, or whose child has no usable SA, is dropped and counted, never sent in clear.
  * Inbound: ESP → SAD by SPI → lengths → replay check → ICV → window update → trailer → mode
- * (tunnel: inner packet must fit the child's selectors; transport: IPv4 header rebuilt) → TUN.
+ * (tunnel: inner packet must fit the child's selectors; transport: IPv4 header rebuilt, or the
+ * payload and addresses handed to TunWriter.writeTransport) → TUN.
+ *
+ * Both directions work on batches: every decision (policy, SA, sequence number, replay window,
+ * counters by cause) is taken here per packet, and the addon only seals or opens a run of
+ * packets of one SA in one call (SealRun, OpenRun), in place.
  */
 export class EspDataPath {
   private readonly tun: TunWriter;
@@ -86,6 +123,9 @@ export class EspDataPath {
   private readonly trailer: EspTrailerView = newEspTrailerView();
   private readonly flow: Flow = newFlow();
   private readonly ipHeader: Ipv4Header = newIpv4Header();
+  private readonly sealRun = new SealRun();
+  private readonly openRun = new OpenRun();
+  private inboundOut: Buffer[] = [];
 
   constructor(opts: EspDataPathOptions) {
     this.tun = opts.tun;
@@ -171,28 +211,55 @@ export class EspDataPath {
     this.children.delete(name);
   }
 
-  /** Outbound: packets read from the TUN. */
+  /**
+   * Outbound: packets read from the TUN. Each is laid out as an ESP packet in one region for the
+   * batch (the SA's header and IV, payload, trailer), every run of packets on one SA is sealed in
+   * one native call, and the sealed packets leave in order.
+   */
   onTunPackets(packets: Buffer[]): void {
-    for (let i = 0; i < packets.length; i++) {
-      const cause = this.sendOne(packets[i]!);
-      if (cause !== null) this.outboundDrops[cause]++;
+    const n = packets.length;
+    if (n === 0) return;
+    let bound = 0;
+    for (let i = 0; i < n; i++) bound += packets[i]!.length + ESP_MAX_OVERHEAD;
+    const region = this.udp.allocate ? this.udp.allocate(bound) : Buffer.allocUnsafe(bound);
+    const run = this.sealRun;
+    run.begin(region);
+    let at = 0;
+    for (let i = 0; i < n; i++) {
+      const length = this.layOut(packets[i]!, region, at);
+      if (length > 0) at += (length + 7) & ~7; // 8-byte aligned starts for the cipher
     }
+    // A packet that could not be sealed (a layout bug, never packet input) is dropped, never sent.
+    this.outboundDrops.malformed += run.finish(this.sendSealed);
+    this.udp.flush?.();
   }
 
-  private sendOne(pkt: Buffer): OutboundDropCause | null {
+  /** Hands one sealed packet to the UDP sender. */
+  private readonly sendSealed = (region: Buffer, offset: number, length: number, child: Child): void => {
+    const udp = this.udp;
+    if (udp.sendAt) udp.sendAt(region, offset, length, child.spec.remotePort, child.remoteAddr);
+    else udp.send(region.subarray(offset, offset + length), length, child.spec.remotePort, child.spec.remote);
+  };
+
+  /**
+   * SPD, SA and ESP layout of one outbound packet at region[at]; adds it to the seal run.
+   * Returns the ESP packet's length, or 0 when the packet was dropped (counted by cause).
+   */
+  private layOut(pkt: Buffer, region: Buffer, at: number): number {
     const flow = this.flow;
     const ip = this.ipHeader;
-    if (!readIpv4Flow(pkt, 0, pkt.length, flow, ip)) return 'malformed';
+    const drops = this.outboundDrops;
+    if (!readIpv4Flow(pkt, 0, pkt.length, flow, ip)) return (drops.malformed++, 0);
     const policy = this.spd.lookupOutbound(flow);
-    if (policy === null) return 'no_policy';
-    if (policy.action === 'drop') return 'policy';
+    if (policy === null) return (drops.no_policy++, 0);
+    if (policy.action === 'drop') return (drops.policy++, 0);
     const child = this.children.get(policy.name);
     const pair = child?.outbound;
-    if (child === undefined || pair === undefined) return 'no_sa';
+    if (child === undefined || pair === undefined) return (drops.no_sa++, 0);
     if (pair.expired) {
       pair.raiseEvents(this.emit);
       pair.outbound.refused++;
-      return 'lifetime';
+      return (drops.lifetime++, 0);
     }
 
     let payloadOffset: number;
@@ -205,31 +272,46 @@ export class EspDataPath {
     } else {
       // Transport mode carries the IP payload; the peer rebuilds the header from the SA's
       // addresses, so the packet must be exactly between them and not a fragment.
-      if (flow.src !== child.localAddr || flow.dst !== child.remoteAddr) return 'policy';
-      if (isIpv4Fragment(ip)) return 'malformed';
+      if (flow.src !== child.localAddr || flow.dst !== child.remoteAddr) return (drops.policy++, 0);
+      if (isIpv4Fragment(ip)) return (drops.malformed++, 0);
       payloadOffset = ip.payloadOffset;
       payloadLength = ip.payloadLength;
       nextHeader = flow.protocol;
     }
 
     const espLength = espPacketLength(payloadLength);
-    if (espLength > MAX_UDP_PAYLOAD) return 'oversize';
-    const out = this.udp.allocate ? this.udp.allocate(espLength) : Buffer.allocUnsafe(espLength);
-    const n = pair.outbound.seal(pkt, payloadOffset, payloadLength, nextHeader, out, 0);
+    if (espLength > MAX_UDP_PAYLOAD) return (drops.oversize++, 0);
+    const ok = pair.outbound.reserveAt(region, at, payloadLength);
     pair.raiseEvents(this.emit);
-    if (n < 0) {
+    if (!ok) {
       pair.outbound.refused++;
-      return 'lifetime';
+      return (drops.lifetime++, 0);
     }
-    this.udp.send(out, n, child.spec.remotePort, child.spec.remote);
-    return null;
+    const inOffset = at + ESP_HEADER_LENGTH + ESP_IV_LENGTH;
+    pkt.copy(region, inOffset, payloadOffset, payloadOffset + payloadLength);
+    const end = writeEspTrailer(region, inOffset, payloadLength, nextHeader);
+    this.sealRun.add(pair, child, at, espLength, end - inOffset);
+    return espLength;
   }
 
   /**
    * Inbound: one ESP packet of `length` bytes at `offset` in `datagram` (the SPI first; the
-   * caller has already split ESP from IKE on port 4500), received from `from`.
+   * caller has already split ESP from IKE on port 4500), received from `from`. Processed at once
+   * (queueUdpEsp + flushUdpEsp).
    */
-  onUdpEsp(datagram: Buffer, offset: number, length: number, _from: { address: string; port: number }): void {
+  onUdpEsp(datagram: Buffer, offset: number, length: number, from: { address: string; port: number }): void {
+    this.queueUdpEsp(datagram, offset, length, from);
+    this.flushUdpEsp();
+  }
+
+  /**
+   * Inbound, batched: checks what needs no cryptography now (SA by SPI, framing, lifetime,
+   * replay window) and queues the packet; flushUdpEsp() opens the queue — in place, in
+   * `datagram`, one native call per run of packets on one SA — and delivers it. A batch lives
+   * in one buffer: a packet in another buffer flushes the queue first. The caller flushes
+   * before `datagram` is reused (at the end of each batch of datagrams read).
+   */
+  queueUdpEsp(datagram: Buffer, offset: number, length: number, _from: { address: string; port: number }): void {
     const inBounds = offset >= 0 && length >= 0 && offset + length <= datagram.length;
     const spi = inBounds ? peekEspSpi(datagram, offset, length) : -1;
     if (spi < 0) {
@@ -242,28 +324,57 @@ export class EspDataPath {
       this.unknownSpi?.(spi, _from);
       return;
     }
-    const cause = this.receive(pair, datagram, offset, length);
+    const view = this.espView;
+    let cause: DropCause | null;
+    if (parseEspPacket(datagram, offset, length, view) !== null) cause = 'malformed';
+    else if (pair.expired) {
+      pair.raiseEvents(this.emit);
+      cause = 'lifetime';
+    } else cause = pair.inbound.admit(view);
     if (cause !== null) {
       this.drops[cause]++;
       pair.inbound.drops[cause]++;
+      return;
     }
+    const run = this.openRun;
+    if (run.buffer !== null && run.buffer !== datagram) this.flushUdpEsp();
+    run.add(datagram, pair, view.seq, offset, view.ciphertextOffset, view.ciphertextLength);
   }
 
-  private receive(pair: SaPair, datagram: Buffer, offset: number, length: number): DropCause | null {
-    const view = this.espView;
-    if (parseEspPacket(datagram, offset, length, view) !== null) return 'malformed';
-    if (pair.expired) {
-      pair.raiseEvents(this.emit);
-      return 'lifetime';
+  /** Opens and delivers what queueUdpEsp() queued: the TUN writer gets the batch in one write. */
+  flushUdpEsp(): void {
+    const run = this.openRun;
+    if (run.count === 0) return;
+    const buf = run.buffer!;
+    try {
+      run.open();
+      for (let i = 0; i < run.count; i++) {
+        const pair = run.pairs[i]!;
+        const cause = this.finishInbound(pair, buf, run.seqs[i]!, run.ciphertextOffsets[i]!, run.results[i]!);
+        if (cause !== null) {
+          this.drops[cause]++;
+          pair.inbound.drops[cause]++;
+        }
+      }
+    } finally {
+      run.reset();
     }
-    const early = pair.inbound.admit(view);
-    if (early !== null) return early;
-    // Decrypt straight into the buffer handed to the TUN; transport mode leaves room in front
-    // for the IPv4 header it rebuilds.
-    const room = pair.mode === 'transport' ? TRANSPORT_HEADER_LENGTH : 0;
-    const out = this.tun.allocate ? this.tun.allocate(room + view.ciphertextLength) : Buffer.allocUnsafe(room + view.ciphertextLength);
+    const out = this.inboundOut;
+    if (out.length > 0) {
+      this.inboundOut = [];
+      this.tun.write(out);
+    }
+    this.tun.endBatch?.();
+  }
+
+  /**
+   * One opened packet: ICV result, window, trailer, then the mode's checks; a usable packet is
+   * added to the TUN batch (tunnel: the inner packet where it was decrypted; transport: handed
+   * to writeTransport, or given its rebuilt IPv4 header in a buffer of the writer's).
+   */
+  private finishInbound(pair: SaPair, buf: Buffer, seq: number, at: number, n: number): DropCause | null {
     const trailer = this.trailer;
-    const cause = pair.inbound.open(datagram, view, out, room, trailer);
+    const cause = pair.inbound.finishOpen(seq, n, buf, at, trailer);
     pair.raiseEvents(this.emit);
     if (cause !== null) return cause;
     // The peer sends on this pair, so it has installed it: our outbound may move to it now.
@@ -279,23 +390,30 @@ export class EspDataPath {
     const child = this.children.get(pair.child);
     if (child === undefined) return 'policy';
     const flow = this.flow;
-    let packet: Buffer;
+    const length = trailer.payloadLength;
     if (pair.mode === 'tunnel') {
       if (trailer.nextHeader !== ESP_NEXT_HEADER_IPV4) return 'malformed';
       const ip = this.ipHeader;
-      if (!readIpv4Flow(out, 0, trailer.payloadLength, flow, ip)) return 'malformed';
+      if (!readIpv4Flow(buf, at, length, flow, ip)) return 'malformed';
       if (!policyCoversInbound(child.policy, flow)) return 'policy';
       // Bytes after the inner packet's total length are TFC padding (RFC 4303 §2.7): cut them.
-      packet = out.subarray(0, ip.totalLength);
-    } else {
-      const total = room + trailer.payloadLength;
-      if (total > 0xffff) return 'malformed';
-      transportInboundFlow(child.remoteAddr, child.localAddr, trailer.nextHeader, out, room, trailer.payloadLength, flow);
-      if (!policyCoversInbound(child.policy, flow)) return 'policy';
-      writeTransportHeader(out, 0, child.remoteAddr, child.localAddr, trailer.nextHeader, total);
-      packet = out.subarray(0, total);
+      this.inboundOut.push(buf.subarray(at, at + ip.totalLength));
+      return null;
     }
-    this.tun.write([packet]);
+    const total = TRANSPORT_HEADER_LENGTH + length;
+    if (total > 0xffff) return 'malformed';
+    const protocol = trailer.nextHeader;
+    transportInboundFlow(child.remoteAddr, child.localAddr, protocol, buf, at, length, flow);
+    if (!policyCoversInbound(child.policy, flow)) return 'policy';
+    const tun = this.tun;
+    if (tun.writeTransport) {
+      tun.writeTransport(buf, at, length, child.remoteAddr, child.localAddr, protocol);
+      return null;
+    }
+    const out = tun.allocate ? tun.allocate(total) : Buffer.allocUnsafe(total);
+    buf.copy(out, TRANSPORT_HEADER_LENGTH, at, at + length);
+    writeTransportHeader(out, 0, child.remoteAddr, child.localAddr, protocol, total);
+    this.inboundOut.push(out);
     return null;
   }
 

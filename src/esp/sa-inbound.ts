@@ -62,10 +62,28 @@ export class InboundSa {
     const early = this.admit(view);
     if (early !== null) return early;
     const n = this.transform.open(buf, view, undefined, out, outOffset);
+    return this.finishOpen(view.seq, n, out, outOffset, trailer);
+  }
+
+  /**
+   * Opens a run of admitted packets of this SA in `buf`, in place, with one call into the addon
+   * (see EspGcm.openBatch). Each result then goes through finishOpen(), in packet order.
+   */
+  openBatch(buf: Buffer, count: number, desc: Uint32Array, results: Int32Array): number {
+    return this.transform.openBatch(buf, count, desc, results);
+  }
+
+  /**
+   * The steps after decryption, for a packet admitted earlier: `n` is the decrypted length or -1
+   * for a bad ICV. Authentic packets move the window — even if what is inside turns out to be
+   * unusable, so the same packet can never be replayed — unless a hard limit was reached since
+   * admission (an earlier packet of the same batch) or the number was accepted since (a
+   * duplicate within the batch: 'replay').
+   */
+  finishOpen(seq: number, n: number, out: Buffer, outOffset: number, trailer: EspTrailerView): DropCause | null {
     if (n < 0) return 'auth_failed';
-    // Authentic: the window moves even if what is inside turns out to be unusable, so the same
-    // packet can never be replayed.
-    this.window.accept(view.seq);
+    if (this.hardReason !== null) return 'lifetime';
+    if (!this.window.accept(seq)) return 'replay';
     if (parseEspTrailer(out, outOffset, n, trailer) !== null) return 'malformed';
     this.packets++;
     this.bytes += trailer.payloadLength;

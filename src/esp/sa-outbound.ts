@@ -1,5 +1,6 @@
 import { LifetimeLimits } from './lifetime.js';
 import { EspGcmTransform } from './transform.js';
+import { ESP_HEADER_LENGTH, writeEspHeader, writeEspIv } from '../wire/esp.js';
 import type { ExpiryReason } from './types.js';
 
 /**
@@ -42,6 +43,9 @@ export class OutboundSa {
   private ivHigh = 0;
   private ivLow = 0;
   private readonly fixedIv: { high: number; low: number } | null;
+  /** The IV reserveAt() gave the last packet. */
+  private lastIvHigh = 0;
+  private lastIvLow = 0;
 
   packets = 0;
   bytes = 0;
@@ -88,29 +92,40 @@ export class OutboundSa {
    * used up; `hardReason` says which).
    */
   seal(src: Buffer, offset: number, length: number, nextHeader: number, out: Buffer, outOffset: number): number {
-    if (this.hardReason !== null) return -1;
+    if (!this.reserveAt(out, outOffset, length)) return -1;
+    const seq = this.nextSeq - 1;
+    return this.transform.seal(this.spi, seq, undefined, this.lastIvHigh, this.lastIvLow, src, offset, length, nextHeader, out, outOffset);
+  }
+
+  /**
+   * The batch path's first half: takes the next sequence number and IV for a payload of
+   * `length` bytes, counts it, and writes SPI ‖ seq ‖ IV at `out[outOffset]`. The caller then
+   * places payload ‖ trailer after them and seals the run with sealBatch(). Returns false (and
+   * writes nothing) when the SA may not send; `hardReason` says why.
+   */
+  reserveAt(out: Buffer, outOffset: number, length: number): boolean {
+    if (this.hardReason !== null) return false;
     if (this.nextSeq >= SEQ_HARD_LIMIT) {
       this.hardReason = 'seq';
-      return -1;
+      return false;
     }
     const volume = this.limits.hardByVolume(this.bytes, this.packets);
     if (volume !== null) {
       this.hardReason = volume;
-      return -1;
+      return false;
     }
     const seq = this.nextSeq++;
-    let ivHigh: number;
-    let ivLow: number;
     if (this.fixedIv !== null) {
-      ivHigh = this.fixedIv.high;
-      ivLow = this.fixedIv.low;
+      this.lastIvHigh = this.fixedIv.high;
+      this.lastIvLow = this.fixedIv.low;
     } else {
       this.ivLow = (this.ivLow + 1) >>> 0;
       if (this.ivLow === 0) this.ivHigh = (this.ivHigh + 1) >>> 0;
-      ivHigh = this.ivHigh;
-      ivLow = this.ivLow;
+      this.lastIvHigh = this.ivHigh;
+      this.lastIvLow = this.ivLow;
     }
-    const n = this.transform.seal(this.spi, seq, undefined, ivHigh, ivLow, src, offset, length, nextHeader, out, outOffset);
+    writeEspHeader(out, outOffset, this.spi, seq);
+    writeEspIv(out, outOffset + ESP_HEADER_LENGTH, this.lastIvHigh, this.lastIvLow);
     this.packets++;
     this.bytes += length;
     if (this.softReason === null) {
@@ -119,6 +134,14 @@ export class OutboundSa {
     // Reaching a hard limit ends the SA now, so the owner hears of it at once.
     if (this.nextSeq >= SEQ_HARD_LIMIT) this.hardReason = 'seq';
     else this.hardReason = this.limits.hardByVolume(this.bytes, this.packets);
-    return n;
+    return true;
+  }
+
+  /**
+   * Seals packets laid out by reserveAt() in `buf` (see EspGcmTransform.sealBatch): one call into
+   * the addon for the run. Returns how many were sealed.
+   */
+  sealBatch(buf: Buffer, count: number, desc: Uint32Array): number {
+    return this.transform.sealBatch(buf, count, desc);
   }
 }

@@ -73,6 +73,20 @@ export class EspGcmTransform {
   }
 
   /**
+   * Seals a run of packets already laid out in `buf` (SPI ‖ seq ‖ IV ‖ payload ‖ padding ‖
+   * trailer each), in place, with one call into the addon. `desc`: 6 words per packet as for
+   * EspGcm.sealBatch, the AAD being the packet's own SPI ‖ seq (no ESN).
+   */
+  sealBatch(buf: Buffer, count: number, desc: Uint32Array): number {
+    return this.gcm.sealBatch(buf, count, desc);
+  }
+
+  /** Opens a run of packets in `buf` in place (see EspGcm.openBatch). */
+  openBatch(buf: Buffer, count: number, desc: Uint32Array, results: Int32Array): number {
+    return this.gcm.openBatch(buf, count, desc, results);
+  }
+
+  /**
    * Verifies the ICV of a parsed packet and decrypts its encrypted part (payload ‖ padding ‖
    * trailer) into `out` at `outOffset`. Returns the decrypted length, or -1 when the ICV does not
    * verify (then nothing usable was written).

@@ -79,7 +79,6 @@ export class Ipsecd {
   private tunQueue: Buffer[] = [];
   /** Decrypted packets' buffers: reused once their batch is written to the TUN. */
   private readonly tunArena = new BufferArena(2 << 20);
-  private tunFlushScheduled = false;
   /** The device holding the local address (for status, as pluto shows it). */
   private listenDev = '?';
   private stopped = false;
@@ -115,16 +114,19 @@ export class Ipsecd {
     this.routes.setupTun({ ...cfg.tun, name: this.tun.name });
 
     this.dp = new EspDataPath({
-      tun: { write: (packets: Buffer[]) => this.queueTun(packets), allocate: (length: number) => this.tunArena.take(length) },
+      tun: { write: (packets: Buffer[]) => this.queueTun(packets), endBatch: () => this.flushTun(), allocate: (length: number) => this.tunArena.take(length) },
       udp: {
         send: (d: Buffer, len: number, port: number, addr: string) => this.udp?.send(d, len, port, addr),
+        sendAt: (region: Buffer, off: number, len: number, port: number, addr: number) => this.udp?.sendAt(region, off, len, port, addr),
+        flush: () => this.udp?.flush(),
         allocate: (length: number) => (this.udp ? this.udp.allocate(length) : Buffer.allocUnsafe(length)),
       },
       now: this.now,
       onEvent: (e: EspEvent) => this.onEspEvent(e),
     });
     this.udp = UdpEndpoint.open(localAddrs[0]!, {
-      esp: (d, off, len, from) => this.dp?.onUdpEsp(d, off, len, from),
+      esp: (d, off, len, from) => this.dp?.queueUdpEsp(d, off, len, from),
+      espEnd: () => this.dp?.flushUdpEsp(),
       ike: (msg, from, port) => this.onIke(msg, from, port),
     });
 
@@ -194,24 +196,24 @@ export class Ipsecd {
   }
 
   /**
-   * Decrypted packets are queued and written to the TUN together once the current batch of
-   * datagrams is processed (a microtask), one native call for the batch.
+   * Decrypted packets of one batch of datagrams are written to the TUN together, one native call
+   * at the batch's end (endBatch): they may be views into the UDP receive buffer, so they are
+   * written before the next batch is read.
    */
   private queueTun(packets: Buffer[]): void {
     for (const p of packets) this.tunQueue.push(p);
-    if (this.tunFlushScheduled) return;
-    this.tunFlushScheduled = true;
-    queueMicrotask(() => {
-      this.tunFlushScheduled = false;
-      const batch = this.tunQueue;
-      this.tunQueue = [];
-      try {
-        const n = this.tun?.writeBatch(batch) ?? 0;
-        this.tunWriteErrors += batch.length - n;
-      } finally {
-        this.tunArena.reset();
-      }
-    });
+  }
+
+  private flushTun(): void {
+    const batch = this.tunQueue;
+    if (batch.length === 0) return;
+    this.tunQueue = [];
+    try {
+      const n = this.tun?.writeBatch(batch) ?? 0;
+      this.tunWriteErrors += batch.length - n;
+    } finally {
+      this.tunArena.reset();
+    }
   }
 
   /** Plugs an IKE engine in: it gets the host services, the daemon hands it every IKE datagram. */

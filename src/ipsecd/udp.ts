@@ -24,6 +24,8 @@ export interface Peer {
 export interface UdpHandlers {
   /** An ESP packet: `datagram` is valid only during the call (the next batch overwrites it). */
   esp(datagram: Buffer, offset: number, length: number, from: Peer): void;
+  /** Optional: the batch the esp() calls came in is over (the datagram buffer is reused next). */
+  espEnd?(): void;
   /** An IKE message (non-ESP marker already stripped) and the local port it came to. */
   ike(message: Buffer, from: Peer, localPort: number): void;
   keepalive?(from: Peer): void;
@@ -78,26 +80,30 @@ export class UdpEndpoint {
     };
     // Datagrams are views into the socket's receive slab, valid during the callback only. ESP is
     // decrypted into new buffers right away; IKE messages are copied, as the IKE engine may keep them.
-    ep.natt.onDatagrams((datagrams, addrs, ports) => {
-      for (let i = 0; i < datagrams.length; i++) {
-        const msg = datagrams[i]!;
-        classifyUdpEncap(msg, 0, msg.length, cls);
+    ep.natt.onBatch((slab, meta, count) => {
+      for (let i = 0; i < count; i++) {
+        const off = meta[4 * i]!;
+        const len = meta[4 * i + 1]!;
+        const addr = meta[4 * i + 2]!;
+        const port = meta[4 * i + 3]!;
+        classifyUdpEncap(slab, off, len, cls);
         switch (cls.kind) {
           case 'keepalive':
             ep.keepalives++;
-            handlers.keepalive?.({ address: formatIPv4(addrs[i]!), port: ports[i]! });
+            handlers.keepalive?.({ address: formatIPv4(addr), port });
             break;
           case 'ike':
-            handlers.ike(Buffer.from(msg.subarray(cls.offset, cls.offset + cls.length)), { address: formatIPv4(addrs[i]!), port: ports[i]! }, NATT_PORT);
+            handlers.ike(Buffer.from(slab.subarray(cls.offset, cls.offset + cls.length)), { address: formatIPv4(addr), port }, NATT_PORT);
             break;
           case 'esp':
-            handlers.esp(msg, 0, msg.length, fromOf(addrs[i]!, ports[i]!));
+            handlers.esp(slab, off, len, fromOf(addr, port));
             break;
           case 'malformed':
-            if (cls.cause === 'esp_truncated') handlers.esp(msg, 0, msg.length, fromOf(addrs[i]!, ports[i]!));
+            if (cls.cause === 'esp_truncated') handlers.esp(slab, off, len, fromOf(addr, port));
             else ep.malformed++;
         }
       }
+      handlers.espEnd?.();
     });
     ep.ike.onDatagrams((datagrams, addrs, ports) => {
       for (let i = 0; i < datagrams.length; i++) {
@@ -122,6 +128,19 @@ export class UdpEndpoint {
   send(datagram: Buffer, length: number, port: number, address: string): void {
     const a = this.addr(address);
     if (a !== null) this.natt?.send(datagram, length, a, port);
+  }
+
+  /**
+   * Queues `length` bytes of `region` from `offset` to `address` (a number) from 4500, to leave at
+   * the next flush() (see UdpSender.sendAt): the data path flushes once per batch it sealed.
+   */
+  sendAt(region: Buffer, offset: number, length: number, port: number, address: number): void {
+    this.natt?.queueAt(region, offset, length, address, port);
+  }
+
+  /** Sends what is queued on 4500 now (one sendmmsg). */
+  flush(): void {
+    this.natt?.flush();
   }
 
   /** A buffer for an ESP datagram to send() in this event-loop turn (reused after the batch leaves). */

@@ -24,7 +24,7 @@ export interface NativeUdpSocket {
   /** 'gso+gro', 'gso', 'gro' or 'none': the kernel UDP segmentation offloads in use. */
   readonly offload: string;
   start(cb: (count: number) => void, slab: Uint8Array, meta: Uint32Array): void;
-  sendBatch(bufs: Uint8Array[], count: number, lengths: Uint32Array, addrs: Uint32Array, ports: Uint32Array): number;
+  sendBatch(bufs: Uint8Array[], count: number, lengths: Uint32Array, addrs: Uint32Array, ports: Uint32Array, offsets?: Uint32Array): number;
   close(): void;
 }
 interface NativeAddon {

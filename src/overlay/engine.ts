@@ -188,30 +188,49 @@ export class OverlayEngine {
    * Returns the inner IPv4 packet (a view into `payload`) or undefined (counted in dropsIn).
    */
   decapsulateUdp(src: number, payload: Buffer): Buffer | undefined {
+    return this.decapsulateGeneve(src, payload, 0, payload.length);
+  }
+
+  /** decapsulateUdp for the Geneve payload of `length` bytes at `buf[start]`. */
+  private decapsulateGeneve(src: number, buf: Buffer, start: number, length: number): Buffer | undefined {
     const peer = this.peers.lookupUnderlay(src);
     if (!peer) return this.dropIn('unknown_peer');
-    const g = parseGeneveHeader(payload, 0, payload.length, understandsOvnOption, this.geneve);
+    const g = parseGeneveHeader(buf, start, length, understandsOvnOption, this.geneve);
     if (typeof g === 'string') return this.dropIn(GENEVE_ERROR_CAUSE[g]);
     if (g.oam) return this.dropIn('geneve_oam');
     if (g.protocolType !== GENEVE_PROTO_ETHERNET) return this.dropIn('geneve_protocol');
     if (g.vni !== this.local.vni) return this.dropIn('geneve_vni');
     const eth = g.payloadOffset;
     if (g.payloadLength < ETHERNET_HEADER_LENGTH) return this.dropIn('inner_truncated');
-    if (payload.readUInt16BE(eth + 12) !== ETHERTYPE_IPV4) return this.dropIn('inner_not_ipv4');
+    if (buf.readUInt16BE(eth + 12) !== ETHERTYPE_IPV4) return this.dropIn('inner_not_ipv4');
     const ip = eth + ETHERNET_HEADER_LENGTH;
-    const avail = payload.length - ip;
-    if (avail < IPV4_MIN_HEADER_LENGTH || payload[ip]! >> 4 !== 4) return this.dropIn('inner_malformed');
-    const ihl = (payload[ip]! & 0x0f) * 4;
-    const total = payload.readUInt16BE(ip + 2);
-    if (ihl < IPV4_MIN_HEADER_LENGTH || total < ihl || total > avail || !checksumVerifies(payload, ip, ihl)) {
+    const avail = start + length - ip;
+    if (avail < IPV4_MIN_HEADER_LENGTH || buf[ip]! >> 4 !== 4) return this.dropIn('inner_malformed');
+    const ihl = (buf[ip]! & 0x0f) * 4;
+    const total = buf.readUInt16BE(ip + 2);
+    if (ihl < IPV4_MIN_HEADER_LENGTH || total < ihl || total > avail || !checksumVerifies(buf, ip, ihl)) {
       return this.dropIn('inner_malformed');
     }
-    if (((payload.readUInt32BE(ip + 16) & this.localMask) >>> 0) !== this.localSubnet.base) return this.dropIn('inner_dst_not_local');
-    if (((payload.readUInt32BE(ip + 12) & peer.subnetMask) >>> 0) !== peer.subnet.base) return this.dropIn('inner_src_not_peer');
+    if (((buf.readUInt32BE(ip + 16) & this.localMask) >>> 0) !== this.localSubnet.base) return this.dropIn('inner_dst_not_local');
+    if (((buf.readUInt32BE(ip + 12) & peer.subnetMask) >>> 0) !== peer.subnet.base) return this.dropIn('inner_src_not_peer');
     peer.counters.packetsIn++;
     peer.counters.bytesIn += ETHERNET_HEADER_LENGTH + total;
     // Ethernet may pad short frames: the inner packet ends where its IPv4 total length says.
-    return payload.subarray(ip, ip + total);
+    return buf.subarray(ip, ip + total);
+  }
+
+  /**
+   * Decapsulates the IP payload of a packet from `src` to `dst` with IP protocol `protocol`
+   * (`length` bytes at `buf[offset]`): what ESP transport mode decrypts, without an IPv4 header.
+   * The same checks and result as decapsulateIpv4 on the whole packet, minus parsing a header
+   * that the ESP layer would only have rebuilt from these fields.
+   */
+  decapsulateTransport(src: number, dst: number, protocol: number, buf: Buffer, offset: number, length: number): Buffer | undefined {
+    if (protocol !== IPPROTO_UDP) return this.dropIn('outer_malformed');
+    const udp = parseUdpHeader(buf, offset, length, src, dst, this.outerUdp);
+    if (typeof udp === 'string') return this.dropIn('outer_malformed');
+    if (udp.dstPort !== GENEVE_UDP_PORT) return this.dropIn('outer_not_geneve_port');
+    return this.decapsulateGeneve(src, buf, udp.payloadOffset, udp.payloadLength);
   }
 
   /**

@@ -71,6 +71,15 @@ export class NodeOverlay implements UnderlaySink {
     this.writeInbound();
   }
 
+  fromTransport(buf: Buffer, offset: number, length: number, src: number, dst: number, protocol: number): void {
+    const inner = this.engine.decapsulateTransport(src, dst, protocol, buf, offset, length);
+    if (inner) this.inBatch.push(inner);
+  }
+
+  flushInbound(): void {
+    this.writeInbound();
+  }
+
   /** One TUN write for the inbound batch (TCP segments of a flow coalesce there). */
   private writeInbound(): void {
     const batch = this.inBatch;

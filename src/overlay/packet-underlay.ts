@@ -1,15 +1,19 @@
 import { BufferArena } from '../util/arena.js';
 import { ephemeralSourcePort } from './flow-hash.js';
+import { IPV4_MIN_HEADER_LENGTH, writeIpv4Header } from '../wire/ipv4.js';
 import type { Underlay, UnderlaySink } from './underlay.js';
 
 /**
  * The seam to a layer that carries whole IPv4 packets — the ESP data path with IPsec on. Outbound
  * packets go to `out` (e.g. `pkts => espDataPath.onTunPackets(pkts)`); the other layer gives
- * decrypted IPv4(UDP(Geneve)) packets back through deliver() (e.g. as its TunWriter). Since the
+ * decrypted IPv4(UDP(Geneve)) packets back through deliver() (e.g. as its TunWriter), or — ESP
+ * transport mode — their UDP payloads and addresses through deliverTransport() and endBatch(). Since the
  * source port travels inside ESP, any port works: the RFC 8926 ephemeral range is used.
  * `out` must be done with the packets when it returns (the ESP data path seals them at once):
  * their buffers come from an arena reused for the next send().
  */
+const TRANSPORT_HEADER = IPV4_MIN_HEADER_LENGTH;
+
 export class PacketUnderlay implements Underlay {
   private sink: UnderlaySink | undefined;
   private closed = false;
@@ -43,6 +47,29 @@ export class PacketUnderlay implements Underlay {
       return;
     }
     this.sink.fromIpv4(packets);
+  }
+
+  /** Inbound transport-mode payloads from the other layer (see UnderlaySink.fromTransport). */
+  deliverTransport(buf: Buffer, offset: number, length: number, src: number, dst: number, protocol: number): void {
+    const sink = this.sink;
+    if (!sink || this.closed) {
+      this.dropped++;
+      return;
+    }
+    if (sink.fromTransport) {
+      sink.fromTransport(buf, offset, length, src, dst, protocol);
+      return;
+    }
+    // A sink without the transport entry gets the whole packet, its IPv4 header rebuilt.
+    const packet = Buffer.allocUnsafe(TRANSPORT_HEADER + length);
+    writeIpv4Header(packet, 0, { src, dst, protocol, payloadLength: length, ttl: 64 });
+    buf.copy(packet, TRANSPORT_HEADER, offset, offset + length);
+    sink.fromIpv4([packet]);
+  }
+
+  /** The other layer's batch is over: the sink writes what it collected. */
+  endBatch(): void {
+    if (this.sink && !this.closed) this.sink.flushInbound?.();
   }
 
   counters(): Record<string, number> {

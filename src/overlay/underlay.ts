@@ -16,6 +16,14 @@ export interface UnderlaySink {
   fromUdpBatch?(payloads: Buffer[], srcs: ArrayLike<number>): void;
   /** Whole IPv4(UDP 6081(Geneve)) packets, e.g. as the ESP layer rebuilds them after decrypting. */
   fromIpv4(packets: Buffer[]): void;
+  /**
+   * Optional: the IP payload (`length` bytes at `buf[offset]`) of a packet from `src` to `dst`
+   * with IP protocol `protocol` — what ESP transport mode decrypts — without an IPv4 header. The
+   * inner packet joins the batch written at flushInbound(); `buf` stays valid until then.
+   */
+  fromTransport?(buf: Buffer, offset: number, length: number, src: number, dst: number, protocol: number): void;
+  /** Optional: writes what fromTransport() collected (one TUN write). */
+  flushInbound?(): void;
 }
 
 export interface Underlay {

@@ -90,3 +90,55 @@ test('runs of equal-length datagrams to one peer: UDP_SEGMENT out, UDP_GRO in, s
     tx.close();
   }
 });
+
+test('sendAt: datagrams given by offset into one region leave as those bytes; onBatch reads them without views; a span outside its buffer is dropped and counted', async () => {
+  const rx = openBatchUdp('127.0.0.1', 0, { batchLimit: 16 });
+  const tx = openBatchUdp('127.0.0.1', 0);
+  try {
+    const got: Buffer[] = [];
+    rx.onBatch((slab, meta, count) => {
+      for (let i = 0; i < count; i++) {
+        assert.equal(meta[4 * i + 2], 0x7f000001);
+        assert.equal(meta[4 * i + 3], tx.port);
+        got.push(Buffer.from(slab.subarray(meta[4 * i]!, meta[4 * i]! + meta[4 * i + 1]!)));
+      }
+    });
+    const region = Buffer.from(Array.from({ length: 4000 }, (_, i) => i & 0xff));
+    const spans: Array<[number, number]> = [[0, 100], [100, 1400], [1504, 7], [3999, 1], [2000, 0]];
+    for (const [off, len] of spans) tx.sendAt(region, off, len, 0x7f000001, rx.port);
+    // Mixed with a plain send in the same flush.
+    tx.send(Buffer.from('plain'), 5, 0x7f000001, rx.port);
+    tx.sendAt(region, 3990, 11, 0x7f000001, rx.port); // one byte past the end
+    tx.sendAt(region, -1, 4, 0x7f000001, rx.port);
+    assert.equal(tx.flush(), spans.length + 1);
+    assert.equal(tx.sendDrops, 2);
+    await waitFor(() => got.length >= spans.length + 1, 'the datagrams');
+    assert.deepEqual(got.map((g) => g.toString('hex')), [...spans.map(([o, l]) => region.subarray(o, o + l).toString('hex')), Buffer.from('plain').toString('hex')]);
+  } finally {
+    rx.close();
+    tx.close();
+  }
+});
+
+test('queueAt: nothing leaves until flush(), then the batch leaves in order (no microtask of its own)', async () => {
+  const rx = openBatchUdp('127.0.0.1', 0, { batchLimit: 16 });
+  const tx = openBatchUdp('127.0.0.1', 0);
+  try {
+    const got: string[] = [];
+    rx.onBatch((slab, meta, count) => {
+      for (let i = 0; i < count; i++) got.push(slab.toString('utf8', meta[4 * i]!, meta[4 * i]! + meta[4 * i + 1]!));
+    });
+    const region = Buffer.from('one two three');
+    tx.queueAt(region, 0, 3, 0x7f000001, rx.port);
+    tx.queueAt(region, 4, 3, 0x7f000001, rx.port);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(got.length, 0, 'queued, not sent: no flush was scheduled');
+    tx.queueAt(region, 8, 5, 0x7f000001, rx.port);
+    assert.equal(tx.flush(), 3);
+    await waitFor(() => got.length >= 3, 'the datagrams');
+    assert.deepEqual(got, ['one', 'two', 'three']);
+  } finally {
+    rx.close();
+    tx.close();
+  }
+});

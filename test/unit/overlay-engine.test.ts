@@ -265,3 +265,34 @@ test('random garbage never throws and is always dropped', () => {
   }
   assert.equal(b.dropsIn.total(), 6000);
 });
+
+test('decapsulateTransport (the IP payload plus the addresses ESP transport mode gives) agrees with decapsulateIpv4, cause for cause', () => {
+  const { a, b } = pair();
+  const inner = innerPacket('10.254.0.2', '10.254.3.3', IPPROTO_TCP, 1234, 80, 700);
+  const out = a.encapsulate(inner)!;
+  const room = Buffer.alloc(out.length + 12);
+  out.copy(room, 7, 20); // the payload somewhere inside a larger buffer
+  assert.deepEqual(b.decapsulateTransport(ip('192.168.7.21'), ip('192.168.7.11'), IPPROTO_UDP, room, 7, out.length - 20), inner);
+  assert.equal(b.status().tunnels[0]!.packets_in, 1);
+  // Every inbound cause the whole-packet path can reach through a valid outer header, and the outer ones of its own.
+  for (const [cause, mutate, path_] of inboundCases) {
+    if (path_ !== 'ipv4') continue;
+    const m = mutate(Buffer.from(a.encapsulate(innerPacket('10.254.0.2', '10.254.3.3'))!));
+    const hdr = parseIpv4Header(m, 0, m.length, false);
+    if (typeof hdr === 'string' || hdr.protocol !== IPPROTO_UDP || hdr.fragmentOffset !== 0 || hdr.moreFragments) continue;
+    const x = pair().b;
+    const viaIpv4 = x.decapsulateIpv4(Buffer.from(m));
+    const y = pair().b;
+    const viaTransport = y.decapsulateTransport(hdr.src, hdr.dst, hdr.protocol, m, hdr.payloadOffset, hdr.payloadLength);
+    assert.deepEqual(viaTransport, viaIpv4, cause);
+    assert.deepEqual(y.dropsIn.snapshot(), x.dropsIn.snapshot(), cause);
+  }
+  const c = pair().b;
+  assert.equal(c.decapsulateTransport(ip('192.168.7.21'), ip('192.168.7.11'), IPPROTO_TCP, room, 7, out.length - 20), undefined);
+  assert.equal(c.decapsulateTransport(ip('192.168.7.21'), ip('192.168.7.11'), IPPROTO_UDP, room, 7, 5), undefined);
+  assert.equal(c.dropsIn.counts.outer_malformed, 2);
+  for (let n = 0; n < 200; n++) {
+    const junk = Buffer.from(Array.from({ length: n }, () => Math.floor(Math.random() * 256)));
+    assert.equal(c.decapsulateTransport(ip('192.168.7.21'), ip('192.168.7.11'), IPPROTO_UDP, junk, 0, junk.length), undefined);
+  }
+});

@@ -20,12 +20,22 @@ interface Node {
   wire: Array<{ datagram: Buffer; address: string; port: number }>;
 }
 
-function makeNode(local: LocalSpec, peer: LocalSpec): Node {
+/**
+ * `agentWiring`: the TUN writer the agent gives the data path (transport payloads handed to the
+ * overlay with their addresses, one TUN write at the batch's end); otherwise whole rebuilt packets.
+ */
+function makeNode(local: LocalSpec, peer: LocalSpec, agentWiring = false): Node {
   const tun = new FakeTun(`t-${local.node}`);
   const wire: Node['wire'] = [];
   let under!: PacketUnderlay;
   const esp = new EspDataPath({
-    tun: { write: (packets) => under.deliver(packets) },
+    tun: agentWiring
+      ? {
+        write: (packets) => under.deliver(packets),
+        writeTransport: (payload, offset, length, src, dst, protocol) => under.deliverTransport(payload, offset, length, src, dst, protocol),
+        endBatch: () => under.endBatch(),
+      }
+      : { write: (packets) => under.deliver(packets) },
     udp: { send: (d, length, port, address) => wire.push({ datagram: Buffer.from(d.subarray(0, length)), address, port }) },
     now: () => 1_700_000_000_000,
   });
@@ -48,11 +58,11 @@ function childSpecs(a: LocalSpec, b: LocalSpec): { a: ChildSpec; b: ChildSpec } 
   };
 }
 
-test('IPsec on: overlay packets go through ESP transport mode and come back out as pod packets', async () => {
+for (const agentWiring of [false, true]) test(`IPsec on: overlay packets go through ESP transport mode and come back out as pod packets (${agentWiring ? 'transport payloads to the overlay, one TUN write per batch' : 'whole rebuilt packets'})`, async () => {
   const A: LocalSpec = { node: 'a', systemId: 'aaaaaa00', underlay: '192.168.7.21', subnet: '10.254.0.0/24', vni: 1 };
   const B: LocalSpec = { node: 'b', systemId: 'bbbbbb00', underlay: '192.168.7.22', subnet: '10.254.1.0/24', vni: 2 };
-  const a = makeNode(A, B);
-  const b = makeNode(B, A);
+  const a = makeNode(A, B, agentWiring);
+  const b = makeNode(B, A, agentWiring);
   await a.overlay.start();
   await b.overlay.start();
 
@@ -73,7 +83,22 @@ test('IPsec on: overlay packets go through ESP transport mode and come back out 
     assert.equal(w.datagram.readUInt32BE(0), 0x1001, 'an ESP packet (SPI first) on UDP 4500');
     assert.equal(w.datagram.includes(Buffer.from(secret)), false, 'the pod payload is not visible');
   }
-  for (const w of a.wire.splice(0)) b.esp.onUdpEsp(w.datagram, 0, w.datagram.length, { address: A.underlay, port: 4500 });
+  if (agentWiring) {
+    // As the 4500 socket hands over a read: queued one by one, flushed at the batch's end.
+    const before = b.tun.writes;
+    const read = a.wire.splice(0).map((w) => w.datagram);
+    const slab = Buffer.concat(read);
+    let at = 0;
+    for (const d of read) {
+      b.esp.queueUdpEsp(slab, at, d.length, { address: A.underlay, port: 4500 });
+      at += d.length;
+    }
+    assert.equal(b.tun.written.length, 0);
+    b.esp.flushUdpEsp();
+    assert.equal(b.tun.writes - before, 1, 'one TUN write for the batch');
+  } else {
+    for (const w of a.wire.splice(0)) b.esp.onUdpEsp(w.datagram, 0, w.datagram.length, { address: A.underlay, port: 4500 });
+  }
   assert.deepEqual(b.tun.written, pkts);
 
   const reply = podUdp('10.254.1.2', '10.254.0.2', 7, 7, 'reply');

@@ -6,13 +6,15 @@ import { buildIpv4UdpPacket } from '../../src/wire/udp.js';
 /** Records what the overlay writes; the test pushes "read" batches with read(). */
 export class FakeTun implements TunPort {
   readonly written: Buffer[] = [];
+  /** writeBatch calls. */
+  writes = 0;
   closed = false;
   private cb: ((p: Buffer[]) => void) | undefined;
   constructor(readonly name: string) {}
   onPackets(cb: (p: Buffer[]) => void): void { this.cb = cb; }
   read(packets: Buffer[]): void { this.cb!(packets); }
   write(p: Uint8Array): boolean { this.written.push(Buffer.from(p)); return true; }
-  writeBatch(ps: Uint8Array[]): number { for (const p of ps) this.written.push(Buffer.from(p)); return ps.length; }
+  writeBatch(ps: Uint8Array[]): number { this.writes++; for (const p of ps) this.written.push(Buffer.from(p)); return ps.length; }
   close(): void { this.closed = true; }
 }
 

@@ -7,6 +7,7 @@ import { UdpUnderlay } from '../../src/overlay/udp-underlay.js';
 import { OFF_UDP } from '../../src/overlay/geneve-layout.js';
 import { FakeTun, podUdp } from './overlay-test-helpers.js';
 import { waitFor } from '../helpers/netns.js';
+import { parseIpv4Header } from '../../src/wire/ipv4.js';
 
 const spec = (node: string, id: string, underlay: string, subnet: string, vni: number): LocalSpec => ({ node, systemId: id, underlay, subnet, vni });
 
@@ -96,4 +97,33 @@ test('UDP underlay: a port already taken fails start() with the address named, l
   const third = new UdpUnderlay({ address: '127.0.0.31', port, senders: 1 });
   await third.start(sink);
   await third.close();
+});
+
+test('PacketUnderlay.deliverTransport: a sink without fromTransport gets the whole packet, its IPv4 header rebuilt; endBatch reaches flushInbound', async () => {
+  const got: Buffer[] = [];
+  let flushes = 0;
+  const plainSink = { fromUdp: () => {}, fromIpv4: (ps: Buffer[]) => { for (const p of ps) got.push(Buffer.from(p)); } };
+  const u = new PacketUnderlay(() => {});
+  await u.start(plainSink);
+  const payload = Buffer.from('0123456789abcdef');
+  const holder = Buffer.concat([Buffer.alloc(5), payload, Buffer.alloc(3)]);
+  u.deliverTransport(holder, 5, payload.length, 0xc0a8070b, 0xc0a8070c, 17);
+  u.endBatch();
+  assert.equal(got.length, 1);
+  const h = parseIpv4Header(got[0]!, 0, got[0]!.length, true);
+  assert.ok(typeof h !== 'string', 'a valid header, checksum included');
+  assert.deepEqual([h.src, h.dst, h.protocol, h.totalLength], [0xc0a8070b, 0xc0a8070c, 17, 20 + payload.length]);
+  assert.deepEqual(got[0]!.subarray(20), payload);
+
+  const u2 = new PacketUnderlay(() => {});
+  const seen: Array<[number, number, number, string]> = [];
+  await u2.start({ fromUdp: () => {}, fromIpv4: () => assert.fail('not for a transport-aware sink'),
+    fromTransport: (b, o, l, src, dst, proto) => seen.push([src, dst, proto, b.toString('utf8', o, o + l)]), flushInbound: () => flushes++ });
+  u2.deliverTransport(holder, 5, payload.length, 1, 2, 17);
+  u2.endBatch();
+  assert.deepEqual(seen, [[1, 2, 17, '0123456789abcdef']]);
+  assert.equal(flushes, 1);
+  await u2.close();
+  u2.deliverTransport(holder, 5, payload.length, 1, 2, 17);
+  assert.equal(u2.dropped, 1, 'after close: dropped and counted');
 });
