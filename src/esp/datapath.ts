@@ -311,7 +311,7 @@ export class EspDataPath {
    * in one buffer: a packet in another buffer flushes the queue first. The caller flushes
    * before `datagram` is reused (at the end of each batch of datagrams read).
    */
-  queueUdpEsp(datagram: Buffer, offset: number, length: number, _from: { address: string; port: number }): void {
+  queueUdpEsp(datagram: Buffer, offset: number, length: number, from: { address: string; port: number }): void {
     const inBounds = offset >= 0 && length >= 0 && offset + length <= datagram.length;
     const spi = inBounds ? peekEspSpi(datagram, offset, length) : -1;
     if (spi < 0) {
@@ -321,7 +321,7 @@ export class EspDataPath {
     const pair = this.sad.get(spi);
     if (pair === undefined) {
       this.drops.unknown_spi++;
-      this.unknownSpi?.(spi, _from);
+      this.unknownSpi?.(spi, from);
       return;
     }
     const view = this.espView;
