@@ -1,9 +1,5 @@
-import { ESP_HEADER_LENGTH } from '../wire/esp.js';
 import type { SaPair } from './sa-pair.js';
-
-/** AAD of a packet without extended sequence numbers: its own SPI ‖ seq (RFC 4106 §5). */
-const AAD_LENGTH = 8;
-const DESC_WORDS = 6;
+import { DESC_WORDS, writeEspDescriptor } from './aead-descriptor.js';
 
 /**
  * Inbound ESP packets of one batch of datagrams, admitted (SA found, framing, lifetime, replay
@@ -26,14 +22,7 @@ export class OpenRun {
     const i = this.count;
     if (i === this.seqs.length) this.grow();
     this.buffer = buffer;
-    const d = i * DESC_WORDS;
-    const desc = this.desc;
-    desc[d] = offset + ESP_HEADER_LENGTH; // IV
-    desc[d + 1] = offset; // AAD: SPI ‖ seq
-    desc[d + 2] = AAD_LENGTH;
-    desc[d + 3] = ciphertextOffset;
-    desc[d + 4] = ciphertextLength;
-    desc[d + 5] = ciphertextOffset; // in place
+    writeEspDescriptor(this.desc, i, offset, ciphertextOffset, ciphertextLength);
     this.pairs[i] = pair;
     this.seqs[i] = seq;
     this.ciphertextOffsets[i] = ciphertextOffset;

@@ -1,10 +1,8 @@
 import { ESP_HEADER_LENGTH, ESP_IV_LENGTH } from '../wire/esp.js';
 import type { Child } from './child.js';
 import type { SaPair } from './sa-pair.js';
+import { DESC_WORDS, writeEspDescriptor } from './aead-descriptor.js';
 
-/** AAD of a packet without extended sequence numbers: its own SPI ‖ seq (RFC 4106 §5). */
-const AAD_LENGTH = 8;
-const DESC_WORDS = 6;
 const EMPTY = Buffer.alloc(0);
 
 /** Where a sealed packet goes: its span of the region and its child's peer. */
@@ -49,15 +47,7 @@ export class SealRun {
     }
     const i = this.count;
     if (i === this.offsets.length) this.grow();
-    const d = i * DESC_WORDS;
-    const desc = this.desc;
-    const inOffset = offset + ESP_HEADER_LENGTH + ESP_IV_LENGTH;
-    desc[d] = offset + ESP_HEADER_LENGTH; // IV
-    desc[d + 1] = offset; // AAD: SPI ‖ seq
-    desc[d + 2] = AAD_LENGTH;
-    desc[d + 3] = inOffset;
-    desc[d + 4] = encryptedLength;
-    desc[d + 5] = inOffset; // in place
+    writeEspDescriptor(this.desc, i, offset, offset + ESP_HEADER_LENGTH + ESP_IV_LENGTH, encryptedLength);
     this.offsets[i] = offset;
     this.lengths[i] = length;
     this.sealed[i] = 0;
