@@ -34,15 +34,21 @@ function sealed() {
   return { ...l, datagrams: l.a.sent.map((s) => s.datagram), pkts };
 }
 
+/** One datagram off the wire: a fresh copy each time (the data path opens ESP in place). */
+function deliver(b: ReturnType<typeof sealed>['b'], datagram: Buffer): void {
+  const dg = Buffer.from(datagram);
+  b.dp.onUdpEsp(dg, 0, dg.length, { address: ADDR_A, port: 4500 });
+}
+
 test('reordered within the window: every packet delivered once, every replay refused', () => {
   const { b, datagrams } = sealed();
   // Each block of WINDOW packets delivered back to front: displacement up to WINDOW - 1.
   const order: number[] = [];
   for (let base = 0; base < N; base += WINDOW) for (let i = Math.min(N, base + WINDOW) - 1; i >= base; i--) order.push(i);
-  for (const i of order) b.dp.onUdpEsp(datagrams[i]!, 0, datagrams[i]!.length, { address: ADDR_A, port: 4500 });
+  for (const i of order) deliver(b, datagrams[i]!);
   assert.equal(b.tun.length, N);
   assert.equal(b.dp.status().drops.replay, 0);
-  for (const i of order) b.dp.onUdpEsp(datagrams[i]!, 0, datagrams[i]!.length, { address: ADDR_A, port: 4500 });
+  for (const i of order) deliver(b, datagrams[i]!);
   assert.equal(b.tun.length, N, 'no replay reached the TUN');
   assert.equal(b.dp.status().drops.replay, N);
 });
@@ -63,7 +69,7 @@ test('any delivery order (reordered, duplicated, late beyond the window): accept
       sent++;
       if (model.admit(s)) expected.push(pkts[s - 1]!);
       else refused++;
-      b.dp.onUdpEsp(datagrams[s - 1]!, 0, datagrams[s - 1]!.length, { address: ADDR_A, port: 4500 });
+      deliver(b, datagrams[s - 1]!);
     }
     assert.deepEqual(b.tun, expected);
     assert.equal(b.dp.status().drops.replay, seqs.length - expected.length);

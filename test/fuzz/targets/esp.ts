@@ -76,7 +76,8 @@ export const espUdp4500: FuzzTarget = {
       seeds: () => seeds,
       run(input) {
         if (input.length === 0) return 'empty-input';
-        let dg = input.subarray(1);
+        // A copy: the data path opens ESP in place, and the input may be a seed used again.
+        let dg: Buffer = Buffer.from(input.subarray(1));
         if (input[0]! & 1 && dg.length >= 4) {
           const transportMode = (input[0]! & 2) !== 0;
           // Mostly fresh sequence numbers (so the packet is not a replay), sometimes the mutated one.
