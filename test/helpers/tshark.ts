@@ -25,6 +25,10 @@ export interface TsharkOptions {
 export const ESP_DECRYPT_PREFS: Record<string, string> = {
   'esp.enable_encryption_decode': 'TRUE',
   'esp.enable_authentication_check': 'TRUE',
+  // No TCP reassembly inside ESP: a retransmitted segment whose bytes overlap earlier ones makes
+  // the TCP dissector throw ("New fragment overlaps old data"), which cuts the ESP dissection
+  // short before it adds esp.icv_good — a packet whose ICV is fine would read as not verified.
+  'tcp.desegment_tcp_streams': 'FALSE',
 };
 
 export function tsharkFields(pcap: string, opts: TsharkOptions): string[][] {
