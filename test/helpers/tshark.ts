@@ -17,6 +17,8 @@ export interface TsharkOptions {
   prefs?: Record<string, string>;
   /** Decode-as rules (-d), e.g. ['udp.port==6081,geneve']. */
   decodeAs?: string[];
+  /** Dissectors turned off (--disable-protocol), e.g. ['tcp'] when only the ESP layer is checked. */
+  disableProtocols?: string[];
   /** Two-pass analysis (-2), needed by some reassembly. */
   twoPass?: boolean;
 }
@@ -35,6 +37,7 @@ export function tsharkFields(pcap: string, opts: TsharkOptions): string[][] {
   const args = ['-n', '-r', pcap, '-T', 'fields', '-E', 'separator=\t', '-E', 'occurrence=a', '-E', 'aggregator=,'];
   for (const [k, v] of Object.entries(opts.prefs ?? {})) args.push('-o', `${k}:${v}`);
   for (const d of opts.decodeAs ?? []) args.push('-d', d);
+  for (const p of opts.disableProtocols ?? []) args.push('--disable-protocol', p);
   if (opts.twoPass) args.push('-2');
   if (opts.filter) args.push('-Y', opts.filter);
   for (const f of opts.fields) args.push('-e', f);

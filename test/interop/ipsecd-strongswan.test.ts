@@ -75,7 +75,9 @@ describe('ipsecd IKE against strongSwan 5.9.8', () => {
       assert.ok(r['isakmp.id.type']!.includes('2'), `IKE_AUTH decrypted (FQDN id): ${JSON.stringify(r)}`);
       assert.ok(r['isakmp.ts.type']!.includes('7'), 'TS payloads decrypted');
     }
-    const esp = tsharkRecords(pcap, { keylogDir: S.keylogDir(), prefs: ESP_DECRYPT_PREFS, filter: 'esp', fields: ['frame.number', 'frame.len', 'ip.src', 'esp.spi', 'esp.sequence', 'esp.icv_good', 'icmp.type'] });
+    // TCP inside is not dissected: an exception in the TCP dissector (a retransmission it cannot
+    // place) ends the packet's dissection before ESP adds its ICV verdict.
+    const esp = tsharkRecords(pcap, { keylogDir: S.keylogDir(), prefs: ESP_DECRYPT_PREFS, disableProtocols: ['tcp'], filter: 'esp', fields: ['frame.number', 'frame.len', 'ip.src', 'esp.spi', 'esp.sequence', 'esp.icv_good', 'icmp.type'] });
     assert.ok(esp.length > 10, `ESP packets captured: ${esp.length}`);
     const bad = esp.filter((r) => r['esp.icv_good'] !== '1');
     const sample = bad.slice(0, 5).map((r) => `#${r['frame.number']} ${r['frame.len']} B from ${r['ip.src']} spi ${r['esp.spi']} seq ${r['esp.sequence']}`);
