@@ -15,6 +15,7 @@ import { ChildSa } from './sa/child-sa.js';
 import { compactEstablished, owned } from './sa/compact.js';
 import { IkeSa, type Task } from './sa/ike-sa.js';
 import { buildStatus, type IkeStatus } from './status.js';
+import { ikeSaView, type IkeSaView } from './view.js';
 import { createChildTask, respondCreateChild } from './tasks/create-child.js';
 import { respondAuth } from './tasks/ike-auth.js';
 import { respondInit, type InitResponderEnv } from './tasks/ike-init-responder.js';
@@ -344,8 +345,25 @@ export class IkeEngine {
     }
   }
 
+  /**
+   * The IKE SAs (with their children) of one connection, or all, oldest first: typed views for
+   * code that decides things (view.ts). Snapshots: they do not change when the engine does.
+   */
+  sas(connection?: string): IkeSaView[] {
+    const out: IkeSaView[] = [];
+    for (const sa of this.all) if (sa.state !== 'dead' && (connection === undefined || sa.name === connection)) out.push(ikeSaView(sa));
+    return out.sort((x, y) => x.serial - y.serial);
+  }
+
+  /** One IKE SA by serial, if it is still there. */
+  sa(serial: number): IkeSaView | undefined {
+    for (const sa of this.all) if (sa.serial === serial && sa.state !== 'dead') return ikeSaView(sa);
+    return undefined;
+  }
+
+  /** The text of `status --json` (formatting only; see status.ts). */
   status(): IkeStatus {
-    return buildStatus([...this.all].filter((s) => s.state !== 'dead'), this.opts.now(), this.ctx, this.counters);
+    return buildStatus(this.sas(), this.opts.now(), (id) => this.describeId(id), this.counters);
   }
 
   /** Handles one UDP datagram addressed to us. Never throws on bad input. */
@@ -634,9 +652,13 @@ export class IkeEngine {
     const key = this.peerKey(sa.remote.address, sa.spiI);
     if (this.halfOpenByPeer.get(key) === sa) this.halfOpenByPeer.delete(key);
     for (const [k, v] of this.halfOpenByPeer) if (v === sa) this.halfOpenByPeer.delete(k);
-    if (wasUp || sa.initiator) {
+    // A failed initiation of ours is reported too (established: false); a responder's half-open
+    // SA or a rekey's redundant new SA never announced is not (events.ts).
+    if (wasUp || (sa.initiator && sa.rekeyOf === undefined)) {
       this.ctx.log(sa, `IKE SA deleted (${reason})`);
-      this.outputs.push({ kind: 'ike-down', name: sa.name, serial: sa.serial, spiI: sa.spiI, spiR: sa.spiR, reason });
+      const down: IkeOutput = { kind: 'ike-down', name: sa.name, serial: sa.serial, spiI: sa.spiI, spiR: sa.spiR, reason, established: wasUp };
+      if (sa.replacedBy) down.replacedBy = sa.replacedBy.serial;
+      this.outputs.push(down);
     }
   }
 
@@ -677,7 +699,7 @@ export class IkeEngine {
       spec.hardLifetime = { ...(lb > 0 ? { bytes: lb } : {}), ...(lp > 0 ? { packets: lp } : {}) };
       spec.softLifetime = { ...(lb > 0 ? { bytes: Math.floor(lb * 0.9) } : {}), ...(lp > 0 ? { packets: Math.floor(lp * 0.9) } : {}) };
     }
-    if (replaces) spec.replacesSpiIn = replaces.spiIn;
+    if (replaces) spec.replacesSpiIn = child.replacesSpiIn = replaces.spiIn;
     if (child.answered) spec.deferOutbound = true;
     this.outputs.push({ kind: 'child-up', spec });
     // The spec carries the keys to the data path; the engine needs no copy of them after this.
@@ -697,8 +719,9 @@ export class IkeEngine {
     if (dpd > 0) sa.dpdAt = now + dpd;
     const k = sa.keys!;
     this.outputs.push({
-      kind: 'ike-up', name: sa.name, serial: sa.serial, spiI: sa.spiI, spiR: sa.spiR, local: { ...sa.local }, remote: { ...sa.remote },
+      kind: 'ike-up', name: sa.name, serial: sa.serial, initiator: sa.initiator, spiI: sa.spiI, spiR: sa.spiR, local: { ...sa.local }, remote: { ...sa.remote },
       keys: { spiI: sa.spiI, spiR: sa.spiR, skEi: k.skEi, skEr: k.skEr, skAi: k.skAi, skAr: k.skAr, encr: `AES-GCM-${sa.chosen!.encr.keyLength}` },
+      ...(sa.rekeyOf !== undefined ? { replaces: sa.rekeyOf } : {}),
     });
   }
 
@@ -726,7 +749,8 @@ export class IkeEngine {
     return c;
   }
 
-  private describeId(id: IkeId | undefined): string {
+  /** An identity as text: the auth provider's form (e.g. a node name) or RFC 7296's ID types. */
+  describeId(id: IkeId | undefined): string {
     if (!id) return '(none)';
     const custom = this.opts.auth.describeId?.(id);
     if (custom) return custom;

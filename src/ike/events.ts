@@ -33,7 +33,10 @@ export interface ChildSpec {
    * arrives. Until then outbound stays on an older pair of the same child, if there is one.
    */
   deferOutbound?: boolean;
-  /** The SPI this child replaces (rekey), so the data path can switch outbound traffic. */
+  /**
+   * Set when this pair rekeys another (RFC 7296 §2.8): that pair's inbound SPI. The data path moves
+   * outbound traffic to the new pair and keeps the old one for inbound until its child-down.
+   */
   replacesSpiIn?: number;
 }
 
@@ -48,12 +51,28 @@ export interface IkeKeysEvent {
   encr: string;
 }
 
+/**
+ * What the engine gives back through poll(), in order. The driver turns these into host calls.
+ *
+ * - `send`: one datagram (on the NAT-T port with the 4-byte non-ESP marker, RFC 3948).
+ * - `child-up`: a CHILD SA pair to install. When it was made by a rekey (RFC 7296 §2.8),
+ *   `spec.replacesSpiIn` names the pair it replaces: outbound moves to the new pair (unless
+ *   `deferOutbound`), the old one stays inbound until its own `child-down`.
+ * - `child-retiring`: we are about to send a DELETE for this pair: stop sending on it.
+ * - `child-down`: remove this pair from the data path (deleted, expired, or its IKE SA is gone).
+ * - `ike-up`: an IKE SA became established — by IKE_AUTH, or by a rekey of the IKE SA whose serial
+ *   `replaces` names (its children moved to this one). Carries the keys for the key log.
+ * - `ike-down`: an IKE SA is gone, exactly once, for every SA that had an `ike-up` and for every
+ *   initiation of ours that failed before it (`established: false`, e.g. NO_PROPOSAL_CHOSEN,
+ *   AUTHENTICATION_FAILED, peer not responding). `replacedBy` is set when a rekey replaced it
+ *   (its children live on there; reason 'rekeyed'). The `child-down`s of its children come first.
+ * - `log`: a line for people (no secrets).
+ */
 export type IkeOutput =
   | { kind: 'send'; bytes: Buffer; from: Endpoint; to: Endpoint }
   | { kind: 'child-up'; spec: ChildSpec }
   | { kind: 'child-down'; spiIn: number; spiOut: number; name: string; reason: string }
-  /** We are about to send a DELETE for this child: stop sending on it (another pair of its name takes over). */
   | { kind: 'child-retiring'; spiIn: number }
-  | { kind: 'ike-up'; name: string; serial: number; spiI: Buffer; spiR: Buffer; local: Endpoint; remote: Endpoint; keys: IkeKeysEvent }
-  | { kind: 'ike-down'; name: string; serial: number; spiI: Buffer; spiR: Buffer; reason: string }
+  | { kind: 'ike-up'; name: string; serial: number; initiator: boolean; spiI: Buffer; spiR: Buffer; local: Endpoint; remote: Endpoint; keys: IkeKeysEvent; replaces?: number }
+  | { kind: 'ike-down'; name: string; serial: number; spiI: Buffer; spiR: Buffer; reason: string; established: boolean; replacedBy?: number }
   | { kind: 'log'; line: string };

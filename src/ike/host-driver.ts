@@ -24,7 +24,7 @@ export interface IkeHostLike {
 }
 
 /** What src/esp's data path installs (src/esp/child.ts ChildSpec). */
-export type EspInstallSpec = Pick<ChildSpec, 'name' | 'mode' | 'local' | 'remote' | 'remotePort' | 'localTs' | 'remoteTs' | 'spiIn' | 'spiOut' | 'keyIn' | 'keyOut' | 'proposal' | 'softLifetime' | 'hardLifetime' | 'deferOutbound'> & { replayWindow?: number };
+export type EspInstallSpec = Pick<ChildSpec, 'name' | 'mode' | 'local' | 'remote' | 'remotePort' | 'localTs' | 'remoteTs' | 'spiIn' | 'spiOut' | 'keyIn' | 'keyOut' | 'proposal' | 'softLifetime' | 'hardLifetime' | 'deferOutbound' | 'replacesSpiIn'> & { replayWindow?: number };
 
 const MARKER = Buffer.alloc(4);
 
@@ -68,6 +68,7 @@ export class IkeDriver {
           if (s.softLifetime) spec.softLifetime = s.softLifetime;
           if (s.hardLifetime) spec.hardLifetime = s.hardLifetime;
           if (s.deferOutbound) spec.deferOutbound = true;
+          if (s.replacesSpiIn !== undefined) spec.replacesSpiIn = s.replacesSpiIn;
           this.host.installChild(spec);
           this.host.logEspKeys?.({ src: s.local, dst: s.remote, spi: s.spiOut, keyAndSalt: s.keyOut });
           this.host.logEspKeys?.({ src: s.remote, dst: s.local, spi: s.spiIn, keyAndSalt: s.keyIn });

@@ -10,6 +10,7 @@ export { DEFAULT_TIMERS, type EngineTimers } from './context.js';
 export type { IkeAuthProvider, IkeId } from './auth-provider.js';
 export type { ChildSpec, Endpoint, IkeKeysEvent, IkeOutput } from './events.js';
 export type { IkeStatus, IkeSaStatus, ChildStatus } from './status.js';
+export type { IkeSaView, ChildSaView, IkeSaState, ChildSaState } from './view.js';
 export { ikev2DecryptionRow, ikev2DecryptionTable, wiresharkIkeEncryption } from './keylog.js';
 export { parseProposal, parseProposals, proposalName, ProposalSyntaxError } from './proposals.js';
 export { parseTs, TsSyntaxError, tsToString, formatTs } from './traffic-selectors.js';

@@ -1,9 +1,13 @@
-import type { EngineContext } from './context.js';
+import type { IkeId } from './auth-provider.js';
 import { proposalName } from './proposals.js';
-import type { IkeSa, IkeState } from './sa/ike-sa.js';
 import { tsToString } from './traffic-selectors.js';
+import type { IkeSaState, IkeSaView } from './view.js';
 
-/** Status in the shape of CONTRACTS.md's `ipsec status --json` (traffic counters come from the ESP engine). */
+/**
+ * Status in the shape of CONTRACTS.md's `ipsec status --json` (traffic counters come from the ESP
+ * engine): text for people and for that contract, formatted from the typed views (view.ts). Code
+ * that needs to know something about an SA asks `IkeEngine.sas()` instead of parsing this.
+ */
 export interface ChildStatus {
   name: string;
   serial: number;
@@ -42,43 +46,59 @@ export interface IkeStatus {
   counters: Record<string, number>;
 }
 
-const LIBRESWAN_STATE: Record<IkeState, string> = {
+/** The status text of a state; it keeps the names the status contract has always used. */
+function stateText(sa: IkeSaView): string {
+  switch (sa.state) {
+    case 'authenticating':
+      return sa.initiator ? 'auth-sent' : 'half-open';
+    case 'rekeying':
+      return 'rekeyed';
+    default:
+      return sa.state;
+  }
+}
+
+const LIBRESWAN_STATE: Record<IkeSaState, string> = {
   'init-sent': 'STATE_V2_PARENT_I1',
-  'half-open': 'STATE_V2_PARENT_R1',
-  'auth-sent': 'STATE_V2_PARENT_I2',
+  authenticating: 'STATE_V2_PARENT_I2',
   established: 'STATE_V2_ESTABLISHED_IKE_SA',
+  rekeying: 'STATE_V2_ESTABLISHED_IKE_SA',
   rekeyed: 'STATE_V2_ESTABLISHED_IKE_SA',
   deleting: 'STATE_V2_IKE_SA_DELETE',
-  dead: 'STATE_V2_IKE_SA_DELETE',
 };
 
+function libreswanState(sa: IkeSaView): string {
+  return sa.state === 'authenticating' && !sa.initiator ? 'STATE_V2_PARENT_R1' : LIBRESWAN_STATE[sa.state];
+}
+
 const hex8 = (n: number): string => (n >>> 0).toString(16).padStart(8, '0');
+const hex16 = (n: bigint): string => n.toString(16).padStart(16, '0');
 const secs = (ms: number | undefined, now: number): number | null => (ms === undefined ? null : Math.max(0, Math.round((ms - now) / 1000)));
 
-export function buildStatus(sas: IkeSa[], now: number, ctx: EngineContext, counters: object): IkeStatus {
+export function buildStatus(sas: IkeSaView[], now: number, describeId: (id: IkeId) => string, counters: object): IkeStatus {
   return {
     ike_sas: sas.map((sa) => ({
-      name: sa.name,
+      name: sa.connection,
       serial: sa.serial,
-      state: sa.state,
-      libreswan_state: LIBRESWAN_STATE[sa.state],
+      state: stateText(sa),
+      libreswan_state: libreswanState(sa),
       local: `${sa.local.address}:${sa.local.port}`,
       remote: `${sa.remote.address}:${sa.remote.port}`,
-      local_id: sa.localId ? ctx.describeId(sa.localId) : '',
-      remote_id: sa.remoteId ? ctx.describeId(sa.remoteId) : '',
-      spi_i: sa.spiI.toString('hex'),
-      spi_r: sa.spiR.toString('hex'),
-      proposal: sa.chosen ? proposalName(sa.chosen) : '',
+      local_id: sa.localId ? describeId(sa.localId) : '',
+      remote_id: sa.remoteId ? describeId(sa.remoteId) : '',
+      spi_i: hex16(sa.spiI),
+      spi_r: hex16(sa.spiR),
+      proposal: sa.proposal ? proposalName(sa.proposal) : '',
       established_s: sa.establishedAt === undefined ? null : Math.round((now - sa.establishedAt) / 1000),
       rekey_in_s: secs(sa.rekeyAt, now),
       children: sa.children.map((c) => ({
-        name: c.cfg.name,
+        name: c.name,
         serial: c.serial,
         state: c.state,
         mode: c.mode,
         spi_in: hex8(c.spiIn),
         spi_out: hex8(c.spiOut),
-        proposal: proposalName(c.chosen),
+        proposal: proposalName(c.proposal),
         local_ts: c.localTs.map(tsToString),
         remote_ts: c.remoteTs.map(tsToString),
         rekey_in_s: secs(c.rekeyAt, now),

@@ -16,6 +16,8 @@ export class ChildSa {
    * our outbound must not move to it until the peer shows it has it too (see ChildSpec.deferOutbound).
    */
   answered = false;
+  /** The inbound SPI of the child this one rekeyed (set when it is handed to the data path). */
+  replacesSpiIn?: number;
 
   constructor(
     readonly serial: number,

@@ -92,6 +92,10 @@ export class IkeSa {
   readonly earlyDeletes = new Set<number>();
   /** The SA that replaced this one. */
   replacedBy?: IkeSa;
+  /** Serial of the IKE SA this one rekeyed (it was made by CREATE_CHILD_SA, not IKE_AUTH). */
+  rekeyOf?: number;
+  /** A new SA that lost a rekey collision (§2.8.2): it waits for the peer's DELETE, carrying nothing. */
+  superseded = false;
   private ivCounter = 0n;
 
   constructor(

@@ -16,6 +16,7 @@ import { deleteIkeTask } from './informational.js';
 function makeNewSa(ctx: EngineContext, old: IkeSa, weInitiate: boolean, spiI: Buffer, spiR: Buffer, chosen: ChosenProposal, ni: Buffer, nr: Buffer, gir: Buffer): IkeSa {
   const sa = new IkeSa(ctx.nextSerial(), old.conn, weInitiate, spiI, old.local, old.remote, ctx.now());
   sa.spiR = spiR;
+  sa.rekeyOf = old.serial;
   sa.chosen = chosen;
   sa.prf = hmacPrf(prfHashOf(chosen.prf!));
   sa.ni = ni;
@@ -107,6 +108,7 @@ export function ikeRekeyTask(ctx: EngineContext, old: IkeSa, group?: number, att
         ctx.log(old, 'IKE rekey collision: keeping our new IKE SA');
         // The peer deletes its redundant SA; if it never does, it expires.
         collision.replacement.state = 'rekeyed';
+        collision.replacement.superseded = true;
         collision.replacement.expireAt = ctx.now() + ctx.timers.rekeyedLingerMs;
       }
       ctx.log(sa, `rekeyed IKE SA #${old.serial}`);
