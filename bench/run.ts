@@ -2,7 +2,8 @@
 /**
  * `npm run bench`: every setup measured one after another on this machine, side by side — plain
  * veth, our overlay with IPsec off, our overlay with IPsec on, our daemon to our daemon (tunnel
- * mode), strongSwan kernel-libipsec to strongSwan — plus IKE handshake rates, a 10/100/1000-peer
+ * mode), strongSwan kernel-libipsec to strongSwan, wireguard-go to wireguard-go (the current
+ * release and Debian's) — plus IKE handshake rates, a 10/100/1000-peer
  * mesh and OpenSSL's AES-256-GCM ceiling. Prints a table; writes bench/results/latest.json and a
  * dated copy. Options: --quick (2 s runs, 1 repetition), --only ROW[,ROW], --json.
  * Each setup is torn down before the next starts; Ctrl-C removes whatever is up.
@@ -23,6 +24,8 @@ import { startVeth } from './setups/veth.js';
 import { startCluster } from './setups/cluster.js';
 import { startTunnelIpsec } from './setups/tunnel-ipsec.js';
 import { startStrongswanLibipsec } from './setups/strongswan.js';
+import { startWireguardGo, WIREGUARD_GO, WIREGUARD_GO_DEBIAN } from './setups/wireguard-go.js';
+import { ensurePackages } from './lib/prereqs.js';
 import { runHandshakes, type HandshakeResults } from './ike/handshakes.js';
 import { cleanupMesh, runMesh, type MeshRow } from './ike/mesh.js';
 
@@ -63,12 +66,14 @@ function usage(err?: string): never {
   process.exit(0);
 }
 
-const STARTERS: Record<DataRow, () => Promise<Setup>> = {
+const STARTERS: Record<DataRow, (log: (m: string) => void) => Promise<Setup>> = {
   veth: startVeth,
   overlay_plain: () => startCluster(false),
   overlay_ipsec: () => startCluster(true),
   tunnel_ipsec: startTunnelIpsec,
   strongswan_libipsec: startStrongswanLibipsec,
+  wireguard_go: (log) => startWireguardGo(WIREGUARD_GO, log),
+  wireguard_go_debian: (log) => startWireguardGo(WIREGUARD_GO_DEBIAN, log),
 };
 
 export interface BenchResults {
@@ -89,7 +94,7 @@ export interface BenchResults {
   handshakes: HandshakeResults | null;
   esp_inprocess_mb_s_per_core: EspInProcess | null;
   not_measured: Record<string, string>;
-  /** Issue 6's targets against this run's figures. */
+  /** Issue 6's and issue 15's targets against this run's figures. */
   targets: TargetCheck[];
   settings: { quick: boolean; seconds: number; repetitions: number; pings: number; udp_rr_seconds: number; rows: string[] };
   units: Record<string, string>;
@@ -109,6 +114,7 @@ async function main(): Promise<void> {
   const pings = o.quick ? 20 : 50;
   const rrSeconds = o.quick ? 1 : 3;
   const started = Date.now();
+  ensurePackages(o.only.has('wireguard_go') || o.only.has('wireguard_go_debian'), log);
   const res: BenchResults = {
     machine: await machineInfo(),
     throughput_mbps: nullRows(),
@@ -149,7 +155,7 @@ async function main(): Promise<void> {
     log(`== ${row}`);
     let setup: Setup | undefined;
     try {
-      setup = await STARTERS[row]();
+      setup = await STARTERS[row](log);
       res.describe[row] = setup.describe;
       const f = await measureSetup(procs, setup, { seconds, reps, pings, rrSeconds }, log);
       res.throughput_mbps[row] = round(f.throughput_1_mbps);

@@ -1,7 +1,10 @@
 #!/bin/bash
 # Installs the Debian packages the test suite and the local cluster need, if missing.
 # Idempotent; a no-op when everything is present. Needs root (apt-get).
+# --bench: also the peers only `npm run bench` measures (wireguard-go, and wireguard-tools for `wg`).
 set -euo pipefail
+BENCH_PKGS=()
+[ "${1:-}" = --bench ] && BENCH_PKGS=(wireguard-go wireguard-tools)
 PKGS=(
   g++ make iproute2 iputils-ping tcpdump tshark iperf3 openssl python3 python3-scapy python3-cryptography nftables
   strongswan-swanctl charon-systemd libcharon-extra-plugins libstrongswan-extra-plugins strongswan-pki
@@ -13,15 +16,19 @@ missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
+bench_missing=()
+for p in "${BENCH_PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || bench_missing+=("$p")
+done
 # libreswan 4.10 (an IKE peer for interop tests) conflicts with strongSwan's packages, so it is
 # unpacked into /opt/libreswan instead of installed; pluto execs /usr/libexec/ipsec/addconn.
 LS_ROOT=/opt/libreswan
 need_ls=0
 [ -x $LS_ROOT/usr/libexec/ipsec/pluto ] && [ -e /usr/libexec/ipsec/addconn ] || need_ls=1
-[ ${#missing[@]} -eq 0 ] && [ $need_ls = 0 ] && exit 0
+[ ${#missing[@]} -eq 0 ] && [ ${#bench_missing[@]} -eq 0 ] && [ $need_ls = 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
   ls_msg=""; [ $need_ls = 1 ] && ls_msg=" (and libreswan unpacked into $LS_ROOT)"
-  echo "install-deps: missing Debian packages: ${missing[*]}$ls_msg (run as root, or apt-get install them)" >&2
+  echo "install-deps: missing Debian packages: ${missing[*]} ${bench_missing[*]}$ls_msg (run as root, or apt-get install them)" >&2
   exit 2
 fi
 export DEBIAN_FRONTEND=noninteractive
@@ -31,6 +38,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   # tshark asks whether non-root users may capture; answer once, non-interactively.
   echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
   apt-get install -y -q "${missing[@]}" >/dev/null
+fi
+if [ ${#bench_missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${bench_missing[*]} for the bench's WireGuard rows" >&2
+  # Without recommends: wireguard-tools recommends wireguard-dkms (a kernel module build), and
+  # the bench measures the userspace implementation only.
+  apt-get install -y -q --no-install-recommends "${bench_missing[@]}" >/dev/null
 fi
 if [ $need_ls = 1 ]; then
   echo "install-deps: extracting libreswan into $LS_ROOT" >&2

@@ -1,5 +1,5 @@
 /** The rows of the throughput/latency table, in the order they are measured and printed. */
-export const DATA_ROWS = ['veth', 'overlay_plain', 'overlay_ipsec', 'tunnel_ipsec', 'strongswan_libipsec'] as const;
+export const DATA_ROWS = ['veth', 'overlay_plain', 'overlay_ipsec', 'tunnel_ipsec', 'strongswan_libipsec', 'wireguard_go', 'wireguard_go_debian'] as const;
 export type DataRow = (typeof DATA_ROWS)[number];
 
 /**

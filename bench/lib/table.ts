@@ -3,10 +3,19 @@ import type { BenchResults } from '../run.js';
 
 const fmt = (x: number | null | undefined, digits = 0): string => (x === null || x === undefined ? '—' : x.toFixed(digits));
 
+/** Columns padded to their widest cell; a row of two cells (name, note) spans the figures' columns. */
 function grid(head: string[], rows: string[][]): string {
-  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ').trimEnd();
+  const w = head.map((h, i) => Math.max(h.length, ...rows.filter((r) => r.length === head.length).map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]): string => cells.length === 2 && head.length > 2
+    ? `${cells[0]!.padEnd(w[0]!)}  ${cells[1]}`
+    : cells.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ').trimEnd();
   return [line(head), w.map((n) => '-'.repeat(n)).join('  '), ...rows.map(line)].join('\n');
+}
+
+/** Why a row asked for has no figures, when it has none ("not run (--only)" rows show dashes). */
+function whyNot(r: BenchResults, row: string): string | undefined {
+  const why = r.not_measured[row];
+  return why !== undefined && r.settings.rows.includes(row) ? why : undefined;
 }
 
 /** The human-readable summary: one table per kind of figure, and every null with its reason. */
@@ -18,7 +27,7 @@ export function renderTable(r: BenchResults): string {
   out.push('');
   out.push(grid(
     ['setup', 'TCP 1 Mbit/s', 'TCP 4 Mbit/s', 'RTT µs', 'UDP RR/s', 'CPU s/GB', 'iperf3 CPU s/GB'],
-    DATA_ROWS.map((k) => [k, fmt(r.throughput_mbps[k]), fmt(r.throughput_4_streams_mbps[k]), fmt(r.rtt_us[k]), fmt(r.udp_rr_per_s[k]),
+    DATA_ROWS.map((k) => whyNot(r, k) !== undefined ? [k, `not measured: ${whyNot(r, k)}`] : [k, fmt(r.throughput_mbps[k]), fmt(r.throughput_4_streams_mbps[k]), fmt(r.rtt_us[k]), fmt(r.udp_rr_per_s[k]),
       fmt(r.cpu_s_per_gb[k], 2), fmt(r.endpoints_cpu_s_per_gb[k], 2)]),
   ));
   out.push('');
@@ -42,8 +51,10 @@ export function renderTable(r: BenchResults): string {
   if (e) out.push(`ESP in process, no I/O (MB/s per core, 1400-byte packets, seal + open): data path ${fmt(e.data_path)}, SA pair ${fmt(e.sa_pair)}, bare node:crypto ${fmt(e.node_crypto_baseline)}`);
   if (r.targets.length) {
     out.push('');
-    out.push('targets (issue 6):');
-    for (const t of r.targets) out.push(`  [${t.met === null ? ' n/a ' : t.met ? ' met ' : 'MISSED'}] ${t.target}: ${t.measured}`);
+    for (const issue of [...new Set(r.targets.map((t) => t.issue))]) {
+      out.push(`targets (issue ${issue}):`);
+      for (const t of r.targets.filter((x) => x.issue === issue)) out.push(`  [${t.met === null ? ' n/a ' : t.met ? ' met ' : 'MISSED'}] ${t.target}: ${t.measured}`);
+    }
   }
   const nm = Object.entries(r.not_measured);
   if (nm.length) {

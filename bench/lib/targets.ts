@@ -1,6 +1,9 @@
 import type { BenchResults } from '../run.js';
+import type { DataRow } from './setup.js';
 
 export interface TargetCheck {
+  /** The issue that set the target. */
+  issue: number;
   target: string;
   /** What was measured, in words and numbers; says what is missing when it could not be. */
   measured: string;
@@ -13,12 +16,19 @@ function missing(t: Record<string, number | null>, keys: string[]): string {
 }
 
 const r1 = (x: number): string => (Math.round(x * 10) / 10).toString();
+const pct = (x: number): string => `${(Math.round(x * 1000) / 10).toString()} %`;
+const ratio = (a: number | null, b: number | null): number | null => (a !== null && b !== null && b > 0 ? a / b : null);
 
-/** Issue 6's targets checked against this run's figures (never against figures of another run). */
+/** Issue 6's and issue 15's targets checked against this run's figures (never against figures of another run). */
 export function checkTargets(r: BenchResults): TargetCheck[] {
+  return [...issue6Targets(r).map((t) => ({ issue: 6, ...t })), ...issue15Targets(r).map((t) => ({ issue: 15, ...t }))];
+}
+
+type Check = Omit<TargetCheck, 'issue'>;
+
+function issue6Targets(r: BenchResults): Check[] {
   const t = r.throughput_mbps;
-  const out: TargetCheck[] = [];
-  const ratio = (a: number | null, b: number | null): number | null => (a !== null && b !== null && b > 0 ? a / b : null);
+  const out: Check[] = [];
 
   const vsSwan = ratio(t.overlay_ipsec, t.strongswan_libipsec);
   const tunVsSwan = ratio(t.tunnel_ipsec, t.strongswan_libipsec);
@@ -60,6 +70,51 @@ export function checkTargets(r: BenchResults): TargetCheck[] {
     target: 'under 64 KB of memory per peer',
     measured: m?.kb_per_peer != null ? `${m.kb_per_peer} KB RSS per peer (${m.heap_kb_per_peer} KB of V8 heap in use, ${m.buffers_kb_per_peer} KB of buffers)` : '1000-peer mesh not measured',
     met: m?.kb_per_peer != null ? m.kb_per_peer < 64 : null,
+  });
+  return out;
+}
+
+/** A throughput ratio ours / theirs ≥ `min`, with both medians (1 stream) and the 4-stream ratio beside it. */
+function throughputAtLeast(r: BenchResults, target: string, ours: DataRow, theirs: DataRow, min: number, show: (x: number) => string): Check {
+  const t = r.throughput_mbps;
+  const t4 = r.throughput_4_streams_mbps;
+  const x = ratio(t[ours], t[theirs]);
+  const x4 = ratio(t4[ours], t4[theirs]);
+  return {
+    target,
+    measured: x !== null
+      ? `${show(x)} (${t[ours]} vs ${t[theirs]} Mbit/s)${x4 !== null ? `; 4 streams ${show(x4)} (${t4[ours]} vs ${t4[theirs]})` : ''}`
+      : missing(t, [ours, theirs]),
+    met: x === null ? null : x >= min,
+  };
+}
+
+/** The peers our RTT is held against: every other implementation measured on the same kind of ground. */
+const PEERS: DataRow[] = ['strongswan_libipsec', 'wireguard_go', 'wireguard_go_debian'];
+
+function issue15Targets(r: BenchResults): Check[] {
+  const out: Check[] = [];
+  out.push(throughputAtLeast(r, 'tunnel_ipsec ≥ 1.5× wireguard-go (current release) throughput', 'tunnel_ipsec', 'wireguard_go', 1.5, (x) => `${r1(x)}×`));
+  const c = r.cpu_s_per_gb;
+  out.push({
+    target: 'tunnel_ipsec CPU per GB ≤ wireguard-go\'s (current release)',
+    measured: c.tunnel_ipsec !== null && c.wireguard_go !== null ? `${c.tunnel_ipsec} vs ${c.wireguard_go} s/GB` : missing(c, ['tunnel_ipsec', 'wireguard_go']),
+    met: c.tunnel_ipsec !== null && c.wireguard_go !== null ? c.tunnel_ipsec <= c.wireguard_go : null,
+  });
+  out.push(throughputAtLeast(r, 'tunnel_ipsec ≥ 35 % of veth', 'tunnel_ipsec', 'veth', 0.35, pct));
+  out.push(throughputAtLeast(r, 'overlay with IPsec ≥ 95 % of our IPsec-off overlay', 'overlay_ipsec', 'overlay_plain', 0.95, pct));
+  const rtt = r.rtt_us;
+  const ours = (['overlay_ipsec', 'tunnel_ipsec'] as const).filter((k) => rtt[k] !== null);
+  const peers = PEERS.filter((k) => rtt[k] !== null).sort((x, y) => rtt[x]! - rtt[y]!);
+  const best = peers[0];
+  const oursText = ours.map((k) => `${k} ${rtt[k]} µs`).join(', ');
+  out.push({
+    target: 'RTT of overlay_ipsec and tunnel_ipsec ≤ the lowest peer RTT in the run',
+    measured: best !== undefined && ours.length
+      ? `${oursText} vs ${best} ${rtt[best]} µs (peers: ${peers.map((k) => `${k} ${rtt[k]}`).join(', ')})` +
+        (ours.length < 2 ? `; ${missing(rtt, ['overlay_ipsec', 'tunnel_ipsec'])}` : '')
+      : `${ours.length ? oursText + '; ' : ''}${best === undefined ? `no peer measured (${PEERS.join(', ')})` : missing(rtt, ['overlay_ipsec', 'tunnel_ipsec'])}`,
+    met: best !== undefined && ours.length ? ours.every((k) => rtt[k]! <= rtt[best]!) : null,
   });
   return out;
 }

@@ -1,0 +1,63 @@
+// The bench's target lines for issue 15: ratios from the run's own rows, met / missed / n/a, and
+// every figure named in the line.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { checkTargets } from '../../bench/lib/targets.js';
+import { DATA_ROWS, type DataRow } from '../../bench/lib/setup.js';
+import type { BenchResults } from '../../bench/run.js';
+
+type Rows = Partial<Record<DataRow, number>>;
+const rows = (v: Rows): Record<DataRow, number | null> => Object.fromEntries(DATA_ROWS.map((r) => [r, v[r] ?? null])) as Record<DataRow, number | null>;
+
+function results(o: { tput: Rows; tput4?: Rows; rtt?: Rows; cpu?: Rows }): BenchResults {
+  return {
+    throughput_mbps: rows(o.tput), throughput_4_streams_mbps: rows(o.tput4 ?? {}), rtt_us: rows(o.rtt ?? {}), cpu_s_per_gb: rows(o.cpu ?? {}),
+    handshakes_per_s: { ours: null, strongswan: null }, handshakes: null, mesh: [],
+  } as unknown as BenchResults;
+}
+
+const issue15 = (r: BenchResults) => checkTargets(r).filter((t) => t.issue === 15);
+const byStart = (r: BenchResults, start: string) => {
+  const t = issue15(r).find((x) => x.target.startsWith(start));
+  assert.ok(t, `no target line starting with ${start}`);
+  return t;
+};
+
+test('tunnel_ipsec against wireguard-go: 1.5× throughput and no more CPU per GB', () => {
+  const r = results({ tput: { tunnel_ipsec: 1500, wireguard_go: 1000 }, tput4: { tunnel_ipsec: 1200, wireguard_go: 1000 }, cpu: { tunnel_ipsec: 5.3, wireguard_go: 5.2 } });
+  const t = byStart(r, 'tunnel_ipsec ≥ 1.5× wireguard-go');
+  assert.equal(t.met, true);
+  assert.match(t.measured, /^1\.5× \(1500 vs 1000 Mbit\/s\); 4 streams 1\.2× \(1200 vs 1000\)$/);
+  const c = byStart(r, 'tunnel_ipsec CPU per GB');
+  assert.equal(c.met, false);
+  assert.equal(c.measured, '5.3 vs 5.2 s/GB');
+  assert.equal(byStart(results({ tput: { tunnel_ipsec: 1499, wireguard_go: 1000 } }), 'tunnel_ipsec ≥ 1.5×').met, false);
+});
+
+test('a ratio with a side missing is n/a and names what is missing', () => {
+  const t = byStart(results({ tput: { tunnel_ipsec: 2000 } }), 'tunnel_ipsec ≥ 35 % of veth');
+  assert.equal(t.met, null);
+  assert.equal(t.measured, 'not measured: veth');
+});
+
+test('percent targets: tunnel vs veth at 35 %, overlay with vs without IPsec at 95 %', () => {
+  const r = results({ tput: { tunnel_ipsec: 3500, veth: 10000, overlay_ipsec: 1890, overlay_plain: 2000 } });
+  assert.equal(byStart(r, 'tunnel_ipsec ≥ 35 % of veth').met, true);
+  const o = byStart(r, 'overlay with IPsec ≥ 95 %');
+  assert.equal(o.met, false);
+  assert.equal(o.measured, '94.5 % (1890 vs 2000 Mbit/s)'); // one decimal: a miss never reads as 95 %
+});
+
+test('RTT: both of ours at or under the lowest peer, peers listed; n/a with no peer', () => {
+  const rtt = { overlay_ipsec: 700, tunnel_ipsec: 500, strongswan_libipsec: 900, wireguard_go: 700, wireguard_go_debian: 800 };
+  const t = byStart(results({ tput: {}, rtt }), 'RTT of overlay_ipsec');
+  assert.equal(t.met, true);
+  assert.match(t.measured, /overlay_ipsec 700 µs, tunnel_ipsec 500 µs vs wireguard_go 700 µs/);
+  assert.equal(byStart(results({ tput: {}, rtt: { ...rtt, overlay_ipsec: 701 } }), 'RTT of').met, false);
+  const alone = byStart(results({ tput: {}, rtt: { tunnel_ipsec: 500, strongswan_libipsec: 400 } }), 'RTT of');
+  assert.equal(alone.met, false);
+  assert.match(alone.measured, /not measured: overlay_ipsec/);
+  const noPeer = byStart(results({ tput: {}, rtt: { tunnel_ipsec: 500 } }), 'RTT of');
+  assert.equal(noPeer.met, null);
+  assert.match(noPeer.measured, /no peer measured/);
+});
