@@ -1,9 +1,8 @@
 import type { IkeAuthProvider } from './auth-provider.js';
 import type { ResolvedConnection } from './config.js';
 import type { IkeOutput } from './events.js';
-import type { Payload } from './message/payloads.js';
 import type { ChildSa } from './sa/child-sa.js';
-import type { IkeSa, RetransmitPolicy, Task } from './sa/ike-sa.js';
+import type { IkeCrypto, IkePhase, IkeSa, IkeState, RetransmitPolicy, Task } from './sa/ike-sa.js';
 
 /** Tunables of the engine; all times in ms. */
 export interface EngineTimers {
@@ -53,12 +52,12 @@ export interface EngineContext {
   destroy(sa: IkeSa, reason: string): void;
   /** Queues an exchange on the SA and sends it when the window allows. */
   queue(sa: IkeSa, task: Task): void;
-  /** Sends a response (cached for retransmitted requests). */
-  respond(sa: IkeSa, exchangeType: number, messageId: number, payloads: Payload[]): void;
   childUp(sa: IkeSa, child: ChildSa, replaces?: ChildSa): void;
   childDown(sa: IkeSa, child: ChildSa, reason: string): void;
-  ikeUp(sa: IkeSa): void;
-  connection(name: string): ResolvedConnection | undefined;
+  /** Takes the SA into use: established (the one place that happens), deadlines set, ike-up emitted. */
+  ikeUp(sa: IkeSa, crypto: IkeCrypto, reason: string): void;
+  /** Moves the SA to another state (IkeSa.transition): checked, logged, emitted. */
+  transition(sa: IkeSa, to: IkeState | IkePhase, reason: string): void;
   schedule(): void;
   /** INITIAL_CONTACT: drop older IKE SAs of this connection with the same peer (§2.4). */
   initialContact(sa: IkeSa): void;

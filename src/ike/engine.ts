@@ -13,7 +13,7 @@ import { InitiationPacer } from './pacer.js';
 import { proposalName } from './proposals.js';
 import { ChildSa } from './sa/child-sa.js';
 import { compactEstablished, owned } from './sa/compact.js';
-import { IkeSa, type Task } from './sa/ike-sa.js';
+import { IkeSa, type IkeCrypto, type Task } from './sa/ike-sa.js';
 import { buildStatus, type IkeStatus } from './status.js';
 import { ikeSaView, type IkeSaView } from './view.js';
 import { createChildTask, respondCreateChild } from './tasks/create-child.js';
@@ -140,7 +140,7 @@ export class IkeEngine {
    * What the node agent asks before it initiates on ESP for an SPI it does not know.
    */
   hasLiveIkeSa(connection: string): boolean {
-    for (const sa of this.all) if (sa.name === connection && sa.state !== 'deleting' && sa.state !== 'dead') return true;
+    for (const sa of this.all) if (sa.name === connection && sa.state !== 'deleting' && !sa.isClosed()) return true;
     return false;
   }
 
@@ -153,7 +153,7 @@ export class IkeEngine {
     const conn = this.requireConn(connection);
     const local = { address: conn.config.localAddrs[0] ?? '0.0.0.0', port: conn.localPort };
     const remote = { address: conn.config.remoteAddrs[0] ?? '0.0.0.0', port: conn.remotePort };
-    const sa = new IkeSa(++this.serial, conn, true, this.allocateIkeSpi(), local, remote, this.opts.now());
+    const sa = new IkeSa(++this.serial, conn, true, this.allocateIkeSpi(), local, remote, this.opts.now(), { state: 'init-sent' });
     this.register(sa);
     this.pacer.started(sa.serial);
     this.ctx.log(sa, 'initiating IKEv2 connection');
@@ -235,11 +235,11 @@ export class IkeEngine {
    */
   deleteIkeSa(serial: number): boolean {
     for (const sa of this.all) {
-      if (sa.serial !== serial || sa.state === 'dead') continue;
+      if (sa.serial !== serial || sa.isClosed()) continue;
       // Already being deleted: its DELETE is out, and its SAs must keep accepting what the peer
       // sent before it got that DELETE until the answer comes; destroying it now would not.
       if (sa.state === 'deleting') return true;
-      if (sa.state === 'established' || sa.state === 'rekeyed') this.queue(sa, deleteIkeTask(this.ctx, sa, 're-authenticated'));
+      if (sa.state === 'established' || sa.state === 'rekeying' || sa.state === 'rekeyed') this.queue(sa, deleteIkeTask(this.ctx, sa, 're-authenticated'));
       else this.destroy(sa, 're-authenticated');
       return true;
     }
@@ -249,12 +249,12 @@ export class IkeEngine {
   /** Deletes the named child, or the whole IKE SA (with its children) when no child is named. */
   terminate(connection: string, child?: string): boolean {
     const cancelled = child === undefined && this.pacer.cancel(connection);
-    const sas = [...this.all].filter((s) => s.name === connection && s.state !== 'dead');
+    const sas = [...this.all].filter((s) => s.name === connection && !s.isClosed());
     if (sas.length === 0) return cancelled;
     for (const sa of sas) {
       if (child !== undefined) {
         for (const c of sa.children.filter((x) => x.cfg.name === child)) this.queue(sa, deleteChildTask(this.ctx, sa, c));
-      } else if (sa.state === 'established' || sa.state === 'rekeyed') {
+      } else if (sa.state === 'established' || sa.state === 'rekeying' || sa.state === 'rekeyed') {
         this.queue(sa, deleteIkeTask(this.ctx, sa, 'terminated'));
       } else {
         this.destroy(sa, 'terminated');
@@ -300,14 +300,14 @@ export class IkeEngine {
 
   private onTimeoutUnguarded(now: number): void {
     for (const sa of [...this.all]) {
-      if (sa.state === 'dead') continue;
+      if (sa.isClosed()) continue;
       const out = sa.outstanding;
       if (out && out.deadline <= now) {
         if (out.tries >= this.timers.retransmit.tries) {
           sa.outstanding = undefined;
           if (out.task.onGiveUp) out.task.onGiveUp();
           else this.destroy(sa, 'peer not responding');
-          if ((sa.state as string) === 'dead') continue;
+          if (sa.isClosed()) continue;
           this.pump(sa);
         } else {
           out.tries++;
@@ -322,7 +322,8 @@ export class IkeEngine {
         // Every deadline that fires must be consumed, or the driver would spin on it.
         if (sa.state === 'established') sa.expireAt = undefined;
         else {
-          this.destroy(sa, sa.state === 'half-open' ? 'half-open timeout' : sa.state === 'rekeyed' || sa.replacedBy ? 'rekeyed' : 'expired');
+          const why = sa.state === 'authenticating' && !sa.initiator && sa.rekeyOf === undefined ? 'half-open timeout' : sa.state === 'rekeyed' || sa.replacedBy ? 'rekeyed' : 'expired';
+          this.destroy(sa, why);
           continue;
         }
       }
@@ -351,13 +352,16 @@ export class IkeEngine {
    */
   sas(connection?: string): IkeSaView[] {
     const out: IkeSaView[] = [];
-    for (const sa of this.all) if (sa.state !== 'dead' && (connection === undefined || sa.name === connection)) out.push(ikeSaView(sa));
+    for (const sa of this.all) {
+      const v = connection === undefined || sa.name === connection ? ikeSaView(sa) : undefined;
+      if (v) out.push(v);
+    }
     return out.sort((x, y) => x.serial - y.serial);
   }
 
   /** One IKE SA by serial, if it is still there. */
   sa(serial: number): IkeSaView | undefined {
-    for (const sa of this.all) if (sa.serial === serial && sa.state !== 'dead') return ikeSaView(sa);
+    for (const sa of this.all) if (sa.serial === serial) return ikeSaView(sa);
     return undefined;
   }
 
@@ -400,7 +404,7 @@ export class IkeEngine {
     }
     const ourSpi = fromInitiator(h) ? h.spiR : h.spiI;
     const sa = this.bySpi.get(ourSpi.toString('hex'));
-    if (!sa || sa.state === 'dead') {
+    if (!sa || sa.isClosed()) {
       const again = isResponse(h) ? undefined : this.closedSas.answer(ourSpi.toString('hex'), dg, this.opts.now());
       if (again) {
         this.counters.retransmittedRequests++;
@@ -425,7 +429,8 @@ export class IkeEngine {
       this.dispatchResponse(sa, r.value.message, from, to);
       return;
     }
-    if (!sa.keys) {
+    const crypto = sa.crypto;
+    if (!crypto) {
       this.counters.unknownSpi++;
       return;
     }
@@ -434,13 +439,13 @@ export class IkeEngine {
       this.counters.malformed++;
       return;
     }
-    const r = decodeMessage(dg, () => sa.receiveKey);
+    const r = decodeMessage(dg, () => sa.receiveKey(crypto));
     if (!r.ok) {
       if (r.error.cause === 'decrypt-failed' || r.error.cause === 'bad-padding') this.counters.decryptFailed++;
       else if (r.error.cause === 'unsupported-critical') {
         this.counters.unsupportedCritical++;
         if (!isResponse(h) && h.messageId === sa.peerNextRequestId) {
-          this.respond(sa, h.exchangeType, h.messageId, [notify(Notify.UNSUPPORTED_CRITICAL_PAYLOAD, Buffer.from([r.error.payloadType ?? 0]))]);
+          this.respond(sa, crypto, h.exchangeType, h.messageId, [notify(Notify.UNSUPPORTED_CRITICAL_PAYLOAD, Buffer.from([r.error.payloadType ?? 0]))]);
         }
       } else this.counters.malformed++;
       return;
@@ -466,10 +471,9 @@ export class IkeEngine {
       this.dispatchResponse(sa, msg, from, to);
       return;
     }
-    this.dispatchRequest(sa, msg, from, to);
+    this.dispatchRequest(sa, crypto, msg, from, to);
     // The request closed the SA (a DELETE of it, answered): its answer outlives it for a while.
-    // (dispatchRequest may have destroyed it; TS narrowing still sees the state from above.)
-    if ((sa.state as string) === 'dead' && r.value.kind === 'message' && h.exchangeType === ExchangeType.INFORMATIONAL && sa.lastResponse?.messageId === h.messageId) {
+    if (sa.isClosed() && r.value.kind === 'message' && h.exchangeType === ExchangeType.INFORMATIONAL && sa.lastResponse?.messageId === h.messageId) {
       this.closedSas.remember(ourSpi.toString('hex'), dg, sa.lastResponse.packets, sa.local, sa.remote, this.opts.now());
     }
   }
@@ -498,10 +502,10 @@ export class IkeEngine {
     else sa.lastHeard = this.opts.now();
     out.task.onResponse(msg);
     if (msg.header.exchangeType === ExchangeType.IKE_AUTH && sa.state === 'established') compactEstablished(sa);
-    if (sa.state !== 'dead') this.pump(sa);
+    if (!sa.isClosed()) this.pump(sa);
   }
 
-  private dispatchRequest(sa: IkeSa, msg: IkeMessage, from: Endpoint, to: Endpoint): void {
+  private dispatchRequest(sa: IkeSa, crypto: IkeCrypto, msg: IkeMessage, from: Endpoint, to: Endpoint): void {
     const id = msg.header.messageId;
     if (id !== sa.peerNextRequestId) {
       if (sa.lastResponse && id === sa.lastResponse.messageId) {
@@ -515,20 +519,22 @@ export class IkeEngine {
     this.heard(sa, from, to);
     const type = msg.header.exchangeType;
     if (type === ExchangeType.IKE_AUTH) {
-      if (sa.initiator || sa.state !== 'half-open') {
+      // Only a responder's SA from IKE_SA_INIT takes IKE_AUTH (not one a rekey made).
+      if (sa.initiator || sa.state !== 'authenticating' || sa.rekeyOf !== undefined) {
         this.counters.badMessageId++;
         return;
       }
       this.halfOpenByPeer.delete(this.peerKey(sa.remote.address, sa.spiI));
       sa.expireAt = undefined;
-      const r = respondAuth(this.ctx, sa, msg);
-      this.respond(sa, type, id, r.payloads);
+      const r = respondAuth(this.ctx, sa, crypto, msg);
+      this.respond(sa, crypto, type, id, r.payloads);
       if (!r.ok) this.destroy(sa, 'AUTHENTICATION_FAILED');
-      // respondAuth moved the SA on (TS narrowing still sees 'half-open').
-      else if ((sa.state as string) === 'established') compactEstablished(sa);
+      else if (!sa.isClosed()) compactEstablished(sa);
       return;
     }
-    if (sa.state === 'half-open' || sa.state === 'init-sent') {
+    // A rekey's new SA not yet taken into use (collision pending) still answers the peer, who
+    // already uses it; one still in IKE_AUTH does not.
+    if (sa.state === 'init-sent' || (sa.state === 'authenticating' && sa.rekeyOf === undefined)) {
       this.counters.badMessageId++;
       return;
     }
@@ -536,15 +542,16 @@ export class IkeEngine {
       const saP = findPayload(msg.payloads, PayloadType.SA);
       const isIke = saP?.proposals[0]?.protocolId === ProtocolId.IKE;
       let payloads: Payload[];
-      if (sa.state === 'deleting' || (sa.state === 'rekeyed' && (!isIke || sa.replacedBy))) payloads = [notify(Notify.TEMPORARY_FAILURE)];
+      const busy = sa.state === 'deleting' || sa.state === 'rekeyed' || sa.state === 'authenticating' || (sa.state === 'rekeying' && !isIke);
+      if (busy) payloads = [notify(Notify.TEMPORARY_FAILURE)];
       else if (isIke) payloads = respondIkeRekey(this.ctx, sa, msg);
-      else payloads = respondCreateChild(this.ctx, sa, msg);
-      this.respond(sa, type, id, payloads);
+      else payloads = respondCreateChild(this.ctx, sa, crypto, msg);
+      this.respond(sa, crypto, type, id, payloads);
       return;
     }
     if (type === ExchangeType.INFORMATIONAL) {
       const r = respondInformational(this.ctx, sa, msg);
-      this.respond(sa, type, id, r.payloads);
+      this.respond(sa, crypto, type, id, r.payloads);
       if (r.destroy) this.destroy(sa, r.destroy);
       return;
     }
@@ -557,7 +564,7 @@ export class IkeEngine {
 
   private halfOpenCount(): number {
     let n = 0;
-    for (const sa of this.all) if (sa.state === 'half-open') n++;
+    for (const sa of this.all) if (sa.state === 'authenticating' && !sa.initiator && sa.rekeyOf === undefined) n++;
     return n;
   }
 
@@ -578,28 +585,30 @@ export class IkeEngine {
 
   /** Sends the next queued request when none is outstanding (window size 1, §2.3). */
   private pump(sa: IkeSa): void {
-    while (!sa.outstanding && sa.queue.length > 0 && sa.state !== 'dead') {
+    while (!sa.outstanding && sa.queue.length > 0 && !sa.isClosed()) {
       const task = sa.queue.shift()!;
       const payloads = task.build();
       if (!payloads) continue;
-      if ((sa.state as string) === 'dead') return;
-      const messageId = sa.nextRequestId++;
+      if (sa.isClosed()) return;
       let packets: Buffer[];
       if (task.exchange === ExchangeType.IKE_SA_INIT) {
-        const bytes = encodePlain({ spiI: sa.spiI, spiR: Buffer.alloc(8), exchangeType: task.exchange, flags: sa.flags(false), messageId }, payloads);
+        const bytes = encodePlain({ spiI: sa.spiI, spiR: Buffer.alloc(8), exchangeType: task.exchange, flags: sa.flags(false), messageId: sa.nextRequestId }, payloads);
         sa.initRequest = bytes;
         packets = [bytes];
       } else {
-        packets = sa.protect(task.exchange, messageId, false, payloads);
+        const crypto = sa.crypto;
+        if (!crypto) continue; // nothing protected can go out before IKE_SA_INIT is done
+        packets = sa.protect(crypto, task.exchange, sa.nextRequestId, false, payloads);
       }
+      const messageId = sa.nextRequestId++;
       const now = this.opts.now();
       sa.outstanding = { task, messageId, packets, tries: 0, deadline: sa.retransmitDeadline(this.timers.retransmit, 0, now) };
       this.send(sa, packets);
     }
   }
 
-  private respond(sa: IkeSa, exchangeType: number, messageId: number, payloads: Payload[]): void {
-    const packets = sa.protect(exchangeType, messageId, true, payloads);
+  private respond(sa: IkeSa, crypto: IkeCrypto, exchangeType: number, messageId: number, payloads: Payload[]): void {
+    const packets = sa.protect(crypto, exchangeType, messageId, true, payloads);
     // Kept until the peer's next request (retransmissions are answered from it, §2.1).
     sa.lastResponse = { messageId, packets: packets.map(owned) };
     sa.peerNextRequestId = messageId + 1;
@@ -640,10 +649,10 @@ export class IkeEngine {
   }
 
   private destroy(sa: IkeSa, reason: string): void {
-    if (sa.state === 'dead') return;
+    if (sa.isClosed()) return;
     const wasUp = sa.establishedAt !== undefined;
     for (const c of [...sa.children]) this.childDown(sa, c, reason);
-    sa.state = 'dead';
+    sa.transition('closed', reason, (o) => this.outputs.push(o));
     sa.outstanding = undefined;
     sa.queue.length = 0;
     this.pacer.settled(sa.serial, false);
@@ -707,9 +716,9 @@ export class IkeEngine {
     child.keyOut = EMPTY_KEY;
   }
 
-  private ikeUp(sa: IkeSa): void {
+  private ikeUp(sa: IkeSa, crypto: IkeCrypto, reason: string): void {
     const now = this.opts.now();
-    sa.state = 'established';
+    sa.transition('established', reason, (o) => this.outputs.push(o));
     sa.establishedAt = now;
     this.pacer.settled(sa.serial, true);
     sa.expireAt = undefined;
@@ -717,10 +726,10 @@ export class IkeEngine {
     if (rekey > 0) sa.rekeyAt = now + rekey - this.jitter(rekey);
     const dpd = sa.conn.config.dpdDelayMs ?? 0;
     if (dpd > 0) sa.dpdAt = now + dpd;
-    const k = sa.keys!;
+    const k = crypto.keys;
     this.outputs.push({
       kind: 'ike-up', name: sa.name, serial: sa.serial, initiator: sa.initiator, spiI: sa.spiI, spiR: sa.spiR, local: { ...sa.local }, remote: { ...sa.remote },
-      keys: { spiI: sa.spiI, spiR: sa.spiR, skEi: k.skEi, skEr: k.skEr, skAi: k.skAi, skAr: k.skAr, encr: `AES-GCM-${sa.chosen!.encr.keyLength}` },
+      keys: { spiI: sa.spiI, spiR: sa.spiR, skEi: k.skEi, skEr: k.skEr, skAi: k.skAi, skAr: k.skAr, encr: `AES-GCM-${crypto.proposal.encr.keyLength}` },
       ...(sa.rekeyOf !== undefined ? { replaces: sa.rekeyOf } : {}),
     });
   }
@@ -737,7 +746,7 @@ export class IkeEngine {
     let best: IkeSa | undefined;
     for (const sa of this.all) {
       // An IKE SA whose own rekey is in flight still counts: work queued on it moves to its successor.
-      const usable = sa.state === 'established' || (sa.state === 'rekeyed' && !sa.replacedBy);
+      const usable = sa.state === 'established' || sa.state === 'rekeying';
       if (sa.name === connection && usable && (!best || sa.serial > best.serial)) best = sa;
     }
     return best;
@@ -780,15 +789,14 @@ export class IkeEngine {
       register: (sa) => self.register(sa),
       destroy: (sa, reason) => self.destroy(sa, reason),
       queue: (sa, task) => self.queue(sa, task),
-      respond: (sa, t, id, p) => self.respond(sa, t, id, p),
       childUp: (sa, c, r) => self.childUp(sa, c, r),
       childDown: (sa, c, reason) => self.childDown(sa, c, reason),
-      ikeUp: (sa) => self.ikeUp(sa),
-      connection: (name) => self.conns.get(name),
+      ikeUp: (sa, crypto, reason) => self.ikeUp(sa, crypto, reason),
+      transition: (sa, to, reason) => sa.transition(to, reason, (o) => self.outputs.push(o)),
       schedule: () => undefined,
       initialContact(sa) {
         for (const other of [...self.all]) {
-          if (other !== sa && other.name === sa.name && other.remote.address === sa.remote.address && other.state !== 'dead' && other.establishedAt !== undefined && other.replacedBy === undefined) {
+          if (other !== sa && other.name === sa.name && other.remote.address === sa.remote.address && !other.isClosed() && other.establishedAt !== undefined && other.replacedBy === undefined) {
             self.ctx.log(other, 'INITIAL_CONTACT: deleting older IKE SA of this peer');
             self.destroy(other, 'INITIAL_CONTACT');
           }
@@ -796,7 +804,7 @@ export class IkeEngine {
       },
       describeId: (id) => self.describeId(id),
       hasOtherIkeSa(sa) {
-        for (const o of self.all) if (o !== sa && o.remote.address === sa.remote.address && o.state !== 'dead' && o.establishedAt !== undefined) return true;
+        for (const o of self.all) if (o !== sa && o.remote.address === sa.remote.address && !o.isClosed() && o.establishedAt !== undefined) return true;
         return false;
       },
       siblings(sa) {

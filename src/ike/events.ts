@@ -1,4 +1,5 @@
 import type { TrafficSelector } from '../esp/types.js';
+import type { IkeState } from './sa/phase.js';
 
 export interface Endpoint {
   address: string;
@@ -66,6 +67,8 @@ export interface IkeKeysEvent {
  *   initiation of ours that failed before it (`established: false`, e.g. NO_PROPOSAL_CHOSEN,
  *   AUTHENTICATION_FAILED, peer not responding). `replacedBy` is set when a rekey replaced it
  *   (its children live on there; reason 'rekeyed'). The `child-down`s of its children come first.
+ * - `ike-state`: an IKE SA moved from one state to another (sa/phase.ts), with why; `to: 'closed'`
+ *   comes with (just before) the SA's `ike-down` when it has one.
  * - `log`: a line for people (no secrets).
  */
 export type IkeOutput =
@@ -75,4 +78,5 @@ export type IkeOutput =
   | { kind: 'child-retiring'; spiIn: number }
   | { kind: 'ike-up'; name: string; serial: number; initiator: boolean; spiI: Buffer; spiR: Buffer; local: Endpoint; remote: Endpoint; keys: IkeKeysEvent; replaces?: number }
   | { kind: 'ike-down'; name: string; serial: number; spiI: Buffer; spiR: Buffer; reason: string; established: boolean; replacedBy?: number }
+  | { kind: 'ike-state'; name: string; serial: number; from: IkeState; to: IkeState; reason: string }
   | { kind: 'log'; line: string };

@@ -85,6 +85,7 @@ export class IkeDriver {
           break;
         }
         case 'ike-down':
+        case 'ike-state':
           break;
         case 'log':
           this.host.logger?.info({}, o.line);

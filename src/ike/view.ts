@@ -4,6 +4,7 @@ import type { Endpoint } from './events.js';
 import type { ChosenProposal } from './proposals.js';
 import type { ChildSa, ChildState } from './sa/child-sa.js';
 import type { IkeSa } from './sa/ike-sa.js';
+import type { IkeState } from './sa/phase.js';
 
 /**
  * Typed, read-only views of the engine's SAs: what daemons and the node agent ask the engine
@@ -23,7 +24,7 @@ import type { IkeSa } from './sa/ike-sa.js';
  *   waits for its DELETE (ours or the peer's) and carries no new work.
  * - `deleting`: our DELETE of it is out; it accepts the peer's in-flight messages until answered.
  */
-export type IkeSaState = 'init-sent' | 'authenticating' | 'established' | 'rekeying' | 'rekeyed' | 'deleting';
+export type IkeSaState = Exclude<IkeState, 'closed'>;
 
 /** Where a CHILD SA is: `installed`; `rekeying` (our rekey of it in flight); `rekeyed` (replaced, waiting for deletion); `deleting` (our DELETE out). */
 export type ChildSaState = ChildState;
@@ -84,23 +85,6 @@ export interface IkeSaView {
 
 const spiOf = (b: Buffer): bigint => (b.length === 8 ? b.readBigUInt64BE(0) : 0n);
 
-export function ikeSaState(sa: IkeSa): IkeSaState {
-  switch (sa.state) {
-    case 'init-sent':
-      return 'init-sent';
-    case 'half-open':
-    case 'auth-sent':
-      return 'authenticating';
-    case 'rekeyed':
-      return sa.replacedBy || sa.superseded ? 'rekeyed' : 'rekeying';
-    case 'deleting':
-    case 'dead':
-      return 'deleting';
-    case 'established':
-      return 'established';
-  }
-}
-
 export function childView(c: ChildSa): ChildSaView {
   return {
     name: c.cfg.name,
@@ -119,11 +103,14 @@ export function childView(c: ChildSa): ChildSaView {
   };
 }
 
-export function ikeSaView(sa: IkeSa): IkeSaView {
+/** The view of an SA that is not closed (closed ones are not listed). */
+export function ikeSaView(sa: IkeSa): IkeSaView | undefined {
+  const state = sa.state;
+  if (state === 'closed') return undefined;
   return {
     serial: sa.serial,
     connection: sa.name,
-    state: ikeSaState(sa),
+    state,
     initiator: sa.initiator,
     spiI: spiOf(sa.spiI),
     spiR: spiOf(sa.spiR),
@@ -131,7 +118,7 @@ export function ikeSaView(sa: IkeSa): IkeSaView {
     remote: { ...sa.remote },
     localId: sa.localId,
     remoteId: sa.remoteId,
-    proposal: sa.chosen,
+    proposal: sa.crypto?.proposal,
     establishedAt: sa.establishedAt,
     rekeyAt: sa.rekeyAt,
     dpdAt: sa.dpdAt,

@@ -10,7 +10,7 @@ import { ExchangeType, IdType, PayloadType } from '../../src/ike/constants.js';
 import { encodePlain } from '../../src/ike/message/message.js';
 import { decodeBody, type Payload, type PayloadOf } from '../../src/ike/message/payloads.js';
 import { signedOctets } from '../../src/ike/tasks/ike-auth.js';
-import type { IkeSa } from '../../src/ike/sa/ike-sa.js';
+import type { IkeCrypto, IkeSa } from '../../src/ike/sa/ike-sa.js';
 import { hmacPrf } from '../../src/crypto/prf.js';
 import { buildOffer, parseProposals } from '../../src/ike/proposals.js';
 import { assertMirrored, conn, pskAuth, seededRandom, Sim, type Packet } from '../unit/ike-sim.js';
@@ -211,8 +211,9 @@ test('an ID payload with non-zero RESERVED bytes: kept on decode and covered by 
   const id = r.value as PayloadOf<typeof PayloadType.IDi>;
   assert.deepEqual(id.reserved, Buffer.from([0xa5, 0x00, 0x5a]));
   const prf = hmacPrf('sha256');
-  const sa = { prf, keys: { skPi: Buffer.alloc(32, 7) }, initRequest: Buffer.from('init'), nr: Buffer.from('nonce') } as unknown as IkeSa;
-  assert.deepEqual(signedOctets(sa, true, id), Buffer.concat([Buffer.from('init'), Buffer.from('nonce'), prf(Buffer.alloc(32, 7), body)]));
+  const sa = { initRequest: Buffer.from('init'), nr: Buffer.from('nonce') } as unknown as IkeSa;
+  const crypto = { prf, keys: { skPi: Buffer.alloc(32, 7) } } as unknown as IkeCrypto;
+  assert.deepEqual(signedOctets(sa, crypto, true, id), Buffer.concat([Buffer.from('init'), Buffer.from('nonce'), prf(Buffer.alloc(32, 7), body)]));
   // Zero RESERVED bytes decode to no `reserved` at all: what we send and re-encode stays as it was.
   const zero = decodeBody(PayloadType.IDi, false, Buffer.concat([Buffer.from([IdType.FQDN, 0, 0, 0]), Buffer.from('a')]));
   assert.ok(zero.ok && !('reserved' in zero.value));

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compactEstablished, owned, packed } from '../../src/ike/sa/compact.js';
-import { IkeSa } from '../../src/ike/sa/ike-sa.js';
+import { IkeSa, type IkeCrypto } from '../../src/ike/sa/ike-sa.js';
+import { hmacPrf } from '../../src/crypto/prf.js';
 import { resolveConnection } from '../../src/ike/config.js';
 import { conn, pskAuth, Sim } from './ike-sim.js';
 
@@ -30,25 +31,30 @@ test('packed: copies in one exact allocation, in order', () => {
 test('compactEstablished drops AUTH-only material and keeps the rest in memory of its own', () => {
   const c = resolveConnection(conn('x', '192.0.2.1', '192.0.2.2'));
   const pool = Buffer.from(Buffer.alloc(300, 7)); // one shared backing store for everything below
-  const sa = new IkeSa(1, c, true, Buffer.alloc(8, 1), { address: '192.0.2.1', port: 500 }, { address: '192.0.2.2', port: 500 }, 0);
+  const k = (a: number, n: number): Buffer => pool.subarray(a, a + n);
+  const crypto: IkeCrypto = {
+    proposal: { protocol: 'ike', encr: { id: 20, keyLength: 256 }, prf: 5, dh: 14 },
+    prf: hmacPrf('sha256'),
+    keys: { skD: k(200, 32), skAi: k(232, 0), skAr: k(232, 0), skEi: k(232, 36), skEr: k(260, 36), skPi: k(200, 32), skPr: k(200, 32) },
+  };
+  const sa = new IkeSa(1, c, true, Buffer.alloc(8, 1), { address: '192.0.2.1', port: 500 }, { address: '192.0.2.2', port: 500 }, 0, { state: 'authenticating', crypto });
   sa.spiR = pool.subarray(0, 8);
   sa.ni = pool.subarray(8, 40);
   sa.nr = pool.subarray(40, 72);
   sa.initRequest = pool.subarray(72, 150);
   sa.initResponse = pool.subarray(150, 200);
-  const k = (a: number, n: number): Buffer => pool.subarray(a, a + n);
-  sa.keys = { skD: k(200, 32), skAi: k(232, 0), skAr: k(232, 0), skEi: k(232, 36), skEr: k(260, 36), skPi: k(200, 32), skPr: k(200, 32) };
   sa.remoteId = { type: 2, data: k(0, 10) };
   compactEstablished(sa);
-  for (const b of [sa.ni, sa.nr, sa.initRequest, sa.initResponse, sa.keys.skPi, sa.keys.skPr]) assert.equal(b.length, 0);
+  assert.equal(sa.crypto, crypto, 'the keys stay in the phase');
+  for (const b of [sa.ni, sa.nr, sa.initRequest, sa.initResponse, crypto.keys.skPi, crypto.keys.skPr]) assert.equal(b.length, 0);
   // All kept parts live in one allocation of exactly their size, apart from the slab they came from.
-  const kept = [sa.spiR, sa.keys.skD, sa.keys.skEi, sa.keys.skEr, sa.remoteId.data];
+  const kept = [sa.spiR, crypto.keys.skD, crypto.keys.skEi, crypto.keys.skEr, sa.remoteId.data];
   for (const b of kept) {
     assert.equal(b.buffer, sa.spiR.buffer);
     assert.notEqual(b.buffer, pool.buffer);
   }
   assert.equal(sa.spiR.buffer.byteLength, kept.reduce((n, b) => n + b.length, 0));
-  assert.deepEqual(sa.keys.skEi, k(232, 36));
+  assert.deepEqual(crypto.keys.skEi, k(232, 36));
   assert.deepEqual(sa.spiR, pool.subarray(0, 8));
 });
 

@@ -4,9 +4,20 @@ import type { ChosenProposal } from '../proposals.js';
 
 export type ChildState = 'installed' | 'rekeying' | 'rekeyed' | 'deleting';
 
+/**
+ * installed ⇄ rekeying (our rekey out; back when it fails) → rekeyed (a new pair replaced it) →
+ * deleting (our DELETE out); a redundant new pair of a collision goes straight to deleting.
+ */
+const CHILD_ALLOWED: Record<ChildState, readonly ChildState[]> = {
+  installed: ['installed', 'rekeying', 'rekeyed', 'deleting'],
+  rekeying: ['rekeying', 'installed', 'rekeyed', 'deleting'],
+  rekeyed: ['rekeyed', 'deleting'],
+  deleting: ['deleting'],
+};
+
 /** A negotiated CHILD SA pair (inbound + outbound ESP SA). */
 export class ChildSa {
-  state: ChildState = 'installed';
+  #state: ChildState = 'installed';
   /** When this child is due for rekeying (ms), if ever. */
   rekeyAt?: number;
   /** Set on the old child when the peer rekeyed it while our own rekey was pending (§2.8.1). */
@@ -33,4 +44,14 @@ export class ChildSa {
     readonly mode: 'tunnel' | 'transport',
     readonly establishedAt: number,
   ) {}
+
+  get state(): ChildState {
+    return this.#state;
+  }
+
+  /** The one way a child changes state (staying is allowed); throws on a move the diagram above does not have (a bug). */
+  transition(to: ChildState): void {
+    if (!CHILD_ALLOWED[this.#state].includes(to)) throw new Error(`CHILD SA state ${this.#state} → ${to} is not a valid transition`);
+    this.#state = to;
+  }
 }

@@ -28,13 +28,14 @@ export function compactEstablished(sa: IkeSa): void {
   sa.nr = EMPTY;
   // One allocation for all of them: each separate Buffer would cost an ArrayBuffer object and a
   // backing store of its own (~200 bytes) on top of its few bytes.
-  const k = sa.keys;
+  const crypto = sa.crypto;
+  const k = crypto?.keys;
   const [spiR, skD, skAi, skAr, skEi, skEr, rid, lid] = packed([
     sa.spiR, k?.skD ?? EMPTY, k?.skAi ?? EMPTY, k?.skAr ?? EMPTY, k?.skEi ?? EMPTY, k?.skEr ?? EMPTY,
     sa.remoteId?.data ?? EMPTY, sa.localId?.data ?? EMPTY,
   ]);
   sa.spiR = spiR!;
-  if (k) sa.keys = { skD: skD!, skAi: skAi!, skAr: skAr!, skEi: skEi!, skEr: skEr!, skPi: EMPTY, skPr: EMPTY };
+  if (crypto) crypto.keys = { skD: skD!, skAi: skAi!, skAr: skAr!, skEi: skEi!, skEr: skEr!, skPi: EMPTY, skPr: EMPTY };
   if (sa.remoteId) sa.remoteId = { type: sa.remoteId.type, data: rid! };
   if (sa.localId) sa.localId = { type: sa.localId.type, data: lid! };
 }

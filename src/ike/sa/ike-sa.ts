@@ -1,23 +1,14 @@
-import type { IkeSaKeys } from '../../crypto/ike-kdf.js';
-import type { Prf } from '../../crypto/prf.js';
 import type { ResolvedConnection } from '../config.js';
 import { ExchangeType, Flag } from '../constants.js';
-import type { Endpoint } from '../events.js';
+import type { Endpoint, IkeOutput } from '../events.js';
 import type { IkeId } from '../auth-provider.js';
 import { encodeFragments, encodeProtected, protectedLength, type IkeMessage } from '../message/message.js';
 import type { Payload } from '../message/payloads.js';
 import { FragmentAssembler } from '../message/reassembly.js';
-import type { ChosenProposal } from '../proposals.js';
 import type { ChildSa } from './child-sa.js';
+import { checkTransition, type IkeCrypto, type IkePhase, type IkeState, type KeyedPhase } from './phase.js';
 
-export type IkeState =
-  | 'init-sent' // initiator: IKE_SA_INIT request out
-  | 'half-open' // responder: IKE_SA_INIT answered, waiting for IKE_AUTH
-  | 'auth-sent' // initiator: IKE_AUTH request out
-  | 'established'
-  | 'rekeyed' // replaced by a new IKE SA, waiting for its deletion
-  | 'deleting'
-  | 'dead';
+export type { IkeCrypto, IkePhase, IkeState } from './phase.js';
 
 /** One exchange we initiate: built when it is its turn (window size 1), answered once. */
 export interface Task {
@@ -50,15 +41,15 @@ export interface RetransmitPolicy {
   tries: number;
 }
 
+/** An IKE SA in a phase that has keys (narrowed by IkeSa.isKeyed). */
+export type KeyedIkeSa = IkeSa & { readonly phase: KeyedPhase; readonly crypto: IkeCrypto };
+
 /** The state of one IKE SA. The exchanges that drive it live in ../tasks/. */
 export class IkeSa {
-  state: IkeState;
+  #phase: IkePhase;
   spiR: Buffer = Buffer.alloc(8);
   remoteId?: IkeId;
   localId?: IkeId;
-  chosen?: ChosenProposal;
-  prf?: Prf;
-  keys?: IkeSaKeys;
   ni: Buffer = Buffer.alloc(0);
   nr: Buffer = Buffer.alloc(0);
   /** IKE_SA_INIT request and response as sent on the wire (signed in IKE_AUTH, §2.15). */
@@ -87,15 +78,13 @@ export class IkeSa {
   /** When the next liveness check is due. */
   dpdAt?: number;
   /** Set on the old SA when the peer rekeyed it while our IKE rekey was pending (§2.8.2). */
-  peerRekey?: { nonces: [Buffer, Buffer]; replacement: IkeSa };
+  peerRekey?: { nonces: [Buffer, Buffer]; replacement: { sa: IkeSa; crypto: IkeCrypto } };
   /** Peer SPIs deleted while our CREATE_CHILD_SA was outstanding (the child it creates must not be installed). */
   readonly earlyDeletes = new Set<number>();
   /** The SA that replaced this one. */
   replacedBy?: IkeSa;
   /** Serial of the IKE SA this one rekeyed (it was made by CREATE_CHILD_SA, not IKE_AUTH). */
   rekeyOf?: number;
-  /** A new SA that lost a rekey collision (§2.8.2): it waits for the peer's DELETE, carrying nothing. */
-  superseded = false;
   private ivCounter = 0n;
 
   constructor(
@@ -108,9 +97,47 @@ export class IkeSa {
     public local: Endpoint,
     public remote: Endpoint,
     now: number,
+    /** Where it starts: `init-sent` when we initiate, `authenticating` (keys derived) otherwise. */
+    initial: IkePhase,
   ) {
-    this.state = initiator ? 'init-sent' : 'half-open';
+    this.#phase = initial;
     this.lastHeard = now;
+  }
+
+  get phase(): IkePhase {
+    return this.#phase;
+  }
+
+  get state(): IkeState {
+    return this.#phase.state;
+  }
+
+  /** The negotiated proposal and keys, in the phases that have them. */
+  get crypto(): IkeCrypto | undefined {
+    return 'crypto' in this.#phase ? this.#phase.crypto : undefined;
+  }
+
+  /** Gone (a method, so that a check after a callback is not narrowed away by an earlier one). */
+  isClosed(): boolean {
+    return this.#phase.state === 'closed';
+  }
+
+  isKeyed(): this is KeyedIkeSa {
+    return 'crypto' in this.#phase;
+  }
+
+  /**
+   * The one way an IKE SA changes state (strongSwan's set_state): checked against the allowed
+   * moves (phase.ts), logged and reported as an `ike-state` output. A state name keeps the keys
+   * of the current phase; only leaving `init-sent` brings them, as a phase.
+   */
+  transition(to: IkeState | IkePhase, reason: string, emit: (o: IkeOutput) => void): void {
+    const from = this.#phase;
+    const next = typeof to === 'object' ? to : phaseFor(to, from);
+    checkTransition(from.state, next.state);
+    this.#phase = next;
+    emit({ kind: 'log', line: `"${this.name}" #${this.serial}: IKE SA ${from.state} → ${next.state} (${reason})` });
+    emit({ kind: 'ike-state', name: this.name, serial: this.serial, from: from.state, to: next.state, reason });
   }
 
   /** The IKE SA that now holds this one's children: itself, or its successor after rekeys. */
@@ -129,13 +156,9 @@ export class IkeSa {
     return this.conn.name;
   }
 
-  /** Our outbound and inbound SK_e. */
-  get sendKey(): Buffer {
-    return this.initiator ? this.keys!.skEi : this.keys!.skEr;
-  }
-
-  get receiveKey(): Buffer {
-    return this.initiator ? this.keys!.skEr : this.keys!.skEi;
+  /** Our inbound SK_e. */
+  receiveKey(crypto: IkeCrypto): Buffer {
+    return this.initiator ? crypto.keys.skEr : crypto.keys.skEi;
   }
 
   /** A unique 8-byte IV per message under this SA's key (a counter is as good as random for GCM). */
@@ -150,18 +173,27 @@ export class IkeSa {
   }
 
   /** Encodes a protected message, fragmented (RFC 7383) when it exceeds the path limit and the peer supports it. */
-  protect(exchangeType: number, messageId: number, response: boolean, payloads: Payload[]): Buffer[] {
+  protect(crypto: IkeCrypto, exchangeType: number, messageId: number, response: boolean, payloads: Payload[]): Buffer[] {
+    const sendKey = this.initiator ? crypto.keys.skEi : crypto.keys.skEr;
     const frame = { spiI: this.spiI, spiR: this.spiR, exchangeType, flags: this.flags(response), messageId };
     const mtu = this.conn.config.fragmentMtu ?? 1280;
     const limit = mtu - 20 - 8 - (this.local.port === 4500 ? 4 : 0);
     const fragOk = this.peerFragmentation && (this.conn.config.fragmentation ?? true) && exchangeType !== ExchangeType.IKE_SA_INIT;
     if (fragOk && protectedLength(payloads) > limit) {
-      return encodeFragments(frame, payloads, this.sendKey, () => this.nextIv(), limit);
+      return encodeFragments(frame, payloads, sendKey, () => this.nextIv(), limit);
     }
-    return [encodeProtected(frame, payloads, this.sendKey, this.nextIv())];
+    return [encodeProtected(frame, payloads, sendKey, this.nextIv())];
   }
 
   retransmitDeadline(policy: RetransmitPolicy, tries: number, now: number): number {
     return now + Math.round(policy.timeoutMs * Math.pow(policy.base, tries));
   }
+}
+
+/** The phase a state name means from `from`, keeping its keys (closing drops them). */
+function phaseFor(to: IkeState, from: IkePhase): IkePhase {
+  if (to === 'closed') return { state: 'closed' };
+  if (to === 'init-sent') return { state: 'init-sent' };
+  if (!('crypto' in from)) throw new Error(`IKE SA cannot enter ${to} from ${from.state}: it has no keys`);
+  return { state: to, crypto: from.crypto };
 }

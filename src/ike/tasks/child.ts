@@ -9,6 +9,7 @@ import { findNotify, findPayload, notifies, notify, type Payload } from '../mess
 import { acceptAnswer, buildAnswer, buildOffer, keyLengths, selectProposal, type ChosenProposal } from '../proposals.js';
 import { ChildSa } from '../sa/child-sa.js';
 import type { IkeSa } from '../sa/ike-sa.js';
+import type { IkeCrypto } from '../sa/phase.js';
 import { allWithin, fromEntries, narrow, resolveTs, toEntry } from '../traffic-selectors.js';
 
 /** CHILD SA negotiation shared by IKE_AUTH and CREATE_CHILD_SA (RFC 7296 §1.3, §2.9, §2.17). */
@@ -20,6 +21,8 @@ export interface ChildOffer {
   tsr: TrafficSelector[];
   dh?: DhKeyPair;
   withDh: boolean;
+  /** The IKE SA keys of the exchange: the child's KEYMAT derives from its SK_d (§2.17). */
+  crypto: IkeCrypto;
 }
 
 function spiBytes(spi: number): Buffer {
@@ -33,7 +36,7 @@ export function pfsGroup(cfg: ResolvedChild): number | undefined {
   return cfg.esp.find((p) => p.dh.length > 0)?.dh[0];
 }
 
-export function makeChildOffer(ctx: EngineContext, sa: IkeSa, cfg: ResolvedChild, opts: { pfs: boolean; group?: number }): ChildOffer {
+export function makeChildOffer(ctx: EngineContext, sa: IkeSa, crypto: IkeCrypto, cfg: ResolvedChild, opts: { pfs: boolean; group?: number }): ChildOffer {
   const group = opts.group ?? pfsGroup(cfg);
   const withDh = opts.pfs && group !== undefined;
   const offer: ChildOffer = {
@@ -42,6 +45,7 @@ export function makeChildOffer(ctx: EngineContext, sa: IkeSa, cfg: ResolvedChild
     tsi: resolveTs(cfg.localTs, sa.local.address),
     tsr: resolveTs(cfg.remoteTs, sa.remote.address),
     withDh,
+    crypto,
   };
   if (withDh && isSupportedGroup(group!)) offer.dh = generateDh(group!, ctx.random);
   return offer;
@@ -109,7 +113,7 @@ function acceptChildAnswer(ctx: EngineContext, sa: IkeSa, offer: ChildOffer, msg
     if (!s) return { error: 'invalid PFS key exchange value' };
     gir = s;
   }
-  const keys = deriveChildKeys(sa.prf!, sa.keys!.skD, ni, nr, keyLengths(chosen), gir);
+  const keys = deriveChildKeys(offer.crypto.prf, offer.crypto.keys.skD, ni, nr, keyLengths(chosen), gir);
   const child = new ChildSa(ctx.nextSerial(), offer.cfg, offer.spiIn, prop.spi.readUInt32BE(0), keys.encrR2I, keys.encrI2R, chosen, ansTsi, ansTsr, mode, ctx.now());
   return { child };
 }
@@ -125,7 +129,7 @@ export interface ChildAnswer {
  * Responder: negotiates a child from a request's SA/TSi/TSr (and KE for PFS). `nr` is our nonce
  * (already in the response for CREATE_CHILD_SA); `only` restricts to one config (rekey).
  */
-export function answerChild(ctx: EngineContext, sa: IkeSa, msg: IkeMessage, ni: Buffer, nr: Buffer, opts: { inAuth: boolean; only?: ResolvedChild }): ChildAnswer {
+export function answerChild(ctx: EngineContext, sa: IkeSa, crypto: IkeCrypto, msg: IkeMessage, ni: Buffer, nr: Buffer, opts: { inAuth: boolean; only?: ResolvedChild }): ChildAnswer {
   const refuse = (type: number, data: Buffer = Buffer.alloc(0)): ChildAnswer => ({ payloads: [notify(type, data)], refused: type });
   const saP = findPayload(msg.payloads, PayloadType.SA);
   const tsiP = findPayload(msg.payloads, PayloadType.TSi);
@@ -180,7 +184,7 @@ export function answerChild(ctx: EngineContext, sa: IkeSa, msg: IkeMessage, ni: 
       keOut = { type: PayloadType.KE, group: dh.group, data: dh.publicValue };
     }
     const spiIn = ctx.allocateChildSpi();
-    const keys = deriveChildKeys(sa.prf!, sa.keys!.skD, ni, nr, keyLengths(chosen), gir);
+    const keys = deriveChildKeys(crypto.prf, crypto.keys.skD, ni, nr, keyLengths(chosen), gir);
     const mode = cfg.config.mode === 'transport' ? 'transport' : 'tunnel';
     const child = new ChildSa(ctx.nextSerial(), cfg, spiIn, sel.spi.readUInt32BE(0), keys.encrI2R, keys.encrR2I, chosen, tsr, tsi, mode, ctx.now());
     child.answered = true;

@@ -5,6 +5,7 @@ import type { IkeMessage } from '../message/message.js';
 import { findNotify, notify, type Payload } from '../message/payloads.js';
 import type { ChildSa } from '../sa/child-sa.js';
 import type { IkeSa, Task } from '../sa/ike-sa.js';
+import type { IkeCrypto } from '../sa/phase.js';
 import { acceptChild, answerChild, makeChildOffer, offerPayloads, pfsGroup, type ChildOffer } from './child.js';
 import { NONCE_LENGTH } from './ike-init.js';
 import { deleteChildTask } from './informational.js';
@@ -29,16 +30,17 @@ export function createChildTask(ctx: EngineContext, sa: IkeSa, cfg: ResolvedChil
     name: old ? 'CHILD_REKEY' : 'CHILD_CREATE',
     exchange: ExchangeType.CREATE_CHILD_SA,
     build() {
-      if (sa.state !== 'established') {
+      const phase = sa.phase;
+      if (phase.state !== 'established') {
         // The IKE SA is being rekeyed or was replaced: try again later, on whichever IKE SA then holds the child.
         if (old) old.rekeyAt = ctx.now() + ctx.timers.retryAfterMs;
         else if (sa.replacedBy && sa.replacedBy.state === 'established') ctx.queue(sa.replacedBy, createChildTask(ctx, sa.replacedBy, cfg, undefined, group));
         return undefined;
       }
       if (old && (old.state !== 'installed' || !sa.children.includes(old))) return undefined;
-      if (old) old.state = 'rekeying';
+      if (old) old.transition('rekeying');
       ni = ctx.random(NONCE_LENGTH);
-      offer = makeChildOffer(ctx, sa, cfg, { pfs: true, ...(group !== undefined ? { group } : {}) });
+      offer = makeChildOffer(ctx, sa, phase.crypto, cfg, { pfs: true, ...(group !== undefined ? { group } : {}) });
       const p: Payload[] = [];
       if (old) p.push(notify(Notify.REKEY_SA, Buffer.alloc(0), ProtocolId.ESP, spi4(old.spiIn)));
       p.push(...offerPayloads(offer, ni));
@@ -48,7 +50,7 @@ export function createChildTask(ctx: EngineContext, sa: IkeSa, cfg: ResolvedChil
     onResponse(msg) {
       const r = acceptChild(ctx, sa, offer!, msg, ni, responderNonce(msg));
       if (!('child' in r)) {
-        if (old && old.state === 'rekeying') old.state = 'installed';
+        if (old && old.state === 'rekeying') old.transition('installed');
         if (r.notify === Notify.INVALID_KE_PAYLOAD && r.data && r.data.length >= 2 && attempt < 2) {
           const want = r.data.readUInt16BE(0);
           ctx.log(sa, `CREATE_CHILD_SA answered INVALID_KE_PAYLOAD, retrying with group ${want}`);
@@ -74,7 +76,7 @@ export function createChildTask(ctx: EngineContext, sa: IkeSa, cfg: ResolvedChil
       if (sa.earlyDeletes.delete(child.spiOut)) {
         // The peer deleted this child before its creation's answer reached us (§2.25): never install it.
         ctx.log(sa, `IPsec SA ${hex(child.spiIn)} was deleted by the peer before we installed it`);
-        if (old && old.state === 'rekeying') old.state = 'installed';
+        if (old && old.state === 'rekeying') old.transition('installed');
         return;
       }
       // The exchange ran on `sa` (its SK_d made the keys) but an IKE rekey may have moved the children on.
@@ -88,14 +90,14 @@ export function createChildTask(ctx: EngineContext, sa: IkeSa, cfg: ResolvedChil
         const theirs = Buffer.compare(old.peerRekey.nonces[0], old.peerRekey.nonces[1]) < 0 ? old.peerRekey.nonces[0] : old.peerRekey.nonces[1];
         if (Buffer.compare(ours, theirs) < 0) {
           ctx.log(sa, `rekey collision: our new IPsec SA ${hex(child.spiIn)} is redundant, deleting it`);
-          old.state = 'rekeyed';
-          child.state = 'deleting';
+          old.transition('rekeyed');
+          child.transition('deleting');
           ctx.queue(sa.current, deleteChildTask(ctx, sa.current, child));
           return;
         }
         ctx.log(sa, `rekey collision: keeping our new IPsec SA ${hex(child.spiIn)}`);
       }
-      old.state = 'deleting';
+      old.transition('deleting');
       ctx.queue(sa.current, deleteChildTask(ctx, sa.current, old));
     },
     rehome: (successor) => createChildTask(ctx, successor, cfg, old, group, attempt),
@@ -116,7 +118,7 @@ function hex(n: number): string {
 }
 
 /** Responder side of a child CREATE_CHILD_SA (new or rekey). */
-export function respondCreateChild(ctx: EngineContext, sa: IkeSa, msg: IkeMessage): Payload[] {
+export function respondCreateChild(ctx: EngineContext, sa: IkeSa, crypto: IkeCrypto, msg: IkeMessage): Payload[] {
   const niP = msg.payloads.find((p) => p.type === PayloadType.NONCE) as { data: Buffer } | undefined;
   if (!niP) return [notify(Notify.INVALID_SYNTAX)];
   const rekey = findNotify(msg.payloads, Notify.REKEY_SA);
@@ -136,7 +138,7 @@ export function respondCreateChild(ctx: EngineContext, sa: IkeSa, msg: IkeMessag
     }
   }
   const nr = ctx.random(NONCE_LENGTH);
-  const ans = answerChild(ctx, sa, msg, niP.data, nr, { inAuth: false, ...(old ? { only: old.cfg } : {}) });
+  const ans = answerChild(ctx, sa, crypto, msg, niP.data, nr, { inAuth: false, ...(old ? { only: old.cfg } : {}) });
   if (!ans.child) {
     ctx.log(sa, `refused CREATE_CHILD_SA request: ${NOTIFY_NAMES[ans.refused ?? 0] ?? ans.refused}`);
     return ans.payloads;
@@ -149,7 +151,7 @@ export function respondCreateChild(ctx: EngineContext, sa: IkeSa, msg: IkeMessag
       // Collision: our own rekey of this child is in flight; decide when its answer arrives.
       old.peerRekey = { nonces: [niP.data, nr], replacement: ans.child };
     } else {
-      old.state = 'rekeyed';
+      old.transition('rekeyed');
       // The rekey initiator deletes the old child; if it never does, we do after a while.
       old.rekeyAt = ctx.now() + ctx.timers.rekeyedLingerMs;
     }

@@ -3,6 +3,7 @@ import type { EngineContext } from '../context.js';
 import type { IkeMessage } from '../message/message.js';
 import { findNotify, findPayload, findPayloads, notify, type Payload } from '../message/payloads.js';
 import type { IkeSa, Task } from '../sa/ike-sa.js';
+import type { IkeCrypto } from '../sa/phase.js';
 import { acceptChild, answerChild, childRequestFits, makeChildOffer, offerPayloads, type ChildOffer } from './child.js';
 import { logChildUp } from './log-lines.js';
 
@@ -18,10 +19,10 @@ function idBody(p: { idType: number; data: Buffer; reserved?: Buffer }): Buffer 
 }
 
 /** The octets each side signs (§2.15). */
-export function signedOctets(sa: IkeSa, ofInitiator: boolean, id: { idType: number; data: Buffer; reserved?: Buffer }): Buffer {
-  const prf = sa.prf!;
-  if (ofInitiator) return Buffer.concat([sa.initRequest, sa.nr, prf(sa.keys!.skPi, idBody(id))]);
-  return Buffer.concat([sa.initResponse, sa.ni, prf(sa.keys!.skPr, idBody(id))]);
+export function signedOctets(sa: IkeSa, crypto: IkeCrypto, ofInitiator: boolean, id: { idType: number; data: Buffer; reserved?: Buffer }): Buffer {
+  const { prf, keys } = crypto;
+  if (ofInitiator) return Buffer.concat([sa.initRequest, sa.nr, prf(keys.skPi, idBody(id))]);
+  return Buffer.concat([sa.initResponse, sa.ni, prf(keys.skPr, idBody(id))]);
 }
 
 function certPayloads(certs: Buffer[]): Payload[] {
@@ -32,15 +33,15 @@ function peerCerts(msg: IkeMessage): Buffer[] {
   return findPayloads(msg.payloads, PayloadType.CERT).filter((c) => c.encoding === CertEncoding.X509_SIGNATURE).map((c) => c.data);
 }
 
-function authSummary(sa: IkeSa): string {
-  const c = sa.chosen!;
+function authSummary(crypto: IkeCrypto): string {
+  const c = crypto.proposal;
   const enc = `AES_GCM_16_${c.encr.keyLength}`;
-  const prf = ({ 5: 'HMAC_SHA2_256', 6: 'HMAC_SHA2_384', 7: 'HMAC_SHA2_512' } as Record<number, string>)[c.prf!] ?? String(c.prf);
-  const group = ({ 14: 'MODP2048', 19: 'DH19', 31: 'DH31' } as Record<number, string>)[c.dh!] ?? String(c.dh);
+  const prf = ({ 5: 'HMAC_SHA2_256', 6: 'HMAC_SHA2_384', 7: 'HMAC_SHA2_512' } as Record<number, string>)[c.prf] ?? String(c.prf);
+  const group = ({ 14: 'MODP2048', 19: 'DH19', 31: 'DH31' } as Record<number, string>)[c.dh] ?? String(c.dh);
   return `{cipher=${enc} integ=n/a prf=${prf} group=${group}}`;
 }
 
-export function authTask(ctx: EngineContext, sa: IkeSa): Task {
+export function authTask(ctx: EngineContext, sa: IkeSa, crypto: IkeCrypto): Task {
   let offer: ChildOffer | undefined;
   const firstChild = sa.conn.children.find((c) => (c.config.startAction ?? 'start') !== 'none') ?? sa.conn.children[0];
   return {
@@ -50,8 +51,8 @@ export function authTask(ctx: EngineContext, sa: IkeSa): Task {
       const localId = ctx.auth.localId(sa.name);
       sa.localId = localId;
       const idi = { type: PayloadType.IDi, idType: localId.type, data: localId.data } as const;
-      const signed = signedOctets(sa, true, idi);
-      const auth = ctx.auth.sign(sa.name, signed, sa.peerHashAlgs, sa.prf!, sa.keys!.skPi);
+      const signed = signedOctets(sa, crypto, true, idi);
+      const auth = ctx.auth.sign(sa.name, signed, sa.peerHashAlgs, crypto.prf, crypto.keys.skPi);
       const p: Payload[] = [idi, ...certPayloads(auth.certs)];
       const req = ctx.auth.certReq?.(sa.name);
       if (req && req.length > 0) p.push({ type: PayloadType.CERTREQ, encoding: CertEncoding.X509_SIGNATURE, data: req });
@@ -59,7 +60,7 @@ export function authTask(ctx: EngineContext, sa: IkeSa): Task {
       if (!ctx.hasOtherIkeSa(sa)) p.push(notify(Notify.INITIAL_CONTACT));
       p.push({ type: PayloadType.AUTH, method: auth.method, data: auth.data });
       if (firstChild) {
-        offer = makeChildOffer(ctx, sa, firstChild, { pfs: false });
+        offer = makeChildOffer(ctx, sa, crypto, firstChild, { pfs: false });
         p.push(...offerPayloads(offer));
       }
       return p;
@@ -75,7 +76,7 @@ export function authTask(ctx: EngineContext, sa: IkeSa): Task {
         return;
       }
       const peerId = { type: idr.idType, data: idr.data };
-      const v = ctx.auth.verify(sa.name, auth.method, auth.data, signedOctets(sa, false, idr), peerCerts(msg), peerId, sa.prf!, sa.keys!.skPr);
+      const v = ctx.auth.verify(sa.name, auth.method, auth.data, signedOctets(sa, crypto, false, idr), peerCerts(msg), peerId, crypto.prf, crypto.keys.skPr);
       if (!v.ok) {
         ctx.log(sa, `authentication of peer ${ctx.describeId(peerId)} failed: ${v.reason}`);
         // Tell the peer before we forget the SA (§2.21.2).
@@ -84,8 +85,8 @@ export function authTask(ctx: EngineContext, sa: IkeSa): Task {
         return;
       }
       sa.remoteId = peerId;
-      ctx.log(sa, `established IKE SA; authenticated peer '${ctx.describeId(peerId)}' ${authSummary(sa)}`);
-      ctx.ikeUp(sa);
+      ctx.log(sa, `established IKE SA; authenticated peer '${ctx.describeId(peerId)}' ${authSummary(crypto)}`);
+      ctx.ikeUp(sa, crypto, 'IKE_AUTH answered');
       if (offer) {
         const r = acceptChild(ctx, sa, offer, msg, sa.ni, sa.nr);
         if ('child' in r) {
@@ -106,7 +107,7 @@ export function authTask(ctx: EngineContext, sa: IkeSa): Task {
 }
 
 /** Responder side of IKE_AUTH. Returns the response payloads; destroys the SA on failure. */
-export function respondAuth(ctx: EngineContext, sa: IkeSa, msg: IkeMessage): { payloads: Payload[]; ok: boolean } {
+export function respondAuth(ctx: EngineContext, sa: IkeSa, crypto: IkeCrypto, msg: IkeMessage): { payloads: Payload[]; ok: boolean } {
   const idi = findPayload(msg.payloads, PayloadType.IDi);
   const auth = findPayload(msg.payloads, PayloadType.AUTH);
   if (!idi || !auth) return { payloads: [notify(Notify.INVALID_SYNTAX)], ok: false };
@@ -122,7 +123,7 @@ export function respondAuth(ctx: EngineContext, sa: IkeSa, msg: IkeMessage): { p
       sa.conn = better;
     }
   }
-  const v = ctx.auth.verify(sa.name, auth.method, auth.data, signedOctets(sa, true, idi), peerCerts(msg), peerId, sa.prf!, sa.keys!.skPi);
+  const v = ctx.auth.verify(sa.name, auth.method, auth.data, signedOctets(sa, crypto, true, idi), peerCerts(msg), peerId, crypto.prf, crypto.keys.skPi);
   if (!v.ok) {
     ctx.log(sa, `authentication of peer ${ctx.describeId(peerId)} failed: ${v.reason}`);
     return { payloads: [notify(Notify.AUTHENTICATION_FAILED)], ok: false };
@@ -131,14 +132,13 @@ export function respondAuth(ctx: EngineContext, sa: IkeSa, msg: IkeMessage): { p
   const localId = ctx.auth.localId(sa.name);
   sa.localId = localId;
   const idr = { type: PayloadType.IDr, idType: localId.type, data: localId.data } as const;
-  const mine = ctx.auth.sign(sa.name, signedOctets(sa, false, idr), sa.peerHashAlgs, sa.prf!, sa.keys!.skPr);
+  const mine = ctx.auth.sign(sa.name, signedOctets(sa, crypto, false, idr), sa.peerHashAlgs, crypto.prf, crypto.keys.skPr);
   const payloads: Payload[] = [idr, ...certPayloads(mine.certs), { type: PayloadType.AUTH, method: mine.method, data: mine.data }];
-  sa.state = 'established';
-  ctx.log(sa, `established IKE SA; authenticated peer '${ctx.describeId(peerId)}' ${authSummary(sa)}`);
+  ctx.log(sa, `established IKE SA; authenticated peer '${ctx.describeId(peerId)}' ${authSummary(crypto)}`);
   if (findNotify(msg.payloads, Notify.INITIAL_CONTACT)) ctx.initialContact(sa);
-  ctx.ikeUp(sa);
+  ctx.ikeUp(sa, crypto, 'IKE_AUTH request authenticated');
   if (findPayload(msg.payloads, PayloadType.SA)) {
-    const ans = answerChild(ctx, sa, msg, sa.ni, sa.nr, { inAuth: true });
+    const ans = answerChild(ctx, sa, crypto, msg, sa.ni, sa.nr, { inAuth: true });
     payloads.push(...ans.payloads);
     if (ans.child) {
       sa.children.push(ans.child);

@@ -10,6 +10,7 @@ import { findNotify, findPayload, notify, type Payload } from '../message/payloa
 import { buildAnswer, proposalName, selectProposal } from '../proposals.js';
 import { owned } from '../sa/compact.js';
 import { IkeSa } from '../sa/ike-sa.js';
+import { ikeProposal } from '../sa/phase.js';
 import { u16 } from './child.js';
 import { checkNat, commonInitNotifies, deriveInitKeys, natPayloads, NONCE_LENGTH, readHashAlgs } from './ike-init.js';
 
@@ -34,7 +35,7 @@ export function respondInit(env: InitResponderEnv, dg: Buffer, h: IkeHeader, fro
   }
   const key = env.peerKey(from.address, h.spiI);
   const existing = env.halfOpenByPeer.get(key);
-  if (existing && existing.state !== 'dead') {
+  if (existing && existing.state !== 'closed') {
     if (existing.initRequest.equals(dg) && existing.lastResponse) {
       env.counters.retransmittedRequests++;
       env.sendRaw(existing.lastResponse.packets, to, from);
@@ -90,9 +91,10 @@ export function respondInit(env: InitResponderEnv, dg: Buffer, h: IkeHeader, fro
     return;
   }
   const sel = selectProposal(conn.ike, saP.proposals, { requireDh: ke.group, spiSize: 0 });
-  if (!sel || !isSupportedGroup(ke.group)) {
-    const any = selectProposal(conn.ike, saP.proposals, { spiSize: 0 });
-    answer([any ? notify(Notify.INVALID_KE_PAYLOAD, u16(any.chosen.dh!)) : notify(Notify.NO_PROPOSAL_CHOSEN)]);
+  const proposal = sel && ikeProposal(sel.chosen);
+  if (!sel || !proposal || !isSupportedGroup(ke.group)) {
+    const group = selectProposal(conn.ike, saP.proposals, { spiSize: 0 })?.chosen.dh;
+    answer([group !== undefined ? notify(Notify.INVALID_KE_PAYLOAD, u16(group)) : notify(Notify.NO_PROPOSAL_CHOSEN)]);
     return;
   }
   const dh = generateDh(ke.group, env.ctx.random);
@@ -103,14 +105,17 @@ export function respondInit(env: InitResponderEnv, dg: Buffer, h: IkeHeader, fro
     answer([notify(Notify.INVALID_SYNTAX)]);
     return;
   }
-  const sa = new IkeSa(env.ctx.nextSerial(), conn, false, owned(h.spiI), { ...to }, { ...from }, now);
-  sa.spiR = env.ctx.allocateIkeSpi();
+  const spiI = owned(h.spiI);
+  const spiR = env.ctx.allocateIkeSpi();
+  const nr = env.ctx.random(NONCE_LENGTH);
+  const crypto = deriveInitKeys(proposal, gir, ni.data, nr, spiI, spiR);
+  const sa = new IkeSa(env.ctx.nextSerial(), conn, false, spiI, { ...to }, { ...from }, now, { state: 'authenticating', crypto });
+  sa.spiR = spiR;
   sa.ni = ni.data;
-  sa.nr = env.ctx.random(NONCE_LENGTH);
+  sa.nr = nr;
   sa.peerFragmentation = !!findNotify(msg.payloads, Notify.IKEV2_FRAGMENTATION_SUPPORTED);
   sa.peerHashAlgs = readHashAlgs(msg);
   checkNat(sa, msg);
-  deriveInitKeys(sa, sel.chosen, gir);
   const payloads: Payload[] = [
     { type: PayloadType.SA, proposals: [buildAnswer(sel.chosen, sel.num, Buffer.alloc(0))] },
     { type: PayloadType.KE, group: dh.group, data: dh.publicValue },

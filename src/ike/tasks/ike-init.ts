@@ -7,8 +7,9 @@ import type { EngineContext } from '../context.js';
 import type { IkeMessage } from '../message/message.js';
 import { findNotify, findPayload, notify, type Payload } from '../message/payloads.js';
 import { natHash } from '../nat.js';
-import { acceptAnswer, buildOffer, keyLengths, prfHashOf, type ChosenProposal } from '../proposals.js';
-import type { IkeSa } from '../sa/ike-sa.js';
+import { acceptAnswer, buildOffer, keyLengths, prfHashOf } from '../proposals.js';
+import type { IkeSa, Task } from '../sa/ike-sa.js';
+import { ikeProposal, type IkeCrypto, type IkeProposal } from '../sa/phase.js';
 import { errorNotify } from './child.js';
 import { authTask } from './ike-auth.js';
 
@@ -52,12 +53,11 @@ export function readHashAlgs(msg: IkeMessage): number[] {
   return out;
 }
 
-/** Computes SKEYSEED and the SA keys once both nonces and g^ir are known. */
-export function deriveInitKeys(sa: IkeSa, chosen: ChosenProposal, gir: Buffer): void {
-  sa.chosen = chosen;
-  sa.prf = hmacPrf(prfHashOf(chosen.prf!));
-  const seed = skeyseed(sa.prf, sa.ni, sa.nr, gir);
-  sa.keys = deriveIkeSaKeys(sa.prf, seed, sa.ni, sa.nr, sa.spiI, sa.spiR, keyLengths(chosen));
+/** Computes SKEYSEED and the SA keys once both nonces, both SPIs and g^ir are known (§2.14). */
+export function deriveInitKeys(proposal: IkeProposal, gir: Buffer, ni: Buffer, nr: Buffer, spiI: Buffer, spiR: Buffer): IkeCrypto {
+  const prf = hmacPrf(prfHashOf(proposal.prf));
+  const seed = skeyseed(prf, ni, nr, gir);
+  return { proposal, prf, keys: deriveIkeSaKeys(prf, seed, ni, nr, spiI, spiR, keyLengths(proposal)) };
 }
 
 export function commonInitNotifies(sa: IkeSa): Payload[] {
@@ -67,7 +67,7 @@ export function commonInitNotifies(sa: IkeSa): Payload[] {
   return p;
 }
 
-export function initTask(ctx: EngineContext, sa: IkeSa, group: number, cookie?: Buffer, retries = 0): import('../sa/ike-sa.js').Task {
+export function initTask(ctx: EngineContext, sa: IkeSa, group: number, cookie?: Buffer, retries = 0): Task {
   let dh: DhKeyPair;
   return {
     name: 'IKE_SA_INIT',
@@ -109,7 +109,8 @@ export function initTask(ctx: EngineContext, sa: IkeSa, group: number, cookie?: 
       const saP = findPayload(msg.payloads, PayloadType.SA);
       const ke = findPayload(msg.payloads, PayloadType.KE);
       const nr = findPayload(msg.payloads, PayloadType.NONCE);
-      const chosen = saP && acceptAnswer(sa.conn.ike, saP.proposals, group);
+      const answered = saP && acceptAnswer(sa.conn.ike, saP.proposals, group);
+      const chosen = answered && ikeProposal(answered);
       if (!saP || !ke || !nr || !chosen || ke.group !== group || msg.header.spiR.every((b) => b === 0)) {
         ctx.log(sa, 'IKE_SA_INIT response is malformed or not among our proposals');
         ctx.destroy(sa, 'INVALID_SYNTAX');
@@ -126,14 +127,14 @@ export function initTask(ctx: EngineContext, sa: IkeSa, group: number, cookie?: 
       sa.peerFragmentation = !!findNotify(msg.payloads, Notify.IKEV2_FRAGMENTATION_SUPPORTED);
       sa.peerHashAlgs = readHashAlgs(msg);
       checkNat(sa, msg);
-      deriveInitKeys(sa, chosen, gir);
+      const crypto = deriveInitKeys(chosen, gir, sa.ni, sa.nr, sa.spiI, sa.spiR);
       ctx.register(sa); // now findable by spiR too (keylog)
       if (sa.natT && sa.local.port !== 4500) {
         sa.local = { ...sa.local, port: 4500 };
         sa.remote = { ...sa.remote, port: 4500 };
       }
-      sa.state = 'auth-sent';
-      ctx.queue(sa, authTask(ctx, sa));
+      ctx.transition(sa, { state: 'authenticating', crypto }, 'IKE_SA_INIT answered');
+      ctx.queue(sa, authTask(ctx, sa, crypto));
     },
     onGiveUp() {
       ctx.log(sa, 'IKE_SA_INIT: no response, giving up');
@@ -143,7 +144,7 @@ export function initTask(ctx: EngineContext, sa: IkeSa, group: number, cookie?: 
 }
 
 /** Retries IKE_SA_INIT (cookie, other group): message ID 0 again, the same SPIi and nonce. */
-function restart(ctx: EngineContext, sa: IkeSa, task: import('../sa/ike-sa.js').Task): void {
+function restart(ctx: EngineContext, sa: IkeSa, task: Task): void {
   sa.nextRequestId = 0;
   ctx.queue(sa, task);
 }

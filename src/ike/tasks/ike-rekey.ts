@@ -5,25 +5,34 @@ import { ExchangeType, Notify, PayloadType, ProtocolId } from '../constants.js';
 import type { EngineContext } from '../context.js';
 import type { IkeMessage } from '../message/message.js';
 import { findPayload, notify, type Payload } from '../message/payloads.js';
-import { acceptAnswer, buildAnswer, buildOffer, keyLengths, prfHashOf, selectProposal, type ChosenProposal } from '../proposals.js';
+import { acceptAnswer, buildAnswer, buildOffer, keyLengths, prfHashOf, selectProposal } from '../proposals.js';
 import { IkeSa, type Task } from '../sa/ike-sa.js';
+import { ikeProposal, type IkeCrypto, type IkeProposal } from '../sa/phase.js';
 import { errorNotify, u16 } from './child.js';
 import { NONCE_LENGTH } from './ike-init.js';
 import { deleteIkeTask } from './informational.js';
 
 /** IKE SA rekey with CREATE_CHILD_SA (RFC 7296 §1.3.2, §2.18, collisions §2.8.2). */
 
-function makeNewSa(ctx: EngineContext, old: IkeSa, weInitiate: boolean, spiI: Buffer, spiR: Buffer, chosen: ChosenProposal, ni: Buffer, nr: Buffer, gir: Buffer): IkeSa {
-  const sa = new IkeSa(ctx.nextSerial(), old.conn, weInitiate, spiI, old.local, old.remote, ctx.now());
+/** A rekey's new IKE SA with its keys. */
+export interface RekeyedSa {
+  sa: IkeSa;
+  crypto: IkeCrypto;
+}
+
+/**
+ * The new IKE SA of a rekey, keyed from the old one's SK_d (§2.18). It starts in authenticating:
+ * it is taken into use (ikeUp, via adopt) once any collision is decided.
+ */
+function makeNewSa(ctx: EngineContext, old: IkeSa, oldCrypto: IkeCrypto, weInitiate: boolean, spiI: Buffer, spiR: Buffer, proposal: IkeProposal, ni: Buffer, nr: Buffer, gir: Buffer): RekeyedSa {
+  const prf = hmacPrf(prfHashOf(proposal.prf));
+  const seed = rekeySkeyseed(oldCrypto.prf, oldCrypto.keys.skD, gir, ni, nr);
+  const crypto: IkeCrypto = { proposal, prf, keys: deriveIkeSaKeys(prf, seed, ni, nr, spiI, spiR, keyLengths(proposal)) };
+  const sa = new IkeSa(ctx.nextSerial(), old.conn, weInitiate, spiI, old.local, old.remote, ctx.now(), { state: 'authenticating', crypto });
   sa.spiR = spiR;
   sa.rekeyOf = old.serial;
-  sa.chosen = chosen;
-  sa.prf = hmacPrf(prfHashOf(chosen.prf!));
   sa.ni = ni;
   sa.nr = nr;
-  const seed = rekeySkeyseed(old.prf!, old.keys!.skD, gir, ni, nr);
-  sa.keys = deriveIkeSaKeys(sa.prf, seed, ni, nr, spiI, spiR, keyLengths(chosen));
-  sa.state = 'established';
   sa.natT = old.natT;
   sa.natLocal = old.natLocal;
   sa.natRemote = old.natRemote;
@@ -31,19 +40,19 @@ function makeNewSa(ctx: EngineContext, old: IkeSa, weInitiate: boolean, spiI: Bu
   sa.peerHashAlgs = old.peerHashAlgs;
   if (old.localId) sa.localId = old.localId;
   if (old.remoteId) sa.remoteId = old.remoteId;
-  return sa;
+  return { sa, crypto };
 }
 
-/** Moves the children over and retires the old SA. */
-function adopt(ctx: EngineContext, old: IkeSa, sa: IkeSa): void {
+/** Moves the children over, retires the old SA and takes the new one into use. */
+function adopt(ctx: EngineContext, old: IkeSa, { sa, crypto }: RekeyedSa): void {
   sa.children.push(...old.children.splice(0));
   // Child work still queued on the old SA follows the children.
   const moved = old.queue.splice(0).map((t) => t.rehome?.(sa)).filter((t): t is Task => t !== undefined);
-  old.state = 'rekeyed';
   old.replacedBy = sa;
+  ctx.transition(old, 'rekeyed', `replaced by #${sa.serial}`);
   old.expireAt = ctx.now() + ctx.timers.rekeyedLingerMs;
   ctx.register(sa);
-  ctx.ikeUp(sa);
+  ctx.ikeUp(sa, crypto, `rekeyed IKE SA #${old.serial}`);
   for (const t of moved) ctx.queue(sa, t);
 }
 
@@ -51,14 +60,17 @@ export function ikeRekeyTask(ctx: EngineContext, old: IkeSa, group?: number, att
   let dh: DhKeyPair;
   let ni: Buffer;
   let spiI: Buffer;
+  let oldCrypto: IkeCrypto;
   return {
     name: 'IKE_REKEY',
     exchange: ExchangeType.CREATE_CHILD_SA,
     build() {
-      if (old.state !== 'established') return undefined;
-      const g = group ?? old.chosen!.dh!;
+      const phase = old.phase;
+      if (phase.state !== 'established') return undefined;
+      oldCrypto = phase.crypto;
+      const g = group ?? oldCrypto.proposal.dh;
       if (!isSupportedGroup(g)) return undefined;
-      old.state = 'rekeyed'; // no new children on it from now; reverted on failure
+      ctx.transition(old, 'rekeying', 'rekey sent'); // no new children on it from now; reverted on failure
       dh = generateDh(g, ctx.random);
       ni = ctx.random(NONCE_LENGTH);
       spiI = ctx.allocateIkeSpi();
@@ -70,7 +82,7 @@ export function ikeRekeyTask(ctx: EngineContext, old: IkeSa, group?: number, att
       ];
     },
     onResponse(msg) {
-      old.state = 'established';
+      ctx.transition(old, 'established', 'rekey answered');
       const err = errorNotify(msg);
       if (err) {
         if (err.type === Notify.INVALID_KE_PAYLOAD && err.data.length >= 2 && attempt < 2) {
@@ -85,14 +97,16 @@ export function ikeRekeyTask(ctx: EngineContext, old: IkeSa, group?: number, att
       const saP = findPayload(msg.payloads, PayloadType.SA);
       const nr = findPayload(msg.payloads, PayloadType.NONCE);
       const ke = findPayload(msg.payloads, PayloadType.KE);
-      const chosen = saP && acceptAnswer(old.conn.ike, saP.proposals, dh.group);
+      const answered = saP && acceptAnswer(old.conn.ike, saP.proposals, dh.group);
+      const chosen = answered && ikeProposal(answered);
       const spiR = saP?.proposals[0]?.spi;
       const gir = ke && ke.group === dh.group ? dh.computeSecret(ke.data) : null;
       if (!chosen || !nr || !gir || !spiR || spiR.length !== 8) {
         ctx.log(old, 'IKE SA rekey failed: malformed response');
         return;
       }
-      const sa = makeNewSa(ctx, old, true, spiI, spiR, chosen, ni, nr.data, gir);
+      const made = makeNewSa(ctx, old, oldCrypto, true, spiI, spiR, chosen, ni, nr.data, gir);
+      const sa = made.sa;
       const collision = old.peerRekey;
       if (collision) {
         const ourMin = Buffer.compare(ni, nr.data) < 0 ? ni : nr.data;
@@ -107,12 +121,11 @@ export function ikeRekeyTask(ctx: EngineContext, old: IkeSa, group?: number, att
         }
         ctx.log(old, 'IKE rekey collision: keeping our new IKE SA');
         // The peer deletes its redundant SA; if it never does, it expires.
-        collision.replacement.state = 'rekeyed';
-        collision.replacement.superseded = true;
-        collision.replacement.expireAt = ctx.now() + ctx.timers.rekeyedLingerMs;
+        ctx.transition(collision.replacement.sa, 'rekeyed', 'lost the IKE rekey collision');
+        collision.replacement.sa.expireAt = ctx.now() + ctx.timers.rekeyedLingerMs;
       }
       ctx.log(sa, `rekeyed IKE SA #${old.serial}`);
-      adopt(ctx, old, sa);
+      adopt(ctx, old, made);
       ctx.queue(old, deleteIkeTask(ctx, old, 'rekeyed'));
     },
     onGiveUp() {
@@ -127,26 +140,28 @@ export function respondIkeRekey(ctx: EngineContext, old: IkeSa, msg: IkeMessage)
   const ni = findPayload(msg.payloads, PayloadType.NONCE);
   const ke = findPayload(msg.payloads, PayloadType.KE);
   if (!saP || !ni || !ke) return [notify(Notify.INVALID_SYNTAX)];
-  if (old.state !== 'established' && !(old.state === 'rekeyed' && !old.replacedBy)) return [notify(Notify.TEMPORARY_FAILURE)];
+  const phase = old.phase;
+  if (phase.state !== 'established' && phase.state !== 'rekeying') return [notify(Notify.TEMPORARY_FAILURE)];
   const sel = selectProposal(old.conn.ike, saP.proposals, { requireDh: ke.group, spiSize: 8 });
-  if (!sel) {
-    const any = selectProposal(old.conn.ike, saP.proposals, { spiSize: 8 });
-    return any ? [notify(Notify.INVALID_KE_PAYLOAD, u16(any.chosen.dh!))] : [notify(Notify.NO_PROPOSAL_CHOSEN)];
+  const proposal = sel && ikeProposal(sel.chosen);
+  if (!sel || !proposal) {
+    const group = selectProposal(old.conn.ike, saP.proposals, { spiSize: 8 })?.chosen.dh;
+    return group !== undefined ? [notify(Notify.INVALID_KE_PAYLOAD, u16(group))] : [notify(Notify.NO_PROPOSAL_CHOSEN)];
   }
-  if (!isSupportedGroup(ke.group)) return [notify(Notify.INVALID_KE_PAYLOAD, u16(sel.chosen.dh!))];
+  if (!isSupportedGroup(ke.group)) return [notify(Notify.INVALID_KE_PAYLOAD, u16(proposal.dh))];
   const dh = generateDh(ke.group, ctx.random);
   const gir = dh.computeSecret(ke.data);
   if (!gir) return [notify(Notify.INVALID_SYNTAX)];
   const nr = ctx.random(NONCE_LENGTH);
   const spiR = ctx.allocateIkeSpi();
-  const sa = makeNewSa(ctx, old, false, sel.spi, spiR, sel.chosen, ni.data, nr, gir);
-  if (old.state === 'rekeyed' && !old.replacedBy) {
+  const made = makeNewSa(ctx, old, phase.crypto, false, sel.spi, spiR, proposal, ni.data, nr, gir);
+  if (phase.state === 'rekeying') {
     // Our own rekey is in flight: decide when its answer comes (§2.8.2).
-    old.peerRekey = { nonces: [ni.data, nr], replacement: sa };
-    ctx.register(sa);
+    old.peerRekey = { nonces: [ni.data, nr], replacement: made };
+    ctx.register(made.sa);
   } else {
-    ctx.log(sa, `rekeyed IKE SA #${old.serial} (peer initiated)`);
-    adopt(ctx, old, sa);
+    ctx.log(made.sa, `rekeyed IKE SA #${old.serial} (peer initiated)`);
+    adopt(ctx, old, made);
   }
   return [
     { type: PayloadType.SA, proposals: [buildAnswer(sel.chosen, sel.num, spiR)] },

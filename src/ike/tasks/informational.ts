@@ -17,7 +17,7 @@ export function dpdTask(ctx: EngineContext, sa: IkeSa): Task {
   return {
     name: 'DPD',
     exchange: ExchangeType.INFORMATIONAL,
-    build: () => (sa.state === 'established' || sa.state === 'rekeyed' ? [] : undefined),
+    build: () => (sa.state === 'established' || sa.state === 'rekeying' || sa.state === 'rekeyed' ? [] : undefined),
     onResponse() {},
     onGiveUp() {
       ctx.log(sa, 'liveness check failed: peer is dead, deleting IKE SA');
@@ -32,7 +32,7 @@ export function deleteChildTask(ctx: EngineContext, sa: IkeSa, child: ChildSa): 
     exchange: ExchangeType.INFORMATIONAL,
     build() {
       if (!sa.children.includes(child)) return undefined;
-      child.state = 'deleting';
+      child.transition('deleting');
       // The peer drops its inbound SA when the DELETE arrives: our outbound leaves it now, not
       // when the answer comes back, or what we send meanwhile is lost.
       ctx.emit({ kind: 'child-retiring', spiIn: child.spiIn });
@@ -53,7 +53,7 @@ export function deleteIkeTask(ctx: EngineContext, sa: IkeSa, reason: string): Ta
     name: 'IKE_DELETE',
     exchange: ExchangeType.INFORMATIONAL,
     build() {
-      sa.state = 'deleting';
+      if (sa.state !== 'deleting') ctx.transition(sa, 'deleting', reason);
       ctx.log(sa, 'deleting IKE SA');
       for (const c of sa.children) ctx.emit({ kind: 'child-retiring', spiIn: c.spiIn });
       return [{ type: PayloadType.DELETE, protocolId: ProtocolId.IKE, spiSize: 0, spis: [] }];
