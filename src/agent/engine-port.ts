@@ -1,4 +1,5 @@
 import type { IkeEngine } from '../ike/engine.js';
+import type { IkeSaState } from '../ike/index.js';
 import type { AgentAuth } from './auth.js';
 import type { ConnectionPort } from './executor.js';
 import type { ObservedSa, ObservedSaState } from './plan.js';
@@ -11,33 +12,23 @@ export interface StackHooks {
   flush(): void;
 }
 
-const SA_STATE: Record<string, ObservedSaState> = {
+/** The engine's IKE SA states as the planner sees them: an IKE rekey in flight leaves the SA in use. */
+const SA_STATE: Record<IkeSaState, ObservedSaState> = {
   'init-sent': 'connecting',
-  'half-open': 'connecting',
-  'auth-sent': 'connecting',
+  authenticating: 'connecting',
   established: 'established',
+  rekeying: 'established',
   rekeyed: 'rekeyed',
   deleting: 'deleting',
 };
 
-/**
- * The connection's IKE SAs as the planner sees them. Read from the engine's status until the
- * engine answers typed queries; this function is the only place the agent reads it back.
- */
+/** The connection's IKE SAs as the planner sees them (the engine's typed query, oldest first). */
 export function observeSas(engine: IkeEngine, name: string): ObservedSa[] {
-  return engine.status().ike_sas
-    .filter((s) => s.name === name && s.state in SA_STATE)
-    .map((s) => ({
-      serial: s.serial,
-      state: SA_STATE[s.state]!,
-      children: s.children.map((c) => ({
-        name: c.name,
-        serial: c.serial,
-        spiIn: Number.parseInt(c.spi_in, 16),
-        state: c.state as ObservedSa['children'][number]['state'],
-        answered: c.answered === true,
-      })),
-    }));
+  return engine.sas(name).map((s) => ({
+    serial: s.serial,
+    state: SA_STATE[s.state],
+    children: s.children.map((c) => ({ name: c.name, serial: c.serial, spiIn: c.spiIn, state: c.state, answered: c.answered })),
+  }));
 }
 
 /** The executor's port onto one IKE engine, the agent's peer identities and the stack around them. */
