@@ -12,6 +12,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { repoRoot } from '../test/helpers/paths.js';
+import { MissingPrograms, missingPrograms } from '../src/util/programs.js';
 import { NetnsLab } from '../test/helpers/netns.js';
 import { aesGcmLimit, machineInfo } from './lib/machine.js';
 import { espInProcess, type EspInProcess } from './lib/esp-inprocess.js';
@@ -107,6 +108,12 @@ async function main(): Promise<void> {
   const log = (m: string): void => { process.stderr.write(`${m}\n`); };
   if (process.getuid?.() !== 0) {
     process.stderr.write('bench: needs root (network namespaces, TUN devices, charon)\n');
+    process.exit(2);
+  }
+  // The programs every row runs, checked before the first setup is built.
+  const missing = missingPrograms(['ip', 'sysctl', 'ping', 'ss', 'iperf3', 'openssl']);
+  if (missing.length) {
+    process.stderr.write(`bench: ${new MissingPrograms('npm run bench', missing, 'install what the benchmarks need: sudo bash scripts/install-deps.sh').message}\n`);
     process.exit(2);
   }
   const seconds = o.quick ? 2 : 10;

@@ -6,6 +6,7 @@ import { controlRequest } from '../ipsecd/control-client.js';
 import { defaultStateDir, nodeDir, checkNodeName } from '../store/layout.js';
 import { createLogger } from '../util/log.js';
 import { OperationFailed, UsageError, requireRoot } from '../util/errors.js';
+import { requirePrograms } from '../util/programs.js';
 import { formatTunnelsShow } from '../agent/status.js';
 import { parseClockOffset, ShiftableClock } from '../pki/time.js';
 
@@ -66,6 +67,7 @@ export function registerAgent(program: Command): void {
       const wallClock = new ShiftableClock(offset);
       const clockControl = process.env.OI_CLOCK_OFFSET !== undefined;
       requireRoot('overlay-ipsec agent (TUN device, UDP 500/4500)');
+      requirePrograms(['ip'], 'overlay-ipsec agent');
       const log = createLogger({ name: 'agent', ...(o.log ? { file: o.log } : {}) });
       const agent = new Agent({
         node: o.node, stateDir: o.stateDir, log, now, wallClock, clockControl,

@@ -1,6 +1,8 @@
 import { Option, type Command } from 'commander';
 import { OperationFailed, UsageError, requireRoot } from '../util/errors.js';
-import { ClusterRunning, clusterUp, formatSummary } from '../cluster/up.js';
+import { ensurePrograms } from '../util/ensure-programs.js';
+import { requirePrograms } from '../util/programs.js';
+import { ClusterRunning, clusterUp, formatSummary, upPrograms } from '../cluster/up.js';
 import { clusterDown } from '../cluster/down.js';
 import { clusterPods, formatPodsTable } from '../cluster/pods.js';
 import { verifyCluster, formatVerifyReport } from '../cluster/verify.js';
@@ -56,7 +58,9 @@ export function registerCluster(program: Command): void {
       'Start the seed\'s cluster locally in network namespaces: an underlay switch, 3 masters and 2 workers ' +
         '(192.168.7.21…, 192.168.7.11…), pods on every node, the operator and one agent per node; show progress, ' +
         'then a summary (nodes, tunnels, SAs, a pod-to-pod check, whether the underlay is encrypted). ' +
-        'Stays up until Ctrl-C (then removes everything), or returns at once with --detach (`overlay-ipsec down` removes it).',
+        'Stays up until Ctrl-C (then removes everything), or returns at once with --detach (`overlay-ipsec down` removes it). ' +
+        'Needs root; first installs the Debian packages of the programs it runs (iproute2, procps, iputils-ping, tcpdump) ' +
+        'when they are missing, saying so in one line (OI_NO_INSTALL=1: never install, stop with exit 2 naming them).',
     )
     .option('--config <files...>', 'install-config.yaml and/or manifests/cluster-network-03-config.yml (default: the seed\'s, shipped in examples/)')
     .option('--masters <n>', 'master nodes', count('--masters', 0, 50), 3)
@@ -70,8 +74,11 @@ export function registerCluster(program: Command): void {
     .addOption(new Option('--verify-seconds <n>', 'length of the closing underlay check').argParser(count('--verify-seconds', 0, 600)).default(2).hideHelp())
     .addOption(new Option('--tunnel-timeout <s>', 'how long to wait for every tunnel').argParser(count('--tunnel-timeout', 1, 3600)).default(90).hideHelp())
     .action(async (o: UpFlags) => {
-      requireRoot('overlay-ipsec up');
       if (o.masters + o.workers < 1) throw new UsageError('--masters and --workers: a cluster needs at least one node');
+      // Missing packages first: as root they are installed (one line says which), otherwise the
+      // one line names them and how to install them — before anything is built.
+      await ensurePrograms(upPrograms(o), { what: 'overlay-ipsec up', say: (line) => process.stdout.write(`${line}\n`) });
+      requireRoot('overlay-ipsec up');
       const stateDir = resolveStateDir(o.stateDir);
       const prefix = resolvePrefix(o.prefix);
       const progress = createProgress({ write: (s) => process.stdout.write(s), tty: process.stdout.isTTY === true });
@@ -135,6 +142,7 @@ export function registerCluster(program: Command): void {
     .addOption(prefixOption())
     .action(async (o: { stateDir?: string; prefix?: string }) => {
       requireRoot('overlay-ipsec down');
+      requirePrograms(['ip'], 'overlay-ipsec down');
       const r = await clusterDown(resolveStateDir(o.stateDir), resolvePrefix(o.prefix));
       process.stdout.write(r.namespaces.length || r.hadState
         ? `removed ${r.namespaces.length} namespaces (prefix ${r.prefix}) and every process in them${r.strays ? `, ended ${r.strays} stray daemons` : ''}\n`

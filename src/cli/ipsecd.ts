@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { requireRoot } from '../util/errors.js';
+import { requirePrograms } from '../util/programs.js';
 import { createLogger } from '../util/log.js';
 import { loadIpsecdConfig } from '../ipsecd/config.js';
 
@@ -33,7 +34,8 @@ export function registerIpsecd(program: Command): void {
     .command('ipsecd')
     .description(
       'The IPsec daemon in the foreground: ESP (AES-GCM, RFC 4303/4106) in UDP 4500 (RFC 3948) between this host ' +
-        'and its peers, through a TUN device. This build runs connections with static keys (manual:). Needs root. ' +
+        'and its peers, through a TUN device. Connections are keyed by IKEv2 (children:, certificates or PSK) or by static keys ' +
+        '(manual:), in tunnel or transport mode (see docs/ipsecd.md). Needs root and `ip` (iproute2). ' +
         'SIGINT/SIGTERM remove its routes, rules, TUN, sockets and control socket, then exit 0. ' +
         'Exit 2: bad config (one line naming file, key and problem) or not root; exit 1: could not start (port in use, …).',
     )
@@ -44,6 +46,7 @@ export function registerIpsecd(program: Command): void {
     .option('--log-level <level>', 'trace, debug, info, warn or error (default info, or $OI_LOG_LEVEL)')
     .action(async (o: IpsecdFlags) => {
       requireRoot('overlay-ipsec ipsecd');
+      requirePrograms(['ip'], 'overlay-ipsec ipsecd');
       const config = loadIpsecdConfig(o.config);
       const logger = createLogger({ name: 'ipsecd', ...(o.log ? { file: path.resolve(o.log) } : {}), ...(o.logLevel ? { level: o.logLevel } : {}) });
       // Loaded here so other commands start without the data path.

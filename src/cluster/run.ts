@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { MissingPrograms, PROGRAM_PACKAGES, type Program } from '../util/programs.js';
 
 /**
  * Runs a system command (ip, sysctl) for the cluster builder, asynchronously so a CLI can keep
@@ -19,8 +20,14 @@ export interface RunResult {
 export function run(argv: string[], opts: { check?: boolean; timeoutMs?: number; input?: string } = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = execFile(argv[0]!, argv.slice(1), { encoding: 'utf8', timeout: opts.timeoutMs ?? 30_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+      const code = (err as (NodeJS.ErrnoException & { code?: number | string }) | null)?.code ?? null;
+      // A program that is not there never "just failed": callers check first (util/programs.ts);
+      // this is the backstop, so a missed check still names the program and its package.
+      if (code === 'ENOENT' && argv[0]! in PROGRAM_PACKAGES) {
+        reject(new MissingPrograms('this command', [argv[0] as Program]));
+        return;
+      }
       if (err && (opts.check ?? true)) {
-        const code = (err as NodeJS.ErrnoException & { code?: number | string }).code ?? null;
         reject(new CommandFailed(argv, code, stderr || err.message));
         return;
       }

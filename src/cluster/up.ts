@@ -3,6 +3,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { OperationFailed, UsageError } from '../util/errors.js';
+import { requirePrograms, type Program } from '../util/programs.js';
 import { storeDir, operatorDir } from '../store/layout.js';
 import { clusterDown, runningParts } from './down.js';
 import { planTopology, TopologyError, type TopologyPlan } from './topology.js';
@@ -66,7 +67,18 @@ export interface UpResult {
   summary: ClusterSummary;
 }
 
+/**
+ * The programs `up` runs: ip and sysctl to build; ping for the pod-to-pod check and tcpdump for the
+ * closing capture, when there are pods on two nodes to check.
+ */
+export function upPrograms(o: Pick<UpOptions, 'masters' | 'workers' | 'podsPerNode' | 'verifySeconds'>): Program[] {
+  const podPairs = o.podsPerNode > 0 && o.masters + o.workers > 1;
+  return ['ip', 'sysctl', ...(podPairs ? ['ping' as const] : []), ...(podPairs && (o.verifySeconds ?? 2) > 0 ? ['tcpdump' as const] : [])];
+}
+
 export async function clusterUp(o: UpOptions, progress: Progress): Promise<UpResult> {
+  // Before anything is touched: a missing program found half-way would leave half a cluster.
+  requirePrograms(upPrograms(o), 'overlay-ipsec up');
   const stateDir = o.stateDir;
   // A cluster that still runs is not a crashed one: replacing it is for `down` to decide.
   const previous = await tryLoadClusterState(stateDir);

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { readPcapFile } from '../wire/pcap.js';
+import { requirePrograms } from '../util/programs.js';
 import { nodeDir } from '../store/layout.js';
 import { UnderlayCapture } from './capture.js';
 import type { ClusterState } from './state.js';
@@ -33,7 +34,11 @@ export interface VerifyReport extends Verdict {
   exit_code: number;
 }
 
+/** What `verify` runs: tcpdump on the underlay switch, ping between pods, ip to enter namespaces. */
+export const VERIFY_PROGRAMS = ['ip', 'ping', 'tcpdump'] as const;
+
 export async function verifyCluster(state: ClusterState, o: VerifyOptions): Promise<VerifyReport> {
+  requirePrograms(VERIFY_PROGRAMS, 'overlay-ipsec verify');
   const plan = state.plan;
   const tmp = o.pcap ? undefined : await mkdtemp(path.join(tmpdir(), 'oi-verify-'));
   const file = o.pcap ? path.resolve(o.pcap) : path.join(tmp!, 'underlay.pcap');
