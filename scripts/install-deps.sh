@@ -6,7 +6,7 @@ set -euo pipefail
 BENCH_PKGS=()
 [ "${1:-}" = --bench ] && BENCH_PKGS=(wireguard-go wireguard-tools)
 PKGS=(
-  g++ make iproute2 iputils-ping tcpdump tshark iperf3 openssl python3 python3-scapy python3-cryptography nftables
+  g++ make iproute2 procps iputils-ping tcpdump tshark iperf3 openssl python3 python3-scapy python3-cryptography nftables
   strongswan-swanctl charon-systemd libcharon-extra-plugins libstrongswan-extra-plugins strongswan-pki
   # libreswan's run-time libraries (the package itself conflicts with strongSwan: extracted below)
   libnss3-tools libldns3 libunbound8 libevent-core-2.1-7 libevent-pthreads-2.1-7 libcurl3-nss
@@ -22,19 +22,26 @@ for p in "${BENCH_PKGS[@]}"; do
 done
 # libreswan 4.10 (an IKE peer for interop tests) conflicts with strongSwan's packages, so it is
 # unpacked into /opt/libreswan instead of installed; pluto execs /usr/libexec/ipsec/addconn.
-LS_ROOT=/opt/libreswan
+# (OI_LIBRESWAN_ROOT and OI_IPSEC_LIBEXEC move both, for this script's own tests.)
+LS_ROOT=${OI_LIBRESWAN_ROOT:-/opt/libreswan}
+IPSEC_LIBEXEC=${OI_IPSEC_LIBEXEC:-/usr/libexec/ipsec}
 need_ls=0
-[ -x $LS_ROOT/usr/libexec/ipsec/pluto ] && [ -e /usr/libexec/ipsec/addconn ] || need_ls=1
+[ -x "$LS_ROOT/usr/libexec/ipsec/pluto" ] && [ -e "$IPSEC_LIBEXEC/addconn" ] || need_ls=1
 [ ${#missing[@]} -eq 0 ] && [ ${#bench_missing[@]} -eq 0 ] && [ $need_ls = 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
-  ls_msg=""; [ $need_ls = 1 ] && ls_msg=" (and libreswan unpacked into $LS_ROOT)"
-  echo "install-deps: missing Debian packages: ${missing[*]} ${bench_missing[*]}$ls_msg (run as root, or apt-get install them)" >&2
+  what="${missing[*]} ${bench_missing[*]}"; what="${what% }"; what="${what# }"
+  [ $need_ls = 1 ] && what="${what:+$what and }libreswan (unpacked into $LS_ROOT)"
+  if [ ${#BENCH_PKGS[@]} -gt 0 ]; then
+    echo "install-deps: the benchmarks need $what, not installed; run them as root, or first: sudo bash scripts/install-deps.sh --bench" >&2
+  else
+    echo "install-deps: the test suite needs $what, not installed; run the tests as root (they install them first), or: sudo bash scripts/install-deps.sh" >&2
+  fi
   exit 2
 fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q >/dev/null
 if [ ${#missing[@]} -gt 0 ]; then
-  echo "install-deps: installing ${missing[*]}" >&2
+  echo "install-deps: installing the Debian packages the test suite needs: ${missing[*]}" >&2
   # tshark asks whether non-root users may capture; answer once, non-interactively.
   echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
   apt-get install -y -q "${missing[@]}" >/dev/null
@@ -50,9 +57,9 @@ if [ $need_ls = 1 ]; then
   tmp=$(mktemp -d)
   chmod 777 "$tmp"   # apt downloads as user _apt
   (cd "$tmp" && apt-get download -q libreswan >/dev/null)
-  mkdir -p $LS_ROOT
-  dpkg-deb -x "$tmp"/libreswan_*.deb $LS_ROOT
+  mkdir -p "$LS_ROOT"
+  dpkg-deb -x "$tmp"/libreswan_*.deb "$LS_ROOT"
   rm -rf "$tmp"
-  mkdir -p /usr/libexec
-  [ -e /usr/libexec/ipsec ] || ln -s $LS_ROOT/usr/libexec/ipsec /usr/libexec/ipsec
+  mkdir -p "$(dirname "$IPSEC_LIBEXEC")"
+  [ -e "$IPSEC_LIBEXEC" ] || ln -s "$LS_ROOT/usr/libexec/ipsec" "$IPSEC_LIBEXEC"
 fi

@@ -1,13 +1,16 @@
 #!/usr/bin/env node
 // Runs the compiled test files with node's test runner, one file at a time (tests that build
 // network namespaces must not overlap). `node scripts/run-tests.mjs unit` runs only test/unit.
+// Before any file outside test/unit, scripts/install-deps.sh checks the Debian packages the suite
+// needs (as root it installs the missing ones); see scripts/test-plan.mjs. OI_TEST_DIR replaces
+// dist/test and OI_INSTALL_DEPS the install script (the runner's own tests use both).
 import { readdirSync, statSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { planTestRun } from './test-plan.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const only = process.argv.slice(2);
 
 function walk(dir) {
   let out = [];
@@ -19,24 +22,25 @@ function walk(dir) {
   return out;
 }
 
-const testRoot = path.join(root, 'dist', 'test');
-let files = walk(testRoot).sort();
-if (only.length > 0) {
-  files = files.filter((f) => only.some((o) => path.relative(testRoot, f).startsWith(o)));
-}
-if (files.length === 0) {
+const testRoot = process.env.OI_TEST_DIR || path.join(root, 'dist', 'test');
+let all = [];
+try {
+  all = walk(testRoot);
+} catch { /* no build yet: reported below */ }
+const plan = planTestRun(all, process.argv.slice(2), { testRoot, repoRoot: root, env: process.env });
+if (plan.files.length === 0) {
   console.error('run-tests: no test files found (did the build run?)');
   process.exit(1);
 }
 
-if (process.getuid?.() === 0 && !only.every((o) => o.startsWith('unit'))) {
-  const r = spawnSync('bash', [path.join(root, 'scripts', 'install-deps.sh')], { stdio: 'inherit' });
+if (plan.install) {
+  const r = spawnSync(plan.install[0], plan.install.slice(1), { stdio: 'inherit' });
   if (r.status !== 0) process.exit(r.status ?? 1);
 }
 
 const r = spawnSync(
   process.execPath,
-  ['--test', '--test-concurrency=1', '--test-reporter=spec', ...files],
+  ['--test', '--test-concurrency=1', '--test-reporter=spec', ...plan.files],
   { stdio: 'inherit', cwd: root },
 );
 process.exit(r.status ?? 1);
