@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { validateFiles, formatDiagnostic, toConfigError, type ValidateOptions } from '../config/index.js';
+import { validateFiles, formatDiagnostic, type ValidateOptions } from '../config/index.js';
+import { throwConfigErrors } from './config-errors.js';
 import { UsageError } from '../util/errors.js';
 
 function parseMtu(v: string): number {
@@ -39,11 +40,7 @@ export function registerConfig(program: Command): void {
       const r = await validateFiles(files, opts);
       for (const w of r.warnings) process.stderr.write(`overlay-ipsec: warning: ${formatDiagnostic(w)}\n`);
       if (o.json) process.stdout.write(JSON.stringify({ valid: r.errors.length === 0, network: r.network ?? null, errors: r.errors, warnings: r.warnings }, null, 2) + '\n');
-      if (r.errors.length) {
-        // Every error on its own line; the last one goes through the CLI's error path (exit 2).
-        for (const e of r.errors.slice(0, -1)) process.stderr.write(`overlay-ipsec: ${formatDiagnostic(e)}\n`);
-        throw toConfigError(r.errors[r.errors.length - 1]!);
-      }
+      if (r.errors.length) throwConfigErrors(r.errors);
       if (!o.json) {
         const n = r.network!;
         process.stdout.write(

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { validateFiles, formatDiagnostic, toConfigError, type ValidateOptions } from '../config/index.js';
+import { validateFiles, formatDiagnostic, type ValidateOptions } from '../config/index.js';
+import { throwConfigErrors } from './config-errors.js';
 import { FsStore, storeDir } from '../store/index.js';
 import { Operator } from '../operator/index.js';
 import { clockFromEnv } from '../pki/time.js';
@@ -69,10 +70,7 @@ export function registerOperator(program: Command): void {
         if (o.underlayCidr) vo.underlayCidrs = o.underlayCidr;
         const r = await validateFiles(o.config, vo);
         for (const w of r.warnings) log.warn({ file: w.file, key: w.key }, formatDiagnostic(w));
-        if (r.errors.length) {
-          for (const e of r.errors.slice(0, -1)) process.stderr.write(`overlay-ipsec: ${formatDiagnostic(e)}\n`);
-          throw toConfigError(r.errors[r.errors.length - 1]!);
-        }
+        if (r.errors.length) throwConfigErrors(r.errors);
         network = r.network!;
       }
       const claim = await claimOperator(o.stateDir);

@@ -16,10 +16,12 @@ export function parseConfigText(file: string, text: string, f: Findings): Parsed
   const lines = new LineCounter();
   const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false, lineCounter: lines });
   if (doc.errors.length > 0) {
-    for (const e of doc.errors) {
-      const at = e.linePos?.[0] ?? lines.linePos(e.pos[0]);
-      f.error(file, at ? `line ${at.line} column ${at.col}` : '', `YAML syntax error: ${e.message.split('\n')[0]}`, 'fix the YAML syntax at that place');
-    }
+    // The first error only, and how many follow: a wrong file (a log, a binary) has thousands.
+    const e = doc.errors[0]!;
+    const at = e.linePos?.[0] ?? lines.linePos(e.pos[0]);
+    const more = doc.errors.length > 1 ? `; ${doc.errors.length - 1} more YAML errors after it` : '';
+    f.error(file, at ? `line ${at.line} column ${at.col}` : '', `YAML syntax error: ${e.message.split('\n')[0]}${more}`,
+      more ? 'is this the right file? fix the first error and check again' : 'fix the YAML syntax at that place');
     return undefined;
   }
   let value: unknown;

@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import type { z } from 'zod';
 import { Findings, type Diagnostic } from './diagnostics.js';
 import { parseConfigText, type ParsedFile } from './parse.js';
@@ -40,20 +39,6 @@ interface Placed {
   file: string;
   key: string;
   role: string;
-}
-
-export async function validateFiles(files: string[], opts: ValidateOptions = {}): Promise<ValidationResult> {
-  const docs: { file: string; text: string }[] = [];
-  const f = new Findings();
-  for (const file of files) {
-    try {
-      docs.push({ file, text: await readFile(file, 'utf8') });
-    } catch (err) {
-      f.error(file, '', `cannot read the file: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, 'check the path');
-    }
-  }
-  if (f.errors.length) return { errors: f.errors, warnings: f.warnings };
-  return validateDocuments(docs, opts);
 }
 
 /** Validates file contents (pure; no I/O) and builds the cluster's NetworkConfig. */

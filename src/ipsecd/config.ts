@@ -1,8 +1,9 @@
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../util/errors.js';
+import { readConfigText } from '../util/config-text.js';
+import { quoteShort } from '../config/cidr.js';
 import { fileSchema, type FileConfig } from './config-schema.js';
 import { parseIpv4, resolveTs, type TrafficSelector } from './traffic-selector.js';
 import { buildIkeConnection, durationMs, type IkeConnection } from './ike-config.js';
@@ -96,20 +97,12 @@ function describe(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'a list';
   if (typeof v === 'object') return 'a mapping';
-  return `${typeof v} ${JSON.stringify(v)}`;
+  return typeof v === 'string' ? `string ${quoteShort(v)}` : `${typeof v} ${JSON.stringify(v)}`;
 }
 
 /** Reads, parses and checks an ipsecd config; every problem is a ConfigError (exit 2). */
 export function loadIpsecdConfig(file: string): IpsecdConfig {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : (e as Error).message;
-    throw new ConfigError(file, '', `cannot read the config file: ${why}`, 'check the path given to --config');
-  }
-  return parseIpsecdConfig(text, file);
+  return parseIpsecdConfig(readConfigText(file, 'check the path given to --config'), file);
 }
 
 /** Parses config text; `file` names it in messages and anchors relative paths. */
@@ -121,7 +114,9 @@ export function parseIpsecdConfig(text: string, file: string, now: () => Date = 
     const msg = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
     // A selector like 10.0.0.0/24[udp/6081] inside [ … ] is YAML flow syntax unless quoted.
     const hint = /\[[a-z0-9]+(\/[0-9a-z%-]*)?\]/i.test(text) ? 'quote selectors that carry [proto/port], e.g. ["10.0.0.0/24[udp/6081]"]' : undefined;
-    throw new ConfigError(file, line ? `line ${line.line}` : '', `YAML syntax: ${msg}`, hint);
+    // One line, never one per error: a wrong file (a binary, a log) has thousands.
+    const more = doc.errors.length > 1 ? `; ${doc.errors.length - 1} more YAML errors after it` : '';
+    throw new ConfigError(file, line ? `line ${line.line}` : '', `YAML syntax: ${msg}${more}`, hint ?? (more ? 'is this the right file? fix the first error and check again' : undefined));
   }
   let raw: unknown;
   try {

@@ -131,5 +131,5 @@ test('config validate CLI: exit 0 with the warning on stderr; exit 2 with the me
   assert.match(bad.stderr, /install-host-bits\.yaml: networking\.clusterNetworks\[0\]\.cidr: "10\.254\.1\.0\/16" has host bits set \(use 10\.254\.0\.0\/16\)/);
   const missing = spawnSync(process.execPath, [cliPath, 'config', 'validate', '/nonexistent/x.yaml'], { encoding: 'utf8' });
   assert.equal(missing.status, 2);
-  assert.match(missing.stderr, /\/nonexistent\/x\.yaml: \(top level\): cannot read the file: ENOENT/);
+  assert.match(missing.stderr, /\/nonexistent\/x\.yaml: \(top level\): cannot read the config file: no such file \(check the path\)/);
 });
