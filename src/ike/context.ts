@@ -2,7 +2,7 @@ import type { IkeAuthProvider } from './auth-provider.js';
 import type { ResolvedConnection } from './config.js';
 import type { IkeOutput } from './events.js';
 import type { ChildSa } from './sa/child-sa.js';
-import type { IkeCrypto, IkePhase, IkeSa, IkeState, RetransmitPolicy, Task } from './sa/ike-sa.js';
+import type { IkeCrypto, IkePhase, IkeSa, IkeState, RetransmitPolicy } from './sa/ike-sa.js';
 
 /** Tunables of the engine; all times in ms. */
 export interface EngineTimers {
@@ -34,7 +34,11 @@ export const DEFAULT_TIMERS: EngineTimers = {
   initiationWindow: 32,
 };
 
-/** What the exchange tasks may use of the engine. */
+/**
+ * What the exchange tasks may use of the engine: clock, randomness, credentials, identifiers,
+ * and the SA events (up, down, state). Queueing further exchanges and destroying the SA they run
+ * on are not here: a task returns those as its outcome (tasks/task.ts).
+ */
 export interface EngineContext {
   now(): number;
   random(n: number): Buffer;
@@ -47,18 +51,14 @@ export interface EngineContext {
   allocateChildSpi(): number;
   /** A fresh, unique, non-zero IKE SPI. */
   allocateIkeSpi(): Buffer;
+  /** Makes the SA findable by our SPI (a new one, or again once the responder SPI is known). */
   register(sa: IkeSa): void;
-  /** Removes the SA, emitting child-down for its children and ike-down when it was up. */
-  destroy(sa: IkeSa, reason: string): void;
-  /** Queues an exchange on the SA and sends it when the window allows. */
-  queue(sa: IkeSa, task: Task): void;
   childUp(sa: IkeSa, child: ChildSa, replaces?: ChildSa): void;
   childDown(sa: IkeSa, child: ChildSa, reason: string): void;
   /** Takes the SA into use: established (the one place that happens), deadlines set, ike-up emitted. */
   ikeUp(sa: IkeSa, crypto: IkeCrypto, reason: string): void;
   /** Moves the SA to another state (IkeSa.transition): checked, logged, emitted. */
   transition(sa: IkeSa, to: IkeState | IkePhase, reason: string): void;
-  schedule(): void;
   /** INITIAL_CONTACT: drop older IKE SAs of this connection with the same peer (§2.4). */
   initialContact(sa: IkeSa): void;
   describeId(id: { type: number; data: Buffer } | undefined): string;
@@ -66,6 +66,4 @@ export interface EngineContext {
   hasOtherIkeSa(sa: IkeSa): boolean;
   /** Other connections between the same addresses as this SA (candidates when its children do not fit). */
   siblings(sa: IkeSa): ResolvedConnection[];
-  /** Queues CREATE_CHILD_SA for the connection's other children with start_action start. */
-  startOtherChildren(sa: IkeSa, except: string): void;
 }

@@ -2,29 +2,16 @@ import type { ResolvedConnection } from '../config.js';
 import { ExchangeType, Flag } from '../constants.js';
 import type { Endpoint, IkeOutput } from '../events.js';
 import type { IkeId } from '../auth-provider.js';
-import { encodeFragments, encodeProtected, protectedLength, type IkeMessage } from '../message/message.js';
+import { encodeFragments, encodeProtected, protectedLength } from '../message/message.js';
 import type { Payload } from '../message/payloads.js';
 import { FragmentAssembler } from '../message/reassembly.js';
+import type { Task } from '../tasks/task.js';
 import type { ChildSa } from './child-sa.js';
 import { checkTransition, type IkeCrypto, type IkePhase, type IkeState, type KeyedPhase } from './phase.js';
 
 export type { IkeCrypto, IkePhase, IkeState } from './phase.js';
 
-/** One exchange we initiate: built when it is its turn (window size 1), answered once. */
-export interface Task {
-  name: string;
-  exchange: number;
-  /** The request's payloads, or undefined when the task has become moot. */
-  build(): Payload[] | undefined;
-  onResponse(msg: IkeMessage): void;
-  /** Retransmissions exhausted. */
-  onGiveUp?(): void;
-  /**
-   * The same work on the IKE SA that replaced this one (after an IKE rekey, queued child work
-   * moves with the children); absent: the task is dropped with its IKE SA.
-   */
-  rehome?(successor: IkeSa): Task | undefined;
-}
+export type { Task } from '../tasks/task.js';
 
 export interface Outstanding {
   task: Task;

@@ -10,6 +10,7 @@ import { acceptAnswer, buildAnswer, buildOffer, keyLengths, selectProposal, type
 import { ChildSa } from '../sa/child-sa.js';
 import type { IkeSa } from '../sa/ike-sa.js';
 import type { IkeCrypto } from '../sa/phase.js';
+import { DONE, type Task } from './task.js';
 import { allWithin, fromEntries, narrow, resolveTs, toEntry } from '../traffic-selectors.js';
 
 /** CHILD SA negotiation shared by IKE_AUTH and CREATE_CHILD_SA (RFC 7296 §1.3, §2.9, §2.17). */
@@ -73,17 +74,21 @@ export function errorNotify(msg: IkeMessage): { type: number; name: string; data
  * Initiator: checks the answer to an offer and builds the child. `ni`/`nr` are the nonces the keys
  * derive from (IKE_SA_INIT's in IKE_AUTH, the exchange's own in CREATE_CHILD_SA).
  */
-export function acceptChild(ctx: EngineContext, sa: IkeSa, offer: ChildOffer, msg: IkeMessage, ni: Buffer, nr: Buffer): { child: ChildSa } | { error: string; notify?: number; data?: Buffer } {
+export type ChildAccepted = { child: ChildSa } | { error: string; notify?: number; data?: Buffer; cleanup?: Task };
+
+/** Checks the answer to an offer; `cleanup`, when set, is an exchange to queue (see below). */
+export function acceptChild(ctx: EngineContext, sa: IkeSa, offer: ChildOffer, msg: IkeMessage, ni: Buffer, nr: Buffer): ChildAccepted {
   const r = acceptChildAnswer(ctx, sa, offer, msg, ni, nr);
   if (!('child' in r) && r.notify === undefined && findPayload(msg.payloads, PayloadType.SA)) {
     // The peer installed a child we cannot accept (e.g. tunnel mode for our transport request): delete it
     // so that no SA is left behind. The peer knows it by our (never used) inbound SPI.
-    ctx.queue(sa, {
+    const cleanup: Task = {
       name: 'CHILD_DELETE',
       exchange: ExchangeType.INFORMATIONAL,
       build: () => [{ type: PayloadType.DELETE, protocolId: ProtocolId.ESP, spiSize: 4, spis: [spiBytes(offer.spiIn)] }],
-      onResponse() {},
-    });
+      onResponse: () => DONE,
+    };
+    return { ...r, cleanup };
   }
   return r;
 }

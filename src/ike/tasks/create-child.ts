@@ -4,12 +4,13 @@ import type { EngineContext } from '../context.js';
 import type { IkeMessage } from '../message/message.js';
 import { findNotify, notify, type Payload } from '../message/payloads.js';
 import type { ChildSa } from '../sa/child-sa.js';
-import type { IkeSa, Task } from '../sa/ike-sa.js';
+import type { IkeSa } from '../sa/ike-sa.js';
 import type { IkeCrypto } from '../sa/phase.js';
 import { acceptChild, answerChild, makeChildOffer, offerPayloads, pfsGroup, type ChildOffer } from './child.js';
 import { NONCE_LENGTH } from './ike-init.js';
 import { deleteChildTask } from './informational.js';
 import { logChildUp } from './log-lines.js';
+import { DONE, destroy, next, type Task } from './task.js';
 
 /** CREATE_CHILD_SA for a new CHILD SA or a CHILD SA rekey (RFC 7296 §1.3.1, §1.3.3, §2.8, §2.8.1). */
 
@@ -34,10 +35,10 @@ export function createChildTask(ctx: EngineContext, sa: IkeSa, cfg: ResolvedChil
       if (phase.state !== 'established') {
         // The IKE SA is being rekeyed or was replaced: try again later, on whichever IKE SA then holds the child.
         if (old) old.rekeyAt = ctx.now() + ctx.timers.retryAfterMs;
-        else if (sa.replacedBy && sa.replacedBy.state === 'established') ctx.queue(sa.replacedBy, createChildTask(ctx, sa.replacedBy, cfg, undefined, group));
-        return undefined;
+        else if (sa.replacedBy && sa.replacedBy.state === 'established') return next(sa.replacedBy, createChildTask(ctx, sa.replacedBy, cfg, undefined, group));
+        return DONE;
       }
-      if (old && (old.state !== 'installed' || !sa.children.includes(old))) return undefined;
+      if (old && (old.state !== 'installed' || !sa.children.includes(old))) return DONE;
       if (old) old.transition('rekeying');
       ni = ctx.random(NONCE_LENGTH);
       offer = makeChildOffer(ctx, sa, phase.crypto, cfg, { pfs: true, ...(group !== undefined ? { group } : {}) });
@@ -48,42 +49,40 @@ export function createChildTask(ctx: EngineContext, sa: IkeSa, cfg: ResolvedChil
       return p;
     },
     onResponse(msg) {
-      const r = acceptChild(ctx, sa, offer!, msg, ni, responderNonce(msg));
+      if (!offer) return DONE;
+      const r = acceptChild(ctx, sa, offer, msg, ni, responderNonce(msg));
       if (!('child' in r)) {
         if (old && old.state === 'rekeying') old.transition('installed');
         if (r.notify === Notify.INVALID_KE_PAYLOAD && r.data && r.data.length >= 2 && attempt < 2) {
           const want = r.data.readUInt16BE(0);
           ctx.log(sa, `CREATE_CHILD_SA answered INVALID_KE_PAYLOAD, retrying with group ${want}`);
-          ctx.queue(sa, createChildTask(ctx, sa, cfg, old, want, attempt + 1));
-          return;
+          return next(sa, createChildTask(ctx, sa, cfg, old, want, attempt + 1));
         }
         if (r.notify === Notify.TEMPORARY_FAILURE && old) {
           ctx.log(sa, 'CREATE_CHILD_SA answered TEMPORARY_FAILURE, retrying later');
           old.rekeyAt = ctx.now() + ctx.timers.retryAfterMs;
-          ctx.schedule();
-          return;
+          return DONE;
         }
         if (r.notify === Notify.CHILD_SA_NOT_FOUND && old) {
           ctx.log(sa, 'peer no longer has the IPsec SA; creating a new one');
           ctx.childDown(sa, old, 'CHILD_SA_NOT_FOUND');
-          ctx.queue(sa, createChildTask(ctx, sa, cfg));
-          return;
+          return next(sa, createChildTask(ctx, sa, cfg));
         }
         ctx.log(sa, `CREATE_CHILD_SA failed: ${r.error}`);
-        return;
+        return r.cleanup ? next(sa, r.cleanup) : DONE;
       }
       const child = r.child;
       if (sa.earlyDeletes.delete(child.spiOut)) {
         // The peer deleted this child before its creation's answer reached us (§2.25): never install it.
         ctx.log(sa, `IPsec SA ${hex(child.spiIn)} was deleted by the peer before we installed it`);
         if (old && old.state === 'rekeying') old.transition('installed');
-        return;
+        return DONE;
       }
       // The exchange ran on `sa` (its SK_d made the keys) but an IKE rekey may have moved the children on.
       sa.current.children.push(child);
       logChildUp(ctx, sa, child);
       ctx.childUp(sa, child, old);
-      if (!old) return;
+      if (!old) return DONE;
       // §2.8.1: if the peer rekeyed the same child meanwhile, the SA made with the lowest nonce is redundant.
       if (old.peerRekey) {
         const ours = Buffer.compare(ni, responderNonce(msg)) < 0 ? ni : responderNonce(msg);
@@ -92,18 +91,17 @@ export function createChildTask(ctx: EngineContext, sa: IkeSa, cfg: ResolvedChil
           ctx.log(sa, `rekey collision: our new IPsec SA ${hex(child.spiIn)} is redundant, deleting it`);
           old.transition('rekeyed');
           child.transition('deleting');
-          ctx.queue(sa.current, deleteChildTask(ctx, sa.current, child));
-          return;
+          return next(sa.current, deleteChildTask(ctx, sa.current, child));
         }
         ctx.log(sa, `rekey collision: keeping our new IPsec SA ${hex(child.spiIn)}`);
       }
       old.transition('deleting');
-      ctx.queue(sa.current, deleteChildTask(ctx, sa.current, old));
+      return next(sa.current, deleteChildTask(ctx, sa.current, old));
     },
     rehome: (successor) => createChildTask(ctx, successor, cfg, old, group, attempt),
     onGiveUp() {
       ctx.log(sa, 'CREATE_CHILD_SA: no response, giving up');
-      ctx.destroy(sa, 'peer not responding');
+      return destroy('peer not responding');
     },
   };
 }

@@ -2,10 +2,12 @@ import { ExchangeType, Notify, PayloadType, CertEncoding } from '../constants.js
 import type { EngineContext } from '../context.js';
 import type { IkeMessage } from '../message/message.js';
 import { findNotify, findPayload, findPayloads, notify, type Payload } from '../message/payloads.js';
-import type { IkeSa, Task } from '../sa/ike-sa.js';
+import type { IkeSa } from '../sa/ike-sa.js';
 import type { IkeCrypto } from '../sa/phase.js';
 import { acceptChild, answerChild, childRequestFits, makeChildOffer, offerPayloads, type ChildOffer } from './child.js';
+import { createChildTask } from './create-child.js';
 import { logChildUp } from './log-lines.js';
+import { destroy, next, type Task } from './task.js';
 
 /** IKE_AUTH (RFC 7296 §1.2, §2.15): identities, certificates, AUTH and the first CHILD SA. */
 
@@ -72,21 +74,19 @@ export function authTask(ctx: EngineContext, sa: IkeSa, crypto: IkeCrypto): Task
         const failed = findNotify(msg.payloads, Notify.AUTHENTICATION_FAILED);
         const reason = failed ? 'AUTHENTICATION_FAILED' : 'IKE_AUTH response without IDr/AUTH';
         ctx.log(sa, `IKE_AUTH failed: ${failed ? 'received AUTHENTICATION_FAILED' : reason}`);
-        ctx.destroy(sa, reason);
-        return;
+        return destroy(reason);
       }
       const peerId = { type: idr.idType, data: idr.data };
       const v = ctx.auth.verify(sa.name, auth.method, auth.data, signedOctets(sa, crypto, false, idr), peerCerts(msg), peerId, crypto.prf, crypto.keys.skPr);
       if (!v.ok) {
         ctx.log(sa, `authentication of peer ${ctx.describeId(peerId)} failed: ${v.reason}`);
         // Tell the peer before we forget the SA (§2.21.2).
-        ctx.queue(sa, { name: 'INFORMATIONAL', exchange: ExchangeType.INFORMATIONAL, build: () => [notify(Notify.AUTHENTICATION_FAILED)], onResponse() {} });
-        ctx.destroy(sa, 'AUTHENTICATION_FAILED');
-        return;
+        return destroy('AUTHENTICATION_FAILED', [notify(Notify.AUTHENTICATION_FAILED)]);
       }
       sa.remoteId = peerId;
       ctx.log(sa, `established IKE SA; authenticated peer '${ctx.describeId(peerId)}' ${authSummary(crypto)}`);
       ctx.ikeUp(sa, crypto, 'IKE_AUTH answered');
+      const tasks: Task[] = [];
       if (offer) {
         const r = acceptChild(ctx, sa, offer, msg, sa.ni, sa.nr);
         if ('child' in r) {
@@ -95,13 +95,17 @@ export function authTask(ctx: EngineContext, sa: IkeSa, crypto: IkeCrypto): Task
           ctx.childUp(sa, r.child);
         } else {
           ctx.log(sa, `IPsec SA "${offer.cfg.name}" not established: ${r.error}`);
+          if (r.cleanup) tasks.push(r.cleanup);
         }
       }
-      ctx.startOtherChildren(sa, offer?.cfg.name ?? '');
+      // The connection's other children; 'trap' ones start eagerly too: the data path has no
+      // acquire upcall to start them on demand.
+      const others = sa.conn.children.filter((c) => c.name !== offer?.cfg.name && (c.config.startAction ?? 'start') !== 'none');
+      return next(sa, ...tasks, ...others.map((c) => createChildTask(ctx, sa, c)));
     },
     onGiveUp() {
       ctx.log(sa, 'IKE_AUTH: no response, giving up');
-      ctx.destroy(sa, 'peer not responding');
+      return destroy('peer not responding');
     },
   };
 }

@@ -8,10 +8,11 @@ import type { IkeMessage } from '../message/message.js';
 import { findNotify, findPayload, notify, type Payload } from '../message/payloads.js';
 import { natHash } from '../nat.js';
 import { acceptAnswer, buildOffer, keyLengths, prfHashOf } from '../proposals.js';
-import type { IkeSa, Task } from '../sa/ike-sa.js';
+import type { IkeSa } from '../sa/ike-sa.js';
 import { ikeProposal, type IkeCrypto, type IkeProposal } from '../sa/phase.js';
 import { errorNotify } from './child.js';
 import { authTask } from './ike-auth.js';
+import { DONE, destroy, next, type Task, type TaskOutcome } from './task.js';
 
 /** IKE_SA_INIT (RFC 7296 §1.2), initiator side: SA, KE, Ni, NAT detection, fragmentation, hash algorithms. */
 
@@ -73,7 +74,7 @@ export function initTask(ctx: EngineContext, sa: IkeSa, group: number, cookie?: 
     name: 'IKE_SA_INIT',
     exchange: ExchangeType.IKE_SA_INIT,
     build() {
-      if (!isSupportedGroup(group)) return undefined;
+      if (!isSupportedGroup(group)) return DONE;
       dh = generateDh(group, ctx.random);
       if (sa.ni.length === 0) sa.ni = ctx.random(NONCE_LENGTH);
       const p: Payload[] = [];
@@ -88,23 +89,20 @@ export function initTask(ctx: EngineContext, sa: IkeSa, group: number, cookie?: 
       const cookieN = findNotify(msg.payloads, Notify.COOKIE);
       if (cookieN && retries < MAX_INIT_RETRIES) {
         ctx.log(sa, 'received COOKIE, retrying IKE_SA_INIT with it');
-        restart(ctx, sa, initTask(ctx, sa, group, cookieN.data, retries + 1));
-        return;
+        return restart(sa, initTask(ctx, sa, group, cookieN.data, retries + 1));
       }
       const invalidKe = findNotify(msg.payloads, Notify.INVALID_KE_PAYLOAD);
       if (invalidKe && invalidKe.data.length >= 2 && retries < MAX_INIT_RETRIES) {
         const want = invalidKe.data.readUInt16BE(0);
         if (want !== group && sa.conn.ike.some((p) => p.dh.includes(want)) && isSupportedGroup(want)) {
           ctx.log(sa, `IKE_SA_INIT answered INVALID_KE_PAYLOAD, retrying with group ${want}`);
-          restart(ctx, sa, initTask(ctx, sa, want, cookie, retries + 1));
-          return;
+          return restart(sa, initTask(ctx, sa, want, cookie, retries + 1));
         }
       }
       const err = errorNotify(msg);
       if (err) {
         ctx.log(sa, `IKE_SA_INIT failed: received ${err.name}`);
-        ctx.destroy(sa, err.name);
-        return;
+        return destroy(err.name);
       }
       const saP = findPayload(msg.payloads, PayloadType.SA);
       const ke = findPayload(msg.payloads, PayloadType.KE);
@@ -113,14 +111,12 @@ export function initTask(ctx: EngineContext, sa: IkeSa, group: number, cookie?: 
       const chosen = answered && ikeProposal(answered);
       if (!saP || !ke || !nr || !chosen || ke.group !== group || msg.header.spiR.every((b) => b === 0)) {
         ctx.log(sa, 'IKE_SA_INIT response is malformed or not among our proposals');
-        ctx.destroy(sa, 'INVALID_SYNTAX');
-        return;
+        return destroy('INVALID_SYNTAX');
       }
       const gir = dh.computeSecret(ke.data);
       if (!gir) {
         ctx.log(sa, 'IKE_SA_INIT response carries an invalid KE value');
-        ctx.destroy(sa, 'INVALID_KE_PAYLOAD');
-        return;
+        return destroy('INVALID_KE_PAYLOAD');
       }
       sa.spiR = Buffer.from(msg.header.spiR);
       sa.nr = nr.data;
@@ -134,17 +130,17 @@ export function initTask(ctx: EngineContext, sa: IkeSa, group: number, cookie?: 
         sa.remote = { ...sa.remote, port: 4500 };
       }
       ctx.transition(sa, { state: 'authenticating', crypto }, 'IKE_SA_INIT answered');
-      ctx.queue(sa, authTask(ctx, sa, crypto));
+      return next(sa, authTask(ctx, sa, crypto));
     },
     onGiveUp() {
       ctx.log(sa, 'IKE_SA_INIT: no response, giving up');
-      ctx.destroy(sa, 'peer not responding');
+      return destroy('peer not responding');
     },
   };
 }
 
 /** Retries IKE_SA_INIT (cookie, other group): message ID 0 again, the same SPIi and nonce. */
-function restart(ctx: EngineContext, sa: IkeSa, task: Task): void {
+function restart(sa: IkeSa, task: Task): TaskOutcome {
   sa.nextRequestId = 0;
-  ctx.queue(sa, task);
+  return next(sa, task);
 }

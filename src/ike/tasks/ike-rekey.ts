@@ -6,11 +6,12 @@ import type { EngineContext } from '../context.js';
 import type { IkeMessage } from '../message/message.js';
 import { findPayload, notify, type Payload } from '../message/payloads.js';
 import { acceptAnswer, buildAnswer, buildOffer, keyLengths, prfHashOf, selectProposal } from '../proposals.js';
-import { IkeSa, type Task } from '../sa/ike-sa.js';
+import { IkeSa } from '../sa/ike-sa.js';
 import { ikeProposal, type IkeCrypto, type IkeProposal } from '../sa/phase.js';
 import { errorNotify, u16 } from './child.js';
 import { NONCE_LENGTH } from './ike-init.js';
 import { deleteIkeTask } from './informational.js';
+import { DONE, destroy, next, type Queued, type Task, type TaskOutcome } from './task.js';
 
 /** IKE SA rekey with CREATE_CHILD_SA (RFC 7296 §1.3.2, §2.18, collisions §2.8.2). */
 
@@ -43,17 +44,19 @@ function makeNewSa(ctx: EngineContext, old: IkeSa, oldCrypto: IkeCrypto, weIniti
   return { sa, crypto };
 }
 
-/** Moves the children over, retires the old SA and takes the new one into use. */
-function adopt(ctx: EngineContext, old: IkeSa, { sa, crypto }: RekeyedSa): void {
+/**
+ * Moves the children over, retires the old SA and takes the new one into use. Returns the child
+ * work that was still queued on the old SA, moved to the new one (to queue there).
+ */
+function adopt(ctx: EngineContext, old: IkeSa, { sa, crypto }: RekeyedSa): Queued[] {
   sa.children.push(...old.children.splice(0));
-  // Child work still queued on the old SA follows the children.
   const moved = old.queue.splice(0).map((t) => t.rehome?.(sa)).filter((t): t is Task => t !== undefined);
   old.replacedBy = sa;
   ctx.transition(old, 'rekeyed', `replaced by #${sa.serial}`);
   old.expireAt = ctx.now() + ctx.timers.rekeyedLingerMs;
   ctx.register(sa);
   ctx.ikeUp(sa, crypto, `rekeyed IKE SA #${old.serial}`);
-  for (const t of moved) ctx.queue(sa, t);
+  return moved.map((task) => ({ sa, task }));
 }
 
 export function ikeRekeyTask(ctx: EngineContext, old: IkeSa, group?: number, attempt = 0): Task {
@@ -66,10 +69,10 @@ export function ikeRekeyTask(ctx: EngineContext, old: IkeSa, group?: number, att
     exchange: ExchangeType.CREATE_CHILD_SA,
     build() {
       const phase = old.phase;
-      if (phase.state !== 'established') return undefined;
+      if (phase.state !== 'established') return DONE;
       oldCrypto = phase.crypto;
       const g = group ?? oldCrypto.proposal.dh;
-      if (!isSupportedGroup(g)) return undefined;
+      if (!isSupportedGroup(g)) return DONE;
       ctx.transition(old, 'rekeying', 'rekey sent'); // no new children on it from now; reverted on failure
       dh = generateDh(g, ctx.random);
       ni = ctx.random(NONCE_LENGTH);
@@ -81,18 +84,16 @@ export function ikeRekeyTask(ctx: EngineContext, old: IkeSa, group?: number, att
         { type: PayloadType.KE, group: g, data: dh.publicValue },
       ];
     },
-    onResponse(msg) {
+    onResponse(msg): TaskOutcome {
       ctx.transition(old, 'established', 'rekey answered');
       const err = errorNotify(msg);
       if (err) {
         if (err.type === Notify.INVALID_KE_PAYLOAD && err.data.length >= 2 && attempt < 2) {
-          ctx.queue(old, ikeRekeyTask(ctx, old, err.data.readUInt16BE(0), attempt + 1));
-          return;
+          return next(old, ikeRekeyTask(ctx, old, err.data.readUInt16BE(0), attempt + 1));
         }
         ctx.log(old, `IKE SA rekey failed: ${err.name}`);
         old.rekeyAt = ctx.now() + ctx.timers.retryAfterMs * 5;
-        ctx.schedule();
-        return;
+        return DONE;
       }
       const saP = findPayload(msg.payloads, PayloadType.SA);
       const nr = findPayload(msg.payloads, PayloadType.NONCE);
@@ -103,7 +104,7 @@ export function ikeRekeyTask(ctx: EngineContext, old: IkeSa, group?: number, att
       const gir = ke && ke.group === dh.group ? dh.computeSecret(ke.data) : null;
       if (!chosen || !nr || !gir || !spiR || spiR.length !== 8) {
         ctx.log(old, 'IKE SA rekey failed: malformed response');
-        return;
+        return DONE;
       }
       const made = makeNewSa(ctx, old, oldCrypto, true, spiI, spiR, chosen, ni, nr.data, gir);
       const sa = made.sa;
@@ -114,10 +115,9 @@ export function ikeRekeyTask(ctx: EngineContext, old: IkeSa, group?: number, att
         if (Buffer.compare(ourMin, theirMin) < 0) {
           // Ours is redundant: the peer's new SA wins; the peer deletes the old one.
           ctx.log(old, 'IKE rekey collision: our new IKE SA is redundant, deleting it');
-          adopt(ctx, old, collision.replacement);
+          const moved = adopt(ctx, old, collision.replacement);
           ctx.register(sa);
-          ctx.queue(sa, deleteIkeTask(ctx, sa, 'redundant after rekey collision'));
-          return;
+          return { kind: 'next', queue: [...moved, { sa, task: deleteIkeTask(ctx, sa, 'redundant after rekey collision') }] };
         }
         ctx.log(old, 'IKE rekey collision: keeping our new IKE SA');
         // The peer deletes its redundant SA; if it never does, it expires.
@@ -125,49 +125,50 @@ export function ikeRekeyTask(ctx: EngineContext, old: IkeSa, group?: number, att
         collision.replacement.sa.expireAt = ctx.now() + ctx.timers.rekeyedLingerMs;
       }
       ctx.log(sa, `rekeyed IKE SA #${old.serial}`);
-      adopt(ctx, old, made);
-      ctx.queue(old, deleteIkeTask(ctx, old, 'rekeyed'));
+      const moved = adopt(ctx, old, made);
+      return { kind: 'next', queue: [...moved, { sa: old, task: deleteIkeTask(ctx, old, 'rekeyed') }] };
     },
-    onGiveUp() {
-      ctx.destroy(old, 'peer not responding');
-    },
+    onGiveUp: () => destroy('peer not responding'),
   };
 }
 
-/** Responder side of an IKE rekey. */
-export function respondIkeRekey(ctx: EngineContext, old: IkeSa, msg: IkeMessage): Payload[] {
+/** Responder side of an IKE rekey: the answer, and the child work that moved to the new SA. */
+export function respondIkeRekey(ctx: EngineContext, old: IkeSa, msg: IkeMessage): { payloads: Payload[]; queue: Queued[] } {
+  const only = (payloads: Payload[]): { payloads: Payload[]; queue: Queued[] } => ({ payloads, queue: [] });
   const saP = findPayload(msg.payloads, PayloadType.SA);
   const ni = findPayload(msg.payloads, PayloadType.NONCE);
   const ke = findPayload(msg.payloads, PayloadType.KE);
-  if (!saP || !ni || !ke) return [notify(Notify.INVALID_SYNTAX)];
+  if (!saP || !ni || !ke) return only([notify(Notify.INVALID_SYNTAX)]);
   const phase = old.phase;
-  if (phase.state !== 'established' && phase.state !== 'rekeying') return [notify(Notify.TEMPORARY_FAILURE)];
+  if (phase.state !== 'established' && phase.state !== 'rekeying') return only([notify(Notify.TEMPORARY_FAILURE)]);
   const sel = selectProposal(old.conn.ike, saP.proposals, { requireDh: ke.group, spiSize: 8 });
   const proposal = sel && ikeProposal(sel.chosen);
   if (!sel || !proposal) {
     const group = selectProposal(old.conn.ike, saP.proposals, { spiSize: 8 })?.chosen.dh;
-    return group !== undefined ? [notify(Notify.INVALID_KE_PAYLOAD, u16(group))] : [notify(Notify.NO_PROPOSAL_CHOSEN)];
+    return only([group !== undefined ? notify(Notify.INVALID_KE_PAYLOAD, u16(group)) : notify(Notify.NO_PROPOSAL_CHOSEN)]);
   }
-  if (!isSupportedGroup(ke.group)) return [notify(Notify.INVALID_KE_PAYLOAD, u16(proposal.dh))];
+  if (!isSupportedGroup(ke.group)) return only([notify(Notify.INVALID_KE_PAYLOAD, u16(proposal.dh))]);
   const dh = generateDh(ke.group, ctx.random);
   const gir = dh.computeSecret(ke.data);
-  if (!gir) return [notify(Notify.INVALID_SYNTAX)];
+  if (!gir) return only([notify(Notify.INVALID_SYNTAX)]);
   const nr = ctx.random(NONCE_LENGTH);
   const spiR = ctx.allocateIkeSpi();
   const made = makeNewSa(ctx, old, phase.crypto, false, sel.spi, spiR, proposal, ni.data, nr, gir);
+  let queue: Queued[] = [];
   if (phase.state === 'rekeying') {
     // Our own rekey is in flight: decide when its answer comes (§2.8.2).
     old.peerRekey = { nonces: [ni.data, nr], replacement: made };
     ctx.register(made.sa);
   } else {
     ctx.log(made.sa, `rekeyed IKE SA #${old.serial} (peer initiated)`);
-    adopt(ctx, old, made);
+    queue = adopt(ctx, old, made);
   }
-  return [
+  const payloads: Payload[] = [
     { type: PayloadType.SA, proposals: [buildAnswer(sel.chosen, sel.num, spiR)] },
     { type: PayloadType.NONCE, data: nr },
     { type: PayloadType.KE, group: dh.group, data: dh.publicValue },
   ];
+  return { payloads, queue };
 }
 
 export const IKE_PROTOCOL = ProtocolId.IKE;

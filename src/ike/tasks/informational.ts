@@ -3,7 +3,8 @@ import type { EngineContext } from '../context.js';
 import type { IkeMessage } from '../message/message.js';
 import { findPayloads, notifies, type Payload } from '../message/payloads.js';
 import type { ChildSa } from '../sa/child-sa.js';
-import type { IkeSa, Task } from '../sa/ike-sa.js';
+import type { IkeSa } from '../sa/ike-sa.js';
+import { DONE, destroy, type Task } from './task.js';
 
 /** INFORMATIONAL exchanges (RFC 7296 §1.4): liveness checks and DELETE of CHILD and IKE SAs. */
 
@@ -17,11 +18,11 @@ export function dpdTask(ctx: EngineContext, sa: IkeSa): Task {
   return {
     name: 'DPD',
     exchange: ExchangeType.INFORMATIONAL,
-    build: () => (sa.state === 'established' || sa.state === 'rekeying' || sa.state === 'rekeyed' ? [] : undefined),
-    onResponse() {},
+    build: () => (sa.state === 'established' || sa.state === 'rekeying' || sa.state === 'rekeyed' ? [] : DONE),
+    onResponse: () => DONE,
     onGiveUp() {
       ctx.log(sa, 'liveness check failed: peer is dead, deleting IKE SA');
-      ctx.destroy(sa, 'DPD: peer not responding');
+      return destroy('DPD: peer not responding');
     },
   };
 }
@@ -31,7 +32,7 @@ export function deleteChildTask(ctx: EngineContext, sa: IkeSa, child: ChildSa): 
     name: 'CHILD_DELETE',
     exchange: ExchangeType.INFORMATIONAL,
     build() {
-      if (!sa.children.includes(child)) return undefined;
+      if (!sa.children.includes(child)) return DONE;
       child.transition('deleting');
       // The peer drops its inbound SA when the DELETE arrives: our outbound leaves it now, not
       // when the answer comes back, or what we send meanwhile is lost.
@@ -40,9 +41,7 @@ export function deleteChildTask(ctx: EngineContext, sa: IkeSa, child: ChildSa): 
     },
     onResponse() {
       ctx.childDown(sa, child, 'deleted');
-    },
-    onGiveUp() {
-      ctx.destroy(sa, 'peer not responding');
+      return DONE;
     },
     rehome: (successor) => deleteChildTask(ctx, successor, child),
   };
@@ -58,12 +57,8 @@ export function deleteIkeTask(ctx: EngineContext, sa: IkeSa, reason: string): Ta
       for (const c of sa.children) ctx.emit({ kind: 'child-retiring', spiIn: c.spiIn });
       return [{ type: PayloadType.DELETE, protocolId: ProtocolId.IKE, spiSize: 0, spis: [] }];
     },
-    onResponse() {
-      ctx.destroy(sa, reason);
-    },
-    onGiveUp() {
-      ctx.destroy(sa, reason);
-    },
+    onResponse: () => destroy(reason),
+    onGiveUp: () => destroy(reason),
   };
 }
 
