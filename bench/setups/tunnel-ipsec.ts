@@ -4,7 +4,7 @@ import { waitFor } from '../../test/helpers/netns.js';
 import { cliPath } from '../../test/helpers/paths.js';
 import { ownedTempDir } from '../../test/helpers/harness-util.js';
 import { onInterrupt } from '../lib/lab.js';
-import { controlRequest } from '../../src/ipsecd/control-client.js';
+import { controlRequest } from '../../src/host/control-client.js';
 import type { Setup } from '../lib/setup.js';
 import { TestPki, type CertFiles } from '../../test/helpers/certs.js';
 import { BENCH_ESP_PROPOSAL, BENCH_IKE_PROPOSAL } from './strongswan.js';

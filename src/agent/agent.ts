@@ -17,8 +17,11 @@ import { ENCAP_OVERHEAD } from '../overlay/geneve-layout.js';
 import type { NodeOverlayConfig } from '../overlay/node-config.js';
 import type { TunPort } from '../overlay/node-overlay.js';
 import { tunnelName } from '../overlay/tunnel-name.js';
-import { ControlServer } from '../ipsecd/control-server.js';
-import type { ControlResponse } from '../ipsecd/control-protocol.js';
+import { ControlServer } from '../host/control-server.js';
+import type { ControlResponse } from '../host/control-protocol.js';
+import type { IpsecStack, IpsecStackEvent } from '../host/ipsec-stack.js';
+import type { IkeEngine } from '../ike/engine.js';
+import type { IkeSaView } from '../ike/view.js';
 import { AgentAuth } from './auth.js';
 import { connectionFor, DEFAULT_TIMERS, initiates, type ConnectionTimers } from './connections.js';
 import { AGENT_SOCKET, AGENT_STATE_FILE, LIBRESWAN_LOG, parseAgentRequest, type AgentRequest } from './control.js';
@@ -290,16 +293,7 @@ export class Agent {
         auth: this.auth,
         now: this.now,
         log: this.log,
-        onIkeLog: (line) => this.libreswan?.write(line, (serial) => this.childNameOf(serial)),
-        onChildInstalled: (spec, rekey) => {
-          // Readiness follows child installs at once, not on the next pass; so does the end of a
-          // re-authentication (a pass deletes the SAs the new child's IKE SA replaces).
-          queueMicrotask(() => this.writeState());
-          if (this.conns.get(spec.name.split('/')[0]!)?.reauth) this.kick();
-          if (!rekey) return;
-          const t = spec.name.split('/')[0]!;
-          this.rekeys.set(t, (this.rekeys.get(t) ?? 0) + 1);
-        },
+        onStackEvent: (e) => this.onStackEvent(e),
         ...(this.opts.openTun ? { openTun: this.opts.openTun } : {}),
         ...(this.opts.keylogDir ? { keylogDir: this.opts.keylogDir } : {}),
         onUnknownSpi: (_spi, from) => this.onUnknownSpi(from.address),
@@ -315,7 +309,7 @@ export class Agent {
       this.peersHash = peersHash;
       this.log.info({ peers: d.peers.map((p) => `${p.node}=${p.underlay} ${p.subnet} ${tunnelName(p.systemId)}`), waiting: d.waiting }, 'overlay peers');
     }
-    if (d.ipsec) this.reconcileConnections(d, dp, new Map(nodes.map((n) => [n.value.name, n.value.cert_serial])));
+    if (dp.stack) this.reconcileConnections(d, dp.stack, new Map(nodes.map((n) => [n.value.name, n.value.cert_serial])));
     this.setPhase('running');
     this.writeState();
   }
@@ -356,14 +350,16 @@ export class Agent {
     this.certPem = certPem;
     this.trustedFps = fps;
     this.log.info({ cas: fps.length, certChanged, trustNarrowed }, first ? 'IKE credentials loaded' : 'IKE credentials reloaded');
-    if ((certChanged || trustNarrowed) && this.dataPlane?.engine) {
+    const stack = this.dataPlane?.stack;
+    if ((certChanged || trustNarrowed) && stack) {
       // Re-authenticate make-before-break (strongSwan's make_before_break): a new IKE SA with the
       // new credentials and its children come up next to the old ones, which keep carrying
       // traffic until then; the old SAs are deleted afterwards (finishReauth). Tearing them down
       // first, as before, lost every packet until the new SAs were up. Only the initiator of a
       // pair does it; the peer's initiator does it for us when it sees our new serial.
-      for (const [name, entry] of this.conns) if (entry.initiator) this.reauthenticate(this.dataPlane, name, entry);
-      this.dataPlane.driver!.pump();
+      stack.apply(() => {
+        for (const [name, entry] of this.conns) if (entry.initiator) this.reauthenticate(stack, name, entry);
+      });
     }
   }
 
@@ -372,7 +368,7 @@ export class Agent {
    * peer's, which it learns from the peer's node record (cert_serial). Two ends doing it at once
    * made duplicate IKE SAs whose clean-up raced with the data path.
    */
-  private watchPeerCert(dp: DataPlane, name: string, entry: ConnEntry, serial: string | undefined, now: number): void {
+  private watchPeerCert(stack: IpsecStack, name: string, entry: ConnEntry, serial: string | undefined, now: number): void {
     if (entry.peerCert === undefined || serial === undefined) {
       entry.peerCert ??= serial;
       return;
@@ -390,17 +386,17 @@ export class Agent {
     this.log.info({ conn: name, peer_cert: serial }, 'the peer has a new certificate');
     entry.peerCert = serial;
     entry.peerCertChangedAt = undefined;
-    this.reauthenticate(dp, name, entry);
+    this.reauthenticate(stack, name, entry);
   }
 
   /** Starts a new IKE SA for `name` next to the live ones, which it will replace. */
-  private reauthenticate(dp: DataPlane, name: string, entry: ConnEntry): void {
-    const live = dp.engine!.status().ike_sas.filter((s) => s.name === name);
+  private reauthenticate(stack: IpsecStack, name: string, entry: ConnEntry): void {
+    const live = stack.engine.sas(name);
     // Nothing up to replace: the reconcile loop initiates with the new credentials anyway.
     if (live.length === 0) return;
     entry.reauth = { old: new Set(live.map((s) => s.serial)), since: this.now() };
     this.log.info({ conn: name, replaces: [...entry.reauth.old] }, 're-authenticating (make-before-break)');
-    dp.engine!.initiate(name);
+    stack.engine.initiate(name);
   }
 
   /**
@@ -408,7 +404,7 @@ export class Agent {
    * established with both children installed, the SAs it replaces are deleted (DELETE tells the
    * peer). A new SA that never came (refused, peer busy) is tried again.
    */
-  private finishReauth(engine: NonNullable<DataPlane['engine']>, name: string, entry: ConnEntry, sas: ReturnType<NonNullable<DataPlane['engine']>['status']>['ike_sas'], now: number): boolean {
+  private finishReauth(engine: IkeEngine, name: string, entry: ConnEntry, sas: IkeSaView[], now: number): boolean {
     const r = entry.reauth!;
     const fresh = sas.filter((s) => !r.old.has(s.serial));
     if (fresh.some((s) => s.state === 'established' && complete(s))) {
@@ -428,17 +424,20 @@ export class Agent {
     return false;
   }
 
-  private reconcileConnections(d: DesiredState, dp: DataPlane, peerCerts: Map<string, string | undefined>): void {
-    const engine = dp.engine!;
+  /** Connections and SAs towards the desired peers; the engine's outputs leave once the pass is done. */
+  private reconcileConnections(d: DesiredState, stack: IpsecStack, peerCerts: Map<string, string | undefined>): void {
+    stack.apply((engine) => this.reconcileSas(d, stack, engine, peerCerts));
+  }
+
+  private reconcileSas(d: DesiredState, stack: IpsecStack, engine: IkeEngine, peerCerts: Map<string, string | undefined>): void {
     const self = this.self!;
     const now = this.now();
     const wanted = new Map(d.peers.map((p) => [tunnelName(p.systemId), p]));
     for (const [name, entry] of this.conns) {
       const peer = wanted.get(name);
       if (peer && contentHash(connectionFor(self, peer, d.genevePort, this.timers)) === entry.hash) continue;
-      engine.removeConnection(name);
+      stack.removeConnection(name);
       this.auth.removePeer(name);
-      for (const c of dp.esp!.status().children.filter((x) => x.name.startsWith(`${name}/`))) dp.esp!.removeChild(c.name);
       this.conns.delete(name);
       for (const [addr, n] of this.connByAddress) if (n === name) this.connByAddress.delete(addr);
       this.unknownSpi?.forget(name);
@@ -453,9 +452,10 @@ export class Agent {
       this.connByAddress.set(peer.underlay, name);
       this.log.info({ conn: name, peer: peer.node, remote: peer.underlay, initiator: initiates(self, peer) }, 'connection added');
     }
-    const status = engine.status();
+    const byConn = new Map<string, IkeSaView[]>();
+    for (const s of engine.sas()) byConn.set(s.connection, [...(byConn.get(s.connection) ?? []), s]);
     for (const [name, entry] of this.conns) {
-      const sas = status.ike_sas.filter((s) => s.name === name);
+      const sas = byConn.get(name) ?? [];
       if (sas.length === 0) {
         entry.noSaSince ??= now;
         const grace = this.opts.responderGraceMs ?? 8000;
@@ -466,7 +466,7 @@ export class Agent {
         continue;
       }
       entry.noSaSince = undefined;
-      if (entry.initiator) this.watchPeerCert(dp, name, entry, peerCerts.get(wanted.get(name)!.node), now);
+      if (entry.initiator) this.watchPeerCert(stack, name, entry, peerCerts.get(wanted.get(name)!.node), now);
       // A pass that finished a re-authentication has deleted SAs: the rest waits for the next
       // pass, on a fresh status (this one still lists them as established).
       if (entry.reauth && this.finishReauth(engine, name, entry, sas, now)) continue;
@@ -489,7 +489,7 @@ export class Agent {
       for (const list of byName.values()) {
         for (const old of list.sort((x, y) => y.serial - x.serial).slice(1)) {
           this.log.info({ conn: name, child: old.name, serial: old.serial }, 'deleting a duplicate child SA');
-          engine.deleteChildSa(Number.parseInt(old.spi_in, 16));
+          engine.deleteChildSa(old.spiIn);
         }
       }
       if (now - entry.lastChildAttempt < 10_000) continue;
@@ -501,7 +501,6 @@ export class Agent {
         }
       }
     }
-    dp.driver!.pump();
   }
 
   /**
@@ -512,30 +511,55 @@ export class Agent {
    */
   private onUnknownSpi(address: string): void {
     const trigger = this.unknownSpi!;
-    const engine = this.dataPlane?.engine;
+    const stack = this.dataPlane?.stack;
     const name = this.connByAddress.get(address);
     const entry = name === undefined ? undefined : this.conns.get(name);
-    if (!engine || name === undefined || !entry) {
+    if (!stack || name === undefined || !entry) {
       trigger.onPacket(undefined);
       return;
     }
-    const driver = this.dataPlane!.driver!;
     trigger.onPacket({
       name,
-      hasLiveIkeSa: () => engine.hasLiveIkeSa(name),
+      hasLiveIkeSa: () => stack.engine.hasLiveIkeSa(name),
       // Out of the data path's receive loop: the engine runs and sends after this batch.
       initiate: () => queueMicrotask(() => {
-        if (this.stopped || this.dataPlane?.engine !== engine || !this.conns.has(name)) return;
+        if (this.stopped || this.dataPlane?.stack !== stack || !this.conns.has(name)) return;
         entry.noSaSince = this.now();
         this.log.info({ conn: name, peer: address }, 'ESP for an unknown SPI from a peer we hold no IKE SA with: initiating (with INITIAL_CONTACT) now');
-        engine.initiate(name);
-        driver.pump();
+        stack.initiate(name);
       }),
     });
   }
 
+  /**
+   * What the IPsec stack reports. Readiness follows child installs at once, not on the next pass;
+   * so does the end of a re-authentication (a pass deletes the SAs the new child's IKE SA
+   * replaces); an IKE SA that went down is set up again by the next pass, asked for now.
+   */
+  private onStackEvent(e: IpsecStackEvent): void {
+    switch (e.type) {
+      case 'ike-log':
+        this.libreswan?.write(e.line, (serial) => this.childNameOf(serial));
+        break;
+      case 'child-installed': {
+        queueMicrotask(() => this.writeState());
+        const tunnel = e.spec.name.split('/')[0]!;
+        if (this.conns.get(tunnel)?.reauth) this.kick();
+        if (e.spec.replacesSpiIn !== undefined) this.rekeys.set(tunnel, (this.rekeys.get(tunnel) ?? 0) + 1);
+        break;
+      }
+      case 'ike-down':
+        queueMicrotask(() => this.writeState());
+        // A failed initiation is retried at the usual pace, not at once.
+        if (e.established) this.kick();
+        break;
+      default:
+        break;
+    }
+  }
+
   private childNameOf(serial: number): string | undefined {
-    for (const s of this.dataPlane?.engine?.status().ike_sas ?? []) {
+    for (const s of this.dataPlane?.stack?.engine.sas() ?? []) {
       const c = s.children.find((x) => x.serial === serial);
       if (c) return c.name;
     }
@@ -546,18 +570,19 @@ export class Agent {
     const dp = this.dataPlane;
     if (!dp || !this.self || !this.keeper) return undefined;
     const p = this.keeper.paths;
+    const stack = dp.stack;
+    const c = stack?.counters();
     return {
       node: this.self.node,
       systemId: this.self.systemId,
       underlay: this.self.underlay,
-      ipsec: !!dp.engine,
+      ipsec: !!stack,
       overlay: dp.overlay.engine.status(),
-      ...(dp.engine ? { ike: dp.engine.status() } : {}),
-      ...(dp.esp ? { esp: dp.esp.status() } : {}),
+      ...(stack ? { ike: stack.engine.status(), esp: stack.esp.status() } : {}),
       creds: { cert: p.certPath, key: p.keyPath, ca: p.caPath },
-      udp: { keepalives: dp.udp?.keepalives ?? 0, ike_datagrams: dp.ikeDatagrams, malformed: dp.udp?.malformed ?? 0, send_drops: dp.udp?.sendDrops ?? 0 },
+      udp: { keepalives: c?.keepalives ?? 0, ike_datagrams: c?.ike_datagrams ?? 0, malformed: c?.malformed ?? 0, send_drops: c?.send_drops ?? 0 },
       tun: { name: dp.overlay.tun.name, write_errors: dp.overlay.overlay.tunWriteFailures },
-      ...(dp.engine && this.unknownSpi ? { unknownSpi: this.unknownSpi.counters } : {}),
+      ...(stack && this.unknownSpi ? { unknownSpi: this.unknownSpi.counters } : {}),
     };
   }
 
@@ -624,19 +649,18 @@ export class Agent {
       }
       default: {
         if (!('conn' in req)) return { ok: false, error: `unknown command ${req.cmd}` };
-        const engine = this.dataPlane?.engine;
-        if (!engine) return { ok: false, error: 'IPsec is disabled in the cluster network config: no IKE connections' };
+        const stack = this.dataPlane?.stack;
+        if (!stack) return { ok: false, error: 'IPsec is disabled in the cluster network config: no IKE connections' };
         if (!this.conns.has(req.conn)) return { ok: false, error: `no connection named "${req.conn}" (tunnels: ${[...this.conns.keys()].join(', ') || 'none'})` };
         let done: boolean;
         if (req.cmd === 'initiate') {
-          if (req.child) done = engine.createChild(req.conn, req.child);
+          if (req.child) done = stack.createChild(req.conn, req.child);
           else {
-            engine.initiate(req.conn);
+            stack.initiate(req.conn);
             done = true;
           }
-        } else if (req.cmd === 'rekey') done = req.child ? engine.rekeyChild(req.conn, req.child) : engine.rekeyIke(req.conn);
-        else done = engine.terminate(req.conn, req.child);
-        this.dataPlane!.driver!.pump();
+        } else if (req.cmd === 'rekey') done = req.child ? stack.rekeyChild(req.conn, req.child) : stack.rekeyIke(req.conn);
+        else done = stack.terminate(req.conn, req.child);
         return done ? { ok: true } : { ok: false, error: `${req.cmd} ${req.conn}${req.child ? `/${req.child}` : ''}: nothing to do (no established SA)` };
       }
     }

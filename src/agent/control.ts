@@ -1,4 +1,4 @@
-import { isConnCommand, parseConnCommand, parseRequestLine } from '../ipsecd/control-protocol.js';
+import { isConnCommand, parseConnCommand, parseRequestLine } from '../host/control-protocol.js';
 
 /**
  * The agent's control-socket requests (newline-delimited JSON, like ipsecd's):

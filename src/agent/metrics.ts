@@ -77,7 +77,7 @@ export function createMetrics(src: MetricsSource): Registry {
     },
   });
   new Counter({
-    name: 'overlay_ipsec_child_rekeys_total', help: 'Child SAs installed in place of one of the same name', labelNames: ['tunnel'], registers: [reg],
+    name: 'overlay_ipsec_child_rekeys_total', help: 'Child SAs rekeyed (a new pair installed in place of the one it replaces)', labelNames: ['tunnel'], registers: [reg],
     collect() {
       this.reset();
       for (const [tunnel, n] of src.rekeys()) this.inc({ tunnel }, n);

@@ -3,7 +3,7 @@ import type { DropCounts } from '../esp/counters.js';
 import type { IkeSaStatus, IkeStatus } from '../ike/status.js';
 import type { OverlayStatus, TunnelStatus } from '../overlay/engine.js';
 import type { UnknownSpiCounters } from './unknown-spi.js';
-import { humanBytes, type ChildSaJson, type IkeSaJson, type StatusJson } from '../ipsecd/status.js';
+import { bareSpi, humanBytes, type ChildSaJson, type IkeSaJson, type StatusJson } from '../host/status.js';
 
 /**
  * The agent's status in the seed's shapes: `ovs-appctl tunnels/show`, `ipsec/status` (a dict of
@@ -34,7 +34,7 @@ export interface AgentSnapshot {
 }
 
 // `ipsec status --json` (CONTRACTS.md): the same shape ipsecd answers with, one definition.
-export type { ChildSaJson, IkeSaJson, StatusJson } from '../ipsecd/status.js';
+export type { ChildSaJson, IkeSaJson, StatusJson } from '../host/status.js';
 
 /** One child SA joined with its ESP counters. */
 export interface ActiveChild {
@@ -92,8 +92,6 @@ export interface TunnelShow {
   active: ActiveChild[];
 }
 
-const strip0x = (s: string): string => Number.parseInt(s.replace(/^0x/, ''), 16).toString(16);
-const spiNum = (s: string): number => Number.parseInt(s.replace(/^0x/, ''), 16);
 const host = (endpoint: string): string => endpoint.replace(/:\d+$/, '');
 
 interface Sel {
@@ -126,14 +124,15 @@ function tunnelOf(conn: string): string {
 /** Children of every IKE SA, joined with the data path's per-SA counters. */
 export function activeChildren(ike: IkeStatus | undefined, esp: DataPathStatus | undefined): ActiveChild[] {
   if (!ike) return [];
-  const sas = new Map<number, SaStatus>();
-  for (const c of esp?.children ?? []) for (const sa of c.sas) sas.set(spiNum(sa.spi_in), sa);
+  // Keyed by the SPI's text ("0x" + 8 hex digits on both sides): joined, never parsed back.
+  const sas = new Map<string, SaStatus>();
+  for (const c of esp?.children ?? []) for (const sa of c.sas) sas.set(sa.spi_in, sa);
   const out: ActiveChild[] = [];
   const newestSerial = new Map<string, number>();
   for (const s of ike.ike_sas) for (const c of s.children) if (c.state === 'installed' || c.state === 'rekeying') newestSerial.set(c.name, Math.max(newestSerial.get(c.name) ?? 0, c.serial));
   for (const s of ike.ike_sas) {
     for (const c of s.children) {
-      const sa = sas.get(spiNum(c.spi_in));
+      const sa = sas.get(`0x${c.spi_in}`);
       const remote = host(s.remote);
       const local = host(s.local);
       const bytesIn = sa?.bytes_in ?? 0;
@@ -158,7 +157,7 @@ export function activeChildren(ike: IkeStatus | undefined, esp: DataPathStatus |
         packets_out: sa?.packets_out ?? 0,
         rekey_in_s: c.rekey_in_s,
         drops: sa?.drops,
-        line: `000 #${c.serial}: "${c.name}" esp.${strip0x(c.spi_out)}@${remote} esp.${strip0x(c.spi_in)}@${local} Traffic: ESPin=${humanBytes(bytesIn)} ESPout=${humanBytes(bytesOut)}! ESPmax=0B`,
+        line: `000 #${c.serial}: "${c.name}" esp.${bareSpi(c.spi_out)}@${remote} esp.${bareSpi(c.spi_in)}@${local} Traffic: ESPin=${humanBytes(bytesIn)} ESPout=${humanBytes(bytesOut)}! ESPmax=0B`,
       });
     }
   }

@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { Agent, AGENT_SOCKET } from '../agent/index.js';
 import type { TunnelShow } from '../agent/index.js';
-import { controlRequest } from '../ipsecd/control-client.js';
+import { controlRequest } from '../host/control-client.js';
 import { defaultStateDir, nodeDir, checkNodeName } from '../store/layout.js';
 import { createLogger } from '../util/log.js';
 import { OperationFailed, UsageError, requireRoot } from '../util/errors.js';

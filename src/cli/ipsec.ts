@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { OperationFailed } from '../util/errors.js';
-import { controlRequest } from '../ipsecd/control-client.js';
-import { DEFAULT_CONTROL_SOCKET, type ControlResponse } from '../ipsecd/control-protocol.js';
-import { formatStatusText, type StatusJson } from '../ipsecd/status.js';
+import { controlRequest } from '../host/control-client.js';
+import { DEFAULT_CONTROL_SOCKET, type ControlResponse } from '../host/control-protocol.js';
+import { formatStatusText, type StatusJson } from '../host/status.js';
 import { agentSocket } from './agent.js';
 import { defaultStateDir } from '../store/layout.js';
 

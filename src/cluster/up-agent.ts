@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { OperationFailed } from '../util/errors.js';
 import path from 'node:path';
 import { nodeDir } from '../store/layout.js';
-import { controlRequest } from '../ipsecd/control-client.js';
+import { controlRequest } from '../host/control-client.js';
 import { run } from './run.js';
 import type { NodePlan } from './topology.js';
 import type { DaemonRecord } from './state.js';

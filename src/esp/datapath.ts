@@ -13,7 +13,7 @@ import {
   type EspPacketView,
   type EspTrailerView,
 } from '../wire/esp.js';
-import { Child, type ChildSpec } from './child.js';
+import type { Child, ChildSpec } from './child.js';
 import { SealRun } from './seal-run.js';
 import { OpenRun } from './open-run.js';
 import { newDropCounts, newOutboundDropCounts, type DropCounts, type OutboundDropCounts } from './counters.js';
@@ -21,59 +21,24 @@ import { newFlow, type Flow } from './selectors.js';
 import { readIpv4Flow } from './flow.js';
 import { isIpv4Fragment, newIpv4Header, type Ipv4Header } from '../wire/ipv4.js';
 import { policyCoversInbound } from './spd.js';
-import { Sad } from './sad.js';
-import { SaPair } from './sa-pair.js';
-import { Spd } from './spd.js';
+import type { Sad } from './sad.js';
+import type { SaPair } from './sa-pair.js';
+import type { Spd } from './spd.js';
+import { SaDatabase, type SaUsage } from './sa-database.js';
 import { childStatus, type DataPathStatus } from './status.js';
 import { TRANSPORT_HEADER_LENGTH, MAX_UDP_PAYLOAD, writeTransportHeader, transportInboundFlow } from './modes.js';
 import type { DropCause, EspEvent } from './types.js';
+import type { TunWriter, UdpSender } from './io.js';
+
+export type { TunWriter, UdpSender } from './io.js';
 
 export type { ChildSpec } from './child.js';
+export type { SaUsage } from './sa-database.js';
 
 /** Most an outbound packet grows by: ESP header, IV, 3 padding bytes, trailer, ICV, and up to 7 to align the next one. */
 const ESP_MAX_OVERHEAD = ESP_HEADER_LENGTH + ESP_IV_LENGTH + 3 + 2 + ESP_ICV_LENGTH + 7;
 export type { EspEvent } from './types.js';
 export type { DataPathStatus, ChildStatus, SaStatus } from './status.js';
-
-/**
- * Where decrypted packets go. The data path keeps no reference to what it hands over, but a
- * packet may be a view into the datagram buffer it was decrypted in (in place): the writer must
- * be done with it before that buffer is reused — the next batch of datagrams read.
- */
-export interface TunWriter {
-  /** Whole IPv4 packets: once per batch of datagrams (flushUdpEsp), with every packet of it. */
-  write(packets: Buffer[]): void;
-  /**
-   * Optional, transport mode: a decrypted payload (`length` bytes at `payload[offset]`) from IPv4
-   * `src` to `dst` with IP protocol `protocol`, handed over without an IPv4 header (the consumer
-   * would only parse it again). Without it, the data path rebuilds the header and uses write().
-   */
-  writeTransport?(payload: Buffer, offset: number, length: number, src: number, dst: number, protocol: number): void;
-  /** Optional: the end of a batch of datagrams (after its write()/writeTransport() calls). */
-  endBatch?(): void;
-  /**
-   * Optional: a buffer for a packet that will be passed to write() now; the writer decides how
-   * long it lives (e.g. until its batch reaches the TUN). Without it each packet is allocated.
-   */
-  allocate?(length: number): Buffer;
-}
-
-/** Where ESP-in-UDP leaves, from local port 4500. The datagram buffer is handed over, never reused. */
-export interface UdpSender {
-  send(datagram: Buffer, length: number, port: number, address: string): void;
-  /**
-   * Optional: `length` bytes of `region` from `offset` to `address` (IPv4 as a number). A batch's
-   * packets are sealed in one region; with this they leave without a view made per packet.
-   */
-  sendAt?(region: Buffer, offset: number, length: number, port: number, address: number): void;
-  /**
-   * Optional: called once the packets of one TUN batch were handed over: send them now. A sender
-   * with flush() may hold sendAt() datagrams until it is called (no deferral to a later turn).
-   */
-  flush?(): void;
-  /** Optional: a buffer for a datagram that will be passed to send() now (see TunWriter.allocate). */
-  allocate?(length: number): Buffer;
-}
 
 export interface EspDataPathOptions {
   tun: TunWriter;
@@ -110,9 +75,11 @@ export class EspDataPath {
   private readonly emit: (e: EspEvent) => void;
   private readonly unknownSpi: EspDataPathOptions['onUnknownSpi'];
 
-  private readonly children = new Map<string, Child>();
-  private readonly sad = new Sad();
-  private readonly spd = new Spd();
+  private readonly db = new SaDatabase();
+  // The database's maps, held directly: the per-packet path reads them without a hop.
+  private readonly children: Map<string, Child> = this.db.children;
+  private readonly sad: Sad = this.db.sad;
+  private readonly spd: Spd = this.db.spd;
 
   private readonly drops: DropCounts = newDropCounts();
   private readonly outboundDrops: OutboundDropCounts = newOutboundDropCounts();
@@ -137,78 +104,41 @@ export class EspDataPath {
   }
 
   /**
-   * Installs an SA pair for a child. A second install under the same name with new SPIs is a
-   * rekey (make-before-break): the new pair carries outbound traffic at once, the old inbound SA
-   * keeps accepting until removeSa(old spiIn). Installing the identical pair again is a no-op.
-   * Throws RangeError for a spec that cannot work (bad key length, SPI in use, bad address…).
+   * Installs an SA pair for a child; a second install under its name is a rekey (see
+   * SaDatabase.install). Throws RangeError for a spec that cannot work.
    */
   installChild(spec: ChildSpec): void {
-    for (const spi of [spec.spiIn, spec.spiOut]) {
-      // RFC 4303 §2.1: 0 is local-only and 1-255 are reserved for IANA.
-      if (!Number.isInteger(spi) || spi < 256 || spi > 0xffffffff) throw new RangeError(`SPI must be an integer from 256 to 2^32-1, got ${spi}`);
-    }
-    const existing = this.sad.get(spec.spiIn >>> 0);
-    if (existing !== undefined) {
-      if (existing.child === spec.name && existing.sameAs(spec.spiIn, spec.spiOut, spec.keyIn, spec.keyOut)) return;
-      throw new RangeError(`inbound SPI 0x${(spec.spiIn >>> 0).toString(16)} is already installed (child ${existing.child})`);
-    }
-    if (spec.mode !== 'tunnel' && spec.mode !== 'transport') throw new RangeError(`unknown ESP mode ${String(spec.mode)}`);
-    const pair = new SaPair({
-      child: spec.name,
-      mode: spec.mode,
-      spiIn: spec.spiIn,
-      spiOut: spec.spiOut,
-      keyIn: spec.keyIn,
-      keyOut: spec.keyOut,
-      replayWindow: spec.replayWindow,
-      softLifetime: spec.softLifetime,
-      hardLifetime: spec.hardLifetime,
-      proposal: spec.proposal,
-      installedAt: this.now(),
-      testOnlyFirstSeqOut: spec.testOnlyFirstSeqOut,
-    });
-    let child = this.children.get(spec.name);
-    if (child === undefined) {
-      child = new Child(spec);
-      this.children.set(spec.name, child);
-    } else {
-      child.update(spec);
-    }
-    // Deferring matters only when an older pair can carry outbound meanwhile.
-    pair.outboundDeferred = spec.deferOutbound === true && child.pairs.length > 0;
-    this.sad.add(pair);
-    child.pairs.push(pair);
-    this.spd.set(child.policy);
+    this.db.install(spec, this.now());
   }
 
-  /** Removes one SA pair (by its inbound SPI). The child and its policy stay: its traffic is
-   *  then dropped as `no_sa` until a new pair is installed or the child is removed. */
+  /** Removes one SA pair by its inbound SPI; the child's traffic is `no_sa` until another comes. */
   removeSa(spiIn: number): void {
-    const pair = this.sad.remove(spiIn >>> 0);
-    if (pair === undefined) return;
-    const child = this.children.get(pair.child);
-    if (child === undefined) return;
-    const i = child.pairs.indexOf(pair);
-    if (i >= 0) child.pairs.splice(i, 1);
+    this.db.removeSa(spiIn);
   }
 
-  /**
-   * Outbound leaves this pair (a DELETE for it is about to be sent); it keeps accepting inbound
-   * until removeSa. Unknown SPIs are ignored.
-   */
+  /** Outbound leaves this pair (a DELETE for it is about to be sent); inbound goes on until removeSa. */
   retireOutbound(spiIn: number): void {
-    const pair = this.sad.get(spiIn >>> 0);
-    if (pair !== undefined) pair.outboundRetired = true;
+    this.db.retireOutbound(spiIn);
   }
 
   /** Removes a child: all its SA pairs and its policy. */
   removeChild(name: string): void {
-    const child = this.children.get(name);
-    if (child === undefined) return;
-    for (const pair of child.pairs) this.sad.remove(pair.spiIn);
-    child.pairs.length = 0;
-    this.spd.remove(name);
-    this.children.delete(name);
+    this.db.removeChild(name);
+  }
+
+  /** Names of the installed children. */
+  childNames(): string[] {
+    return [...this.children.keys()];
+  }
+
+  /** Traffic of one SA pair and when it last received (strongSwan's query_sa); undefined: no such SA. */
+  usage(spiIn: number): SaUsage | undefined {
+    return this.db.usage(spiIn);
+  }
+
+  /** Packets from the TUN dropped so far for want of a policy or an SA (what trap policies react to). */
+  outboundMisses(): number {
+    return this.outboundDrops.no_policy + this.outboundDrops.no_sa;
   }
 
   /**
@@ -356,6 +286,8 @@ export class EspDataPath {
           pair.inbound.drops[cause]++;
         }
       }
+      const now = this.now();
+      for (const pair of run.runPairs) pair.inbound.noteUse(now);
     } finally {
       run.reset();
     }
@@ -419,10 +351,7 @@ export class EspDataPath {
 
   /** Applies time-based lifetimes; call about once a second. */
   tick(): void {
-    const now = this.now();
-    for (const child of this.children.values()) {
-      for (const pair of child.pairs) pair.checkAge(now, this.emit);
-    }
+    this.db.checkAges(this.now(), this.emit);
   }
 
   status(): DataPathStatus {

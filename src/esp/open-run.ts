@@ -12,6 +12,8 @@ export class OpenRun {
   /** The buffer every queued packet lives in (a batch spans one buffer). */
   buffer: Buffer | null = null;
   readonly pairs: SaPair[] = [];
+  /** The SA of each run open() found (one entry per run, not per packet), for use times. */
+  readonly runPairs: SaPair[] = [];
   seqs = new Uint32Array(64);
   ciphertextOffsets = new Uint32Array(64);
   results = new Int32Array(64);
@@ -39,6 +41,7 @@ export class OpenRun {
     let start = 0;
     while (start < this.count) {
       const pair = this.pairs[start]!;
+      this.runPairs.push(pair);
       let end = start + 1;
       while (end < this.count && this.pairs[end] === pair) end++;
       const n = end - start;
@@ -53,6 +56,7 @@ export class OpenRun {
   /** Forgets the batch (pairs are released for the GC). */
   reset(): void {
     this.pairs.length = 0;
+    this.runPairs.length = 0;
     this.count = 0;
     this.buffer = null;
   }

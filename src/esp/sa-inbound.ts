@@ -30,6 +30,9 @@ export class InboundSa {
   readonly drops: DropCounts = newDropCounts();
   softReason: ExpiryReason | null = null;
   hardReason: ExpiryReason | null = null;
+  /** When an authentic packet last arrived (ms), as of the last noteUse(); undefined: never. */
+  lastUsedAt: number | undefined = undefined;
+  private packetsAtLastUse = 0;
 
   constructor(opts: InboundSaOptions) {
     this.spi = opts.spi >>> 0;
@@ -63,6 +66,17 @@ export class InboundSa {
     if (early !== null) return early;
     const n = this.transform.open(buf, view, undefined, out, outOffset);
     return this.finishOpen(view.seq, n, out, outOffset, trailer);
+  }
+
+  /**
+   * Called once per batch of datagrams that had packets for this SA, after they were finished:
+   * when authentic packets arrived in it, they arrived at `now`. Time is taken per batch, not per
+   * packet, and forged packets (bad ICV) never count as use.
+   */
+  noteUse(now: number): void {
+    if (this.packets === this.packetsAtLastUse) return;
+    this.packetsAtLastUse = this.packets;
+    this.lastUsedAt = now;
   }
 
   /**

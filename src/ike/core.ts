@@ -24,6 +24,12 @@ export interface IkeEngineOptions {
   timers?: Partial<EngineTimers>;
   /** The NAT-T port: datagrams to/from it carry the 4-byte non-ESP marker (RFC 3948). */
   natTPort?: number;
+  /**
+   * When the data path last received authentic ESP on the child whose inbound SPI this is (ms),
+   * asked when a liveness check is due (strongSwan's query_sa use time): inbound ESP proves the
+   * peer alive, so DPD probes only peers silent in both IKE and ESP.
+   */
+  lastInbound?: (spiIn: number) => number | undefined;
 }
 
 /** Why inbound datagrams were dropped, counted by cause. */

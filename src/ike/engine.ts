@@ -119,15 +119,6 @@ export class IkeEngine {
     return true;
   }
 
-  /**
-   * Inbound ESP traffic on a child proves the peer alive: the liveness check is only sent when
-   * neither IKE nor ESP was heard for dpd_delay (as strongSwan does).
-   */
-  noteInboundTraffic(spiIn: number): void {
-    const found = this.core.table.byChildSpi(spiIn);
-    if (found) found.sa.lastHeard = this.core.now();
-  }
-
   /** Creates (another) CHILD SA from the connection's child config. */
   createChild(connection: string, child: string): boolean {
     const sa = this.core.table.newest(connection);

@@ -1,10 +1,9 @@
 /**
  * The IKEv2 protocol core (RFC 7296), sans-I/O. A daemon builds an IkeEngine from its connection
  * configs and an auth provider (src/ike/auth/createAuthProvider), and drives it directly
- * (receive / onTimeout / poll / nextDeadline) or through IkeDriver (host callbacks and timers).
+ * (receive / onTimeout / poll / nextDeadline) or through src/host (IkeDriver in an IpsecStack).
  */
 export { IkeEngine, type IkeEngineOptions, type IkeCounters } from './engine.js';
-export { IkeDriver, type IkeHostLike, type EspInstallSpec } from './host-driver.js';
 export { resolveConnection, type IkeConnectionConfig, type IkeChildConfig } from './config.js';
 export { DEFAULT_TIMERS, type EngineTimers } from './context.js';
 export type { IkeAuthProvider, IkeId } from './auth-provider.js';

@@ -1,4 +1,5 @@
 import type { EngineCore } from './core.js';
+import type { IkeSa } from './sa/ike-sa.js';
 import { createChildTask } from './tasks/create-child.js';
 import { ikeRekeyTask } from './tasks/ike-rekey.js';
 import { deleteChildTask, dpdTask } from './tasks/informational.js';
@@ -23,6 +24,19 @@ export function nextDeadline(core: EngineCore): number | undefined {
     }
   }
   return d;
+}
+
+/**
+ * Inbound ESP on a child proves the peer alive (as strongSwan counts it): the data path is asked
+ * when a liveness check is due, rather than told of every packet.
+ */
+function noteEspUse(core: EngineCore, sa: IkeSa): void {
+  const lastInbound = core.opts.lastInbound;
+  if (lastInbound === undefined) return;
+  for (const c of sa.children) {
+    const at = lastInbound(c.spiIn);
+    if (at !== undefined && at > sa.lastHeard) sa.lastHeard = at;
+  }
 }
 
 /** Fires every deadline at or before `now`; each one that fires is consumed (or the driver would spin). */
@@ -61,9 +75,12 @@ export function fireDeadlines(core: EngineCore, now: number): void {
       core.queue(sa, ikeRekeyTask(ctx, sa));
     }
     if (sa.dpdAt !== undefined && sa.dpdAt <= now) {
+      noteEspUse(core, sa);
       const delay = sa.conn.config.dpdDelayMs ?? 0;
-      if (now - sa.lastHeard >= delay && !sa.outstanding && sa.queue.length === 0) core.queue(sa, dpdTask(ctx, sa));
-      sa.dpdAt = Math.max(now, sa.lastHeard) + delay;
+      const silent = now - sa.lastHeard >= delay;
+      if (silent && !sa.outstanding && sa.queue.length === 0) core.queue(sa, dpdTask(ctx, sa));
+      // Heard from lately: the next check is due dpd_delay after that, not after this check.
+      sa.dpdAt = silent ? now + delay : sa.lastHeard + delay;
     }
     for (const c of [...sa.children]) {
       if (c.rekeyAt === undefined || c.rekeyAt > now) continue;

@@ -2,16 +2,17 @@ import { unlinkSync } from 'node:fs';
 import type { Logger } from '../util/log.js';
 import { OperationFailed, PrivilegeError } from '../util/errors.js';
 import { openTun, type Tun } from '../native/tun.js';
-import { EspDataPath } from '../esp/datapath.js';
 import type { ChildSpec } from '../esp/child.js';
 import type { EspEvent } from '../esp/types.js';
+import { createAuthProvider } from '../ike/auth/index.js';
+import { ControlServer } from '../host/control-server.js';
+import type { ControlRequest, ControlResponse } from '../host/control-protocol.js';
+import { IpsecStack, type IpsecStackEvent } from '../host/ipsec-stack.js';
+import { xfrmName, type StatusJson } from '../host/status.js';
 import type { IpsecdConfig, ManualConnection } from './config.js';
-import { ControlServer } from './control-server.js';
-import type { ControlRequest, ControlResponse } from './control-protocol.js';
-import { KeylogWriter, type EspKeyRow, type IkeKeyRow } from './keylog.js';
+import { parseRequest } from './control.js';
 import { RouteInstaller, findLocalSources, localIpv4Addresses, planRoutes } from './routes.js';
-import { buildStatus, xfrmName, type StatusJson } from './status.js';
-import { UdpEndpoint, type Peer } from './udp.js';
+import { buildStatus, ikeSasJson } from './status.js';
 import { IkeService } from './ike-service.js';
 import { BufferArena } from '../util/arena.js';
 
@@ -26,35 +27,6 @@ export interface IpsecdOptions {
   now?: () => number;
 }
 
-/**
- * Where IKE messages go: the IKE engine (IkeService, built from the config's IKE connections)
- * implements this; with manual connections only, the daemon counts IKE datagrams and drops them.
- */
-export interface IkeSink {
-  onIkeMessage(message: Buffer, from: Peer, localPort: number): void;
-  /** Lifetime events of the data path (soft expiry → rekey) for SAs the engine installed. */
-  onEspEvent?(e: EspEvent): void;
-}
-
-/** What the daemon offers an IKE engine plugged in with attachIke(): sockets, SAs, key log. */
-export interface IkeHost {
-  /** Sends an IKE message from local port 500 or 4500 (the non-ESP marker is added on 4500). */
-  sendIke(message: Buffer, localPort: number, to: Peer): void;
-  /** Installs negotiated child SAs into the data path (a second install under a name is a rekey). */
-  installChild(spec: ChildSpec): void;
-  removeSa(spiIn: number): void;
-  /** Outbound leaves an SA pair a DELETE is about to be sent for. */
-  retireSa(spiIn: number): void;
-  removeChild(name: string): void;
-  /** Key-log rows, when the daemon runs with --keylog (no-ops otherwise). */
-  logEspKeys(row: EspKeyRow): void;
-  logIkeKeys(row: IkeKeyRow): void;
-  readonly logger: Logger;
-  readonly now: () => number;
-}
-
-const TICK_MS = 1000;
-
 function spiHex(spi: number): string {
   return `0x${(spi >>> 0).toString(16).padStart(8, '0')}`;
 }
@@ -66,14 +38,10 @@ function spiHex(spi: number): string {
  */
 export class Ipsecd {
   private tun: Tun | undefined;
-  private udp: UdpEndpoint | undefined;
-  private dp: EspDataPath | undefined;
-  private control: ControlServer | undefined;
-  private keylog: KeylogWriter | undefined;
+  private stack: IpsecStack | undefined;
+  private control: ControlServer<ControlRequest> | undefined;
   private readonly routes = new RouteInstaller();
-  private ticker: NodeJS.Timeout | undefined;
   private startedAt = 0;
-  private ikeDatagrams = 0;
   /** Decrypted packets the kernel refused from the TUN (e.g. a malformed inner header). */
   private tunWriteErrors = 0;
   private tunQueue: Buffer[] = [];
@@ -83,8 +51,7 @@ export class Ipsecd {
   private listenDev = '?';
   private stopped = false;
   private running = false;
-  /** The IKE engine plugs in here; null when every connection is manual. */
-  ikeSink: IkeSink | null = null;
+  /** ipsecd's IKE connections; none when every connection is manual. */
   private ike: IkeService | undefined;
   private readonly now: () => number;
   private readonly log: Logger;
@@ -113,24 +80,20 @@ export class Ipsecd {
     this.tun = this.openTunDevice();
     this.routes.setupTun({ ...cfg.tun, name: this.tun.name });
 
-    this.dp = new EspDataPath({
+    // Without IKE connections no auth is configured and IKE datagrams are counted and dropped.
+    const auth = cfg.ike.length > 0 ? createAuthProvider(Object.fromEntries(cfg.ike.map((c) => [c.name, c.auth])), () => new Date(this.now())) : undefined;
+    const stack = new IpsecStack({
+      local: localAddrs[0]!,
       tun: { write: (packets: Buffer[]) => this.queueTun(packets), endBatch: () => this.flushTun(), allocate: (length: number) => this.tunArena.take(length) },
-      udp: {
-        send: (d: Buffer, len: number, port: number, addr: string) => this.udp?.send(d, len, port, addr),
-        sendAt: (region: Buffer, off: number, len: number, port: number, addr: number) => this.udp?.sendAt(region, off, len, port, addr),
-        flush: () => this.udp?.flush(),
-        allocate: (length: number) => (this.udp ? this.udp.allocate(length) : Buffer.allocUnsafe(length)),
-      },
       now: this.now,
-      onEvent: (e: EspEvent) => this.onEspEvent(e),
+      log: this.log,
+      ...(auth ? { auth, connections: cfg.ike.map((c) => c.engine) } : {}),
+      ...(cfg.retransmit ? { timers: { retransmit: cfg.retransmit } } : {}),
+      ...(this.opts.keylogDir ? { keylogDir: this.opts.keylogDir } : {}),
+      onEvent: (e) => this.onStackEvent(e),
     });
-    this.udp = UdpEndpoint.open(localAddrs[0]!, {
-      esp: (d, off, len, from) => this.dp?.queueUdpEsp(d, off, len, from),
-      espEnd: () => this.dp?.flushUdpEsp(),
-      ike: (msg, from, port) => this.onIke(msg, from, port),
-    });
-
-    if (this.opts.keylogDir) this.keylog = new KeylogWriter(this.opts.keylogDir);
+    this.stack = stack;
+    if (cfg.ike.length > 0) this.ike = new IkeService(cfg.ike, stack, this.log);
     cfg.connections.forEach((c, i) => this.installManual(c, i + 1));
 
     const local = localIpv4Addresses();
@@ -144,20 +107,10 @@ export class Ipsecd {
     }
     this.routes.apply(planRoutes(routed, { ...cfg.tun, name: this.tun.name }, sources));
 
-    this.tun.onPackets((packets) => this.dp?.onTunPackets(packets));
-    if (cfg.ike.length > 0) {
-      this.attachIke((host) => {
-        this.ike = new IkeService(cfg.ike, host, localAddrs[0]!, cfg.retransmit);
-        return this.ike;
-      });
-    }
-    this.ticker = setInterval(() => {
-      this.dp?.tick();
-      if (this.ike && this.dp) this.ike.tick(this.dp.status());
-    }, TICK_MS);
+    this.tun.onPackets((packets) => stack.onTunPackets(packets));
 
     if (this.opts.controlSocket) {
-      this.control = new ControlServer(this.opts.controlSocket, (req) => this.handleControl(req));
+      this.control = new ControlServer<ControlRequest>(this.opts.controlSocket, (req) => this.handleControl(req), parseRequest);
       await this.control.listen();
     }
     this.running = true;
@@ -187,9 +140,8 @@ export class Ipsecd {
       keyIn: c.keyIn, keyOut: c.keyOut, replayWindow: c.replayWindow, proposal,
       ...(hard ? { hardLifetime: hard } : {}),
     };
-    this.dp!.installChild(spec);
-    this.keylog?.addEsp({ src: c.localAddr, dst: c.remoteAddr, spi: c.spiOut, keyAndSalt: c.keyOut });
-    this.keylog?.addEsp({ src: c.remoteAddr, dst: c.localAddr, spi: c.spiIn, keyAndSalt: c.keyIn });
+    this.stack!.esp.installChild(spec);
+    this.stack!.logManualKeys(spec);
     // The line pluto writes to its log when a child SA comes up (the seed's libreswan.log).
     this.log.info({ conn: c.name, serial, spi_out: spiHex(c.spiOut), spi_in: spiHex(c.spiIn) },
       `"${c.name}" #${serial}: IPsec SA established ${c.mode} mode {ESP/NAT=>${spiHex(c.spiOut)} <${spiHex(c.spiIn)} xfrm=${proposal}-NONE NATOA=none NATD=none DPD=passive}`);
@@ -216,47 +168,41 @@ export class Ipsecd {
     }
   }
 
-  /** Plugs an IKE engine in: it gets the host services, the daemon hands it every IKE datagram. */
-  attachIke(make: (host: IkeHost) => IkeSink): void {
-    const host: IkeHost = {
-      sendIke: (message, localPort, to) => this.udp?.sendIke(message, localPort, to),
-      installChild: (spec) => this.dp!.installChild(spec),
-      removeSa: (spiIn) => this.dp!.removeSa(spiIn),
-      retireSa: (spiIn) => this.dp!.retireOutbound(spiIn),
-      removeChild: (name) => this.dp!.removeChild(name),
-      logEspKeys: (row) => this.keylog?.addEsp(row),
-      logIkeKeys: (row) => this.keylog?.addIke(row),
-      logger: this.log,
-      now: this.now,
-    };
-    this.ikeSink = make(host);
-  }
-
-  private onEspEvent(e: EspEvent): void {
-    if (this.ikeSink?.onEspEvent && !this.opts.config.connections.some((c) => c.name === e.child)) {
-      this.ikeSink.onEspEvent(e);
-      return;
+  private onStackEvent(e: IpsecStackEvent): void {
+    switch (e.type) {
+      case 'manual-sa-expiry': {
+        // Manual SAs are never rekeyed: a soft expiry is a warning, a hard one stops the traffic.
+        const ev: EspEvent = e.event;
+        const fields = { conn: ev.child, spi_in: spiHex(ev.spiIn), reason: ev.reason };
+        if (ev.type === 'soft-expired') this.log.warn(fields, 'SA reached its soft lifetime; manual keys are not rekeyed');
+        else this.log.error(fields, 'SA reached its hard lifetime and no longer carries traffic; install new manual keys');
+        break;
+      }
+      case 'outbound-without-sa':
+        this.ike?.onOutboundWithoutSa();
+        break;
+      case 'ike-log':
+        this.log.info(e.line);
+        break;
+      case 'ike-down':
+        this.log.info({ conn: e.name, serial: e.serial, reason: e.reason }, 'IKE SA down');
+        break;
+      default:
+        break;
     }
-    // Manual SAs are never rekeyed: a soft expiry is a warning, a hard one stops the traffic.
-    const fields = { conn: e.child, spi_in: spiHex(e.spiIn), reason: e.reason };
-    if (e.type === 'soft-expired') this.log.warn(fields, 'SA reached its soft lifetime; manual keys are not rekeyed');
-    else this.log.error(fields, 'SA reached its hard lifetime and no longer carries traffic; install new manual keys');
-  }
-
-  private onIke(msg: Buffer, from: Peer, localPort: number): void {
-    this.ikeDatagrams++;
-    if (this.ikeSink) this.ikeSink.onIkeMessage(msg, from, localPort);
-    else this.log.debug({ from, localPort, length: msg.length }, 'IKE datagram dropped: no IKE connection configured');
   }
 
   status(): StatusJson {
-    const dpStatus = this.dp!.status();
+    const stack = this.stack!;
+    const dpStatus = stack.esp.status();
+    const c = stack.counters();
     return buildStatus(this.opts.config.connections, dpStatus,
-      { keepalives: this.udp?.keepalives ?? 0, ike_datagrams: this.ikeDatagrams, malformed: this.udp?.malformed ?? 0 },
+      { keepalives: c.keepalives, ike_datagrams: c.ike_datagrams, malformed: c.malformed },
       { name: this.tun?.name ?? this.opts.config.tun.name, write_errors: this.tunWriteErrors },
       Math.floor((this.now() - this.startedAt) / 1000),
-      this.udp ? [`${this.listenDev} UDP ${this.udp.address}:4500`, `${this.listenDev} UDP ${this.udp.address}:500`] : [],
-      this.ike?.status(dpStatus) ?? [], this.ike?.counters());
+      [`${this.listenDev} UDP ${stack.address}:4500`, `${this.listenDev} UDP ${stack.address}:500`],
+      this.ike ? ikeSasJson(this.opts.config.ike, stack.engine.status(), dpStatus) : [],
+      this.ike ? { ...stack.engine.counters } : undefined);
   }
 
   private handleControl(req: ControlRequest): ControlResponse {
@@ -271,11 +217,9 @@ export class Ipsecd {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    if (this.ticker) clearInterval(this.ticker);
-    await this.ike?.stop();
+    await this.stack?.stop();
     await this.control?.close();
     for (const err of this.routes.remove()) this.log.warn(err);
-    this.udp?.close();
     this.tun?.close();
     // After a failed start the error itself is the message; "stopped" would only confuse.
     if (this.running) this.log.info('ipsecd stopped');

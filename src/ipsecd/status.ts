@@ -1,73 +1,11 @@
 import type { DataPathStatus } from '../esp/status.js';
-import type { DropCounts, OutboundDropCounts } from '../esp/counters.js';
+import { newDropCounts } from '../esp/counters.js';
+import type { IkeStatus } from '../ike/status.js';
+import type { ChildSaJson, IkeSaJson, StatusJson } from '../host/status.js';
 import type { ManualConnection } from './config.js';
+import type { IkeConnection } from './ike-config.js';
 
-/**
- * `ipsec status` in the CONTRACTS.md shape. A manual connection has no IKE SA; it is shown as an
- * "ike_sas" entry with state MANUAL and null IKE fields, so tools read one shape whatever keyed
- * the SAs. SPIs are "0x" + 8 hex digits, as in the config file.
- */
-
-export interface ChildSaJson {
-  name: string;
-  state: string;
-  mode: 'tunnel' | 'transport';
-  spi_in: string;
-  spi_out: string;
-  proposal: string;
-  local_ts: string[];
-  remote_ts: string[];
-  bytes_in: number;
-  bytes_out: number;
-  packets_in: number;
-  packets_out: number;
-  rekey_in_s: number | null;
-  /** Extensions: libreswan's serial (#N), and this SA's inbound refusals by cause. */
-  serial: number;
-  drops: DropCounts;
-}
-
-export interface IkeSaJson {
-  name: string;
-  state: string;
-  local: string;
-  remote: string;
-  local_id: string | null;
-  remote_id: string | null;
-  spi_i: string | null;
-  spi_r: string | null;
-  proposal: string | null;
-  established_s: number | null;
-  rekey_in_s: number | null;
-  children: ChildSaJson[];
-  /** Extensions for IKE SAs: libreswan's serial and state name, and the IKE ports. */
-  serial?: number;
-  libreswan_state?: string;
-  local_port?: number;
-  remote_port?: number;
-}
-
-export interface StatusJson {
-  ike_sas: IkeSaJson[];
-  drops: DropCounts;
-  /** Extensions: packets from the TUN not sent, by cause; UDP 4500 keepalives, IKE datagrams and junk seen; TUN write failures. */
-  outbound_drops: OutboundDropCounts;
-  /** send_drops: datagrams the 4500 socket's full send buffer refused (agents report it). */
-  udp: { keepalives: number; ike_datagrams: number; malformed: number; send_drops?: number };
-  tun: { name: string; write_errors: number };
-  /** UDP sockets the daemon listens on, "<device> UDP <address>:<port>" as pluto lists them. */
-  listen: string[];
-  /** Extension: the IKE engine's counters (datagrams refused by cause, retransmits). */
-  ike?: Record<string, number>;
-  /** Extension (agents): what became of ESP refused as unknown_spi, by outcome (see src/agent/unknown-spi.ts). */
-  unknown_spi?: Record<string, number>;
-}
-
-/** libreswan's proposal words: aes256gcm16 → AES_GCM_16_256. */
-export function xfrmName(proposal: string): string {
-  const m = /^aes(128|192|256)gcm16$/.exec(proposal);
-  return m ? `AES_GCM_16_${m[1]}` : proposal.toUpperCase();
-}
+/** ipsecd's `ipsec status`: manual connections (state MANUAL), then the IKE SAs. */
 
 export function buildStatus(
   conns: readonly ManualConnection[],
@@ -109,44 +47,40 @@ export function buildStatus(
   return { ike_sas: [...ike_sas, ...ikeSas], drops, outbound_drops: dp.outbound_drops, udp, tun, listen, ...(ikeCounters ? { ike: ikeCounters } : {}) };
 }
 
-/** libreswan's byte counts: 0B, 950B, 8KB, 13MB, 2193MB (powers of 1000, truncated). */
-export function humanBytes(n: number): string {
-  if (n < 1000) return `${n}B`;
-  if (n < 1_000_000) return `${Math.floor(n / 1000)}KB`;
-  return `${Math.floor(n / 1_000_000)}MB`;
+const IKE_STATE: Record<string, string> = {
+  'init-sent': 'CONNECTING', 'half-open': 'CONNECTING', 'auth-sent': 'CONNECTING',
+  established: 'ESTABLISHED', rekeyed: 'REKEYED', deleting: 'DELETING', dead: 'DESTROYING',
+};
+
+/** The IKE engine's SAs with the data path's traffic counters, in the CONTRACTS.md shape. */
+export function ikeSasJson(conns: readonly IkeConnection[], ike: IkeStatus, dp: DataPathStatus): IkeSaJson[] {
+  return ike.ike_sas.filter((s) => s.state !== 'dead').map((s): IkeSaJson => {
+    const route = conns.find((c) => c.name === s.name);
+    const children = s.children.map((ch): ChildSaJson => {
+      // Both sides print SPIs as 8 hex digits: joined on that text, never parsed back.
+      const dpSa = dp.children.find((c) => c.name === `${s.name}/${ch.name}`)?.sas.find((x) => x.spi_in === `0x${ch.spi_in}`);
+      const r = route?.children.find((c) => c.child === ch.name);
+      return {
+        name: ch.name, state: ch.state.toUpperCase().replace(/-/g, '_'), mode: ch.mode,
+        spi_in: `0x${ch.spi_in}`, spi_out: `0x${ch.spi_out}`, proposal: ch.proposal,
+        local_ts: ch.local_ts.length ? ch.local_ts : r?.localTsText ?? [], remote_ts: ch.remote_ts.length ? ch.remote_ts : r?.remoteTsText ?? [],
+        bytes_in: dpSa?.bytes_in ?? 0, bytes_out: dpSa?.bytes_out ?? 0, packets_in: dpSa?.packets_in ?? 0, packets_out: dpSa?.packets_out ?? 0,
+        rekey_in_s: ch.rekey_in_s, serial: ch.serial,
+        drops: dpSa?.drops ?? newDropCounts(),
+      };
+    });
+    const [local, localPort] = splitEndpoint(s.local);
+    const [remote, remotePort] = splitEndpoint(s.remote);
+    return {
+      name: s.name, state: IKE_STATE[s.state] ?? s.state.toUpperCase(), local, remote,
+      local_id: s.local_id, remote_id: s.remote_id, spi_i: s.spi_i, spi_r: s.spi_r, proposal: s.proposal,
+      established_s: s.established_s, rekey_in_s: s.rekey_in_s, children,
+      serial: s.serial, libreswan_state: s.libreswan_state, local_port: localPort, remote_port: remotePort,
+    };
+  });
 }
 
-function bareSpi(s: string): string {
-  return Number.parseInt(s, 16).toString(16);
-}
-
-/** The seed's `ipsec status` lines: a state line and a traffic line per child SA. */
-export function formatStatusText(st: StatusJson): string {
-  // pluto opens with its kernel interface and the sockets it listens on.
-  const lines: string[] = [`000 using kernel interface: userspace ESP (TUN ${st.tun.name})`, '000'];
-  for (const l of st.listen) lines.push(`000 interface ${l}`);
-  if (st.listen.length) lines.push('000');
-  for (const ike of st.ike_sas) {
-    if (ike.state !== 'MANUAL') {
-      // pluto's IKE SA line: `#N: "conn":500 STATE_V2_ESTABLISHED_IKE_SA (established IKE SA); EVENT_SA_REKEY in …s; newest ISAKMP;`
-      const rekey = ike.rekey_in_s !== null ? `EVENT_SA_REKEY in ${ike.rekey_in_s}s; ` : '';
-      lines.push(`000 #${ike.serial ?? 0}: "${ike.name}":${ike.local_port ?? 500} ${ike.libreswan_state ?? ike.state} (${ike.state === 'ESTABLISHED' ? 'established IKE SA' : ike.state.toLowerCase()}); ${rekey}newest ISAKMP; idle;`);
-    }
-    for (const ch of ike.children) {
-      const label = ike.name === ch.name ? `"${ike.name}"` : `"${ike.name}/${ch.name}"`;
-      const state = ike.state === 'MANUAL'
-        ? `STATE_MANUAL_SA (static keys installed, ${ch.mode} mode); ${ch.state === 'INSTALLED' ? 'newest IPSEC; eroute owner; ' : ''}${xfrmName2(ch.proposal)}; idle;`
-        : `STATE_V2_ESTABLISHED_CHILD_SA (IPsec SA established); ${ch.rekey_in_s !== null ? `EVENT_SA_REKEY in ${ch.rekey_in_s}s; ` : ''}newest IPSEC; eroute owner; isakmp#${ike.serial ?? 0}; idle;`;
-      lines.push(`000 #${ch.serial}: ${label}:4500 ${state}`);
-      lines.push(`000 #${ch.serial}: ${label} esp.${bareSpi(ch.spi_out)}@${ike.remote} esp.${bareSpi(ch.spi_in)}@${ike.local} Traffic: ESPin=${humanBytes(ch.bytes_in)} ESPout=${humanBytes(ch.bytes_out)}! ESPmax=0B`);
-    }
-  }
-  const d = st.drops;
-  lines.push('000');
-  lines.push(`000 drops: auth_failed=${d.auth_failed} replay=${d.replay} unknown_spi=${d.unknown_spi} malformed=${d.malformed} policy=${d.policy} lifetime=${d.lifetime}`);
-  return lines.join('\n') + '\n';
-}
-
-function xfrmName2(proposal: string): string {
-  return `xfrm=${proposal.includes('_') ? proposal : xfrmName(proposal)}-NONE`;
+function splitEndpoint(s: string): [string, number] {
+  const i = s.lastIndexOf(':');
+  return [s.slice(0, i), Number(s.slice(i + 1))];
 }

@@ -12,7 +12,7 @@ import { FsStore, storeDir, nodeDir, NETWORK_KEY } from '../../src/store/index.j
 import { registerNode } from '../../src/pki/enroll.js';
 import { loadOrCreateIdentity } from '../../src/pki/node-identity.js';
 import type { AgentState, StatusJson } from '../../src/agent/index.js';
-import { controlRequest } from '../../src/ipsecd/control-client.js';
+import { controlRequest } from '../../src/host/control-client.js';
 
 // The product on netns nodes as a user starts it: the operator and one `overlay-ipsec agent` per
 // node namespace. Shared by the agent tests (agent-cluster) and the fault and rekey-without-loss

@@ -4,8 +4,8 @@ import { waitFor } from '../helpers/netns.js';
 import { StrongSwan, type SwanConnection, type SwanIkeSa } from '../helpers/strongswan.js';
 import { TestPki, type CertFiles } from '../helpers/certs.js';
 import { A, B, IpsecdLab, type Daemon } from '../netns/ipsecd-lab.js';
-import type { StatusJson } from '../../src/ipsecd/status.js';
-import { controlRequest } from '../../src/ipsecd/control-client.js';
+import type { StatusJson } from '../../src/host/status.js';
+import { controlRequest } from '../../src/host/control-client.js';
 
 /**
  * Our daemon (the built CLI) in namespace a, strongSwan 5.9.8 (kernel-libipsec) in namespace b,

@@ -10,7 +10,7 @@ import { buildNode, listNamespaces } from '../../src/cluster/topology-netns.js';
 import { FsStore, storeDir, nodeDir } from '../../src/store/index.js';
 import { tunnelName } from '../../src/overlay/tunnel-name.js';
 import type { TunnelShow, StatusJson, AgentState } from '../../src/agent/index.js';
-import { controlRequest } from '../../src/ipsecd/control-client.js';
+import { controlRequest } from '../../src/host/control-client.js';
 import { SeqStream } from '../helpers/seq-stream.js';
 import {
   IPSEC_CONFIGS, NODE, agentState, classify, cli, clusterDiagnostics, inNs, killHard, startAgent, startCapture, startCluster,

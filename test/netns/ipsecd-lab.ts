@@ -5,8 +5,8 @@ import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { NetnsLab, waitFor } from '../helpers/netns.js';
 import { cliPath } from '../helpers/paths.js';
-import { controlRequest } from '../../src/ipsecd/control-client.js';
-import type { StatusJson } from '../../src/ipsecd/status.js';
+import { controlRequest } from '../../src/host/control-client.js';
+import type { StatusJson } from '../../src/host/status.js';
 
 /**
  * Two hosts for ipsecd tests: namespaces <prefix>-a and <prefix>-b joined by a veth

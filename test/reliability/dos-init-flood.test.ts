@@ -18,7 +18,7 @@ import { ExchangeType, PayloadType } from '../../src/ike/constants.js';
 import { encodePlain } from '../../src/ike/message/message.js';
 import { buildOffer, parseProposals } from '../../src/ike/proposals.js';
 import { DEFAULT_TIMERS } from '../../src/ike/context.js';
-import type { StatusJson } from '../../src/ipsecd/status.js';
+import type { StatusJson } from '../../src/host/status.js';
 
 const C = { underlay: '198.19.0.2', aSide: '198.19.0.1', pod: '10.3.0.1', podNet: '10.3.0.0/24' } as const;
 const PORTS = 250;

@@ -2,7 +2,7 @@
 // one-line reason a bad one is refused with.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseRequest } from '../../src/ipsecd/control-server.js';
+import { parseRequest } from '../../src/ipsecd/control.js';
 import { parseAgentRequest } from '../../src/agent/control.js';
 
 test('ipsecd requests: status and the connection commands', () => {

@@ -276,6 +276,37 @@ test('DPD: a live peer keeps the SA up', () => {
   assert.ok(sim.delivered.length > 8);
 });
 
+test('DPD: inbound ESP, asked of the data path when a check is due, keeps a silent IKE peer alive', () => {
+  const sim = new Sim();
+  // The data path's answer: ESP arrived on the child until `espUntil`, then stopped.
+  let espUntil = 0;
+  const asked: number[] = [];
+  const lastInbound = (spiIn: number): number | undefined => {
+    asked.push(spiIn);
+    return Math.min(sim.now, espUntil);
+  };
+  const a = sim.add('a', A, [conn('site', A, B, { dpdDelayMs: 10_000 })], pskAuth('secret', 'a.example', 'b.example'), { lastInbound });
+  sim.add('b', B, [conn('site', B, A, {}, { localTs: ['10.2.0.0/24'], remoteTs: ['10.1.0.0/24'] })], pskAuth('secret', 'b.example', 'a.example'));
+  a.engine.initiate('site');
+  sim.advance(1000);
+  const spiIn = a.liveChildren()[0]!.spiIn;
+  const t0 = sim.now;
+  espUntil = t0 + 60_000;
+  sim.drop = (p) => p.from.address === B;
+  sim.advance(60_000);
+  // Nothing else is due in that minute: anything A sends is a liveness check.
+  assert.equal(sim.delivered.filter((p) => p.from.address === A && p.at > t0).length, 0, 'no probe while ESP arrives');
+  assert.ok(asked.length > 0 && asked.every((s) => s === spiIn), 'asked about its child, when a check was due');
+  assert.ok(asked.length <= 7, `asked ${asked.length} times in 60 s: once per dpd_delay, not per tick`);
+  sim.advance(300_000);
+  const down = a.ikeDowns();
+  assert.equal(down.length, 1);
+  assert.match(down[0]!.reason, /DPD/);
+  // Silent from t0 + 60 s: 10 s idle, then ≈ 165 s of retransmissions.
+  const deadAfter = a.timeOf(down[0]!)! - espUntil;
+  assert.ok(deadAfter > 170_000 && deadAfter < 180_000, `declared dead ${deadAfter} ms after the last ESP`);
+});
+
 test('DELETE: terminating the IKE SA removes children and SAs on both sides', () => {
   const { sim, a, b } = established();
   a.engine.terminate('site');

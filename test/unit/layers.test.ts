@@ -16,12 +16,16 @@ const LEVEL: Record<string, number> = {
   overlay: 2,
   store: 2,
   config: 2,
-  operator: 3,
-  agent: 3,
-  ipsecd: 3,
-  cluster: 4,
-  cli: 5,
+  host: 3,
+  operator: 4,
+  agent: 4,
+  ipsecd: 4,
+  cluster: 5,
+  cli: 6,
 };
+
+/** The daemons: one level, and none imports another (what two of them share lives in host/). */
+const DAEMONS = new Set(['operator', 'agent', 'ipsecd']);
 
 function sources(dir: string): string[] {
   const out: string[] = [];
@@ -33,7 +37,7 @@ function sources(dir: string): string[] {
   return out;
 }
 
-test('every source directory has a layer, and imports point down only', () => {
+test('every source directory has a layer, imports point down only, and daemons never import each other', () => {
   const src = path.join(repoRoot, 'src');
   const violations: string[] = [];
   for (const file of sources(src)) {
@@ -49,6 +53,8 @@ test('every source directory has a layer, and imports point down only', () => {
       if (!(target in LEVEL)) continue;
       if (LEVEL[target]! > LEVEL[from]!) {
         violations.push(`${path.relative(repoRoot, file)} (${from}) imports ${m[1]} (${target}, a higher layer)`);
+      } else if (DAEMONS.has(from) && DAEMONS.has(target) && from !== target) {
+        violations.push(`${path.relative(repoRoot, file)} (${from}) imports ${m[1]} (${target}, a sibling daemon)`);
       }
     }
   }

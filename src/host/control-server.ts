@@ -2,9 +2,9 @@ import net from 'node:net';
 import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../util/errors.js';
-import { MAX_REQUEST_BYTES, isConnCommand, parseConnCommand, parseRequestLine, type ControlRequest, type ControlResponse } from './control-protocol.js';
+import { MAX_REQUEST_BYTES, type ControlResponse } from './control-protocol.js';
 
-export type ControlHandler<Req = ControlRequest> = (req: Req) => ControlResponse | Promise<ControlResponse>;
+export type ControlHandler<Req> = (req: Req) => ControlResponse | Promise<ControlResponse>;
 
 /** Turns one request line into a request, or a message saying what is wrong with it. */
 export type RequestParser<Req> = (line: string) => Req | string;
@@ -18,26 +18,18 @@ function socketAlive(p: string): Promise<boolean> {
   });
 }
 
-export function parseRequest(line: string): ControlRequest | string {
-  const r = parseRequestLine(line);
-  if (typeof r === 'string') return r;
-  if (r.cmd === 'status') return { cmd: 'status' };
-  if (isConnCommand(r.cmd)) return parseConnCommand(r.cmd, r.body);
-  return `unknown command "${r.cmd}" (status, initiate, rekey, terminate)`;
-}
-
 /**
  * Serves newline-delimited JSON requests on a unix socket readable by root only (mode 0600).
- * ipsecd's requests by default; another daemon (the node agent) passes its own parser.
+ * Each daemon (ipsecd, the node agent) passes the parser of its own requests.
  */
-export class ControlServer<Req = ControlRequest> {
+export class ControlServer<Req> {
   private server: net.Server | undefined;
   private readonly clients = new Set<net.Socket>();
 
   constructor(
     readonly socketPath: string,
     private readonly handler: ControlHandler<Req>,
-    private readonly parse: RequestParser<Req> = parseRequest as unknown as RequestParser<Req>,
+    private readonly parse: RequestParser<Req>,
   ) {}
 
   async listen(): Promise<void> {

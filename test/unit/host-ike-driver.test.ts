@@ -1,28 +1,35 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { IkeEngine } from '../../src/ike/engine.js';
-import { IkeDriver, type EspInstallSpec, type IkeHostLike } from '../../src/ike/host-driver.js';
+import { IkeDriver, type EspInstallSpec, type IkeHost } from '../../src/host/ike-driver.js';
 import type { Endpoint } from '../../src/ike/events.js';
 import { conn, pskAuth, seededRandom } from './ike-sim.js';
 
-/** Two drivers wired through fake daemon hosts (marker stripped on 4500, as the daemon's UDP layer does). */
-test('IkeDriver: host sends without the non-ESP marker, children installed and removed, key-log rows', async () => {
+/** Two drivers wired through fake hosts (marker stripped on 4500, as the stack's UDP endpoint does). */
+test('IkeDriver: host sends without the non-ESP marker, children installed and removed, IKE SAs up and down', async () => {
   const A = '192.0.2.1';
   const B = '192.0.2.2';
-  type Rec = { installs: EspInstallSpec[]; removed: number[]; ikeRows: unknown[]; espRows: unknown[]; sent: Array<{ len: number; port: number; marker: boolean }> };
-  const rec = (): Rec => ({ installs: [], removed: [], ikeRows: [], espRows: [], sent: [] });
+  type Rec = { installs: EspInstallSpec[]; replaces: (number | undefined)[]; removed: number[]; ikeUp: string[]; ikeDown: string[]; sent: Array<{ len: number; port: number; marker: boolean }> };
+  const rec = (): Rec => ({ installs: [], replaces: [], removed: [], ikeUp: [], ikeDown: [], sent: [] });
   const ra = rec();
   const rb = rec();
   const drivers: Record<string, IkeDriver> = {};
-  const host = (me: string, r: Rec): IkeHostLike => ({
+  const host = (me: string, r: Rec): IkeHost => ({
     sendIke(message: Buffer, localPort: number, to: Endpoint) {
       r.sent.push({ len: message.length, port: localPort, marker: message.subarray(0, 4).equals(Buffer.alloc(4)) });
       setImmediate(() => drivers[to.address]!.onIkeMessage(message, { address: me, port: localPort }, to.port));
     },
-    installChild: (s) => r.installs.push(s),
+    installChild: (s) => {
+      r.installs.push(s);
+      r.replaces.push(s.replacesSpiIn);
+    },
     removeSa: (spi) => r.removed.push(spi),
-    logEspKeys: (row) => r.espRows.push(row),
-    logIkeKeys: (row) => r.ikeRows.push(row),
+    retireSa: () => {},
+    ikeUp: (e) => r.ikeUp.push(e.name),
+    ikeDown: (e) => r.ikeDown.push(e.name),
+    ikeState: () => {},
+    log: () => {},
+    now: Date.now,
   });
   const ea = new IkeEngine({ now: Date.now, random: seededRandom('da'), connections: [conn('site', A, B)], auth: pskAuth('s', 'a.example', 'b.example') });
   const eb = new IkeEngine({ now: Date.now, random: seededRandom('db'), connections: [conn('site', B, A, {}, { localTs: ['10.2.0.0/24'], remoteTs: ['10.1.0.0/24'] })], auth: pskAuth('s', 'b.example', 'a.example') });
@@ -37,13 +44,16 @@ test('IkeDriver: host sends without the non-ESP marker, children installed and r
   assert.equal(ra.installs[0]!.remotePort, 4500);
   assert.ok(ra.sent.some((s) => s.port === 4500), 'floated to 4500');
   assert.ok(ra.sent.filter((s) => s.port === 4500).every((s) => !s.marker), 'the host adds the marker, not the driver');
-  assert.equal(ra.ikeRows.length, 1);
-  assert.equal(ra.espRows.length, 2);
+  assert.deepEqual(ra.ikeUp, ['site']);
+  assert.deepEqual(ra.replaces, [undefined], 'a first child replaces nothing');
   ea.terminate('site');
   drivers[A].pump();
   for (let i = 0; i < 100 && rb.removed.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
   assert.deepEqual(ra.removed, [ra.installs[0]!.spiIn]);
   assert.deepEqual(rb.removed, [rb.installs[0]!.spiIn]);
+  for (let i = 0; i < 100 && rb.ikeDown.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.deepEqual(ra.ikeDown, ['site'], 'ike-down reaches the host');
+  assert.deepEqual(rb.ikeDown, ['site']);
   drivers[A].stop();
   drivers[B].stop();
 });

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatStatusText, humanBytes, xfrmName, type StatusJson } from '../../src/ipsecd/status.js';
-import { formatEspSa, formatIkev2Table } from '../../src/ipsecd/keylog.js';
+import { formatStatusText, humanBytes, xfrmName, type StatusJson } from '../../src/host/status.js';
+import { formatEspSa, formatIkev2Table } from '../../src/host/keylog.js';
 
 const zero = { auth_failed: 0, replay: 0, unknown_spi: 0, malformed: 0, policy: 0, lifetime: 0 };
 

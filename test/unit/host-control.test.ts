@@ -5,8 +5,9 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, statSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ControlServer } from '../../src/ipsecd/control-server.js';
-import { controlRequest } from '../../src/ipsecd/control-client.js';
+import { ControlServer } from '../../src/host/control-server.js';
+import { parseRequest } from '../../src/ipsecd/control.js';
+import { controlRequest } from '../../src/host/control-client.js';
 import { OperationFailed, UsageError } from '../../src/util/errors.js';
 
 function rawExchange(sock: string, text: string): Promise<string> {
@@ -23,7 +24,7 @@ test('control socket: mode 0600, newline-delimited JSON, bad requests answered, 
   const dir = mkdtempSync(path.join(tmpdir(), 'oit-ctl-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const sock = path.join(dir, 'd.sock');
-  const srv = new ControlServer(sock, (req) => (req.cmd === 'status' ? { ok: true, status: { hello: 1 } } : { ok: false, error: 'nope' }));
+  const srv = new ControlServer(sock, (req) => (req.cmd === 'status' ? { ok: true, status: { hello: 1 } } : { ok: false, error: 'nope' }), parseRequest);
   await srv.listen();
   try {
     assert.equal(statSync(sock).mode & 0o777, 0o600);
@@ -36,7 +37,7 @@ test('control socket: mode 0600, newline-delimited JSON, bad requests answered, 
       { ok: true, status: { hello: 1 } },
     ]);
     // A second daemon on the same socket is refused; the first keeps serving.
-    await assert.rejects(new ControlServer(sock, () => ({ ok: true })).listen(), UsageError);
+    await assert.rejects(new ControlServer(sock, () => ({ ok: true }), parseRequest).listen(), UsageError);
   } finally {
     await srv.close();
   }
@@ -52,7 +53,7 @@ test('a stale socket left by a dead daemon is replaced', async (t) => {
   const r = spawnSync('python3', ['-c', 'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])', sock]);
   assert.equal(r.status, 0, String(r.stderr));
   assert.ok(statSync(sock).isSocket());
-  const srv = new ControlServer(sock, () => ({ ok: true, n: 2 }));
+  const srv = new ControlServer(sock, () => ({ ok: true, n: 2 }), parseRequest);
   await srv.listen();
   assert.deepEqual(await controlRequest(sock, { cmd: 'status' }), { ok: true, n: 2 });
   await srv.close();

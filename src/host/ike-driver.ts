@@ -1,0 +1,122 @@
+import type { IkeEngine } from '../ike/engine.js';
+import type { ChildSpec, Endpoint, IkeOutput } from '../ike/events.js';
+
+/** What src/esp's data path installs for a negotiated child (src/esp/child.ts ChildSpec). */
+export type EspInstallSpec = Pick<ChildSpec, 'name' | 'mode' | 'local' | 'remote' | 'remotePort' | 'localTs' | 'remoteTs' | 'spiIn' | 'spiOut' | 'keyIn' | 'keyOut' | 'proposal' | 'softLifetime' | 'hardLifetime' | 'deferOutbound' | 'replacesSpiIn'> & { replayWindow?: number };
+
+export type IkeUp = Extract<IkeOutput, { kind: 'ike-up' }>;
+export type IkeDown = Extract<IkeOutput, { kind: 'ike-down' }>;
+export type IkeStateChange = Extract<IkeOutput, { kind: 'ike-state' }>;
+
+/**
+ * What the driver needs from whoever owns the sockets and the ESP data path (IpsecStack, or a
+ * test's fake): the one host interface of the IKE engine.
+ */
+export interface IkeHost {
+  /** Sends an IKE message from local port 500 or 4500; the host adds the non-ESP marker on 4500. */
+  sendIke(message: Buffer, localPort: number, to: Endpoint): void;
+  /** A negotiated child SA pair; `spec.replacesSpiIn` names the pair it rekeys, if it does. */
+  installChild(spec: EspInstallSpec): void;
+  removeSa(spiIn: number, name: string, reason: string): void;
+  /** Outbound traffic leaves this SA pair (a DELETE for it is about to go out). */
+  retireSa(spiIn: number): void;
+  ikeUp(e: IkeUp): void;
+  ikeDown(e: IkeDown): void;
+  /** An IKE SA moved from one state to another, with why. */
+  ikeState(e: IkeStateChange): void;
+  /** An IKE log line (libreswan style, `"conn" #N: text`). */
+  log(line: string): void;
+  /** The clock the engine was built with (ms). */
+  now(): number;
+}
+
+const MARKER = Buffer.alloc(4);
+
+/** The data path's install spec of a negotiated child (the engine's spec without its IKE-only fields). */
+function installSpec(s: ChildSpec): EspInstallSpec {
+  const spec: EspInstallSpec = { name: s.name, mode: s.mode, local: s.local, remote: s.remote, remotePort: s.remotePort, localTs: s.localTs, remoteTs: s.remoteTs, spiIn: s.spiIn, spiOut: s.spiOut, keyIn: s.keyIn, keyOut: s.keyOut, proposal: s.proposal };
+  if (s.softLifetime) spec.softLifetime = s.softLifetime;
+  if (s.hardLifetime) spec.hardLifetime = s.hardLifetime;
+  if (s.deferOutbound) spec.deferOutbound = true;
+  if (s.replacesSpiIn !== undefined) spec.replacesSpiIn = s.replacesSpiIn;
+  return spec;
+}
+
+/**
+ * The thin I/O driver of the sans-I/O IkeEngine: feeds datagrams and timers in, turns the
+ * engine's outputs into host calls. The engine sees IKE on 4500 with its non-ESP marker, the
+ * host without it (the UDP endpoint strips and adds it at the socket).
+ */
+export class IkeDriver {
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  /**
+   * `localAddress`: our address when the host does not say which one a datagram arrived on
+   * (the daemon's one local address).
+   */
+  constructor(readonly engine: IkeEngine, private readonly host: IkeHost, private readonly localAddress: string, private readonly natTPort = 4500) {}
+
+  /** A datagram from the host; on 4500 the host has removed the non-ESP marker. */
+  onIkeMessage(message: Buffer, from: Endpoint, localPort: number): void {
+    const bytes = localPort === this.natTPort || from.port === this.natTPort ? Buffer.concat([MARKER, message]) : message;
+    this.engine.receive(bytes, from, { address: this.localAddress, port: localPort });
+    this.pump();
+  }
+
+  /** Runs after any API call on the engine (initiate, rekey, terminate) to flush its outputs. */
+  pump(): void {
+    if (this.stopped) return;
+    const host = this.host;
+    for (const o of this.engine.poll()) {
+      switch (o.kind) {
+        case 'send': {
+          const marked = o.from.port === this.natTPort || o.to.port === this.natTPort;
+          host.sendIke(marked ? o.bytes.subarray(4) : o.bytes, o.from.port, o.to);
+          break;
+        }
+        case 'child-up':
+          host.installChild(installSpec(o.spec));
+          break;
+        case 'child-down':
+          host.removeSa(o.spiIn, o.name, o.reason);
+          break;
+        case 'child-retiring':
+          host.retireSa(o.spiIn);
+          break;
+        case 'ike-up':
+          host.ikeUp(o);
+          break;
+        case 'ike-down':
+          host.ikeDown(o);
+          break;
+        case 'ike-state':
+          host.ikeState(o);
+          break;
+        case 'log':
+          host.log(o.line);
+          break;
+      }
+    }
+    this.arm();
+  }
+
+  private arm(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const d = this.engine.nextDeadline();
+    if (d === undefined || this.stopped) return;
+    // Timers are coarse on purpose: the engine's deadlines are seconds apart.
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.engine.onTimeout();
+      this.pump();
+    }, Math.max(0, Math.min(d - this.host.now(), 2 ** 31 - 1)));
+    this.timer.unref?.();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+  }
+}
