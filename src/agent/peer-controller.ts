@@ -82,6 +82,11 @@ export class PeerConnections {
     }
   }
 
+  /** An IKE SA of `name` that had been up went down: set it up again now. */
+  ikeDown(name: string): void {
+    if (this.memory.has(name)) this.opts.queue.add(name);
+  }
+
   /**
    * ESP for an SPI we do not know from `address`. When it comes from a peer we hold no IKE SA
    * with, the peer still has SAs we lost (we restarted): its connection gets a sync that

@@ -1,0 +1,93 @@
+import path from 'node:path';
+import { replaceFile } from '../store/atomic-file.js';
+import { AGENT_STATE_FILE } from './control.js';
+import type { DesiredState } from './desired.js';
+import { tunnelsShow, type AgentSnapshot } from './status.js';
+
+export type AgentPhase = 'starting' | 'waiting-network' | 'enrolling' | 'waiting-subnet' | 'running' | 'stopping' | 'stopped';
+
+/** What `agent/state` answers and `<node dir>/agent.json` holds: the simple signal `up` waits on. */
+export interface AgentState {
+  node: string;
+  system_id: string | undefined;
+  pid: number;
+  phase: AgentPhase;
+  ipsec: string | undefined;
+  underlay: string | undefined;
+  subnet: string | undefined;
+  peers: number;
+  tunnels: number;
+  established: number;
+  /** All peers have tunnels, and with IPsec on, both children of each are installed. */
+  ready: boolean;
+  waiting: { node: string; reason: string }[];
+  socket: string;
+  updated_at: string;
+}
+
+export interface StateInput {
+  node: string;
+  systemId: string | undefined;
+  underlay: string | undefined;
+  phase: AgentPhase;
+  desired: DesiredState | undefined;
+  snapshot: AgentSnapshot | undefined;
+  socket: string;
+  now: number;
+}
+
+export function agentState(i: StateInput): AgentState {
+  const snap = i.snapshot;
+  const tunnels = snap ? tunnelsShow(snap) : [];
+  const d = i.desired;
+  const peers = d?.peers.length ?? 0;
+  const established = tunnels.filter((t) => t.established).length;
+  const ready = i.phase === 'running' && !!snap && tunnels.length === peers && (snap.ipsec ? established === peers : true);
+  return {
+    node: i.node,
+    system_id: i.systemId,
+    pid: process.pid,
+    phase: i.phase,
+    ipsec: d?.mode,
+    underlay: i.underlay,
+    subnet: d?.local?.subnet,
+    peers,
+    tunnels: tunnels.length,
+    established,
+    ready,
+    waiting: d?.waiting ?? [],
+    socket: i.socket,
+    updated_at: new Date(i.now).toISOString(),
+  };
+}
+
+/** `<node dir>/agent.json`, rewritten (atomically) when something other than the time changed. */
+export class StateFile {
+  private last = '';
+  private writes: Promise<void> = Promise.resolve();
+  private readonly file: string;
+
+  constructor(dir: string) {
+    this.file = path.join(dir, AGENT_STATE_FILE);
+  }
+
+  write(st: AgentState): void {
+    const key = JSON.stringify({ ...st, updated_at: '' });
+    if (key === this.last) return;
+    this.last = key;
+    // Writes go out in the order they were made: two in flight at once could otherwise finish in
+    // the other order and leave the older state in the file, with nothing left to correct it.
+    const text = JSON.stringify(st, null, 2) + '\n';
+    this.writes = this.writes.then(() => replaceFile(this.file, text, 0o644)).catch(() => undefined);
+  }
+
+  /** The next write goes out even if unchanged (the final one). */
+  reset(): void {
+    this.last = '';
+  }
+
+  /** Resolves once every write made so far is done. */
+  flushed(): Promise<void> {
+    return this.writes;
+  }
+}

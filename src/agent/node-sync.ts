@@ -1,0 +1,220 @@
+import type { Logger } from '../util/log.js';
+import type { IkeEngine } from '../ike/engine.js';
+import type { IpsecStack, IpsecStackEvent } from '../host/ipsec-stack.js';
+import { NETWORK_KEY } from '../store/documents.js';
+import type { Store } from '../store/store.js';
+import { ENCAP_OVERHEAD } from '../overlay/geneve-layout.js';
+import type { NodeOverlayConfig } from '../overlay/node-config.js';
+import type { TunPort } from '../overlay/node-overlay.js';
+import { tunnelName } from '../overlay/tunnel-name.js';
+import type { AgentAuth } from './auth.js';
+import type { ConnectionTimers } from './connections.js';
+import type { CredentialLoader, CredentialPaths } from './credentials.js';
+import { DataPlane } from './dataplane.js';
+import { desiredConnections } from './desired-connections.js';
+import { contentHash, desiredState, type AgentSelf, type DesiredState } from './desired.js';
+import { enginePort } from './engine-port.js';
+import type { ConnectionPort } from './executor.js';
+import type { PeerConnections } from './peer-controller.js';
+import type { AgentSnapshot } from './status.js';
+import { UnknownSpiTrigger } from './unknown-spi.js';
+
+/** ESP-in-UDP overhead on top of Geneve: UDP 8 + ESP header 8 + IV 8 + pad ≤ 3 + trailer 2 + ICV 16. */
+const ESP_UDP_OVERHEAD = 46;
+
+/** What the control socket's IKE commands need: the engine, and the step that sends what they produced. */
+export interface IkeCommands {
+  engine: IkeEngine;
+  pump(): void;
+}
+
+export interface NodeSyncOptions {
+  store: Store;
+  self: AgentSelf;
+  creds: CredentialLoader;
+  credPaths: CredentialPaths;
+  auth: AgentAuth;
+  peers: PeerConnections;
+  log: Logger;
+  now: () => number;
+  timers: ConnectionTimers;
+  underlayMtu: number;
+  tunName?: string;
+  openTun?: (name: string) => TunPort;
+  keylogDir?: string;
+  /** An IKE log line (for the libreswan log). */
+  onIkeLog: (line: string) => void;
+  /** A child SA was installed or an IKE SA went down: readiness may have changed. */
+  onStateChange: () => void;
+}
+
+/**
+ * The node's part of the agent's sync (the whole-node key of its work queue): reads the store's
+ * desired state, loads changed credentials, rebuilds the data plane when what it is made of
+ * changes, sets the overlay's peers, and hands the wanted IKE connections to the per-peer syncs.
+ */
+export class NodeSync {
+  private dataPlane: DataPlane | undefined;
+  desired: DesiredState | undefined;
+  /** Made with each data plane, so its counts add up to that data path's unknown_spi. */
+  unknownSpi: UnknownSpiTrigger | undefined;
+  readonly rekeys = new Map<string, number>();
+  private dataPlaneHash = '';
+  private peersHash = '';
+
+  constructor(private readonly o: NodeSyncOptions) {}
+
+  /** One pass; returns the phase it leaves the node in (undefined: as it was). */
+  async sync(stopped: () => boolean): Promise<'waiting-subnet' | 'running' | undefined> {
+    const o = this.o;
+    const [net, nodes, subnets] = await Promise.all([o.store.get('network', NETWORK_KEY), o.store.list('nodes'), o.store.list('subnets')]);
+    if (!net || stopped()) return undefined;
+    const d = desiredState(o.self, net.value, nodes.map((n) => n.value), subnets.map((s) => s.value));
+    this.desired = d;
+    if (!d.local) return 'waiting-subnet';
+    if (d.ipsec) {
+      const { reauthenticate } = await o.creds.reload(o.credPaths);
+      // Re-authenticate make-before-break (strongSwan's make_before_break): new IKE SAs with the
+      // new credentials come up next to the old ones, which carry traffic until then. Only the
+      // initiator of a pair does it; the peer's initiator does it for us when it sees our new serial.
+      if (reauthenticate && this.dataPlane?.stack) o.peers.credentialsChanged();
+    }
+    if (!(await this.ensureDataPlane(d))) return undefined;
+    const dp = this.dataPlane!;
+    const peersHash = contentHash(d.peers);
+    if (peersHash !== this.peersHash) {
+      dp.overlay.engine.setPeers(d.peers);
+      this.peersHash = peersHash;
+      o.log.info({ peers: d.peers.map((p) => `${p.node}=${p.underlay} ${p.subnet} ${tunnelName(p.systemId)}`), waiting: d.waiting }, 'overlay peers');
+    }
+    if (d.ipsec) {
+      const peerCerts = new Map(nodes.map((n) => [n.value.name, n.value.cert_serial]));
+      o.peers.setDesired(desiredConnections(o.self, d.peers, d.genevePort, o.timers, peerCerts));
+    }
+    return 'running';
+  }
+
+  /** The data plane: rebuilt only when what it is made of changes (first start, IPsec mode, subnet, MTU). Returns whether one runs. */
+  private async ensureDataPlane(d: DesiredState): Promise<boolean> {
+    const o = this.o;
+    const overlayCfg = this.overlayConfig(d);
+    const dpHash = contentHash({ local: overlayCfg.local, ipsec: d.ipsec, mtu: overlayCfg.mtu, underlayMtu: overlayCfg.underlayMtu, routes: overlayCfg.routes, port: overlayCfg.port });
+    if (dpHash === this.dataPlaneHash) return true;
+    if (this.dataPlane) {
+      o.log.info({ ipsec: d.mode }, 'data plane changes; rebuilding it');
+      o.peers.attach(undefined);
+      await this.dataPlane.stop();
+      this.dataPlane = undefined;
+      this.peersHash = '';
+    }
+    if (d.ipsec && !o.auth.hasCredentials) return false;
+    const unknownSpi = new UnknownSpiTrigger({ now: o.now });
+    // Counted from the first packet on, so its counts add up to the data path's unknown_spi.
+    o.peers.attach(undefined, unknownSpi);
+    const dp = await DataPlane.start({
+      overlay: overlayCfg,
+      ipsec: d.ipsec,
+      auth: o.auth,
+      now: o.now,
+      log: o.log,
+      onStackEvent: (e) => this.onStackEvent(e),
+      ...(o.openTun ? { openTun: o.openTun } : {}),
+      ...(o.keylogDir ? { keylogDir: o.keylogDir } : {}),
+      onUnknownSpi: (_spi, from) => o.peers.onUnknownSpi(from.address),
+    });
+    this.dataPlane = dp;
+    this.unknownSpi = unknownSpi;
+    this.dataPlaneHash = dpHash;
+    if (dp.stack) o.peers.attach(stackPort(dp.stack, o.auth), unknownSpi);
+    o.log.info({ tun: overlayCfg.tunName, subnet: d.local!.subnet, vni: d.local!.vni, ipsec: d.mode, mtu: overlayCfg.mtu, underlayMtu: overlayCfg.underlayMtu }, 'data plane up');
+    return true;
+  }
+
+  /**
+   * What the IPsec stack reports. Readiness follows child installs and IKE SAs going down at
+   * once; a child install may end a re-authentication, and an IKE SA that went down after being
+   * up is set up again: both ask for their peer's sync now. (A failed initiation of ours is
+   * retried at the usual pace, under the peer's back-off.)
+   */
+  private onStackEvent(e: IpsecStackEvent): void {
+    switch (e.type) {
+      case 'ike-log':
+        this.o.onIkeLog(e.line);
+        break;
+      case 'child-installed': {
+        const conn = e.spec.name.split('/')[0]!;
+        queueMicrotask(() => this.o.onStateChange());
+        this.o.peers.childInstalled(conn);
+        if (e.spec.replacesSpiIn !== undefined) this.rekeys.set(conn, (this.rekeys.get(conn) ?? 0) + 1);
+        break;
+      }
+      case 'ike-down':
+        queueMicrotask(() => this.o.onStateChange());
+        if (e.established) this.o.peers.ikeDown(e.name);
+        break;
+      default:
+        break;
+    }
+  }
+
+  private overlayConfig(d: DesiredState): NodeOverlayConfig {
+    const underlayMtu = this.o.underlayMtu - (d.ipsec ? ESP_UDP_OVERHEAD : 0);
+    return {
+      local: d.local!,
+      peers: [],
+      tunName: this.o.tunName ?? 'ovn-k8s-tun0',
+      mtu: Math.min(d.mtu, underlayMtu - ENCAP_OVERHEAD),
+      underlayMtu,
+      routes: d.clusterNetworks.map((dst) => ({ dst, src: d.gateway! })),
+      port: d.genevePort,
+      senders: 8,
+    };
+  }
+
+  /** What the status views are made of (undefined: no data plane yet). */
+  snapshot(): AgentSnapshot | undefined {
+    const dp = this.dataPlane;
+    if (!dp) return undefined;
+    const { self, credPaths: p } = this.o;
+    const stack = dp.stack;
+    const c = stack?.counters();
+    return {
+      node: self.node,
+      systemId: self.systemId,
+      underlay: self.underlay,
+      ipsec: !!stack,
+      overlay: dp.overlay.engine.status(),
+      ...(stack ? { ike: stack.engine.status(), esp: stack.esp.status() } : {}),
+      creds: { cert: p.certPath, key: p.keyPath, ca: p.caPath },
+      udp: { keepalives: c?.keepalives ?? 0, ike_datagrams: c?.ike_datagrams ?? 0, malformed: c?.malformed ?? 0, send_drops: c?.send_drops ?? 0 },
+      tun: { name: dp.overlay.tun.name, write_errors: dp.overlay.overlay.tunWriteFailures },
+      ...(stack && this.unknownSpi ? { unknownSpi: this.unknownSpi.counters } : {}),
+    };
+  }
+
+  /** The IKE engine and its send step, for the control socket's commands (undefined: IPsec off, or no data plane yet). */
+  ike(): IkeCommands | undefined {
+    const stack = this.dataPlane?.stack;
+    return stack && { engine: stack.engine, pump: () => stack.flush() };
+  }
+
+  /** A child's name by its serial (the libreswan log names children). */
+  childNameOf(serial: number): string | undefined {
+    for (const s of this.dataPlane?.stack?.engine.sas() ?? []) {
+      const c = s.children.find((x) => x.serial === serial);
+      if (c) return c.name;
+    }
+    return undefined;
+  }
+
+  async stop(): Promise<void> {
+    this.o.peers.attach(undefined);
+    await this.dataPlane?.stop();
+    this.dataPlane = undefined;
+  }
+}
+
+/** The executor's port onto the node's IPsec stack: its engine, with the stack's children and flush around it. */
+function stackPort(stack: IpsecStack, auth: AgentAuth): ConnectionPort {
+  return enginePort(stack.engine, auth, { removeChildren: (name) => stack.removeChildren(name), flush: () => stack.flush() });
+}
