@@ -39,24 +39,34 @@ if [ "$(id -u)" != 0 ]; then
   exit 2
 fi
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -q >/dev/null
+# apt-get's own output (debconf's "delaying package configuration" among it) only when it fails,
+# so a successful install is the one line that says what it installs.
+quiet() {
+  local err rc=0
+  err=$(mktemp)
+  "$@" >/dev/null 2>"$err" || rc=$?
+  [ $rc = 0 ] || cat "$err" >&2
+  rm -f "$err"
+  return $rc
+}
+quiet apt-get update -q
 if [ ${#missing[@]} -gt 0 ]; then
   echo "install-deps: installing the Debian packages the test suite needs: ${missing[*]}" >&2
   # tshark asks whether non-root users may capture; answer once, non-interactively.
   echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
-  apt-get install -y -q "${missing[@]}" >/dev/null
+  quiet apt-get install -y -q "${missing[@]}"
 fi
 if [ ${#bench_missing[@]} -gt 0 ]; then
   echo "install-deps: installing ${bench_missing[*]} for the bench's WireGuard rows" >&2
   # Without recommends: wireguard-tools recommends wireguard-dkms (a kernel module build), and
   # the bench measures the userspace implementation only.
-  apt-get install -y -q --no-install-recommends "${bench_missing[@]}" >/dev/null
+  quiet apt-get install -y -q --no-install-recommends "${bench_missing[@]}"
 fi
 if [ $need_ls = 1 ]; then
   echo "install-deps: extracting libreswan into $LS_ROOT" >&2
   tmp=$(mktemp -d)
   chmod 777 "$tmp"   # apt downloads as user _apt
-  (cd "$tmp" && apt-get download -q libreswan >/dev/null)
+  (cd "$tmp" && quiet apt-get download -q libreswan)
   mkdir -p "$LS_ROOT"
   dpkg-deb -x "$tmp"/libreswan_*.deb "$LS_ROOT"
   rm -rf "$tmp"

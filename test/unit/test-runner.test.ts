@@ -77,7 +77,7 @@ test('the runner runs the install step before the first test file, and no test f
 });
 
 /** install-deps.sh on a PATH where dpkg-query reports `missing` absent, `id -u` says `uid` and apt-get only logs. */
-function installDeps(t: { after: (fn: () => void) => void }, missing: string[], uid: number) {
+function installDeps(t: { after: (fn: () => void) => void }, missing: string[], uid: number, extraEnv: Record<string, string> = {}) {
   const dir = tempDir(t);
   const bin = path.join(dir, 'bin');
   mkdirSync(bin);
@@ -85,7 +85,9 @@ function installDeps(t: { after: (fn: () => void) => void }, missing: string[], 
   writeFileSync(log, '');
   executable(path.join(bin, 'dpkg-query'), `#!/bin/sh\nfor p in ${missing.join(' ')}; do [ "$p" = "$3" ] && exit 1; done\nprintf 'install ok installed'\n`);
   executable(path.join(bin, 'id'), `#!/bin/sh\necho ${uid}\n`);
-  executable(path.join(bin, 'apt-get'), `#!/bin/sh\necho "apt-get $*" >> ${log}\n`);
+  // Like apt-get: chatter on stderr even when it works; FAKE_APT_FAIL makes the install fail.
+  executable(path.join(bin, 'apt-get'), `#!/bin/sh\necho "apt-get $*" >> ${log}\necho "debconf: delaying package configuration, since apt-utils is not installed" >&2\n` +
+    `[ "$1" = install ] && [ -n "$FAKE_APT_FAIL" ] && { echo "E: Unable to locate package $4" >&2; exit 100; }\nexit 0\n`);
   executable(path.join(bin, 'debconf-set-selections'), '#!/bin/sh\ncat > /dev/null\n');
   // libreswan is there already (its unpacking is not what these tests are about).
   const ls = path.join(dir, 'libreswan');
@@ -95,16 +97,21 @@ function installDeps(t: { after: (fn: () => void) => void }, missing: string[], 
   mkdirSync(libexec);
   writeFileSync(path.join(libexec, 'addconn'), '');
   const r = spawnSync('bash', [path.join(repoRoot, 'scripts', 'install-deps.sh')], {
-    encoding: 'utf8', env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, OI_LIBRESWAN_ROOT: ls, OI_IPSEC_LIBEXEC: libexec },
+    encoding: 'utf8', env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, OI_LIBRESWAN_ROOT: ls, OI_IPSEC_LIBEXEC: libexec, ...extraEnv },
   });
   return { ...r, apt: readFileSync(log, 'utf8') };
 }
 
-test('install-deps.sh as root installs exactly the missing packages, saying so in one line', (t) => {
+test('install-deps.sh as root installs exactly the missing packages, saying so in one line (apt-get\'s output only when it fails)', (t) => {
   const r = installDeps(t, ['tshark', 'python3-scapy'], 0);
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stderr, 'install-deps: installing the Debian packages the test suite needs: tshark python3-scapy\n');
   assert.equal(r.apt, 'apt-get update -q\napt-get install -y -q tshark python3-scapy\n');
+  // A failing apt-get: its own message shown after the line, and its exit code passed on.
+  const failed = installDeps(t, ['tshark'], 0, { FAKE_APT_FAIL: '1' });
+  assert.equal(failed.status, 100);
+  assert.equal(failed.stderr, 'install-deps: installing the Debian packages the test suite needs: tshark\n' +
+    'debconf: delaying package configuration, since apt-utils is not installed\nE: Unable to locate package tshark\n');
   const none = installDeps(t, [], 0);
   assert.equal(none.status, 0);
   assert.equal(none.stderr + none.apt, '', 'nothing missing: nothing said, apt-get not run');
