@@ -1,9 +1,11 @@
 import { mkdir, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
-import { watch as fsWatch, type FSWatcher } from 'node:fs';
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import { collections, schemas, type CollectionName, type StoreDocs } from './documents.js';
 import { ConflictError, CorruptDocumentError, type Entry, type PutOptions, type Store, type WatchEvent, type WatchOptions } from './store.js';
 import { createExclusive, fsyncDir, sweepTemps, TEMP_PREFIX } from './atomic-file.js';
+import { DirMonitor, type DirEvents } from './dir-monitor.js';
+import { RevisionCache } from './revision-cache.js';
 
 /**
  * The embedded store: a directory of JSON documents, one directory per collection.
@@ -50,15 +52,27 @@ export function decodeKey(enc: string): string {
   return decodeURIComponent(enc);
 }
 
+/** Watchers learn of changes from inotify; this rare rescan (jittered) catches a lost event. */
+export const SAFETY_RESCAN_MS = 30_000;
+/** Poll period of watchers when inotify cannot be used. */
+export const POLL_MS = 500;
+
 export interface FsStoreOptions {
-  /** How often watchers rescan in case an inotify event is missed (ms). */
+  /** Mean time between safety rescans of a watched collection, in case an inotify event is lost (ms); default SAFETY_RESCAN_MS. */
   rescanMs?: number;
+  /** Poll period when inotify cannot be used (ms); default POLL_MS. */
+  pollMs?: number;
+  /** Where directory change events come from (default inotify); tests inject lost or failing events. */
+  dirEvents?: DirEvents;
   /** How long superseded revision files are kept (ms); default REVISION_GRACE_MS. */
   revisionGraceMs?: number;
 }
 
 export class FsStore implements Store {
   private readonly watchers = new Set<() => void>();
+  /** One change source per watched collection, shared by all its watchers. */
+  private readonly monitors = new Map<CollectionName, DirMonitor>();
+  private readonly cache = new RevisionCache();
   private constructor(
     readonly dir: string,
     private readonly opts: FsStoreOptions,
@@ -80,6 +94,7 @@ export class FsStore implements Store {
   /** The newest revision file of every key in a collection (tombstones included). */
   private async heads(c: CollectionName): Promise<Map<string, Head & { stale: string[] }>> {
     const names = await readdir(this.cdir(c));
+    this.cache.listed(this.cdir(c), names);
     const out = new Map<string, Head & { stale: string[] }>();
     for (const n of names) {
       if (n.startsWith(TEMP_PREFIX)) continue;
@@ -99,8 +114,21 @@ export class FsStore implements Store {
     return (await this.heads(c)).get(key);
   }
 
-  /** Reads and checks one revision file; undefined if it vanished (replaced meanwhile). */
-  private async readDoc<C extends CollectionName>(c: C, file: string, key: string, revision: number): Promise<{ deleted: boolean; value?: StoreDocs[C] } | undefined> {
+  /** One revision file, read and checked (or as read before); undefined if it vanished (replaced meanwhile). */
+  private async readDoc<C extends CollectionName>(c: C, file: string, key: string, revision: number, cached = true): Promise<{ deleted: boolean; value?: StoreDocs[C] } | undefined> {
+    if (!cached) return this.readFileDoc(c, file, key, revision);
+    // A synchronous stat of a file just listed is a few microseconds; the promise form costs ten
+    // times that in bookkeeping, which is what the cache is here to save.
+    const sig = statSync(path.join(this.cdir(c), file), { throwIfNoEntry: false });
+    if (!sig) return undefined;
+    const hit = this.cache.get<StoreDocs[C]>(this.cdir(c), file, sig);
+    if (hit) return hit;
+    const d = await this.readFileDoc(c, file, key, revision);
+    if (d) this.cache.set(this.cdir(c), file, sig, d);
+    return d;
+  }
+
+  private async readFileDoc<C extends CollectionName>(c: C, file: string, key: string, revision: number): Promise<{ deleted: boolean; value?: StoreDocs[C] } | undefined> {
     const full = path.join(this.cdir(c), file);
     let text: string;
     try {
@@ -234,6 +262,20 @@ export class FsStore implements Store {
     return !cur.deleted;
   }
 
+  /** How a collection's watchers learn of changes now: 'events' (inotify), 'poll', or 'idle' (none). */
+  watchMode(c: CollectionName): 'events' | 'poll' | 'idle' {
+    return this.monitors.get(c)?.mode ?? 'idle';
+  }
+
+  private monitor(c: CollectionName): DirMonitor {
+    let m = this.monitors.get(c);
+    if (!m) {
+      m = new DirMonitor(this.cdir(c), { safetyRescanMs: this.opts.rescanMs ?? SAFETY_RESCAN_MS, pollMs: this.opts.pollMs ?? POLL_MS, ...(this.opts.dirEvents ? { events: this.opts.dirEvents } : {}) });
+      this.monitors.set(c, m);
+    }
+    return m;
+  }
+
   watch<C extends CollectionName>(c: C, cb: (ev: WatchEvent<StoreDocs[C]>) => void, opts: WatchOptions = {}): () => void {
     const seen = new Map<string, { revision: number; live: boolean }>();
     const reported = new Set<string>();
@@ -286,29 +328,10 @@ export class FsStore implements Store {
         running = false;
       }
     };
-    let fsw: FSWatcher | undefined;
-    let pending: NodeJS.Timeout | undefined;
-    try {
-      fsw = fsWatch(this.cdir(c), () => {
-        if (pending) return;
-        pending = setTimeout(() => {
-          pending = undefined;
-          void scan();
-        }, 10);
-      });
-      fsw.on('error', () => {});
-    } catch {
-      fsw = undefined; // the periodic rescan still works
-    }
-    // Safety net: inotify events can be missed (overflow, other mount namespaces); rescan anyway.
-    const timer = setInterval(() => void scan(), this.opts.rescanMs ?? 500);
-    timer.unref();
-    void scan();
+    const unsubscribe = this.monitor(c).subscribe(() => void scan());
     const stop = (): void => {
       stopped = true;
-      clearInterval(timer);
-      if (pending) clearTimeout(pending);
-      fsw?.close();
+      unsubscribe();
       this.watchers.delete(stop);
     };
     this.watchers.add(stop);
@@ -332,7 +355,7 @@ export class FsStore implements Store {
           continue;
         }
         try {
-          const d = await this.readDoc(c, n, decodeKey(m[1]!), Number(m[2]));
+          const d = await this.readDoc(c, n, decodeKey(m[1]!), Number(m[2]), false); // the files, not what was read before
           if (d) documents++;
         } catch (err) {
           problems.push((err as Error).message);
