@@ -174,6 +174,7 @@ export class EngineCore {
   destroy(sa: IkeSa, reason: string): void {
     if (sa.isClosed()) return;
     const wasUp = sa.establishedAt !== undefined;
+    const inFlight = sa.outstanding?.task;
     for (const c of [...sa.children]) this.childDown(sa, c, reason);
     sa.transition('closed', reason, (o) => this.outputs.push(o));
     sa.outstanding = undefined;
@@ -188,6 +189,11 @@ export class EngineCore {
       if (sa.replacedBy) down.replacedBy = sa.replacedBy.serial;
       this.outputs.push(down);
     }
+    // A request still unanswered on an SA a rekey replaced goes again on its successor, when
+    // repeating it is harmless (Task.resend).
+    const heir = sa.replacedBy ? sa.current : undefined;
+    const again = heir && !heir.isClosed() ? inFlight?.resend?.(heir) : undefined;
+    if (heir && again) this.queue(heir, again);
   }
 
   childDown(exchangeSa: IkeSa, child: ChildSa, reason: string): void {

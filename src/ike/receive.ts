@@ -212,8 +212,9 @@ export class Receiver {
         return;
       }
       const r = respondIkeRekey(core.ctx, sa, msg);
-      for (const q of r.queue) core.queue(q.sa, q.task);
       core.respond(sa, crypto, type, id, r.payloads);
+      // Child work that moved to the new SA goes out after the answer that makes it usable.
+      for (const q of r.queue) core.queue(q.sa, q.task);
       return;
     }
     if (type === ExchangeType.INFORMATIONAL) {

@@ -44,6 +44,9 @@ export function deleteChildTask(ctx: EngineContext, sa: IkeSa, child: ChildSa): 
       return DONE;
     },
     rehome: (successor) => deleteChildTask(ctx, successor, child),
+    // The peer may have dropped the child on our DELETE while its answer was lost with the old
+    // IKE SA; asked again it answers without it (§1.4.1), and the child goes here too.
+    resend: (successor) => deleteChildTask(ctx, successor, child),
   };
 }
 

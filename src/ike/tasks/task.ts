@@ -44,4 +44,10 @@ export interface Task {
    * moves with the children); absent: the task is dropped with its IKE SA.
    */
   rehome?(successor: IkeSa): Task | undefined;
+  /**
+   * The request was in flight when its IKE SA was closed after a rekey replaced it (the peer
+   * deleted the old SA before we had the answer): the same request again on the successor, for
+   * requests that are harmless to repeat; absent: the exchange is lost with the old SA.
+   */
+  resend?(successor: IkeSa): Task | undefined;
 }
