@@ -47,7 +47,7 @@ interface UpFlags {
   detach?: boolean;
   prefix?: string;
   verifySeconds: number;
-  tunnelTimeout: number;
+  tunnelTimeout?: number;
   keylog?: boolean;
 }
 
@@ -64,7 +64,7 @@ export function registerCluster(program: Command): void {
     )
     .option('--config <files...>', 'install-config.yaml and/or manifests/cluster-network-03-config.yml (default: the seed\'s, shipped in examples/)')
     .option('--masters <n>', 'master nodes', count('--masters', 0, 50), 3)
-    .option('--workers <n>', 'worker nodes', count('--workers', 0, 50), 2)
+    .option('--workers <n>', 'worker nodes (at most 200; the config must hold a node subnet per node)', count('--workers', 0, 200), 2)
     .option('--pods-per-node <n>', 'pods on each node', count('--pods-per-node', 0, 50), 2)
     .option('--no-ipsec', 'plain Geneve between nodes (ipsecConfig mode Disabled), as the seed\'s §5.2')
     .option('--state-dir <dir>', stateDirHelp)
@@ -72,7 +72,7 @@ export function registerCluster(program: Command): void {
     .option('--keylog', 'agents keep Wireshark key logs (0600, under each node\'s state directory) so `verify --keylog` can decrypt captures')
     .addOption(prefixOption())
     .addOption(new Option('--verify-seconds <n>', 'length of the closing underlay check').argParser(count('--verify-seconds', 0, 600)).default(2).hideHelp())
-    .addOption(new Option('--tunnel-timeout <s>', 'how long to wait for every tunnel').argParser(count('--tunnel-timeout', 1, 3600)).default(90).hideHelp())
+    .addOption(new Option('--tunnel-timeout <s>', 'how long to wait for every tunnel (default 90 s, 3 s per node above 30 nodes)').argParser(count('--tunnel-timeout', 1, 3600)).hideHelp())
     .action(async (o: UpFlags) => {
       if (o.masters + o.workers < 1) throw new UsageError('--masters and --workers: a cluster needs at least one node');
       // Missing packages first: as root they are installed (one line says which), otherwise the
@@ -101,7 +101,8 @@ export function registerCluster(program: Command): void {
         result = await clusterUp({
           ...(o.config ? { configFiles: o.config } : {}),
           masters: o.masters, workers: o.workers, podsPerNode: o.podsPerNode, noIpsec: !o.ipsec,
-          stateDir, prefix, verifySeconds: o.verifySeconds, tunnelTimeoutS: o.tunnelTimeout, keylog: o.keylog === true,
+          stateDir, prefix, verifySeconds: o.verifySeconds, keylog: o.keylog === true,
+          ...(o.tunnelTimeout !== undefined ? { tunnelTimeoutS: o.tunnelTimeout } : {}),
         }, progress);
       } catch (err) {
         if (stopping) await stopping;

@@ -1,12 +1,15 @@
 import { readFile } from 'node:fs/promises';
 import { OperationFailed } from '../util/errors.js';
 import path from 'node:path';
-import { nodeDir } from '../store/layout.js';
+import { nodeDir, storeDir } from '../store/layout.js';
+import { FsStore } from '../store/fs-store.js';
+import { loadOrCreateIdentity } from '../pki/node-identity.js';
+import { registerNode } from '../pki/enroll.js';
 import { controlRequest } from '../host/control-client.js';
 import { run } from './run.js';
 import type { NodePlan } from './topology.js';
 import type { DaemonRecord } from './state.js';
-import type { NodeDaemonDriver, NodeTunnelState } from './up-nodes.js';
+import type { NodeDaemonDriver, NodeTunnelState, PeerProblem } from './up-nodes.js';
 import { logEvents, spawnDaemon, waitForDaemon } from './up-processes.js';
 
 /**
@@ -68,10 +71,28 @@ export class AgentDriver implements NodeDaemonDriver {
   }
 
   /**
-   * Starts the agent and waits until it has registered its node. Agents are started one after
-   * another, each once the previous one registered, so the operator (lowest free block, in order of
-   * registration) hands out subnets in the plan's order.
+   * Registers every planned node in the plan's order before any agent starts, as a provisioner
+   * would: the node's system-id is made (the agent finds and keeps it) and its record written with
+   * registration times one millisecond apart. The operator hands out subnets lowest first in order
+   * of registration, so each node gets the subnet its pods were addressed from, and the agents can
+   * then start all at once: each finds itself registered and goes on to enroll.
    */
+  async prepare(nodes: readonly NodePlan[]): Promise<void> {
+    const store = await FsStore.open(storeDir(this.stateDir));
+    try {
+      const t0 = Date.now();
+      for (const [i, n] of nodes.entries()) {
+        const id = await loadOrCreateIdentity(this.stateDir, n.name);
+        // Without the underlay address: peers take a node up once its own agent registers that,
+        // so nobody starts IKE towards an agent that does not run yet.
+        await registerNode(store, id, () => t0 + i);
+      }
+    } finally {
+      await store.close();
+    }
+  }
+
+  /** Starts the agent and waits until it has registered its node. */
   async start(node: NodePlan): Promise<DaemonRecord> {
     const log = path.join(this.logDir, `${node.name}.log`);
     const d = await spawnDaemon(node.netns, [
@@ -87,15 +108,45 @@ export class AgentDriver implements NodeDaemonDriver {
    * Waits until the agent's data path runs with a subnet. A subnet other than the planned one (a
    * store that outlived its cluster) is an error: the pods were addressed from the plan.
    */
-  async ready(node: NodePlan, d: DaemonRecord): Promise<void> {
+  async ready(node: NodePlan, d: DaemonRecord, timeoutMs = 60_000): Promise<void> {
     let st: AgentStateFile | undefined;
     await waitForDaemon(d, `agent on ${node.name}`, async () => {
       st = await this.agentState(node.name);
       return st?.phase === 'running' && !!st.subnet;
-    }, 60_000);
+    }, timeoutMs);
     if (st!.subnet !== node.subnet) {
       throw new OperationFailed(`agent on ${node.name} was given subnet ${st!.subnet} by the operator, but its pods were addressed from ${node.subnet}; run \`overlay-ipsec down\` and try again`);
     }
+  }
+
+  async phase(node: NodePlan): Promise<string | undefined> {
+    return (await this.agentState(node.name))?.phase;
+  }
+
+  /**
+   * Which peers this node has no working tunnel to, and why, as the agent sees it: not running
+   * yet, a peer it is still waiting for (no subnet, no underlay address), no tunnel, or the IKE
+   * state of a tunnel that is not established.
+   */
+  async missingPeers(node: NodePlan, peers: readonly NodePlan[]): Promise<PeerProblem[]> {
+    const st = await this.agentState(node.name);
+    if (st?.phase !== 'running') return peers.map((p) => ({ peer: p.name, reason: `agent ${st?.phase ?? 'has written no state'}` }));
+    const waiting = new Map((st.waiting ?? []).map((w) => [w.node, w.reason]));
+    let shown: Array<{ node?: string; established?: boolean; ike_state?: string | null }> | undefined;
+    try {
+      const r = await controlRequest(path.join(nodeDir(this.stateDir, node.name), AGENT_SOCKET_NAME), { cmd: 'tunnels/show' }, 5000);
+      if (r.ok) shown = r.tunnels as typeof shown;
+    } catch { /* reported below as not answering */ }
+    if (!shown) return peers.map((p) => ({ peer: p.name, reason: 'agent does not answer on its control socket' }));
+    const byPeer = new Map(shown.map((t) => [t.node, t]));
+    const out: PeerProblem[] = [];
+    for (const p of peers) {
+      const t = byPeer.get(p.name);
+      if (t?.established || (t && st.ipsec !== 'Full')) continue;
+      const reason = waiting.get(p.name) ?? (t ? `IKE ${t.ike_state ?? 'not started'}` : 'no tunnel yet');
+      out.push({ peer: p.name, reason });
+    }
+    return out;
   }
 
   async systemId(node: NodePlan): Promise<string> {

@@ -3,6 +3,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseDocument } from 'yaml';
 import { formatDiagnostic, toConfigError, validateFiles, type NetworkConfig } from '../config/index.js';
+import { parseCidr, size } from '../config/cidr.js';
+import { UsageError } from '../util/errors.js';
 
 /**
  * The config `up` hands the operator: the seed's two files shipped in `examples/` unless the user
@@ -61,4 +63,22 @@ async function withIpsecDisabled(file: string): Promise<string> {
   const doc = parseDocument(await readFile(file, 'utf8'));
   doc.setIn(['spec', 'defaultNetwork', 'ovnKubernetesConfig', 'ipsecConfig'], doc.createNode({ mode: 'Disabled' }));
   return doc.toString();
+}
+
+/**
+ * Whether the cluster asked for fits the config and the underlay: a /hostPrefix of the first
+ * cluster network per node (the local cluster addresses its pods from that one) and an underlay
+ * address per node. Checked before anything is built, with what would fit and how to make room.
+ */
+export function checkClusterSize(nodes: number, network: NetworkConfig, sources: readonly string[], underlayCidr: string): void {
+  const cn = network.clusterNetwork[0]!;
+  const cluster = parseCidr(cn.cidr);
+  const subnets = cluster.ok ? 2 ** Math.max(0, cn.hostPrefix - cluster.cidr.prefix) : 0;
+  if (nodes > subnets) {
+    throw new UsageError(`${nodes} nodes need ${nodes} node subnets, but clusterNetwork ${cn.cidr} with hostPrefix ${cn.hostPrefix} holds ${subnets} ` +
+      `(from ${sources.map((f) => path.basename(f)).join(' + ')}); ask for at most ${subnets} nodes, or give --config with a larger clusterNetwork cidr or a longer hostPrefix`);
+  }
+  const underlay = parseCidr(underlayCidr);
+  const addresses = underlay.ok ? size(underlay.cidr) - 2 : 0;
+  if (nodes > addresses) throw new UsageError(`${nodes} nodes need ${nodes} underlay addresses, but the local underlay ${underlayCidr} holds ${addresses}; ask for at most ${addresses} nodes`);
 }

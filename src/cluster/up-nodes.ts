@@ -24,12 +24,24 @@ export interface NodeTunnelState {
   ikeSas: number;
 }
 
+/** A peer a node has no working tunnel to, and why (in the node's own words). */
+export interface PeerProblem {
+  peer: string;
+  reason: string;
+}
+
 export interface NodeDaemonDriver {
   readonly kind: NodeDaemonKind;
-  /** Starts the node's daemon in its namespace; resolves once the next node's may start. */
+  /** Work done once for all nodes before any daemon starts (e.g. registering them in order). */
+  prepare?(nodes: readonly NodePlan[]): Promise<void>;
+  /** Starts the node's daemon in its namespace; resolves once it has taken its place (registered). */
   start(node: NodePlan): Promise<DaemonRecord>;
   /** Waits until the node's data path runs. */
-  ready(node: NodePlan, daemon: DaemonRecord): Promise<void>;
+  ready(node: NodePlan, daemon: DaemonRecord, timeoutMs?: number): Promise<void>;
+  /** Where the daemon is in its start-up (e.g. an agent's phase), when it says. */
+  phase?(node: NodePlan): Promise<string | undefined>;
+  /** The peers the node has no working tunnel to, and why; for the summary of a failed `up`. */
+  missingPeers?(node: NodePlan, peers: readonly NodePlan[]): Promise<PeerProblem[]>;
   systemId(node: NodePlan): Promise<string>;
   /** The node's view of its tunnels, or undefined when it cannot be asked right now. */
   tunnels(node: NodePlan, daemon: DaemonRecord): Promise<NodeTunnelState | undefined>;

@@ -3,6 +3,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { OperationFailed, UsageError } from '../util/errors.js';
+import { forEachLimited } from '../util/limited.js';
 import { requirePrograms, type Program } from '../util/programs.js';
 import { storeDir, operatorDir } from '../store/layout.js';
 import { clusterDown, runningParts } from './down.js';
@@ -10,10 +11,12 @@ import { planTopology, TopologyError, type TopologyPlan } from './topology.js';
 import { buildTopology } from './topology-netns.js';
 import { saveTopology } from './topology-file.js';
 import {
-  CLUSTER_STATE_VERSION, logsDir, saveClusterState, topologyFile, tryLoadClusterState, type ClusterState, type DaemonRecord,
+  CLUSTER_STATE_VERSION, logsDir, saveClusterState, topologyFile, tryLoadClusterState, type ClusterState,
 } from './state.js';
-import { DEFAULT_CONFIG_FILES, prepareConfig } from './up-config.js';
+import { checkClusterSize, DEFAULT_CONFIG_FILES, prepareConfig } from './up-config.js';
 import { OverlayRunnerDriver, type NodeDaemonDriver, type NodeTunnelState } from './up-nodes.js';
+import { startNodeDaemons } from './up-start.js';
+import { waitForMesh } from './up-converge.js';
 import { agentAvailable, AgentDriver } from './up-agent.js';
 import { logEvents, spawnDaemon, waitForDaemon } from './up-processes.js';
 import type { Progress } from './up-progress.js';
@@ -32,6 +35,11 @@ const MAIN = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 /** Directories `up` makes in the state dir and `down` removes. */
 const CLUSTER_DIRS = ['store', 'operator', 'nodes', 'logs', 'config'];
 
+/** Pod-to-pod pings running at once. */
+const PING_CONCURRENCY = 64;
+/** The local cluster's underlay (the seed's). */
+const UNDERLAY_CIDR = '192.168.7.0/24';
+
 /** `up` on a state dir whose cluster still runs: refused, and nothing may be cleaned up. */
 export class ClusterRunning extends UsageError {}
 
@@ -45,7 +53,7 @@ export interface UpOptions {
   prefix: string;
   /** Seconds of `verify` at the end (0: skip). */
   verifySeconds?: number;
-  /** Seconds to wait for every tunnel (and SA) to come up. */
+  /** Seconds to wait for every tunnel (and SA) to come up; default scaled to the cluster (up-converge.ts). */
   tunnelTimeoutS?: number;
   /** Agents keep Wireshark key logs under their node directories (for `verify --keylog`). */
   keylog?: boolean;
@@ -100,7 +108,8 @@ export async function clusterUp(o: UpOptions, progress: Progress): Promise<UpRes
   const configDir = path.join(stateDir, 'config');
   let cfg;
   try {
-    cfg = await prepareConfig(sources, configDir, { noIpsec: o.noIpsec, underlayMtu: 9000, underlayCidr: '192.168.7.0/24' });
+    cfg = await prepareConfig(sources, configDir, { noIpsec: o.noIpsec, underlayMtu: 9000, underlayCidr: UNDERLAY_CIDR });
+    checkClusterSize(o.masters + o.workers, cfg.network, sources, UNDERLAY_CIDR);
   } catch (err) {
     await rm(configDir, { recursive: true, force: true });
     throw err;
@@ -164,51 +173,32 @@ export async function clusterUp(o: UpOptions, progress: Progress): Promise<UpRes
 
   const driver: NodeDaemonDriver = useAgent ? new AgentDriver(MAIN, stateDir, logs, o.keylog === true) : new OverlayRunnerDriver(plan, stateDir, logs);
   progress.phase(`starting ${useAgent ? 'node agents' : 'overlay runners (no agent in this build)'}`);
-  const records = new Map<string, DaemonRecord>();
-  for (const [i, n] of plan.nodes.entries()) {
-    progress.update(`${i}/${nodesTotal} started, starting ${n.name}`);
-    const d = await driver.start(n);
-    records.set(n.name, d);
+  const planOrder = new Map(plan.nodes.map((n, i) => [n.name, i]));
+  const records = await startNodeDaemons(plan.nodes, driver, progress, async (d) => {
+    // Recorded as each one is known, listed in plan order (the operator first) however they finished.
     state.daemons.push(d);
+    state.daemons.sort((a, b) => (a.node ? planOrder.get(a.node) ?? -1 : -1) - (b.node ? planOrder.get(b.node) ?? -1 : -1));
     await saveClusterState(state);
-  }
-  let ready = 0;
-  await Promise.all(plan.nodes.map(async (n) => {
-    await driver.ready(n, records.get(n.name)!);
-    progress.update(`${++ready}/${nodesTotal} ready`);
-  }));
+  });
   for (const n of plan.nodes) {
     state.nodes.push({ name: n.name, role: n.role, netns: n.netns, underlayIp: n.underlayIp, subnet: n.subnet, systemId: await driver.systemId(n) });
   }
   await saveClusterState(state);
-  progress.done(`${nodesTotal}/${nodesTotal} ready`);
+  progress.done(`${nodesTotal}/${nodesTotal} running`);
 
   progress.phase(ipsec ? 'establishing tunnels and IPsec SAs' : 'establishing Geneve tunnels');
-  const want = nodesTotal - 1;
-  const deadline = Date.now() + (o.tunnelTimeoutS ?? 60) * 1000;
-  let tunnels: NodeTunnelState[] = [];
-  for (;;) {
-    tunnels = (await Promise.all(plan.nodes.map((n) => driver.tunnels(n, records.get(n.name)!))))
-      .map((t, i) => t ?? { node: plan.nodes[i]!.name, tunnels: 0, established: 0, childSas: 0, ikeSas: 0 });
-    const up = tunnels.reduce((a, t) => a + Math.min(t.established, want), 0);
-    progress.update(`${up}/${want * nodesTotal} tunnel ends up${ipsec ? `, ${tunnels.reduce((a, t) => a + t.childSas, 0)} child SAs` : ''}`);
-    if (up === want * nodesTotal) break;
-    if (Date.now() > deadline) {
-      const missing = tunnels.filter((t) => t.established < want).map((t) => `${t.node} ${t.established}/${want}`);
-      progress.fail(`not all up after ${o.tunnelTimeoutS ?? 60} s: ${missing.join(', ')}`);
-      throw new OperationFailed(`tunnels did not come up (${missing.join(', ')}); the cluster is left running for inspection: see ${logs}, \`overlay-ipsec tunnels show --node NAME\`, then \`overlay-ipsec down\``);
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
+  const tunnels = await waitForMesh(plan.nodes, driver, records, { ipsec, logs, ...(o.tunnelTimeoutS !== undefined ? { timeoutS: o.tunnelTimeoutS } : {}) }, progress);
   progress.done();
 
   progress.phase('pod-to-pod check across every pair of nodes');
   const pairs = podPairs(plan.nodes);
   const results: PingResult[] = [];
-  await Promise.all(pairs.map(async (p) => {
+  // A ping process per pair: a bounded number at once, or a large cluster forks thousands together.
+  await forEachLimited(pairs, PING_CONCURRENCY, async (p) => {
     results.push(await pingPair(p, 3, 0.2, 2));
-    progress.update(`${results.filter((r) => r.ok).length}/${pairs.length} answered`);
-  }));
+    const ok = results.filter((r) => r.ok).length;
+    progress.update(`${ok}/${pairs.length} answered${results.length > ok ? `, ${results.length - ok} did not` : ''}`);
+  });
   const failedPings = results.filter((r) => !r.ok);
   if (failedPings.length) progress.fail(`${failedPings.length}/${pairs.length} without an answer`);
   else progress.done(`${pairs.length}/${pairs.length} pod pairs answered`);
