@@ -1,0 +1,141 @@
+#!/usr/bin/env node
+/**
+ * `npm run scale -- --nodes 20,50`: the product at size, as a user runs it — `overlay-ipsec up
+ * --detach` with 3 masters and the rest workers, one pod per node, IPsec on — and per size: time
+ * to every agent running, to every tunnel up, to every pod pair answering (from `up`'s own phase
+ * lines, timed as they arrive), the agents' CPU at rest over --rest-seconds (default 30), agent RSS
+ * median and max, and IKE retransmits summed over the agents; then `down`. One size at a time, each
+ * removed before the next. Needs root, and the machine to itself (run it under the system lock).
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { cliPath } from '../test/helpers/paths.js';
+import { controlRequest } from '../src/host/control-client.js';
+import { nodeDir } from '../src/store/layout.js';
+import type { ClusterState } from '../src/cluster/state.js';
+import { BENCH_PREFIX, onInterrupt } from './lib/lab.js';
+import { cpuSecondsOf, median, rssBytes } from './lib/proc.js';
+import { runTracked } from './lib/exec.js';
+
+interface ScaleRow {
+  nodes: number;
+  up_ok: boolean;
+  agents_running_s: number | null;
+  tunnels_up_s: number | null;
+  pods_answering_s: number | null;
+  pod_pairs: string | null;
+  rest_cpu_pct_of_core: number | null;
+  rss_mb_median: number | null;
+  rss_mb_max: number | null;
+  ike_retransmits: number | null;
+  last_lines: string[];
+}
+
+function usage(err?: string): never {
+  (err ? process.stderr : process.stdout).write(`${err ? `scale: ${err}\n` : ''}usage: npm run scale -- [--nodes N[,N…]] [--rest-seconds S] [--json]   (N: 4..203, default 20)\n`);
+  process.exit(err ? 2 : 0);
+}
+
+function parseArgs(argv: string[]): { sizes: number[]; restS: number; json: boolean } {
+  const o = { sizes: [20], restS: 30, json: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--json') o.json = true;
+    else if (a === '--nodes') o.sizes = (argv[++i] ?? '').split(',').map((s) => Number(s));
+    else if (a === '--rest-seconds') o.restS = Number(argv[++i]);
+    else if (a === '--help' || a === '-h') usage();
+    else usage(`unknown option ${a}`);
+  }
+  if (!o.sizes.length || o.sizes.some((n) => !Number.isInteger(n) || n < 4 || n > 203)) usage('--nodes takes whole numbers in 4..203');
+  if (!Number.isInteger(o.restS) || o.restS < 1 || o.restS > 600) usage('--rest-seconds takes a whole number in 1..600');
+  return o;
+}
+
+const prefix = `${BENCH_PREFIX}-scale`;
+const stateDir = path.join(tmpdir(), `${prefix}-state`);
+const cli = (args: string[], timeoutMs: number) => runTracked(['env', `OI_NETNS_PREFIX=${prefix}`, process.execPath, cliPath, ...args, '--state-dir', stateDir], { timeoutMs });
+
+/** Runs `up --detach`, noting when each phase line arrives (seconds since the start). */
+async function up(nodes: number): Promise<{ code: number | null; seen: Map<string, number>; podPairs: string | null; lines: string[] }> {
+  const t0 = performance.now();
+  const child = spawn(process.execPath, [cliPath, 'up', '--detach', '--masters', '3', '--workers', String(nodes - 3), '--pods-per-node', '1', '--state-dir', stateDir], {
+    env: { ...process.env, OI_NETNS_PREFIX: prefix, OI_KEEP_ON_FAILURE: '0' }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const seen = new Map<string, number>();
+  const lines: string[] = [];
+  let podPairs: string | null = null;
+  const note = (line: string): void => {
+    lines.push(line);
+    const m = /^([✓✗]) (starting node agents|establishing tunnels|pod-to-pod check)/.exec(line);
+    if (m) seen.set(m[2]!, (performance.now() - t0) / 1000);
+    if (m?.[2] === 'pod-to-pod check') podPairs = /\d+\/\d+ (pod pairs answered|without an answer)/.exec(line)?.[0] ?? null;
+  };
+  createInterface({ input: child.stdout! }).on('line', note);
+  createInterface({ input: child.stderr! }).on('line', note);
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  return { code, seen, podPairs, lines };
+}
+
+async function measure(nodes: number, restS: number): Promise<ScaleRow> {
+  const r = await up(nodes);
+  const at = (k: string) => (r.seen.has(k) ? Number(r.seen.get(k)!.toFixed(1)) : null);
+  const row: ScaleRow = {
+    nodes, up_ok: r.code === 0, agents_running_s: at('starting node agents'), tunnels_up_s: at('establishing tunnels'),
+    pods_answering_s: at('pod-to-pod check'), pod_pairs: r.podPairs,
+    rest_cpu_pct_of_core: null, rss_mb_median: null, rss_mb_max: null, ike_retransmits: null, last_lines: r.lines.slice(-6),
+  };
+  let state: ClusterState;
+  try {
+    state = JSON.parse(readFileSync(path.join(stateDir, 'cluster.json'), 'utf8')) as ClusterState;
+  } catch {
+    return row; // up removed what it built
+  }
+  const agents = state.daemons.filter((d) => d.role === 'agent');
+  await new Promise((res) => setTimeout(res, 5000)); // let the last exchanges settle
+  const before = cpuSecondsOf(agents.map((a) => a.pid));
+  await new Promise((res) => setTimeout(res, restS * 1000));
+  row.rest_cpu_pct_of_core = Number(((100 * (cpuSecondsOf(agents.map((a) => a.pid)) - before)) / restS).toFixed(1));
+  const rss = agents.map((a) => rssBytes(a.pid) ?? 0).filter((b) => b > 0).map((b) => b / 2 ** 20);
+  row.rss_mb_median = rss.length ? Number(median(rss)!.toFixed(1)) : null;
+  row.rss_mb_max = rss.length ? Number(Math.max(...rss).toFixed(1)) : null;
+  const retransmits = await Promise.all(agents.map(async (a) => {
+    const s = await controlRequest(path.join(nodeDir(stateDir, a.node!), 'agent.sock'), { cmd: 'status' }, 5000).catch(() => undefined);
+    const status = s?.ok ? (s as { status?: { ike?: Record<string, number> } }).status : undefined;
+    return Number(status?.ike?.retransmits ?? 0);
+  }));
+  row.ike_retransmits = retransmits.reduce((a, b) => a + b, 0);
+  return row;
+}
+
+function table(rows: readonly ScaleRow[]): string {
+  const head = ['nodes', 'up', 'agents running', 'tunnels up', 'pods answering', 'pod pairs', 'CPU at rest', 'RSS median', 'RSS max', 'IKE retransmits'];
+  const f = (v: number | null, unit: string) => (v === null ? '—' : `${v}${unit}`);
+  const body = rows.map((r) => [String(r.nodes), r.up_ok ? 'ok' : 'FAILED', f(r.agents_running_s, ' s'), f(r.tunnels_up_s, ' s'), f(r.pods_answering_s, ' s'), r.pod_pairs ?? '—',
+    f(r.rest_cpu_pct_of_core, ' % of a core'), f(r.rss_mb_median, ' MB'), f(r.rss_mb_max, ' MB'), f(r.ike_retransmits, '')]);
+  const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  return [head, ...body].map((cells) => cells.map((c, i) => c.padEnd(w[i]!)).join('  ')).join('\n') + '\n';
+}
+
+const o = parseArgs(process.argv.slice(2));
+const down = async (): Promise<void> => {
+  await cli(['down'], 120_000);
+  rmSync(stateDir, { recursive: true, force: true });
+};
+const unregister = onInterrupt(down);
+const rows: ScaleRow[] = [];
+try {
+  for (const n of o.sizes) {
+    await down();
+    process.stderr.write(`scale: ${n} nodes…\n`);
+    const row = await measure(n, o.restS);
+    rows.push(row);
+    if (!row.up_ok) process.stderr.write(`scale: up failed at ${n} nodes:\n  ${row.last_lines.join('\n  ')}\n`);
+  }
+} finally {
+  await down();
+  unregister();
+}
+process.stdout.write(o.json ? `${JSON.stringify(rows)}\n` : table(rows));
