@@ -1,6 +1,7 @@
 import dgram from 'node:dgram';
 import type { IkeEngine } from '../../src/ike/engine.js';
 import type { IkeOutput } from '../../src/ike/events.js';
+import { ikeDatagramOf, ikeMessageOf } from '../../src/wire/udp-encap.js';
 
 /**
  * The thinnest I/O around the sans-I/O IKE engine for the benchmark: UDP 500 and 4500 on one
@@ -17,7 +18,9 @@ export class IkeUdpDriver {
   async start(): Promise<void> {
     for (const port of [500, 4500]) {
       const s = dgram.createSocket({ type: 'udp4', recvBufferSize: 4 << 20, sendBufferSize: 4 << 20 });
-      s.on('message', (msg, r) => {
+      s.on('message', (datagram, r) => {
+        const msg = ikeMessageOf(datagram, port);
+        if (msg === null) return;
         this.engine.receive(msg, { address: r.address, port: r.port }, { address: this.local, port });
         this.pump();
       });
@@ -34,7 +37,7 @@ export class IkeUdpDriver {
     for (const o of this.engine.poll()) {
       if (o.kind === 'send') {
         this.sent++;
-        this.sockets.get(o.from.port)?.send(o.bytes, o.to.port, o.to.address);
+        this.sockets.get(o.from.port)?.send(ikeDatagramOf(o.bytes, o.from.port), o.to.port, o.to.address);
       } else {
         this.onEvent(o);
       }

@@ -30,8 +30,6 @@ export interface IkeHost {
   now(): number;
 }
 
-const MARKER = Buffer.alloc(4);
-
 /** The data path's install spec of a negotiated child (the engine's spec without its IKE-only fields). */
 function installSpec(s: ChildSpec): EspInstallSpec {
   const spec: EspInstallSpec = { name: s.name, mode: s.mode, local: s.local, remote: s.remote, remotePort: s.remotePort, localTs: s.localTs, remoteTs: s.remoteTs, spiIn: s.spiIn, spiOut: s.spiOut, keyIn: s.keyIn, keyOut: s.keyOut, proposal: s.proposal };
@@ -44,8 +42,8 @@ function installSpec(s: ChildSpec): EspInstallSpec {
 
 /**
  * The thin I/O driver of the sans-I/O IkeEngine: feeds datagrams and timers in, turns the
- * engine's outputs into host calls. The engine sees IKE on 4500 with its non-ESP marker, the
- * host without it (the UDP endpoint strips and adds it at the socket).
+ * engine's outputs into host calls. Neither sees the non-ESP marker: the UDP endpoint strips and
+ * adds it at the socket.
  */
 export class IkeDriver {
   private timer: NodeJS.Timeout | undefined;
@@ -55,12 +53,11 @@ export class IkeDriver {
    * `localAddress`: our address when the host does not say which one a datagram arrived on
    * (the daemon's one local address).
    */
-  constructor(readonly engine: IkeEngine, private readonly host: IkeHost, private readonly localAddress: string, private readonly natTPort = 4500) {}
+  constructor(readonly engine: IkeEngine, private readonly host: IkeHost, private readonly localAddress: string) {}
 
-  /** A datagram from the host; on 4500 the host has removed the non-ESP marker. */
+  /** An IKE message from the host (on 4500 the host has removed the non-ESP marker). */
   onIkeMessage(message: Buffer, from: Endpoint, localPort: number): void {
-    const bytes = localPort === this.natTPort || from.port === this.natTPort ? Buffer.concat([MARKER, message]) : message;
-    this.engine.receive(bytes, from, { address: this.localAddress, port: localPort });
+    this.engine.receive(message, from, { address: this.localAddress, port: localPort });
     this.pump();
   }
 
@@ -70,11 +67,9 @@ export class IkeDriver {
     const host = this.host;
     for (const o of this.engine.poll()) {
       switch (o.kind) {
-        case 'send': {
-          const marked = o.from.port === this.natTPort || o.to.port === this.natTPort;
-          host.sendIke(marked ? o.bytes.subarray(4) : o.bytes, o.from.port, o.to);
+        case 'send':
+          host.sendIke(o.bytes, o.from.port, o.to);
           break;
-        }
         case 'child-up':
           host.installChild(installSpec(o.spec));
           break;

@@ -22,7 +22,10 @@ export interface IkeEngineOptions {
   connections: IkeConnectionConfig[];
   auth: IkeAuthProvider;
   timers?: Partial<EngineTimers>;
-  /** The NAT-T port: datagrams to/from it carry the 4-byte non-ESP marker (RFC 3948). */
+  /**
+   * The NAT-T port (RFC 3948): traffic to or from it follows the peer's address and port. The
+   * socket adds and strips the non-ESP marker there; the engine only ever sees IKE messages.
+   */
   natTPort?: number;
   /**
    * When the data path last received authentic ESP on the child whose inbound SPI this is (ms),
@@ -40,7 +43,6 @@ export interface IkeCounters {
   unknownSpi: number;
   badMessageId: number;
   retransmittedRequests: number;
-  notIke: number;
   halfOpenLimit: number;
   cookiesSent: number;
   unsupportedCritical: number;
@@ -49,7 +51,6 @@ export interface IkeCounters {
   internalErrors: number;
 }
 
-export const NON_ESP_MARKER = Buffer.alloc(4);
 const EMPTY_KEY = Buffer.alloc(0);
 
 /**
@@ -71,7 +72,7 @@ export class EngineCore {
   readonly ctx: EngineContext;
   readonly counters: IkeCounters = {
     received: 0, malformed: 0, decryptFailed: 0, unknownSpi: 0, badMessageId: 0, retransmittedRequests: 0,
-    notIke: 0, halfOpenLimit: 0, cookiesSent: 0, unsupportedCritical: 0, retransmits: 0, internalErrors: 0,
+    halfOpenLimit: 0, cookiesSent: 0, unsupportedCritical: 0, retransmits: 0, internalErrors: 0,
   };
 
   constructor(readonly opts: IkeEngineOptions) {
@@ -165,10 +166,7 @@ export class EngineCore {
   }
 
   sendRaw(packets: Buffer[], from: Endpoint, to: Endpoint): void {
-    for (const p of packets) {
-      const bytes = from.port === this.natTPort || to.port === this.natTPort ? Buffer.concat([NON_ESP_MARKER, p]) : p;
-      this.outputs.push({ kind: 'send', bytes, from: { ...from }, to: { ...to } });
-    }
+    for (const bytes of packets) this.outputs.push({ kind: 'send', bytes, from: { ...from }, to: { ...to } });
   }
 
   destroy(sa: IkeSa, reason: string): void {

@@ -17,7 +17,7 @@ export type { IkeCounters, IkeEngineOptions };
 /**
  * The IKEv2 engine: owns many IKE SAs, takes datagrams and time, gives datagrams, events and
  * deadlines (sans-I/O). A daemon drives it: receive() for each UDP datagram on ports 500/4500
- * (exactly the UDP payload, non-ESP marker included on 4500), onTimeout() at nextDeadline(), and
+ * (the bare IKE message: on 4500 the socket strips and adds the non-ESP marker), onTimeout() at nextDeadline(), and
  * poll() after each call to collect outputs. This class is the API: connection-level commands and
  * typed queries; the receive path is receive.ts, the timers timers.ts, the machinery core.ts.
  */

@@ -72,6 +72,7 @@ export interface IkeKeysEvent {
  * - `log`: a line for people (no secrets).
  */
 export type IkeOutput =
+  /** An IKE message to send (on 4500 the socket puts the non-ESP marker in front). */
   | { kind: 'send'; bytes: Buffer; from: Endpoint; to: Endpoint }
   | { kind: 'child-up'; spec: ChildSpec }
   | { kind: 'child-down'; spiIn: number; spiOut: number; name: string; reason: string }

@@ -1,6 +1,6 @@
 import { ExchangeType, Notify, PayloadType, ProtocolId } from './constants.js';
 import { CookieJar } from './cookies.js';
-import { NON_ESP_MARKER, type EngineCore } from './core.js';
+import type { EngineCore } from './core.js';
 import type { Endpoint } from './events.js';
 import { decodeHeader, fromInitiator, isResponse, type IkeHeader } from './message/header.js';
 import { decodeMessage, decodeReassembled, type IkeMessage } from './message/message.js';
@@ -37,17 +37,9 @@ export class Receiver {
     };
   }
 
-  receive(datagram: Buffer, from: Endpoint, to: Endpoint): void {
+  receive(dg: Buffer, from: Endpoint, to: Endpoint): void {
     const { core } = this;
     const counters = core.counters;
-    let dg = datagram;
-    if (to.port === core.natTPort || from.port === core.natTPort) {
-      if (dg.length < 4 || !dg.subarray(0, 4).equals(NON_ESP_MARKER)) {
-        counters.notIke++;
-        return;
-      }
-      dg = dg.subarray(4);
-    }
     const hr = decodeHeader(dg);
     if (!hr.ok) {
       counters.malformed++;

@@ -115,6 +115,22 @@ export function prependNonEspMarker(ikeMessage: Uint8Array): Buffer {
   return out;
 }
 
+/**
+ * For a plain socket (one datagram per call): the IKE message in a datagram received on
+ * `localPort` — on 4500 the bytes behind the non-ESP marker, null when the datagram is not IKE
+ * (a keepalive, ESP, junk); on any other port the datagram itself.
+ */
+export function ikeMessageOf(datagram: Buffer, localPort: number): Buffer | null {
+  if (localPort !== NAT_T_UDP_PORT) return datagram;
+  const c = classifyUdpEncap(datagram, 0, datagram.length);
+  return c.kind === 'ike' ? datagram.subarray(c.offset, c.offset + c.length) : null;
+}
+
+/** The UDP payload that carries an IKE message sent from `localPort` (marker first on 4500). */
+export function ikeDatagramOf(message: Uint8Array, localPort: number): Buffer {
+  return localPort === NAT_T_UDP_PORT ? prependNonEspMarker(message) : Buffer.from(message.buffer, message.byteOffset, message.byteLength);
+}
+
 /** A new NAT-keepalive datagram payload (the single octet 0xFF). */
 export function natKeepalive(): Buffer {
   return Buffer.from([NAT_KEEPALIVE_OCTET]);

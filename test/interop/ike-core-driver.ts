@@ -13,6 +13,7 @@ import type { IkeConnectionConfig } from '../../src/ike/config.js';
 import type { EngineTimers } from '../../src/ike/context.js';
 import { createAuthProvider, type AuthConnConfig } from '../../src/ike/auth/index.js';
 import { ikev2DecryptionRow } from '../../src/ike/keylog.js';
+import { ikeDatagramOf, ikeMessageOf } from '../../src/wire/udp-encap.js';
 
 interface DriverConfig {
   connections: IkeConnectionConfig[];
@@ -42,8 +43,9 @@ let timer: NodeJS.Timeout | undefined;
 function pump(): void {
   for (const o of engine.poll()) {
     if (o.kind === 'send') {
-      sockets.get(o.from.port)?.send(o.bytes, o.to.port, o.to.address);
-      out({ kind: 'sent', to: o.to, from: o.from, length: o.bytes.length });
+      const datagram = ikeDatagramOf(o.bytes, o.from.port);
+      sockets.get(o.from.port)?.send(datagram, o.to.port, o.to.address);
+      out({ kind: 'sent', to: o.to, from: o.from, length: datagram.length });
     } else if (o.kind === 'child-up') {
       const s = o.spec;
       out({ kind: 'child-up', name: s.name, mode: s.mode, spiIn: s.spiIn, spiOut: s.spiOut, keyIn: s.keyIn.toString('hex'), keyOut: s.keyOut.toString('hex'), proposal: s.proposal, remotePort: s.remotePort, localTs: s.localTs, remoteTs: s.remoteTs });
@@ -65,7 +67,9 @@ function pump(): void {
 
 async function bind(port: number): Promise<void> {
   const s = dgram.createSocket('udp4');
-  s.on('message', (msg, rinfo) => {
+  s.on('message', (datagram, rinfo) => {
+    const msg = ikeMessageOf(datagram, port);
+    if (msg === null) return;
     engine.receive(msg, { address: rinfo.address, port: rinfo.port }, { address: local, port });
     pump();
   });

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { tsharkRecords } from '../helpers/tshark.js';
 import { ikev2DecryptionTable } from '../../src/ike/keylog.js';
+import { ikeDatagramOf } from '../../src/wire/udp-encap.js';
 import { conn, pskAuth, Sim, type Packet } from '../unit/ike-sim.js';
 
 /**
@@ -24,13 +25,15 @@ function pcap(packets: Packet[]): Buffer {
   head.writeUInt32LE(65535, 16);
   head.writeUInt32LE(101, 20); // LINKTYPE_RAW: IPv4 without link layer
   const recs = packets.map((p, i) => {
+    // What the socket sends: on 4500 the non-ESP marker precedes the engine's IKE message.
+    const payload = ikeDatagramOf(p.bytes, p.from.port);
     const udp = Buffer.alloc(8);
     udp.writeUInt16BE(p.from.port, 0);
     udp.writeUInt16BE(p.to.port, 2);
-    udp.writeUInt16BE(8 + p.bytes.length, 4);
+    udp.writeUInt16BE(8 + payload.length, 4);
     const ip = Buffer.alloc(20);
     ip[0] = 0x45;
-    ip.writeUInt16BE(20 + 8 + p.bytes.length, 2);
+    ip.writeUInt16BE(20 + 8 + payload.length, 2);
     ip[8] = 64;
     ip[9] = 17;
     ipv4(p.from.address).copy(ip, 12);
@@ -39,7 +42,7 @@ function pcap(packets: Packet[]): Buffer {
     for (let k = 0; k < 20; k += 2) sum += ip.readUInt16BE(k);
     while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
     ip.writeUInt16BE(~sum & 0xffff, 10);
-    const data = Buffer.concat([ip, udp, p.bytes]);
+    const data = Buffer.concat([ip, udp, payload]);
     const rh = Buffer.alloc(16);
     rh.writeUInt32LE(1_700_000_000 + i, 0);
     rh.writeUInt32LE(data.length, 8);

@@ -5,7 +5,7 @@ import { IkeDriver, type EspInstallSpec, type IkeHost } from '../../src/host/ike
 import type { Endpoint } from '../../src/ike/events.js';
 import { conn, pskAuth, seededRandom } from './ike-sim.js';
 
-/** Two drivers wired through fake hosts (marker stripped on 4500, as the stack's UDP endpoint does). */
+/** Two drivers wired through fake hosts (the marker on 4500 belongs to the stack's UDP socket). */
 test('IkeDriver: host sends without the non-ESP marker, children installed and removed, IKE SAs up and down', async () => {
   const A = '192.0.2.1';
   const B = '192.0.2.2';

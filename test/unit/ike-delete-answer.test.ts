@@ -11,8 +11,7 @@ import { conn, pskAuth, Sim, type Packet } from './ike-sim.js';
 
 const A = '192.0.2.1';
 const B = '192.0.2.2';
-const ikeOf = (p: Packet): Buffer => (p.to.port === 4500 ? p.bytes.subarray(4) : p.bytes);
-const informationalResponse = (p: Packet): boolean => ikeOf(p)[18] === ExchangeType.INFORMATIONAL && (ikeOf(p)[19]! & 0x20) !== 0;
+const informationalResponse = (p: Packet): boolean => p.bytes[18] === ExchangeType.INFORMATIONAL && (p.bytes[19]! & 0x20) !== 0;
 
 function pair() {
   const sim = new Sim();

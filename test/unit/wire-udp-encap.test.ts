@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  ESP_GCM16_MIN_LENGTH, IKE_HEADER_LENGTH, classifyUdpEncap, natKeepalive, newUdpEncapClass, prependNonEspMarker, writeNonEspMarker,
+  ESP_GCM16_MIN_LENGTH, IKE_HEADER_LENGTH, classifyUdpEncap, ikeDatagramOf, ikeMessageOf, natKeepalive, newUdpEncapClass, prependNonEspMarker, writeNonEspMarker,
 } from '../../src/wire/udp-encap.js';
 
 test('NAT-keepalive is exactly one 0xFF octet', () => {
@@ -60,4 +60,18 @@ test('random datagrams never throw and always get a kind', () => {
     assert.ok(['keepalive', 'ike', 'esp', 'malformed'].includes(c.kind));
     assert.equal(c.kind === 'malformed', c.cause !== null);
   }
+});
+
+test('plain-socket helpers: the marker exists only on 4500, and only at the socket', () => {
+  const ike = Buffer.alloc(IKE_HEADER_LENGTH, 0x21);
+  const on4500 = ikeDatagramOf(ike, 4500);
+  assert.deepEqual(on4500, Buffer.concat([Buffer.alloc(4), ike]));
+  assert.deepEqual(ikeMessageOf(on4500, 4500), ike);
+  assert.deepEqual(ikeDatagramOf(ike, 500), ike);
+  assert.equal(ikeMessageOf(ike, 500), ike);
+  // On 4500 a keepalive, ESP (non-zero SPI) or a runt is not IKE.
+  assert.equal(ikeMessageOf(natKeepalive(), 4500), null);
+  assert.equal(ikeMessageOf(Buffer.alloc(64, 0x01), 4500), null);
+  assert.equal(ikeMessageOf(Buffer.alloc(3), 4500), null);
+  assert.equal(ikeMessageOf(prependNonEspMarker(Buffer.alloc(IKE_HEADER_LENGTH - 1)), 4500), null);
 });

@@ -43,7 +43,7 @@ export function establishedPair(opts: { fragmentMtu?: number; maxHalfOpen?: numb
   const fromA: Buffer[] = [];
   const fromB: Buffer[] = [];
   for (const p of sim.delivered) {
-    const msg = p.to.port === 4500 ? p.bytes.subarray(4) : p.bytes;
+    const msg = p.bytes;
     if (msg.length < 28) continue;
     const spiHex = msg.subarray(0, 8).toString('hex');
     // Every IKE SA of the run (the first and the rekeyed one): find the keys by initiator SPI.

@@ -63,13 +63,13 @@ export const ikeInner: FuzzTarget = {
 };
 
 const COUNTERS: (keyof IkeCounters)[] = [
-  'malformed', 'decryptFailed', 'unknownSpi', 'badMessageId', 'retransmittedRequests', 'notIke', 'halfOpenLimit',
+  'malformed', 'decryptFailed', 'unknownSpi', 'badMessageId', 'retransmittedRequests', 'halfOpenLimit',
   'cookiesSent', 'unsupportedCritical',
 ];
 
 /**
  * The whole engine as a responder with an established SA. The first input byte picks how the rest
- * is delivered: bit 0 port 4500 (non-ESP marker added) or 500; bit 1 seal it as a template with
+ * is delivered: bit 0 port 4500 or 500 (the engine sees the bare message on both: the socket strips the non-ESP marker); bit 1 seal it as a template with
  * the SA's real SK_ei; bit 2 set the message ID the engine expects next (so requests get past the
  * window into the exchange handlers). Raw captures from strongSwan and pluto seed it too.
  */
@@ -84,8 +84,7 @@ export const ikeEngine: FuzzTarget = {
     const up = () => a.ikeUps().at(-1)!.keys;
     let expectedId = 0;
     const noteResponses = (sends: Buffer[]): void => {
-      for (const dg of sends) {
-        const m = dg.length >= 4 && dg.readUInt32BE(0) === 0 ? dg.subarray(4) : dg;
+      for (const m of sends) {
         if (m.length >= 28 && (m[19]! & 0x20) !== 0 && m[18] !== 34 && m.subarray(0, 8).equals(up().spiI)) expectedId = Math.max(expectedId, m.readUInt32BE(20) + 1);
       }
     };
@@ -106,10 +105,9 @@ export const ikeEngine: FuzzTarget = {
           msg = sealTemplate(msg, k.skEi, randomBytes(8)) ?? msg;
         }
         const port = mode & 1 ? 4500 : 500;
-        const dg = port === 4500 ? Buffer.concat([Buffer.alloc(4), msg]) : msg;
         const before = { ...b.engine.counters };
         sim.now += 1;
-        b.engine.receive(dg, { address: ADDR_A, port }, { address: ADDR_B, port });
+        b.engine.receive(msg, { address: ADDR_A, port }, { address: ADDR_B, port });
         const d = b.engine.nextDeadline();
         if (d !== undefined && d <= sim.now) b.engine.onTimeout(sim.now);
         const outs = b.engine.poll();
