@@ -10,11 +10,11 @@ import { OutboundSa } from '../src/esp/sa-outbound.js';
 import { cidrSelector } from '../src/esp/selectors.js';
 import { espPacketLength, newEspPacketView, newEspTrailerView, parseEspPacket } from '../src/wire/esp.js';
 import { buildIpv4UdpPacket } from '../src/wire/udp.js';
-import { parseIPv4 } from '../src/wire/ipv4.js';
+import { parseIpv4 } from '../src/wire/address.js';
 
 const seconds = Number(process.argv[2] ?? 3);
 const PACKET = 1400;
-const inner = buildIpv4UdpPacket({ src: parseIPv4('10.1.0.5')!, dst: parseIPv4('10.2.0.7')!, srcPort: 1, dstPort: 2 }, randomBytes(PACKET - 28));
+const inner = buildIpv4UdpPacket({ src: parseIpv4('10.1.0.5')!, dst: parseIpv4('10.2.0.7')!, srcPort: 1, dstPort: 2 }, randomBytes(PACKET - 28));
 
 // On a shared machine wall time measures the neighbours too; CPU time of this process is the
 // steadier figure, so both are printed.

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { contains, formatIpv4, parseCidr, parseIpv4 } from '../config/cidr.js';
+import { cidrContains, formatIpv4, parseCidr } from '../wire/address.js';
 import type { NetworkDoc, NodeDoc, SubnetDoc } from '../store/documents.js';
 import type { LocalSpec } from '../overlay/engine.js';
 import type { PeerSpec } from '../overlay/peer-table.js';
@@ -33,9 +33,14 @@ export interface DesiredState {
   waiting: { node: string; reason: string }[];
 }
 
+function baseOf(cidr: string): number {
+  const r = parseCidr(cidr);
+  return r.ok ? r.cidr.base : 0;
+}
+
 function subnetOf(subnets: readonly SubnetDoc[], node: string): string | undefined {
   // The operator keeps one per node; when two raced, the lowest is the one that stays.
-  const own = subnets.filter((s) => s.node === node).map((s) => s.cidr).sort((a, b) => (parseIpv4(a.split('/')[0]!) ?? 0) - (parseIpv4(b.split('/')[0]!) ?? 0));
+  const own = subnets.filter((s) => s.node === node).map((s) => s.cidr).sort((a, b) => baseOf(a) - baseOf(b));
   return own[0];
 }
 
@@ -44,7 +49,7 @@ function vniIn(network: NetworkDoc, subnet: string): number | undefined {
   if (!s.ok) return undefined;
   for (const c of network.clusterNetwork) {
     const cn = parseCidr(c.cidr);
-    if (cn.ok && contains(cn.cidr, s.cidr)) return vniForSubnet(cn.cidr, s.cidr);
+    if (cn.ok && cidrContains(cn.cidr, s.cidr)) return vniForSubnet(cn.cidr, s.cidr);
   }
   return undefined;
 }

@@ -1,6 +1,6 @@
 import { networkInterfaces } from 'node:os';
 import { readFileSync } from 'node:fs';
-import { contains, parseCidr, parseIpv4 } from '../config/cidr.js';
+import { cidrHasAddress, parseCidr, parseIpv4 } from '../wire/address.js';
 
 /**
  * The node's underlay (tunnel endpoint) address when none is given: the one IPv4 address on a
@@ -13,7 +13,7 @@ export function detectUnderlay(clusterNetworks: readonly string[]): { address: s
     for (const a of addrs ?? []) {
       if (a.family !== 'IPv4' || a.internal) continue;
       const n = parseIpv4(a.address);
-      if (n === undefined || nets.some((c) => contains(c, { base: n, prefix: 32 }))) continue;
+      if (n === null || nets.some((c) => cidrHasAddress(c, n))) continue;
       found.push({ address: a.address, iface });
     }
   }

@@ -1,4 +1,4 @@
-import { type Cidr, contains, formatCidr, formatIpv4, overlaps, parseCidr, size, subnetAt } from '../config/cidr.js';
+import { type Cidr, cidrContains, formatCidr, formatIpv4, cidrsOverlap, parseCidr, cidrSize, subnetAt } from '../wire/address.js';
 import { vniForSubnet } from '../overlay/vni.js';
 import {
   DEFAULT_PREFIX, DEFAULT_TUN, NODE_UNDERLAY_IF, POD_BRIDGE, POD_IF, UNDERLAY_BRIDGE,
@@ -134,7 +134,7 @@ function resolve(o: TopologyOptions): Resolved {
   }
   const underlay = cidr('underlayNetwork', o.underlayNetwork, '192.168.7.0/24');
   if (underlay.prefix > 29) throw new TopologyError('underlayNetwork', `${formatCidr(underlay)} is too small`);
-  if (overlaps(underlay, cluster)) throw new TopologyError('underlayNetwork', `${formatCidr(underlay)} overlaps the cluster network ${formatCidr(cluster)}`);
+  if (cidrsOverlap(underlay, cluster)) throw new TopologyError('underlayNetwork', `${formatCidr(underlay)} overlaps the cluster network ${formatCidr(cluster)}`);
   const tunName = o.tunName ?? DEFAULT_TUN;
   if (!/^[a-zA-Z0-9_.-]{1,15}$/.test(tunName)) throw new TopologyError('tunName', `"${tunName}" is not a valid interface name`);
   return {
@@ -147,8 +147,8 @@ function resolve(o: TopologyOptions): Resolved {
     mtu,
     underlayMtu,
     underlay,
-    firstMasterHost: int('firstMasterHost', o.firstMasterHost, 21, 1, size(underlay) - 2),
-    firstWorkerHost: int('firstWorkerHost', o.firstWorkerHost, 11, 1, size(underlay) - 2),
+    firstMasterHost: int('firstMasterHost', o.firstMasterHost, 21, 1, cidrSize(underlay) - 2),
+    firstWorkerHost: int('firstWorkerHost', o.firstWorkerHost, 11, 1, cidrSize(underlay) - 2),
     subnets: o.subnets ?? {},
     tunName,
   };
@@ -200,7 +200,7 @@ export function addNodeToPlan(plan: TopologyPlan, o: AddNodeOptions): NodePlan {
   const cluster = mustCidr(plan.clusterNetwork);
 
   const taken = new Set(plan.nodes.map((n) => n.underlayIp));
-  const lastHost = size(underlay) - 2;
+  const lastHost = cidrSize(underlay) - 2;
   let host = o.firstHost ?? (o.role === 'master' ? 21 : 11);
   let underlayIp = '';
   for (let tries = 0; tries < lastHost; tries++, host = host >= lastHost ? 1 : host + 1) {
@@ -214,7 +214,7 @@ export function addNodeToPlan(plan: TopologyPlan, o: AddNodeOptions): NodePlan {
 
   const subnet = pickSubnet(plan, cluster, name, o.subnet ?? o.subnets?.[name]);
   const gateway = subnet.base + 1;
-  const lastPod = size(subnet) - 2; // broadcast excluded
+  const lastPod = cidrSize(subnet) - 2; // broadcast excluded
   if (o.pods + 1 > lastPod) throw new TopologyError('podsPerNode', `${o.pods} pods do not fit ${formatCidr(subnet)}`);
   const pods: PodPlan[] = [];
   for (let i = 0; i < o.pods; i++) {
@@ -262,17 +262,17 @@ function pickSubnet(plan: TopologyPlan, cluster: Cidr, node: string, wanted: str
   if (wanted !== undefined) {
     const p = parseCidr(wanted);
     if (!p.ok) throw new TopologyError(`subnets.${node}`, p.problem);
-    if (p.cidr.prefix !== plan.hostPrefix || !contains(cluster, p.cidr)) {
+    if (p.cidr.prefix !== plan.hostPrefix || !cidrContains(cluster, p.cidr)) {
       throw new TopologyError(`subnets.${node}`, `${wanted} is not a /${plan.hostPrefix} inside ${plan.clusterNetwork}`);
     }
-    const clash = plan.nodes.find((n) => overlaps(mustCidr(n.subnet), p.cidr));
+    const clash = plan.nodes.find((n) => cidrsOverlap(mustCidr(n.subnet), p.cidr));
     if (clash) throw new TopologyError(`subnets.${node}`, `${wanted} is already ${clash.name}'s`);
     return p.cidr;
   }
   const blocks = 2 ** (plan.hostPrefix - cluster.prefix);
   for (let i = 0; i < blocks; i++) {
     const c = subnetAt(cluster, plan.hostPrefix, i);
-    if (!used.some((u) => overlaps(u, c))) return c;
+    if (!used.some((u) => cidrsOverlap(u, c))) return c;
   }
   throw new TopologyError('clusterNetwork', `${plan.clusterNetwork} has no free /${plan.hostPrefix} left for ${node}`);
 }

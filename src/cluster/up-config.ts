@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseDocument } from 'yaml';
 import { formatDiagnostic, toConfigError, validateFiles, type NetworkConfig } from '../config/index.js';
-import { parseCidr, size } from '../config/cidr.js';
+import { cidrSize, parseCidr } from '../wire/address.js';
 import { UsageError } from '../util/errors.js';
 
 /**
@@ -79,6 +79,6 @@ export function checkClusterSize(nodes: number, network: NetworkConfig, sources:
       `(from ${sources.map((f) => path.basename(f)).join(' + ')}); ask for at most ${subnets} nodes, or give --config with a larger clusterNetwork cidr or a longer hostPrefix`);
   }
   const underlay = parseCidr(underlayCidr);
-  const addresses = underlay.ok ? size(underlay.cidr) - 2 : 0;
+  const addresses = underlay.ok ? cidrSize(underlay.cidr) - 2 : 0;
   if (nodes > addresses) throw new UsageError(`${nodes} nodes need ${nodes} underlay addresses, but the local underlay ${underlayCidr} holds ${addresses}; ask for at most ${addresses} nodes`);
 }

@@ -1,9 +1,8 @@
 import { ETHERNET_HEADER_LENGTH, ETHERTYPE_IPV4 } from '../wire/ethernet.js';
 import { peekEspSpi } from '../wire/esp.js';
 import { GENEVE_PROTO_ETHERNET, GENEVE_UDP_PORT, parseGeneveHeader } from '../wire/geneve.js';
-import {
-  IPPROTO_ESP, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, formatIPv4, isIpv4Fragment, newIpv4Header, parseIPv4, parseIpv4Header,
-} from '../wire/ipv4.js';
+import { IPPROTO_ESP, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, isIpv4Fragment, newIpv4Header, parseIpv4Header } from '../wire/ipv4.js';
+import { formatIpv4, parseIpv4 } from '../wire/address.js';
 import { type PcapCapture, ipv4OffsetInFrame } from '../wire/pcap.js';
 import { IKE_HEADER_LENGTH, IKE_UDP_PORT, NAT_T_UDP_PORT, classifyUdpEncap, newUdpEncapClass } from '../wire/udp-encap.js';
 import { UDP_HEADER_LENGTH, newUdpHeader, parseUdpHeader } from '../wire/udp.js';
@@ -74,7 +73,7 @@ export function emptyCounts(): ClassCounts {
 export function nodeAddressSet(addresses: readonly string[]): Set<number> {
   const set = new Set<number>();
   for (const a of addresses) {
-    const n = parseIPv4(a);
+    const n = parseIpv4(a);
     if (n === null) throw new Error(`not an IPv4 address: ${a}`);
     set.add(n);
   }
@@ -160,7 +159,7 @@ export function classifyCapture(capture: PcapCapture, nodeAddresses: readonly st
       continue;
     }
     v.packets[c.kind]++;
-    const key = `${formatIPv4(c.src)}>${formatIPv4(c.dst)}`;
+    const key = `${formatIpv4(c.src)}>${formatIpv4(c.dst)}`;
     (v.pairs[key] ??= emptyCounts())[c.kind]++;
     if (c.spi !== undefined) spis.add(c.spi);
     if (c.kind === 'other') v.other_causes[c.cause ?? 'unknown'] = (v.other_causes[c.cause ?? 'unknown'] ?? 0) + 1;
@@ -174,7 +173,7 @@ export function classifyCapture(capture: PcapCapture, nodeAddresses: readonly st
 }
 
 function addr(ipNum: number, port: number): string {
-  return `${formatIPv4(ipNum)}.${port}`;
+  return `${formatIpv4(ipNum)}.${port}`;
 }
 
 function timeOfDay(ms: number): string {
@@ -213,5 +212,5 @@ function innerSummary(frame: Uint8Array, protocolType: number, offset: number, l
     const p = h.payloadOffset;
     ports = [`.${(frame[p]! << 8) | frame[p + 1]!}`, `.${(frame[p + 2]! << 8) | frame[p + 3]!}`];
   }
-  return `: IP ${formatIPv4(h.src)}${ports[0]} > ${formatIPv4(h.dst)}${ports[1]}: ${proto}, length ${h.payloadLength}`;
+  return `: IP ${formatIpv4(h.src)}${ports[0]} > ${formatIpv4(h.dst)}${ports[1]}: ${proto}, length ${h.payloadLength}`;
 }

@@ -1,6 +1,6 @@
 import { LineCounter, parseDocument } from 'yaml';
 import type { Findings } from './diagnostics.js';
-import { describe } from './cidr.js';
+import { describe } from '../util/describe.js';
 
 export type DocKind = 'install-config' | 'network';
 

@@ -3,7 +3,8 @@ import { Findings, type Diagnostic } from './diagnostics.js';
 import { parseConfigText, type ParsedFile } from './parse.js';
 import { installConfigSchema, networkCrSchema, ipsecModes, encapsulations } from './schema.js';
 import { unknownKeys, formatPath } from './unknown-keys.js';
-import { parseCidr, overlaps, formatCidr, size, describe, type Cidr } from './cidr.js';
+import { cidrOf, cidrsOverlap, cidrSize, formatCidr, parseCidr, type Cidr } from '../wire/address.js';
+import { describe } from '../util/describe.js';
 import {
   type NetworkConfig,
   type ClusterNetworkEntry,
@@ -295,7 +296,7 @@ function buildNetwork(
       const b = placed[j]!;
       if (a.role === b.role && a.role !== 'cluster network') continue;
       if (a.role.includes('underlay') && b.role.includes('underlay')) continue;
-      if (!overlaps(a.cidr, b.cidr)) continue;
+      if (!cidrsOverlap(a.cidr, b.cidr)) continue;
       if (b.role === 'OVN join network') {
         f.error(a.file, a.key, `${a.role} ${formatCidr(a.cidr)} overlaps OVN's internal join network ${OVN_JOIN_SUBNET}`, `choose a range outside ${OVN_JOIN_SUBNET}`);
         continue;
@@ -309,7 +310,7 @@ function buildNetwork(
     const cp = install.controlPlane?.replicas ?? 3;
     const compute = (install.compute ?? []).reduce((s, p) => s + (p.replicas ?? 0), 0);
     replicas = { controlPlane: cp, compute };
-    const capacity = clusterNetwork.reduce((s, e) => s + size({ base: 0, prefix: Number(e.cidr.split('/')[1]) }) / size({ base: 0, prefix: e.hostPrefix }), 0);
+    const capacity = clusterNetwork.reduce((s, e) => s + 2 ** (e.hostPrefix - cidrOf(e.cidr).prefix), 0);
     if (capacity < cp + compute && installFile)
       f.error(installFile.file, 'networking.clusterNetwork', `room for ${capacity} node subnets but ${cp + compute} machines are asked for`, 'use a larger cidr or a longer hostPrefix');
   }
@@ -361,7 +362,7 @@ function servicesAt(f: Findings, file: string, key: string, list: unknown[], pla
   list.forEach((v, i) => {
     const c = cidrAt(f, file, `${key}[${i}]`, v);
     if (!c) return;
-    if (c.prefix > 24) f.warn(file, `${key}[${i}]`, `${formatCidr(c)} holds only ${size(c)} service addresses`, 'a /16 is usual');
+    if (c.prefix > 24) f.warn(file, `${key}[${i}]`, `${formatCidr(c)} holds only ${cidrSize(c)} service addresses`, 'a /16 is usual');
     placed.push({ cidr: c, file, key: `${key}[${i}]`, role: 'service network' });
     out.push(formatCidr(c));
   });

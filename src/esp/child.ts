@@ -1,5 +1,5 @@
 import type { SaPair } from './sa-pair.js';
-import { parseIPv4 } from '../wire/ipv4.js';
+import { parseIpv4 } from '../wire/address.js';
 import type { Policy } from './spd.js';
 import type { EspMode, Lifetime, TrafficSelector } from './types.js';
 
@@ -86,7 +86,7 @@ function checkPort(port: number): void {
 }
 
 function addressOf(text: string, what: string): number {
-  const v = parseIPv4(text);
+  const v = parseIpv4(text);
   if (v === null) throw new RangeError(`child ${what} address must be IPv4, got ${JSON.stringify(text)}`);
   return v;
 }

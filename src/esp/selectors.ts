@@ -1,4 +1,4 @@
-import { formatIPv4, parseIPv4Cidr } from '../wire/ipv4.js';
+import { cidrRange, formatRange, parseCidr } from '../wire/address.js';
 import type { TrafficSelector } from './types.js';
 
 /**
@@ -50,24 +50,17 @@ export function anySelector(): TrafficSelector {
 
 /** A selector for a CIDR block (e.g. "10.254.1.0/24"), optionally one protocol and port. */
 export function cidrSelector(cidr: string, protocol = 0, port?: number): TrafficSelector {
-  const c = parseIPv4Cidr(cidr);
-  if (c === null) throw new RangeError(`not an IPv4 CIDR: ${cidr}`);
-  return { protocol, startAddr: c.base, endAddr: (c.base | ~c.mask) >>> 0, startPort: port ?? 0, endPort: port ?? 65535 };
+  const c = parseCidr(cidr, { bareAddress: true, clearHostBits: true });
+  if (!c.ok) throw new RangeError(`not an IPv4 CIDR: ${c.problem}`);
+  const r = cidrRange(c.cidr);
+  return { protocol, startAddr: r.start, endAddr: r.end, startPort: port ?? 0, endPort: port ?? 65535 };
 }
 
 const PROTOCOL_NAMES: Record<number, string> = { 1: 'icmp', 6: 'tcp', 17: 'udp', 47: 'gre', 50: 'esp', 132: 'sctp' };
 
 /** swanctl's notation: "10.254.1.0/24", "10.0.0.1..10.0.0.9", with "[udp/6081]" when narrowed. */
 export function formatSelector(ts: TrafficSelector): string {
-  let text: string;
-  const size = ts.endAddr - ts.startAddr + 1;
-  const isBlock = size > 0 && (size & (size - 1)) === 0 && ts.startAddr % size === 0;
-  if (isBlock) {
-    const bits = 32 - Math.log2(size);
-    text = `${formatIPv4(ts.startAddr)}/${bits}`;
-  } else {
-    text = `${formatIPv4(ts.startAddr)}..${formatIPv4(ts.endAddr)}`;
-  }
+  const text = formatRange({ start: ts.startAddr, end: ts.endAddr });
   const anyPort = ts.startPort === 0 && ts.endPort === 65535;
   if (ts.protocol === 0 && anyPort) return text;
   const proto = PROTOCOL_NAMES[ts.protocol] ?? String(ts.protocol);

@@ -1,6 +1,6 @@
 import { OperationFailed } from '../util/errors.js';
 import { openBatchUdp, type BatchUdp } from '../native/udp.js';
-import { formatIPv4, parseIPv4 } from '../wire/ipv4.js';
+import { formatIpv4, parseIpv4 } from '../wire/address.js';
 import { classifyUdpEncap, newUdpEncapClass, prependNonEspMarker } from '../wire/udp-encap.js';
 
 /**
@@ -74,7 +74,7 @@ export class UdpEndpoint {
       if (addr !== lastAddr || port !== lastPort) {
         lastAddr = addr;
         lastPort = port;
-        lastFrom = { address: formatIPv4(addr), port };
+        lastFrom = { address: formatIpv4(addr), port };
       }
       return lastFrom;
     };
@@ -90,10 +90,10 @@ export class UdpEndpoint {
         switch (cls.kind) {
           case 'keepalive':
             ep.keepalives++;
-            handlers.keepalive?.({ address: formatIPv4(addr), port });
+            handlers.keepalive?.({ address: formatIpv4(addr), port });
             break;
           case 'ike':
-            handlers.ike(Buffer.from(slab.subarray(cls.offset, cls.offset + cls.length)), { address: formatIPv4(addr), port }, NATT_PORT);
+            handlers.ike(Buffer.from(slab.subarray(cls.offset, cls.offset + cls.length)), { address: formatIpv4(addr), port }, NATT_PORT);
             break;
           case 'esp':
             handlers.esp(slab, off, len, fromOf(addr, port));
@@ -107,7 +107,7 @@ export class UdpEndpoint {
     });
     ep.ike.onDatagrams((datagrams, addrs, ports) => {
       for (let i = 0; i < datagrams.length; i++) {
-        handlers.ike(Buffer.from(datagrams[i]!), { address: formatIPv4(addrs[i]!), port: ports[i]! }, IKE_PORT);
+        handlers.ike(Buffer.from(datagrams[i]!), { address: formatIpv4(addrs[i]!), port: ports[i]! }, IKE_PORT);
       }
     });
     return ep;
@@ -116,7 +116,7 @@ export class UdpEndpoint {
   private addr(text: string): number | null {
     let v = this.addrCache.get(text);
     if (v === undefined) {
-      const p = parseIPv4(text);
+      const p = parseIpv4(text);
       if (p === null) return null;
       v = p;
       this.addrCache.set(text, v);

@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { addressBytes } from './nat.js';
+import { natAddressBytes } from './nat.js';
 
 /**
  * Stateless cookies (RFC 7296 §2.6): Cookie = <VersionIDofSecret> | Hash(Ni | IPi | SPIi | <secret>).
@@ -22,7 +22,7 @@ export class CookieJar {
   }
 
   private hash(secret: Buffer, ni: Buffer, ip: string, spiI: Buffer): Buffer {
-    return createHash('sha256').update(ni).update(addressBytes(ip)).update(spiI).update(secret).digest();
+    return createHash('sha256').update(ni).update(natAddressBytes(ip)).update(spiI).update(secret).digest();
   }
 
   make(now: number, ni: Buffer, ip: string, spiI: Buffer): Buffer {

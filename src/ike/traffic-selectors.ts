@@ -1,4 +1,4 @@
-import { isIPv4 } from 'node:net';
+import { cidrRange, formatIpv4, parseCidr, parseIpv4 } from '../wire/address.js';
 import type { TrafficSelector } from '../esp/types.js';
 import { TsType } from './constants.js';
 import type { TsEntry } from './message/payloads.js';
@@ -23,15 +23,6 @@ export class TsSyntaxError extends Error {
 
 const PROTOCOLS: Record<string, number> = { any: 0, '%any': 0, icmp: 1, tcp: 6, udp: 17, sctp: 132 };
 
-export function ipv4ToInt(a: string): number {
-  const p = a.split('.').map(Number);
-  return (((p[0]! << 24) | (p[1]! << 16) | (p[2]! << 8) | p[3]!) >>> 0);
-}
-
-export function intToIpv4(n: number): string {
-  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
-}
-
 export function parseTs(text: string): TsSpec {
   const m = /^\s*([^[\s]*)\s*(?:\[([^\]]*)\])?\s*$/.exec(text);
   if (!m) throw new TsSyntaxError(text, `traffic selector "${text}" is not of the form ADDR[/PREFIX][PROTO/PORT]`);
@@ -41,13 +32,11 @@ export function parseTs(text: string): TsSpec {
   if (addr === 'dynamic') dynamic = true;
   else if (addr === '' || addr === '0.0.0.0/0' || addr === '%any') { /* any address */ }
   else {
-    const [ip, prefixText] = addr.split('/');
-    if (!ip || !isIPv4(ip)) throw new TsSyntaxError(text, `traffic selector "${text}": "${ip}" is not an IPv4 address (IPv6 selectors are not supported)`);
-    const prefix = prefixText === undefined ? 32 : Number(prefixText);
-    if (!Number.isInteger(prefix) || prefix < 0 || prefix > 32) throw new TsSyntaxError(text, `traffic selector "${text}": bad prefix length "${prefixText}"`);
-    const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
-    ts.startAddr = (ipv4ToInt(ip) & mask) >>> 0;
-    ts.endAddr = (ts.startAddr | (~mask >>> 0)) >>> 0;
+    const c = parseCidr(addr, { bareAddress: true, clearHostBits: true });
+    if (!c.ok) throw new TsSyntaxError(text, `traffic selector "${text}": ${c.problem}`);
+    const r = cidrRange(c.cidr);
+    ts.startAddr = r.start;
+    ts.endAddr = r.end;
   }
   if (m[2] !== undefined) {
     const [protoText, portText] = m[2].split('/');
@@ -70,7 +59,7 @@ export function parseTs(text: string): TsSpec {
 export function resolveTs(specs: readonly TsSpec[], hostAddress: string): TrafficSelector[] {
   return specs.map((s) => {
     if (!s.dynamic) return { ...s.ts };
-    const a = isIPv4(hostAddress) ? ipv4ToInt(hostAddress) : 0;
+    const a = parseIpv4(hostAddress) ?? 0;
     return { ...s.ts, startAddr: a, endAddr: a };
   });
 }
@@ -131,7 +120,7 @@ export function fromEntries(entries: readonly TsEntry[]): TrafficSelector[] {
 
 /** libreswan's form: `192.168.7.11-192.168.7.11:6081-6081 17`. */
 export function formatTs(ts: TrafficSelector): string {
-  return `${intToIpv4(ts.startAddr)}-${intToIpv4(ts.endAddr)}:${ts.startPort}-${ts.endPort} ${ts.protocol}`;
+  return `${formatIpv4(ts.startAddr)}-${formatIpv4(ts.endAddr)}:${ts.startPort}-${ts.endPort} ${ts.protocol}`;
 }
 
 /** Compact CIDR-ish form for status: `10.1.0.0/24[udp/6081]`. */
@@ -139,8 +128,8 @@ export function tsToString(ts: TrafficSelector): string {
   let addr: string;
   const size = ts.endAddr - ts.startAddr + 1;
   const prefix = 32 - Math.log2(size);
-  if (Number.isInteger(prefix) && (ts.startAddr & (size - 1)) === 0) addr = `${intToIpv4(ts.startAddr)}/${prefix}`;
-  else addr = `${intToIpv4(ts.startAddr)}..${intToIpv4(ts.endAddr)}`;
+  if (Number.isInteger(prefix) && (ts.startAddr & (size - 1)) === 0) addr = `${formatIpv4(ts.startAddr)}/${prefix}`;
+  else addr = `${formatIpv4(ts.startAddr)}..${formatIpv4(ts.endAddr)}`;
   const proto = ts.protocol === 0 ? '' : (Object.entries(PROTOCOLS).find(([k, v]) => v === ts.protocol && k !== '%any')?.[0] ?? String(ts.protocol));
   const port = ts.startPort === 0 && ts.endPort === 65535 ? '' : ts.startPort === ts.endPort ? `/${ts.startPort}` : `/${ts.startPort}-${ts.endPort}`;
   return proto || port ? `${addr}[${proto}${port}]` : addr;

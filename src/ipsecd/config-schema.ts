@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { parseCidr, parseIpv4, parseTs, type TsSpec } from './traffic-selector.js';
+import { parseIpv4 } from '../wire/address.js';
+import { parseTs, type TsSpec } from './traffic-selector.js';
 
 /**
  * The ipsecd YAML file (CONTRACTS.md), as a strict schema: every object rejects unknown keys,
@@ -140,4 +141,3 @@ export const fileSchema = z.strictObject({
 export type FileConfig = z.infer<typeof fileSchema>;
 export type ManualFileConfig = z.infer<typeof manualSchema>;
 
-export { parseCidr };

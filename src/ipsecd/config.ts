@@ -3,9 +3,10 @@ import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../util/errors.js';
 import { readConfigText } from '../util/config-text.js';
-import { quoteShort } from '../config/cidr.js';
+import { quoteShort } from '../util/describe.js';
 import { fileSchema, type FileConfig } from './config-schema.js';
-import { parseIpv4, resolveTs, type TrafficSelector } from './traffic-selector.js';
+import { parseIpv4 } from '../wire/address.js';
+import { resolveTs, type TrafficSelector } from './traffic-selector.js';
 import { buildIkeConnection, durationMs, type IkeConnection } from './ike-config.js';
 
 /** One connection with static keys, ready for the data path. */

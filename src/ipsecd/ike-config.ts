@@ -5,7 +5,8 @@ import type { IkeConnectionConfig, IkeChildConfig } from '../ike/config.js';
 import { parseProposal } from '../ike/proposals.js';
 import { createAuthProvider, AuthConfigError, type AuthConnConfig } from '../ike/auth/index.js';
 import type { FileConfig } from './config-schema.js';
-import { parseIpv4, resolveTs, type TrafficSelector } from './traffic-selector.js';
+import { parseIpv4 } from '../wire/address.js';
+import { resolveTs, type TrafficSelector } from './traffic-selector.js';
 
 type FileConnection = FileConfig['connections'][string];
 
@@ -148,7 +149,7 @@ export function buildIkeConnection(file: string, name: string, c: FileConnection
     const remoteTs = ch.remote_ts ?? [{ cidr: null, protocol: 0, startPort: 0, endPort: 65535, text: 'dynamic' }];
     if (mode === 'transport') {
       for (const [list, key] of [[localTs, 'local_ts'], [remoteTs, 'remote_ts']] as const) {
-        const i = list.findIndex((t) => t.cidr !== null && !(t.cidr.prefix === 32 && t.cidr.addr === (key === 'local_ts' ? local : remote)));
+        const i = list.findIndex((t) => t.cidr !== null && !(t.cidr.prefix === 32 && t.cidr.base === (key === 'local_ts' ? local : remote)));
         if (i >= 0) throw new ConfigError(file, `${cat}.${key}.${i}`, 'transport mode selectors can only name the host itself', 'use dynamic or dynamic[udp/6081]');
       }
     }

@@ -1,10 +1,11 @@
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { formatCidr, parseIpv4, rangeToCidrs } from '../wire/address.js';
 import type { ManualConnection, TunConfig } from './config.js';
+import type { TrafficSelector } from './traffic-selector.js';
 
 /** What routes need of a connection or IKE child. */
 export type RoutedConnection = Pick<ManualConnection, 'name' | 'mode' | 'localAddr' | 'remoteAddr' | 'localTs' | 'remoteTs'>;
-import { formatIpv4, parseIpv4, type TrafficSelector } from './traffic-selector.js';
 
 /**
  * Steering of protected traffic into the TUN by policy routing: a table of our own holds
@@ -29,18 +30,8 @@ function portArg(ts: TrafficSelector): string | undefined {
 }
 
 /** The selector's address range as CIDR blocks (routes and rules take prefixes). */
-export function rangeToCidrs(start: number, end: number): string[] {
-  const out: string[] = [];
-  let cur = start;
-  while (cur <= end) {
-    let size = 1;
-    // Largest aligned block starting at cur that stays inside the range.
-    while (size < 2 ** 32 && cur % (size * 2) === 0 && cur + size * 2 - 1 <= end) size *= 2;
-    out.push(`${formatIpv4(cur)}/${32 - Math.log2(size)}`);
-    cur += size;
-    if (cur > 0xffffffff) break;
-  }
-  return out;
+function selectorCidrs(ts: TrafficSelector): string[] {
+  return rangeToCidrs({ start: ts.startAddr, end: ts.endAddr }).map(formatCidr);
 }
 
 /**
@@ -64,7 +55,7 @@ export function planRoutes(conns: readonly RoutedConnection[], tun: TunConfig, l
     }
     const src = c.mode === 'transport' ? c.localAddr : localSources.get(c.name);
     for (const r of c.remoteTs) {
-      for (const cidr of rangeToCidrs(r.startAddr, r.endAddr)) {
+      for (const cidr of selectorCidrs(r)) {
         add(routes, [cidr, 'dev', tun.name, 'table', table, ...(src ? ['src', src] : [])]);
         for (const l of c.localTs) {
           const proto = r.protocol || l.protocol;

@@ -8,13 +8,14 @@
  */
 
 import type { TrafficSelector } from '../esp/types.js';
+import { cidrOf, cidrRange, formatIpv4, type Cidr } from '../wire/address.js';
 
 export type { TrafficSelector };
 
 /** A parsed selector whose address may still be "the connection's own address". */
 export interface TsSpec {
   /** null means `dynamic`: filled in from local_addrs / remote_addrs. */
-  cidr: { addr: number; prefix: number } | null;
+  cidr: Cidr | null;
   protocol: number;
   startPort: number;
   endPort: number;
@@ -23,43 +24,6 @@ export interface TsSpec {
 }
 
 const PROTOCOLS: Record<string, number> = { any: 0, icmp: 1, tcp: 6, udp: 17, gre: 47, esp: 50, sctp: 132 };
-
-/** Parses a dotted-quad IPv4 address strictly; null when it is not one. */
-export function parseIpv4(s: string): number | null {
-  const parts = s.split('.');
-  if (parts.length !== 4) return null;
-  let v = 0;
-  for (const p of parts) {
-    if (!/^\d{1,3}$/.test(p)) return null;
-    const n = Number(p);
-    if (n > 255) return null;
-    v = v * 256 + n;
-  }
-  return v >>> 0;
-}
-
-export function formatIpv4(v: number): string {
-  return [v >>> 24, (v >>> 16) & 255, (v >>> 8) & 255, v & 255].join('.');
-}
-
-function prefixMask(prefix: number): number {
-  return prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
-}
-
-/** Parses `a.b.c.d/n` or `a.b.c.d`; throws a message naming the form expected. */
-export function parseCidr(s: string): { addr: number; prefix: number } {
-  const m = /^([^/]+)(?:\/(\d{1,2}))?$/.exec(s.trim());
-  const addr = m ? parseIpv4(m[1]!) : null;
-  const prefix = m?.[2] === undefined ? 32 : Number(m[2]);
-  if (!m || addr === null || prefix > 32) {
-    throw new Error(`"${s}" is not an IPv4 address or CIDR (expected e.g. 10.254.1.0/24 or 10.254.1.5)`);
-  }
-  if ((addr & ~prefixMask(prefix)) >>> 0 !== 0) {
-    const net = formatIpv4((addr & prefixMask(prefix)) >>> 0);
-    throw new Error(`"${s}" has host bits set (the network is ${net}/${prefix})`);
-  }
-  return { addr, prefix };
-}
 
 function parsePorts(s: string, text: string): [number, number] {
   if (s === '%any' || s === 'any' || s === '') return [0, 65535];
@@ -84,7 +48,7 @@ export function parseTs(text: string): TsSpec {
   const m = /^([^[\]]*)(?:\[([^/\]]*)(?:\/([^\]]*))?\])?$/.exec(text.trim());
   if (!m) throw new Error(`"${text}" is not a traffic selector (expected dynamic, 10.0.0.0/24 or 10.0.0.0/24[udp/6081])`);
   const addrPart = m[1]!.trim();
-  const cidr = addrPart === '' || addrPart === 'dynamic' ? null : parseCidr(addrPart);
+  const cidr = addrPart === '' || addrPart === 'dynamic' ? null : cidrOf(addrPart, { bareAddress: true });
   const protocol = m[2] === undefined ? 0 : parseProtocol(m[2], text);
   const [startPort, endPort] = m[3] === undefined ? [0, 65535] : parsePorts(m[3], text);
   if (protocol !== 6 && protocol !== 17 && protocol !== 132 && (startPort !== 0 || endPort !== 65535)) {
@@ -95,12 +59,11 @@ export function parseTs(text: string): TsSpec {
 
 /** Fills in `dynamic` with the host's own address and gives the address range form. */
 export function resolveTs(spec: TsSpec, hostAddr: number): TrafficSelector {
-  const cidr = spec.cidr ?? { addr: hostAddr, prefix: 32 };
-  const mask = prefixMask(cidr.prefix);
+  const r = cidrRange(spec.cidr ?? { base: hostAddr, prefix: 32 });
   return {
     protocol: spec.protocol,
-    startAddr: (cidr.addr & mask) >>> 0,
-    endAddr: ((cidr.addr & mask) | ~mask) >>> 0,
+    startAddr: r.start,
+    endAddr: r.end,
     startPort: spec.startPort,
     endPort: spec.endPort,
   };

@@ -1,7 +1,7 @@
 import type { Logger } from '../util/log.js';
 import type { NetworkDoc, NodeDoc, SubnetDoc } from '../store/documents.js';
 import { ConflictError, type Entry, type Store } from '../store/store.js';
-import { formatCidr, parseCidr, size, subnetAt, type Cidr } from '../config/cidr.js';
+import { formatCidr, parseCidr, cidrSize, subnetAt, type Cidr } from '../wire/address.js';
 
 /**
  * One /hostPrefix per node from the cluster networks. Allocations are documents
@@ -62,7 +62,7 @@ function* candidates(network: NetworkDoc): Generator<string> {
     const r = parseCidr(e.cidr);
     if (!r.ok) continue;
     const net: Cidr = r.cidr;
-    const count = size(net) / size({ base: 0, prefix: e.hostPrefix });
+    const count = cidrSize(net) / cidrSize({ base: 0, prefix: e.hostPrefix });
     for (let i = 0; i < count; i++) yield formatCidr(subnetAt(net, e.hostPrefix, i));
   }
 }

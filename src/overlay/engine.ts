@@ -1,4 +1,4 @@
-import { type Cidr, formatCidr, maskOf, parseCidr, parseIpv4 } from '../config/cidr.js';
+import { type Cidr, formatCidr, prefixMask, parseCidr, parseIpv4 } from '../wire/address.js';
 import { checksumAdd, checksumFold, checksumVerifies } from '../wire/checksum.js';
 import { ETHERNET_HEADER_LENGTH, ETHERTYPE_IPV4 } from '../wire/ethernet.js';
 import {
@@ -109,14 +109,14 @@ export class OverlayEngine {
   constructor(opts: OverlayEngineOptions) {
     const l = opts.local;
     const underlay = parseIpv4(l.underlay);
-    if (underlay === undefined) throw new Error(`local underlay "${l.underlay}" is not an IPv4 address`);
+    if (underlay === null) throw new Error(`local underlay "${l.underlay}" is not an IPv4 address`);
     const sub = parseCidr(l.subnet);
     if (!sub.ok) throw new Error(`local subnet: ${sub.problem}`);
     if (!Number.isInteger(l.vni) || l.vni < 1 || l.vni > MAX_VNI) throw new Error(`local vni ${l.vni} is not in 1..${MAX_VNI}`);
     this.local = { ...l };
     this.localUnderlay = underlay;
     this.localSubnet = sub.cidr;
-    this.localMask = maskOf(sub.cidr.prefix);
+    this.localMask = prefixMask(sub.cidr.prefix);
     this.localMac = macForIpv4(sub.cidr.base + 1);
     this.underlayMtu = opts.underlayMtu ?? 1500;
     this.ingressPortKey = (opts.ingressPortKey ?? 1) & 0x7fff;

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { parseCidr, parseIpv4 } from '../config/cidr.js';
+import { parseCidr, parseIpv4 } from '../wire/address.js';
 import { ConfigError } from '../util/errors.js';
 import { GENEVE_UDP_PORT } from '../wire/geneve.js';
 import { ENCAP_OVERHEAD } from './geneve-layout.js';
@@ -19,7 +19,7 @@ import { MAX_VNI } from './vni.js';
  *     "tunName": "ovn-k8s-tun0", "mtu": 1400, "underlayMtu": 1546,
  *     "routes": [ { "dst": "10.254.0.0/16", "src": "10.254.0.1" } ] }
  */
-const ipv4 = z.string().refine((s) => parseIpv4(s) !== undefined, 'not an IPv4 address');
+const ipv4 = z.string().refine((s) => parseIpv4(s) !== null, 'not an IPv4 address');
 const cidr = z.string().refine((s) => parseCidr(s).ok, 'not a CIDR such as 10.254.0.0/24 (host bits clear)');
 const vni = z.number().int().min(1).max(MAX_VNI);
 const systemId = z.string().regex(/^[0-9a-fA-F]{6}/, 'must start with 6 hex digits (a UUID)');

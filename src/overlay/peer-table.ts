@@ -1,4 +1,4 @@
-import { type Cidr, formatCidr, maskOf, overlaps, parseCidr, parseIpv4 } from '../config/cidr.js';
+import { type Cidr, formatCidr, prefixMask, cidrsOverlap, parseCidr, parseIpv4 } from '../wire/address.js';
 import { TunnelCounters } from './counters.js';
 import { macForIpv4 } from './mac.js';
 import { MAX_VNI } from './vni.js';
@@ -47,7 +47,7 @@ export class PeerSpecError extends Error {
 export function makePeer(spec: PeerSpec, counters = new TunnelCounters(), ofport = 0): Peer {
   const who = spec.node || spec.systemId;
   const underlay = parseIpv4(spec.underlay);
-  if (underlay === undefined) throw new PeerSpecError(who, `underlay "${spec.underlay}" is not an IPv4 address`);
+  if (underlay === null) throw new PeerSpecError(who, `underlay "${spec.underlay}" is not an IPv4 address`);
   const sub = parseCidr(spec.subnet);
   if (!sub.ok) throw new PeerSpecError(who, `subnet: ${sub.problem}`);
   if (sub.cidr.prefix > 30) throw new PeerSpecError(who, `subnet ${spec.subnet} is too small for pods`);
@@ -65,7 +65,7 @@ export function makePeer(spec: PeerSpec, counters = new TunnelCounters(), ofport
     tunnel,
     underlay,
     subnet: sub.cidr,
-    subnetMask: maskOf(sub.cidr.prefix),
+    subnetMask: prefixMask(sub.cidr.prefix),
     vni: spec.vni,
     mac: macForIpv4(sub.cidr.base + 1),
     counters,
@@ -100,7 +100,7 @@ export class PeerTable {
     const seenTunnel = new Map<string, Peer>();
     for (const p of peers) {
       if (p.underlay === this.localUnderlay) throw new PeerSpecError(p.spec.node, `underlay ${p.spec.underlay} is our own address`);
-      if (overlaps(p.subnet, this.localSubnet)) {
+      if (cidrsOverlap(p.subnet, this.localSubnet)) {
         throw new PeerSpecError(p.spec.node, `subnet ${formatCidr(p.subnet)} overlaps our subnet ${formatCidr(this.localSubnet)}`);
       }
       const u = seenUnderlay.get(p.underlay);
@@ -137,7 +137,7 @@ export class PeerTable {
   /** The peer whose pod subnet holds `addr`, or undefined. */
   lookupDestination(addr: number): Peer | undefined {
     for (const prefix of this.prefixes) {
-      const p = this.bySubnet.get(prefix)!.get((addr & maskOf(prefix)) >>> 0);
+      const p = this.bySubnet.get(prefix)!.get((addr & prefixMask(prefix)) >>> 0);
       if (p) return p;
     }
     return undefined;

@@ -1,4 +1,4 @@
-import { parseIpv4 } from '../config/cidr.js';
+import { parseIpv4 } from '../wire/address.js';
 import { openBatchUdp, type BatchUdp } from '../native/udp.js';
 import { BufferArena } from '../util/arena.js';
 import { GENEVE_UDP_PORT } from '../wire/geneve.js';
@@ -49,7 +49,7 @@ export class UdpUnderlay implements Underlay {
   receiveErrors = 0;
 
   constructor(opts: UdpUnderlayOptions) {
-    if (parseIpv4(opts.address) === undefined) throw new Error(`underlay address "${opts.address}" is not IPv4`);
+    if (parseIpv4(opts.address) === null) throw new Error(`underlay address "${opts.address}" is not IPv4`);
     this.address = opts.address;
     this.port = opts.port ?? GENEVE_UDP_PORT;
     this.senderCount = opts.senders ?? 8;

@@ -1,4 +1,4 @@
-import { type Cidr, maskOf } from '../config/cidr.js';
+import { type Cidr, prefixMask } from '../wire/address.js';
 
 /**
  * OVN puts the tunnel key of the logical datapath the packet is headed for in the VNI: packets to a
@@ -12,7 +12,7 @@ export const MAX_VNI = 0xffffff;
 
 export function vniForSubnet(clusterNetwork: Cidr, nodeSubnet: Cidr): number {
   if (nodeSubnet.prefix < clusterNetwork.prefix
-    || ((nodeSubnet.base & maskOf(clusterNetwork.prefix)) >>> 0) !== clusterNetwork.base) {
+    || ((nodeSubnet.base & prefixMask(clusterNetwork.prefix)) >>> 0) !== clusterNetwork.base) {
     throw new Error('node subnet lies outside the cluster network');
   }
   const index = (nodeSubnet.base - clusterNetwork.base) / 2 ** (32 - nodeSubnet.prefix);

@@ -1,5 +1,5 @@
 /**
- * IPv4 header (RFC 791) parse/build, and IPv4 address and CIDR helpers.
+ * IPv4 header (RFC 791) parse/build. Addresses and CIDRs as text: wire/address.ts.
  *
  * Addresses are unsigned 32-bit numbers (network order read as a big-endian integer). The parser
  * reads a header in place: the result carries offsets into the caller's buffer, never copies, and
@@ -199,39 +199,7 @@ export function decrementIpv4Ttl(buf: Uint8Array, offset: number): number {
   return ttl - 1;
 }
 
-// ---- addresses ----
-
-/** Parses a dotted-quad IPv4 address strictly (no leading zeros, no shorthand); null when it is not one. */
-export function parseIPv4(text: string): number | null {
-  let value = 0;
-  let parts = 0;
-  let i = 0;
-  const n = text.length;
-  while (parts < 4) {
-    const start = i;
-    let octet = 0;
-    while (i < n) {
-      const c = text.charCodeAt(i);
-      if (c < 48 || c > 57) break;
-      octet = octet * 10 + (c - 48);
-      i++;
-    }
-    const digits = i - start;
-    if (digits === 0 || digits > 3 || octet > 255 || (digits > 1 && text.charCodeAt(start) === 48)) return null;
-    value = value * 256 + octet;
-    parts++;
-    if (parts < 4) {
-      if (text.charCodeAt(i) !== 46) return null;
-      i++;
-    }
-  }
-  return i === n ? value >>> 0 : null;
-}
-
-/** Formats an unsigned 32-bit address as a dotted quad. */
-export function formatIPv4(addr: number): string {
-  return `${addr >>> 24}.${(addr >>> 16) & 0xff}.${(addr >>> 8) & 0xff}.${addr & 0xff}`;
-}
+// ---- addresses in headers (their text form is wire/address.ts) ----
 
 /** Reads an IPv4 address stored at `offset`. */
 export function readIPv4(buf: Uint8Array, offset: number): number {
@@ -241,47 +209,6 @@ export function readIPv4(buf: Uint8Array, offset: number): number {
 /** Writes an IPv4 address at `offset`. */
 export function writeIPv4(buf: Uint8Array, offset: number, addr: number): void {
   writeU32(buf, offset, addr);
-}
-
-export interface Ipv4Cidr {
-  /** The network address (host bits cleared). */
-  base: number;
-  prefix: number;
-  mask: number;
-}
-
-/** The netmask of a prefix length 0..32. */
-export function ipv4PrefixMask(prefix: number): number {
-  return prefix <= 0 ? 0 : prefix >= 32 ? 0xffffffff : (0xffffffff << (32 - prefix)) >>> 0;
-}
-
-/**
- * Parses "a.b.c.d/n" (or a bare address as /32). With `strict`, a CIDR with host bits set
- * (10.0.0.1/24) is refused; otherwise they are cleared. Null when the text is not a CIDR.
- */
-export function parseIPv4Cidr(text: string, strict = false): Ipv4Cidr | null {
-  const slash = text.indexOf('/');
-  const addr = parseIPv4(slash < 0 ? text : text.slice(0, slash));
-  if (addr === null) return null;
-  let prefix = 32;
-  if (slash >= 0) {
-    const p = text.slice(slash + 1);
-    if (!/^(?:[0-9]|[12][0-9]|3[0-2])$/.test(p)) return null;
-    prefix = Number(p);
-  }
-  const mask = ipv4PrefixMask(prefix);
-  const base = (addr & mask) >>> 0;
-  if (strict && base !== addr) return null;
-  return { base, prefix, mask };
-}
-
-export function formatIPv4Cidr(c: Ipv4Cidr): string {
-  return `${formatIPv4(c.base)}/${c.prefix}`;
-}
-
-/** True when `addr` lies inside the CIDR. */
-export function ipv4CidrContains(c: Ipv4Cidr, addr: number): boolean {
-  return ((addr & c.mask) >>> 0) === c.base;
 }
 
 // ---- byte helpers (no DataView allocation per packet) ----

@@ -12,7 +12,8 @@ import path from 'node:path';
 import { LINKTYPE_RAW, PcapBufferWriter } from '../../src/wire/pcap.js';
 import { espPaddingLength } from '../../src/wire/esp.js';
 import { checksumVerifies } from '../../src/wire/checksum.js';
-import { parseIPv4, writeIpv4Header } from '../../src/wire/ipv4.js';
+import { writeIpv4Header } from '../../src/wire/ipv4.js';
+import { parseIpv4 } from '../../src/wire/address.js';
 import type { EspMode } from '../../src/esp/types.js';
 import { ADDR_A, ADDR_B, lab, newKeys, udpPacket } from '../unit/esp-datapath-helpers.js';
 
@@ -71,7 +72,7 @@ function packetsFor(mode: EspMode): Buffer[] {
     for (const [proto, n] of [[1, 64], [6, 40], [6, 1433]] as const) {
       const p = Buffer.alloc(20 + n);
       randomBytes(n).copy(p, 20);
-      writeIpv4Header(p, 0, { src: parseIPv4(src)!, dst: parseIPv4(dst)!, protocol: proto, payloadLength: n, identification: n, ttl: 63 });
+      writeIpv4Header(p, 0, { src: parseIpv4(src)!, dst: parseIpv4(dst)!, protocol: proto, payloadLength: n, identification: n, ttl: 63 });
       out.push(p);
     }
   }
@@ -157,7 +158,7 @@ for (const mode of ['tunnel', 'transport'] as const) {
     const packets = [0, 1, 2, 3, 4, 5, 6, 7, 1000].map((n) => udpPacket(src, dst, 40000, 40001, n));
     a.dp.onTunPackets(packets);
     const pcap = new PcapBufferWriter(LINKTYPE_RAW, { now: () => 0 });
-    for (const s of a.sent) pcap.writeUdp(s.datagram, { src: parseIPv4(ADDR_A)!, dst: parseIPv4(ADDR_B)!, srcPort: 4500, dstPort: 4500 });
+    for (const s of a.sent) pcap.writeUdp(s.datagram, { src: parseIpv4(ADDR_A)!, dst: parseIpv4(ADDR_B)!, srcPort: 4500, dstPort: 4500 });
     const dir = mkdtempSync(path.join(tmpdir(), 'esp-tshark-'));
     try {
       writeFileSync(path.join(dir, 'capture.pcap'), pcap.toBuffer());

@@ -1,6 +1,7 @@
 // Packets built with our own codecs for the independent-decoder tests (tshark, scapy): the
 // overlay's Geneve frames as OVN sends them, and the three kinds of datagram on UDP 4500.
-import { writeIpv4Header, parseIPv4, IPPROTO_ICMP, IPPROTO_UDP } from '../../src/wire/ipv4.js';
+import { writeIpv4Header, IPPROTO_ICMP, IPPROTO_UDP } from '../../src/wire/ipv4.js';
+import { parseIpv4 } from '../../src/wire/address.js';
 import { buildIpv4UdpPacket, writeUdpHeader, UDP_HEADER_LENGTH } from '../../src/wire/udp.js';
 import { writeEthernetHeader, parseMac, ETHERTYPE_IPV4, ETHERNET_HEADER_LENGTH } from '../../src/wire/ethernet.js';
 import { writeGeneveHeader, geneveHeaderLength, GENEVE_UDP_PORT, OVN_OPTION_CLASS, OVN_OPTION_TYPE, type GeneveOptionFields } from '../../src/wire/geneve.js';
@@ -22,7 +23,7 @@ export function innerIcmpEcho(id: number, seq: number, data: Buffer): Buffer {
   pkt.writeUInt16BE(seq, icmp + 6);
   data.copy(pkt, icmp + 8);
   pkt.writeUInt16BE(internetChecksum(pkt, icmp, icmpLength), icmp + 2);
-  writeIpv4Header(pkt, 0, { src: parseIPv4(pods.a)!, dst: parseIPv4(pods.b)!, protocol: IPPROTO_ICMP, payloadLength: icmpLength, ttl: 63, identification: 0x4242, dontFragment: true });
+  writeIpv4Header(pkt, 0, { src: parseIpv4(pods.a)!, dst: parseIpv4(pods.b)!, protocol: IPPROTO_ICMP, payloadLength: icmpLength, ttl: 63, identification: 0x4242, dontFragment: true });
   return pkt;
 }
 
@@ -30,8 +31,8 @@ export function innerIcmpEcho(id: number, seq: number, data: Buffer): Buffer {
 export function innerUdp(srcPort: number, dstPort: number, data: Buffer): Buffer {
   const pkt = Buffer.alloc(20 + UDP_HEADER_LENGTH + data.length);
   data.copy(pkt, 28);
-  const src = parseIPv4(pods.a)!;
-  const dst = parseIPv4(pods.b)!;
+  const src = parseIpv4(pods.a)!;
+  const dst = parseIpv4(pods.b)!;
   writeUdpHeader(pkt, 20, srcPort, dstPort, data.length, src, dst);
   writeIpv4Header(pkt, 0, { src, dst, protocol: IPPROTO_UDP, payloadLength: UDP_HEADER_LENGTH + data.length, ttl: 64 });
   return pkt;
@@ -52,12 +53,12 @@ export function geneveOverlayPacket(s: GeneveFrameSpec): Buffer {
   writeGeneveHeader(payload, 0, { vni: s.vni, options: s.options, oam: s.oam });
   writeEthernetHeader(payload, gl, parseMac(macs.b)!, parseMac(macs.a)!, ETHERTYPE_IPV4);
   s.inner.copy(payload, gl + ETHERNET_HEADER_LENGTH);
-  return buildIpv4UdpPacket({ src: parseIPv4(underlay.a)!, dst: parseIPv4(underlay.b)!, srcPort: s.srcPort ?? 49152, dstPort: GENEVE_UDP_PORT, ttl: 64, dontFragment: true }, payload);
+  return buildIpv4UdpPacket({ src: parseIpv4(underlay.a)!, dst: parseIpv4(underlay.b)!, srcPort: s.srcPort ?? 49152, dstPort: GENEVE_UDP_PORT, ttl: 64, dontFragment: true }, payload);
 }
 
 /** IPv4 ‖ UDP 4500→4500 ‖ payload. */
 export function natTPacket(payload: Buffer): Buffer {
-  return buildIpv4UdpPacket({ src: parseIPv4(underlay.a)!, dst: parseIPv4(underlay.b)!, srcPort: NAT_T_UDP_PORT, dstPort: NAT_T_UDP_PORT }, payload);
+  return buildIpv4UdpPacket({ src: parseIpv4(underlay.a)!, dst: parseIpv4(underlay.b)!, srcPort: NAT_T_UDP_PORT, dstPort: NAT_T_UDP_PORT }, payload);
 }
 
 /** A minimal IKE_SA_INIT request header (RFC 7296 §3.1), no payloads. */

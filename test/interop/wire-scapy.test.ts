@@ -5,7 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { parseIpv4Header, formatIPv4, parseIPv4, isIpv4Fragment, type Ipv4Header } from '../../src/wire/ipv4.js';
+import { parseIpv4Header, isIpv4Fragment, type Ipv4Header } from '../../src/wire/ipv4.js';
+import { formatIpv4, parseIpv4 } from '../../src/wire/address.js';
 import { parseUdpHeader, buildIpv4UdpPacket, type UdpHeader } from '../../src/wire/udp.js';
 import { parseEthernetHeader, formatMac, type EthernetHeader } from '../../src/wire/ethernet.js';
 import {
@@ -115,7 +116,7 @@ test('scapy builds, our parsers decode the same values', () => {
     const ip = ok<Ipv4Header>(parseIpv4Header(b), 'outer IPv4');
     assert.equal(ip.headerLength, c.ip.ihl * 4);
     assert.equal(ip.optionsLength, 4);
-    assert.deepEqual([ip.totalLength, ip.ttl, ip.identification, ip.dontFragment ? 1 : 0, formatIPv4(ip.src), formatIPv4(ip.dst)], [c.ip.len, c.ip.ttl, c.ip.id, c.ip.df, c.ip.src, c.ip.dst]);
+    assert.deepEqual([ip.totalLength, ip.ttl, ip.identification, ip.dontFragment ? 1 : 0, formatIpv4(ip.src), formatIpv4(ip.dst)], [c.ip.len, c.ip.ttl, c.ip.id, c.ip.df, c.ip.src, c.ip.dst]);
     const udp = ok<UdpHeader>(parseUdpHeader(b, ip.payloadOffset, ip.payloadLength, ip.src, ip.dst), 'outer UDP (checksum verified)');
     assert.deepEqual([udp.srcPort, udp.dstPort, udp.length], [c.udp.sport, c.udp.dport, c.udp.len]);
     const g = ok<GeneveHeader>(parseGeneveHeader(b, udp.payloadOffset, udp.payloadLength, understandsOvnOption), 'Geneve');
@@ -130,7 +131,7 @@ test('scapy builds, our parsers decode the same values', () => {
     const eth = ok<EthernetHeader>(parseEthernetHeader(b, g.payloadOffset, g.payloadLength), 'inner Ethernet');
     assert.deepEqual([formatMac(eth.src), formatMac(eth.dst), eth.etherType], [c.eth.src, c.eth.dst, c.eth.type]);
     const inner = ok<Ipv4Header>(parseIpv4Header(b, eth.payloadOffset, eth.payloadLength), 'inner IPv4 (checksum verified)');
-    assert.deepEqual([formatIPv4(inner.src), formatIPv4(inner.dst), inner.ttl, inner.protocol], [c.inner.src, c.inner.dst, c.inner.ttl, c.inner.proto]);
+    assert.deepEqual([formatIpv4(inner.src), formatIpv4(inner.dst), inner.ttl, inner.protocol], [c.inner.src, c.inner.dst, c.inner.ttl, c.inner.proto]);
     assert.deepEqual([b.readUInt16BE(inner.payloadOffset + 4), b.readUInt16BE(inner.payloadOffset + 6)], [c.inner.icmp_id, c.inner.icmp_seq]);
   }
 
@@ -263,7 +264,7 @@ test('we build, scapy dissects the same values and recomputes every checksum as 
     { name: 'natt-keepalive', pkt: natTPacket(udp4500.natKeepalive()) },
     { name: 'natt-ike', pkt: natTPacket(udp4500.prependNonEspMarker(ikeSaInitHeader(Buffer.from('0102030405060708', 'hex')))) },
     { name: 'natt-esp', pkt: natTPacket(espShaped(0xc0ffee01, 77, 40)) },
-    { name: 'udp-odd', pkt: buildIpv4UdpPacket({ src: parseIPv4('192.0.2.1')!, dst: parseIPv4('192.0.2.2')!, srcPort: 1, dstPort: 9, ttl: 1 }, Buffer.from('odd length payload!')) },
+    { name: 'udp-odd', pkt: buildIpv4UdpPacket({ src: parseIpv4('192.0.2.1')!, dst: parseIpv4('192.0.2.2')!, srcPort: 1, dstPort: 9, ttl: 1 }, Buffer.from('odd length payload!')) },
   ];
   const res = scapy(SCAPY_PARSES, ours.map((o) => ({ name: o.name, hex: o.pkt.toString('hex') }))) as Record<string, any>[];
   const by = new Map(res.map((r) => [r['name'] as string, r]));

@@ -11,7 +11,8 @@ import { NetnsLab, waitFor } from '../helpers/netns.js';
 import {
   ipv4OffsetInFrame, readPcapFile, LINKTYPE_ETHERNET, LINKTYPE_LINUX_SLL, LINKTYPE_LINUX_SLL2, type PcapCapture,
 } from '../../src/wire/pcap.js';
-import { parseIpv4Header, formatIPv4, IPPROTO_ICMP, IPPROTO_UDP, type Ipv4Header } from '../../src/wire/ipv4.js';
+import { parseIpv4Header, IPPROTO_ICMP, IPPROTO_UDP, type Ipv4Header } from '../../src/wire/ipv4.js';
+import { formatIpv4 } from '../../src/wire/address.js';
 import { parseUdpHeader, isOffloadPartialUdpChecksum, type UdpHeader } from '../../src/wire/udp.js';
 import { classifyUdpEncap } from '../../src/wire/udp-encap.js';
 import { internetChecksum } from '../../src/wire/checksum.js';
@@ -61,7 +62,7 @@ function check(c: PcapCapture, what: string): number {
       }
       const udp = ok<UdpHeader>(r, `${what}: UDP`);
       assert.equal(udp.dstPort, 4500);
-      assert.deepEqual([formatIPv4(ip.src), formatIPv4(ip.dst)], ['10.99.0.1', '10.99.0.2']);
+      assert.deepEqual([formatIpv4(ip.src), formatIpv4(ip.dst)], ['10.99.0.1', '10.99.0.2']);
       const k = classifyUdpEncap(p.data, udp.payloadOffset, udp.payloadLength);
       kinds.push(k.kind === 'esp' ? `esp:${k.spi.toString(16)}` : k.kind);
     } else if (ip.protocol === IPPROTO_ICMP) {

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PcapBufferWriter, PcapFileWriter, LINKTYPE_ETHERNET, LINKTYPE_RAW } from '../../src/wire/pcap.js';
-import { parseIPv4 } from '../../src/wire/ipv4.js';
+import { parseIpv4 } from '../../src/wire/address.js';
 import { parseMac } from '../../src/wire/ethernet.js';
 import { writeGeneveHeader, geneveHeaderLength, GENEVE_UDP_PORT } from '../../src/wire/geneve.js';
 import { writeEthernetHeader, ETHERTYPE_IPV4 } from '../../src/wire/ethernet.js';
@@ -126,7 +126,7 @@ test('Ethernet link type through the streaming file writer and the synthetic UDP
   inner.copy(payload, gl + 14);
   const file = path.join(dir, 'geneve-eth.pcap');
   const w = new PcapFileWriter(file, LINKTYPE_ETHERNET, { now: () => 1_700_000_000_000.5 });
-  w.writeUdp(payload, { src: parseIPv4(underlay.a)!, dst: parseIPv4(underlay.b)!, srcPort: 50000, dstPort: GENEVE_UDP_PORT, srcMac: parseMac('02:00:00:00:00:01')!, dstMac: parseMac('02:00:00:00:00:02')! });
+  w.writeUdp(payload, { src: parseIpv4(underlay.a)!, dst: parseIpv4(underlay.b)!, srcPort: 50000, dstPort: GENEVE_UDP_PORT, srcMac: parseMac('02:00:00:00:00:01')!, dstMac: parseMac('02:00:00:00:00:02')! });
   await w.close();
   const f = ['frame.time_epoch', 'eth.src', 'eth.dst', 'ip.checksum.status', 'udp.checksum.status', 'geneve.vni', 'ip.src', 'icmp.ident', 'icmp.checksum.status', '_ws.malformed'];
   const [r] = record(tsharkFields(file, f), f);

@@ -17,7 +17,7 @@ import { InboundSa } from '../../src/esp/sa-inbound.js';
 import { LifetimeLimits } from '../../src/esp/lifetime.js';
 import { EspDataPath } from '../../src/esp/datapath.js';
 import { newEspTrailerView, parseEspTrailer, writeEspTrailer, espPacketLength } from '../../src/wire/esp.js';
-import { parseIPv4 } from '../../src/wire/ipv4.js';
+import { parseIpv4 } from '../../src/wire/address.js';
 import { ADDR_A, ADDR_B, lab, newKeys, specs, udpPacket, Host } from './esp-datapath-helpers.js';
 
 interface Case { page: number; key: string; spi: string; seq: string; nonce: string; plaintext: string; packet: string }
@@ -221,6 +221,6 @@ test('transport mode: writeTransport gets the payload and addresses that the reb
   b.flushUdpEsp();
   for (const d of wire.map((w) => Buffer.from(w))) plainB.dp.onUdpEsp(d, 0, d.length, FROM);
   assert.equal(ends, 1);
-  assert.deepEqual(got, plainB.tun.map((p) => ({ payload: p.subarray(20).toString('hex'), src: parseIPv4(ADDR_A), dst: parseIPv4(ADDR_B), protocol: 17 })));
+  assert.deepEqual(got, plainB.tun.map((p) => ({ payload: p.subarray(20).toString('hex'), src: parseIpv4(ADDR_A), dst: parseIpv4(ADDR_B), protocol: 17 })));
   assert.deepEqual(got.map((g) => g.payload), sent.map((p) => p.subarray(20).toString('hex')));
 });

@@ -5,7 +5,7 @@ import { EspDataPath, type ChildSpec, type EspEvent } from '../../src/esp/datapa
 import { cidrSelector } from '../../src/esp/selectors.js';
 import type { EspMode } from '../../src/esp/types.js';
 import { buildIpv4UdpPacket } from '../../src/wire/udp.js';
-import { parseIPv4 } from '../../src/wire/ipv4.js';
+import { parseIpv4 } from '../../src/wire/address.js';
 
 export const ADDR_A = '198.18.0.1';
 export const ADDR_B = '198.18.0.2';
@@ -64,5 +64,5 @@ export function lab(mode: EspMode, extra: Partial<ChildSpec> = {}, k: PairKeys =
 
 export function udpPacket(src: string, dst: string, srcPort: number, dstPort: number, payload: Buffer | number): Buffer {
   const body = typeof payload === 'number' ? randomBytes(payload) : payload;
-  return buildIpv4UdpPacket({ src: parseIPv4(src)!, dst: parseIPv4(dst)!, srcPort, dstPort, ttl: 64 }, body);
+  return buildIpv4UdpPacket({ src: parseIpv4(src)!, dst: parseIpv4(dst)!, srcPort, dstPort, ttl: 64 }, body);
 }

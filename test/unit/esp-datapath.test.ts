@@ -10,7 +10,8 @@ import { cidrSelector } from '../../src/esp/selectors.js';
 import { checksumVerifies, ipv4PseudoHeaderSum } from '../../src/wire/checksum.js';
 import { ESP_MIN_PACKET_LENGTH, espPacketLength } from '../../src/wire/esp.js';
 import { buildIpv4UdpPacket } from '../../src/wire/udp.js';
-import { parseIPv4, writeIpv4Header } from '../../src/wire/ipv4.js';
+import { writeIpv4Header } from '../../src/wire/ipv4.js';
+import { parseIpv4 } from '../../src/wire/address.js';
 import { ADDR_A, ADDR_B, Host, lab, newKeys, specs, udpPacket } from './esp-datapath-helpers.js';
 import type { DropCounts } from '../../src/esp/counters.js';
 
@@ -43,7 +44,7 @@ test('tunnel mode: packets both ways arrive intact; only ESP-in-UDP to 4500 leav
   const p1 = udpPacket('10.1.0.5', '10.2.0.7', 40000, 5001, 1000);
   const p2 = udpPacket('10.1.0.9', '10.2.0.200', 1, 2, 0);
   const icmp = Buffer.alloc(84);
-  writeIpv4Header(icmp, 0, { src: parseIPv4('10.1.0.5')!, dst: parseIPv4('10.2.0.7')!, protocol: 1, payloadLength: 64 });
+  writeIpv4Header(icmp, 0, { src: parseIpv4('10.1.0.5')!, dst: parseIpv4('10.2.0.7')!, protocol: 1, payloadLength: 64 });
   icmp[20] = 8;
   a.dp.onTunPackets([p1, p2, icmp]);
   assert.equal(a.sent.length, 3);
@@ -100,10 +101,10 @@ test('transport mode: the IP payload is protected and the header rebuilt (remote
   assert.deepEqual(got, geneve, 'same bytes: our builder and the rebuilt header agree');
   assert.ok(checksumVerifies(got, 0, 20));
   assert.equal(got[8], 64);
-  assert.ok(checksumVerifies(got, 20, got.length - 20, ipv4PseudoHeaderSum(parseIPv4(ADDR_A)!, parseIPv4(ADDR_B)!, 17, got.length - 20)));
+  assert.ok(checksumVerifies(got, 20, got.length - 20, ipv4PseudoHeaderSum(parseIpv4(ADDR_A)!, parseIpv4(ADDR_B)!, 17, got.length - 20)));
 
   // a sender-side header with other TTL/ID: the receiver still rebuilds its own clean header
-  const odd = buildIpv4UdpPacket({ src: parseIPv4(ADDR_B)!, dst: parseIPv4(ADDR_A)!, srcPort: 6081, dstPort: 6081, ttl: 3, identification: 777, dontFragment: true }, Buffer.from('hello'));
+  const odd = buildIpv4UdpPacket({ src: parseIpv4(ADDR_B)!, dst: parseIpv4(ADDR_A)!, srcPort: 6081, dstPort: 6081, ttl: 3, identification: 777, dontFragment: true }, Buffer.from('hello'));
   b.dp.onTunPackets([odd]);
   b.deliverTo(a);
   const r = a.tun[0]!;
@@ -126,11 +127,11 @@ test('outbound: no policy, no SA, malformed, oversize — dropped, counted, neve
   a.dp.onTunPackets([Buffer.from([0x45, 0, 0])]);
   a.dp.onTunPackets([Buffer.from('6000000000000000', 'hex')]);
   const big = Buffer.alloc(65535);
-  writeIpv4Header(big, 0, { src: parseIPv4('10.1.0.1')!, dst: parseIPv4('10.2.0.1')!, protocol: 17, payloadLength: 65535 - 20 });
+  writeIpv4Header(big, 0, { src: parseIpv4('10.1.0.1')!, dst: parseIpv4('10.2.0.1')!, protocol: 17, payloadLength: 65535 - 20 });
   a.dp.onTunPackets([big]);
   // the largest packet that still fits one UDP datagram goes out
   const fits = Buffer.alloc(65507 - 36 - 2);
-  writeIpv4Header(fits, 0, { src: parseIPv4('10.1.0.1')!, dst: parseIPv4('10.2.0.1')!, protocol: 17, payloadLength: fits.length - 20 });
+  writeIpv4Header(fits, 0, { src: parseIpv4('10.1.0.1')!, dst: parseIpv4('10.2.0.1')!, protocol: 17, payloadLength: fits.length - 20 });
   a.dp.onTunPackets([fits]);
   assert.equal(a.sent.length, 1);
   assert.equal(a.sent[0]!.datagram.length, 65504);

@@ -5,11 +5,12 @@ import assert from 'node:assert/strict';
 import { Spd, policyCoversInbound } from '../../src/esp/spd.js';
 import { anySelector, cidrSelector, formatSelector, newFlow, selectorMatches, type Flow } from '../../src/esp/selectors.js';
 import { readIpv4Flow } from '../../src/esp/flow.js';
-import { newIpv4Header, parseIPv4, writeIpv4Header } from '../../src/wire/ipv4.js';
+import { newIpv4Header, writeIpv4Header } from '../../src/wire/ipv4.js';
+import { parseIpv4 } from '../../src/wire/address.js';
 import { buildIpv4UdpPacket } from '../../src/wire/udp.js';
 
 function flow(src: string, dst: string, protocol: number, srcPort = -1, dstPort = -1): Flow {
-  return { src: parseIPv4(src)!, dst: parseIPv4(dst)!, protocol, srcPort, dstPort };
+  return { src: parseIpv4(src)!, dst: parseIpv4(dst)!, protocol, srcPort, dstPort };
 }
 
 test('first match wins; drop policies drop; nothing matches → null', () => {
@@ -40,22 +41,22 @@ test('inbound check reverses the sides: source in remote_ts, destination in loca
 test('protocols without ports (and later fragments) match only selectors with the full port range', () => {
   const anyPort = cidrSelector('10.0.0.0/8');
   const port53 = cidrSelector('10.0.0.0/8', 17, 53);
-  assert.ok(selectorMatches(anyPort, 1, parseIPv4('10.1.1.1')!, -1));
-  assert.ok(!selectorMatches(port53, 17, parseIPv4('10.1.1.1')!, -1));
-  assert.ok(selectorMatches(port53, 17, parseIPv4('10.1.1.1')!, 53));
-  assert.ok(!selectorMatches(port53, 6, parseIPv4('10.1.1.1')!, 53));
-  assert.ok(!selectorMatches(port53, 17, parseIPv4('11.1.1.1')!, 53));
+  assert.ok(selectorMatches(anyPort, 1, parseIpv4('10.1.1.1')!, -1));
+  assert.ok(!selectorMatches(port53, 17, parseIpv4('10.1.1.1')!, -1));
+  assert.ok(selectorMatches(port53, 17, parseIpv4('10.1.1.1')!, 53));
+  assert.ok(!selectorMatches(port53, 6, parseIpv4('10.1.1.1')!, 53));
+  assert.ok(!selectorMatches(port53, 17, parseIpv4('11.1.1.1')!, 53));
   assert.ok(selectorMatches(anySelector(), 50, 0xffffffff, 1));
 });
 
 test('flows read from IPv4 packets: ports from the first fragment only, bad packets refused', () => {
   const h = newIpv4Header();
   const f = newFlow();
-  const udp = buildIpv4UdpPacket({ src: parseIPv4('10.0.0.1')!, dst: parseIPv4('10.0.0.2')!, srcPort: 1111, dstPort: 2222 }, Buffer.alloc(30));
+  const udp = buildIpv4UdpPacket({ src: parseIpv4('10.0.0.1')!, dst: parseIpv4('10.0.0.2')!, srcPort: 1111, dstPort: 2222 }, Buffer.alloc(30));
   assert.ok(readIpv4Flow(udp, 0, udp.length, f, h));
   assert.deepEqual(f, flow('10.0.0.1', '10.0.0.2', 17, 1111, 2222));
   const later = Buffer.from(udp);
-  writeIpv4Header(later, 0, { src: parseIPv4('10.0.0.1')!, dst: parseIPv4('10.0.0.2')!, protocol: 17, payloadLength: udp.length - 20, fragmentOffset: 8 });
+  writeIpv4Header(later, 0, { src: parseIpv4('10.0.0.1')!, dst: parseIpv4('10.0.0.2')!, protocol: 17, payloadLength: udp.length - 20, fragmentOffset: 8 });
   assert.ok(readIpv4Flow(later, 0, later.length, f, h));
   assert.equal(f.srcPort, -1);
   assert.ok(!readIpv4Flow(udp, 0, 19, f, h));
@@ -68,7 +69,7 @@ test('selectors print as swanctl writes them', () => {
   assert.equal(formatSelector(cidrSelector('198.18.0.1/32', 17)), '198.18.0.1/32[udp]');
   assert.equal(formatSelector(cidrSelector('198.18.0.1', 17, 6081)), '198.18.0.1/32[udp/6081]');
   assert.equal(formatSelector(anySelector()), '0.0.0.0/0');
-  assert.equal(formatSelector({ protocol: 6, startAddr: parseIPv4('10.0.0.1')!, endAddr: parseIPv4('10.0.0.9')!, startPort: 1000, endPort: 2000 }), '10.0.0.1..10.0.0.9[tcp/1000-2000]');
+  assert.equal(formatSelector({ protocol: 6, startAddr: parseIpv4('10.0.0.1')!, endAddr: parseIpv4('10.0.0.9')!, startPort: 1000, endPort: 2000 }), '10.0.0.1..10.0.0.9[tcp/1000-2000]');
   assert.equal(formatSelector(cidrSelector('10.0.0.0/8', 99)), '10.0.0.0/8[99]');
   assert.throws(() => cidrSelector('10.0.0/8'), RangeError);
 });

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { IpsecStack, type IpsecStackEvent } from '../../src/host/ipsec-stack.js';
 import { createLogger } from '../../src/util/log.js';
 import { buildIpv4UdpPacket } from '../../src/wire/udp.js';
-import { parseIPv4 } from '../../src/wire/ipv4.js';
+import { parseIpv4 } from '../../src/wire/address.js';
 import { conn, pskAuth } from './ike-sim.js';
 import { waitFor } from '../helpers/netns.js';
 
@@ -40,7 +40,7 @@ test('IpsecStack: child up by IKE, ESP across, usage, ike-down and child-down on
   const installed = (ev: IpsecStackEvent[]) => ev.filter((e): e is Extract<IpsecStackEvent, { type: 'child-installed' }> => e.type === 'child-installed');
 
   // No SA yet: the packet is dropped (never sent in clear) and reported on the next tick.
-  const packet = buildIpv4UdpPacket({ src: parseIPv4('10.1.0.5')!, dst: parseIPv4('10.2.0.9')!, srcPort: 4000, dstPort: 5000, ttl: 64 }, Buffer.from('through the stack'));
+  const packet = buildIpv4UdpPacket({ src: parseIpv4('10.1.0.5')!, dst: parseIpv4('10.2.0.9')!, srcPort: 4000, dstPort: 5000, ttl: 64 }, Buffer.from('through the stack'));
   a.onTunPackets([packet]);
   await waitFor(() => evA.some((e) => e.type === 'outbound-without-sa'), 'outbound-without-sa', 3000);
 

@@ -6,7 +6,7 @@ import * as x509 from '@peculiar/x509';
 import { readTbsFields } from '../../src/ike/auth/cert-fields.js';
 import { CertParseError, parseCertificate, pemToDerList } from '../../src/ike/auth/index.js';
 import { TestPki, type CertFiles } from '../helpers/certs.js';
-import { addressBytes } from '../../src/ike/auth/id.js';
+import { addressBytes } from '../../src/wire/address.js';
 
 /**
  * Our DER reader for the certificate fields IKE uses (cert-fields.ts) against an independent,

@@ -90,7 +90,7 @@ test('bad hex key length: says how many bytes were expected and found', () => {
 });
 
 test('bad CIDR and bad selectors', () => {
-  assert.match(problem(site({ remote_ts: '[10.254.2.0/33]' }))!, /^site\.yaml: connections\.site\.manual\.remote_ts\.0: "10\.254\.2\.0\/33" is not an IPv4 address or CIDR/);
+  assert.match(problem(site({ remote_ts: '[10.254.2.0/33]' }))!, /^site\.yaml: connections\.site\.manual\.remote_ts\.0: prefix \/33 in "10\.254\.2\.0\/33" is longer than 32/);
   assert.match(problem(site({ remote_ts: '[10.254.2.1/24]' }))!, /remote_ts\.0: "10\.254\.2\.1\/24" has host bits set \(the network is 10\.254\.2\.0\/24\)/);
   assert.match(problem(site({ local_ts: '[300.1.1.0/24]' }))!, /local_ts\.0: .* is not an IPv4 address/);
   assert.match(problem(site({ local_ts: '["10.0.0.0/8[udp/70000]"]' }))!, /bad port "70000"/);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseIpsecdConfig, DEFAULT_TUN } from '../../src/ipsecd/config.js';
-import { planRoutes, rangeToCidrs, findLocalSources } from '../../src/ipsecd/routes.js';
+import { planRoutes, findLocalSources } from '../../src/ipsecd/routes.js';
 
 const key = `"0x${'ab'.repeat(36)}"`;
 const conn = (name: string, mode: string, l: string, r: string, spiIn: number): string => `  ${name}:
@@ -33,12 +33,6 @@ test('transport mode: only the selected UDP flow goes to the TUN (seed-style -ou
     ['pref', '2201', 'to', '198.18.0.2/32', 'ipproto', '17', 'dport', '6081', 'lookup', '2200'],
     ['pref', '2201', 'to', '198.18.0.2/32', 'ipproto', '17', 'sport', '6081', 'lookup', '2200'],
   ]);
-});
-
-test('address ranges become CIDR blocks', () => {
-  assert.deepEqual(rangeToCidrs(0x0a000000, 0x0a0000ff), ['10.0.0.0/24']);
-  assert.deepEqual(rangeToCidrs(0x0a000001, 0x0a000006), ['10.0.0.1/32', '10.0.0.2/31', '10.0.0.4/31', '10.0.0.6/32']);
-  assert.deepEqual(rangeToCidrs(0, 0xffffffff), ['0.0.0.0/0']);
 });
 
 test('the route source is a local address inside local_ts', () => {

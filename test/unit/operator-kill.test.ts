@@ -10,7 +10,7 @@ import { registerNode, submitCsr } from '../../src/pki/enroll.js';
 import { generateKeyPair } from '../../src/pki/keys.js';
 import { createNodeCsr } from '../../src/pki/csr.js';
 import { verifiesAgainst } from '../../src/pki/cert-info.js';
-import { parseCidr, contains } from '../../src/config/cidr.js';
+import { parseCidr, cidrContains } from '../../src/wire/address.js';
 import { cliPath } from '../helpers/paths.js';
 import { SEED_CONFIG } from './operator-harness.js';
 
@@ -153,7 +153,7 @@ test('kill -9 during signing, restart: no corrupt document, no lost CSR, no doub
     const cluster = (parseCidr('10.254.0.0/16') as { ok: true; cidr: { base: number; prefix: number } }).cidr;
     for (const s of subnets) {
       const c = parseCidr(s.key);
-      assert.ok(c.ok && c.cidr.prefix === 24 && contains(cluster, c.cidr), s.key);
+      assert.ok(c.ok && c.cidr.prefix === 24 && cidrContains(cluster, c.cidr), s.key);
     }
     // Removed nodes' certificates are gone too.
     assert.deepEqual((await store.list('certificates')).map((e) => e.key).sort(), [...names].sort());

@@ -10,14 +10,15 @@ import type { PeerSpec } from '../../src/overlay/peer-table.js';
 import { ENCAP_OVERHEAD, OFF_ETHERNET, OFF_GENEVE, OFF_INNER, OFF_OPTION, OFF_UDP } from '../../src/overlay/geneve-layout.js';
 import { checksumAdd, checksumFinish } from '../../src/wire/checksum.js';
 import { parseGeneveHeader, understandsOvnOption } from '../../src/wire/geneve.js';
-import { parseIpv4Header, parseIPv4, writeIpv4Header, IPPROTO_TCP, IPPROTO_ICMP, IPPROTO_UDP } from '../../src/wire/ipv4.js';
+import { parseIpv4Header, writeIpv4Header, IPPROTO_TCP, IPPROTO_ICMP, IPPROTO_UDP } from '../../src/wire/ipv4.js';
+import { parseIpv4 } from '../../src/wire/address.js';
 import { parseUdpHeader } from '../../src/wire/udp.js';
 import { LINKTYPE_RAW, PcapFileWriter } from '../../src/wire/pcap.js';
 
 const A: LocalSpec = { node: 'master0', systemId: 'ab2a7c11-1111-4111-8111-111111111111', underlay: '192.168.7.21', subnet: '10.254.0.0/24', vni: 1 };
 const B: LocalSpec = { node: 'worker0', systemId: '04e0df22-2222-4222-8222-222222222222', underlay: '192.168.7.11', subnet: '10.254.3.0/24', vni: 4 };
 const asPeer = (l: LocalSpec): PeerSpec => ({ node: l.node, systemId: l.systemId, underlay: l.underlay, subnet: l.subnet, vni: l.vni });
-const ip = (s: string) => parseIPv4(s)!;
+const ip = (s: string) => parseIpv4(s)!;
 
 function pair() {
   return {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseCidr, parseIpv4 } from '../../src/config/cidr.js';
+import { parseCidr, parseIpv4 } from '../../src/wire/address.js';
 import { tunnelName } from '../../src/overlay/tunnel-name.js';
 import { vniForSubnet } from '../../src/overlay/vni.js';
 import { PeerTable, PeerSpecError, type PeerSpec } from '../../src/overlay/peer-table.js';

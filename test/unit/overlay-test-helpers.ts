@@ -1,6 +1,6 @@
 // Shared by the overlay tests: a TUN stand-in and pod packets.
 import type { TunPort } from '../../src/overlay/node-overlay.js';
-import { parseIPv4 } from '../../src/wire/ipv4.js';
+import { parseIpv4 } from '../../src/wire/address.js';
 import { buildIpv4UdpPacket } from '../../src/wire/udp.js';
 
 /** Records what the overlay writes; the test pushes "read" batches with read(). */
@@ -20,5 +20,5 @@ export class FakeTun implements TunPort {
 
 /** A pod's UDP packet (valid IPv4 and UDP checksums). */
 export function podUdp(src: string, dst: string, srcPort: number, dstPort: number, text: string): Buffer {
-  return buildIpv4UdpPacket({ src: parseIPv4(src)!, dst: parseIPv4(dst)!, srcPort, dstPort, ttl: 64 }, Buffer.from(text));
+  return buildIpv4UdpPacket({ src: parseIpv4(src)!, dst: parseIpv4(dst)!, srcPort, dstPort, ttl: 64 }, Buffer.from(text));
 }

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { classifyCapture, classifyFrame, nodeAddressSet } from '../../src/cluster/verify-classify.js';
 import { LINKTYPE_ETHERNET, LINKTYPE_RAW, PcapBufferWriter, parsePcap, type PcapCapture } from '../../src/wire/pcap.js';
-import { parseIPv4, IPPROTO_ESP, IPPROTO_ICMP, writeIpv4Header } from '../../src/wire/ipv4.js';
+import { IPPROTO_ESP, IPPROTO_ICMP, writeIpv4Header } from '../../src/wire/ipv4.js';
+import { parseIpv4 } from '../../src/wire/address.js';
 import { writeEthernetHeader, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6 } from '../../src/wire/ethernet.js';
 import { writeGeneveHeader, geneveHeaderLength, OVN_OPTION_CLASS, OVN_OPTION_TYPE } from '../../src/wire/geneve.js';
 import { prependNonEspMarker, natKeepalive } from '../../src/wire/udp-encap.js';
@@ -15,7 +16,7 @@ const A = '192.168.7.21';
 const B = '192.168.7.11';
 const OUTSIDE = '192.168.7.99';
 const NODES = [A, B];
-const ip = (s: string) => parseIPv4(s)!;
+const ip = (s: string) => parseIpv4(s)!;
 
 function capture(write: (w: PcapBufferWriter) => void, linkType = LINKTYPE_ETHERNET): PcapCapture {
   const w = new PcapBufferWriter(linkType, { now: () => 1_700_000_000_000 });

@@ -7,7 +7,8 @@ import {
   LINKTYPE_ETHERNET, LINKTYPE_IPV4, LINKTYPE_LINUX_SLL, LINKTYPE_LINUX_SLL2, LINKTYPE_RAW, PcapBufferWriter, PcapFileWriter,
   ipv4OffsetInFrame, parsePcap, readPcapFile, type PcapCapture,
 } from '../../src/wire/pcap.js';
-import { parseIpv4Header, parseIPv4, type Ipv4Header } from '../../src/wire/ipv4.js';
+import { parseIpv4Header, type Ipv4Header } from '../../src/wire/ipv4.js';
+import { parseIpv4 } from '../../src/wire/address.js';
 import { parseUdpHeader, type UdpHeader } from '../../src/wire/udp.js';
 import { parseEthernetHeader, parseMac, type EthernetHeader } from '../../src/wire/ethernet.js';
 
@@ -45,7 +46,7 @@ test('round trip through the reader; snap length cuts but keeps the original len
 });
 
 test('writeUdp wraps a payload into an IPv4+UDP packet with valid checksums (raw and Ethernet)', () => {
-  const a = { src: parseIPv4('198.18.0.1')!, dst: parseIPv4('198.18.0.2')!, srcPort: 4500, dstPort: 4500 };
+  const a = { src: parseIpv4('198.18.0.1')!, dst: parseIpv4('198.18.0.2')!, srcPort: 4500, dstPort: 4500 };
   const payload = Buffer.from('00000000' + '11'.repeat(40), 'hex');
   const raw = new PcapBufferWriter(LINKTYPE_RAW);
   raw.writeUdp(payload, a, 5);

@@ -1,10 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildIpv4UdpPacket, isOffloadPartialUdpChecksum, newUdpHeader, parseUdpHeader, writeUdpHeader, writeIpv4UdpHeaders, type UdpHeader } from '../../src/wire/udp.js';
-import { parseIpv4Header, parseIPv4, type Ipv4Header } from '../../src/wire/ipv4.js';
+import { parseIpv4Header, type Ipv4Header } from '../../src/wire/ipv4.js';
+import { parseIpv4 } from '../../src/wire/address.js';
 
-const src = parseIPv4('192.0.2.1')!;
-const dst = parseIPv4('198.51.100.7')!;
+const src = parseIpv4('192.0.2.1')!;
+const dst = parseIpv4('198.51.100.7')!;
 
 function ok<T>(r: T | string): T {
   if (typeof r === 'string') assert.fail(`expected a header, got ${r}`);

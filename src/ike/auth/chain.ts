@@ -3,7 +3,8 @@ import { type CertInfo, parseCertificate } from './cert.js';
 import { ID_DER_ASN1_DN, ID_FQDN, ID_IPV4_ADDR, ID_IPV6_ADDR, ID_KEY_ID, ID_RFC822_ADDR } from './constants.js';
 import { TAG_BIT_STRING, readChildren, readSingle } from './der.js';
 import { decodeDn, dnEquals } from './dn.js';
-import { type IkeId, addressBytes } from './id.js';
+import type { IkeId } from './id.js';
+import { addressBytes } from '../../wire/address.js';
 
 export type ChainResult = { ok: true; endEntity: CertInfo; path: CertInfo[] } | { ok: false; reason: string };
 

@@ -1,4 +1,5 @@
-import { isIPv4, isIPv6 } from 'node:net';
+import { isIPv6 } from 'node:net';
+import { addressBytes, parseIpv4 } from '../../wire/address.js';
 import {
   ID_DER_ASN1_DN, ID_FQDN, ID_IPV4_ADDR, ID_IPV6_ADDR, ID_KEY_ID, ID_RFC822_ADDR,
 } from './constants.js';
@@ -16,27 +17,6 @@ export class IdSyntaxError extends Error {
     super(message);
     this.name = 'IdSyntaxError';
   }
-}
-
-function ipv4Bytes(s: string): Buffer {
-  return Buffer.from(s.split('.').map(Number));
-}
-
-function ipv6Bytes(s: string): Buffer {
-  const [head, tail] = s.includes('::') ? s.split('::') : [s, undefined];
-  const h = head ? head.split(':') : [];
-  const t = tail ? tail.split(':') : [];
-  const groups = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
-  const out = Buffer.alloc(16);
-  groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2));
-  return out;
-}
-
-/** An IPv4 or IPv6 address in text as its network-order bytes; null when it is neither. */
-export function addressBytes(s: string): Buffer | null {
-  if (isIPv4(s)) return ipv4Bytes(s);
-  if (isIPv6(s)) return ipv6Bytes(s);
-  return null;
 }
 
 function hexBytes(hex: string, whole: string): Buffer {
@@ -61,11 +41,11 @@ export function parseIdString(input: string): IkeId | null {
       case 'fqdn': case 'dns': return { type: ID_FQDN, data: Buffer.from(rest, 'utf8') };
       case 'email': case 'rfc822': case 'userfqdn': return { type: ID_RFC822_ADDR, data: Buffer.from(rest, 'utf8') };
       case 'ipv4':
-        if (!isIPv4(rest)) throw new IdSyntaxError(`"${input}": not an IPv4 address`);
-        return { type: ID_IPV4_ADDR, data: ipv4Bytes(rest) };
+        if (parseIpv4(rest) === null) throw new IdSyntaxError(`"${input}": not an IPv4 address`);
+        return { type: ID_IPV4_ADDR, data: addressBytes(rest)! };
       case 'ipv6':
         if (!isIPv6(rest)) throw new IdSyntaxError(`"${input}": not an IPv6 address`);
-        return { type: ID_IPV6_ADDR, data: ipv6Bytes(rest) };
+        return { type: ID_IPV6_ADDR, data: addressBytes(rest)! };
       case 'asn1dn': return dnId(rest, input);
       case 'keyid':
         return { type: ID_KEY_ID, data: rest.startsWith('#') ? hexBytes(rest.slice(1), input) : Buffer.from(rest, 'utf8') };
@@ -76,8 +56,8 @@ export function parseIdString(input: string): IkeId | null {
   if (s.startsWith('@@')) return { type: ID_RFC822_ADDR, data: Buffer.from(s.slice(2), 'utf8') };
   if (s.startsWith('@')) return { type: ID_FQDN, data: Buffer.from(s.slice(1), 'utf8') };
   if (looksLikeDn(s)) return dnId(s, input);
-  if (isIPv4(s)) return { type: ID_IPV4_ADDR, data: ipv4Bytes(s) };
-  if (isIPv6(s)) return { type: ID_IPV6_ADDR, data: ipv6Bytes(s) };
+  const ip = addressBytes(s);
+  if (ip) return { type: ip.length === 4 ? ID_IPV4_ADDR : ID_IPV6_ADDR, data: ip };
   if (s.includes('@')) return { type: ID_RFC822_ADDR, data: Buffer.from(s, 'utf8') };
   return { type: ID_FQDN, data: Buffer.from(s, 'utf8') };
 }

@@ -4,7 +4,7 @@ import { cidrSelector } from '../../../src/esp/selectors.js';
 import { EspGcm } from '../../../src/crypto/aes-gcm.js';
 import { classifyUdpEncap, newUdpEncapClass } from '../../../src/wire/udp-encap.js';
 import { buildIpv4UdpPacket } from '../../../src/wire/udp.js';
-import { parseIPv4 } from '../../../src/wire/ipv4.js';
+import { parseIpv4 } from '../../../src/wire/address.js';
 import type { FuzzTarget, Harness } from '../target.js';
 
 const LOCAL = '198.18.0.2';
@@ -44,8 +44,8 @@ export const espUdp4500: FuzzTarget = {
     let keepalives = 0;
     let ike = 0;
 
-    const inner = buildIpv4UdpPacket({ src: parseIPv4('10.1.0.5')!, dst: parseIPv4('10.2.0.7')!, srcPort: 4000, dstPort: 5000, ttl: 64 }, Buffer.from('pod to pod'));
-    const geneveUdp = buildIpv4UdpPacket({ src: parseIPv4(REMOTE)!, dst: parseIPv4(LOCAL)!, srcPort: 50000, dstPort: 6081, ttl: 64 }, Buffer.alloc(60, 7)).subarray(20);
+    const inner = buildIpv4UdpPacket({ src: parseIpv4('10.1.0.5')!, dst: parseIpv4('10.2.0.7')!, srcPort: 4000, dstPort: 5000, ttl: 64 }, Buffer.from('pod to pod'));
+    const geneveUdp = buildIpv4UdpPacket({ src: parseIpv4(REMOTE)!, dst: parseIpv4(LOCAL)!, srcPort: 50000, dstPort: 6081, ttl: 64 }, Buffer.alloc(60, 7)).subarray(20);
     const plain = (payload: Buffer, nh: number): Buffer => {
       const padLen = (4 - ((payload.length + 2) % 4)) % 4;
       return Buffer.concat([payload, Buffer.from(Array.from({ length: padLen }, (_, i) => i + 1)), Buffer.from([padLen, nh])]);

@@ -1,5 +1,6 @@
 import { OverlayEngine, type LocalSpec } from '../../../src/overlay/engine.js';
-import { parseIpv4Header, parseIPv4, newIpv4Header, IPPROTO_UDP } from '../../../src/wire/ipv4.js';
+import { parseIpv4Header, newIpv4Header, IPPROTO_UDP } from '../../../src/wire/ipv4.js';
+import { parseIpv4 } from '../../../src/wire/address.js';
 import { parseUdpHeader, newUdpHeader, buildIpv4UdpPacket } from '../../../src/wire/udp.js';
 import { parseGeneveHeader, understandsOvnOption, newGeneveHeader } from '../../../src/wire/geneve.js';
 import type { FuzzTarget, Harness } from '../target.js';
@@ -13,7 +14,7 @@ function geneveSeeds(): Buffer[] {
   const peer = new OverlayEngine({ local: PEER, peers: [asPeer(LOCAL)] });
   const out: Buffer[] = [];
   for (const [len, proto] of [[0, 17], [64, 17], [1200, 17], [40, 1], [20, 6]] as const) {
-    const pod = buildIpv4UdpPacket({ src: parseIPv4('10.254.3.5')!, dst: parseIPv4('10.254.0.9')!, srcPort: 1234, dstPort: 80, ttl: 64 }, Buffer.alloc(len, 0x61));
+    const pod = buildIpv4UdpPacket({ src: parseIpv4('10.254.3.5')!, dst: parseIpv4('10.254.0.9')!, srcPort: 1234, dstPort: 80, ttl: 64 }, Buffer.alloc(len, 0x61));
     pod[9] = proto;
     const pkt = peer.encapsulate(pod);
     if (pkt) out.push(pkt);
@@ -32,7 +33,7 @@ export const geneve: FuzzTarget = {
   corpusDirs: [],
   create(): Harness {
     const eng = new OverlayEngine({ local: LOCAL, peers: [asPeer(PEER)] });
-    const peerAddr = parseIPv4(PEER.underlay)!;
+    const peerAddr = parseIpv4(PEER.underlay)!;
     const whole = geneveSeeds();
     const seeds = [...whole.map((p) => Buffer.concat([Buffer.from([1]), p])), ...whole.map((p) => Buffer.concat([Buffer.from([0]), p.subarray(28)]))];
     return {
