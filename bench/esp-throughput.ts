@@ -7,7 +7,7 @@ import { EspDataPath } from '../src/esp/datapath.js';
 import { LifetimeLimits } from '../src/esp/lifetime.js';
 import { InboundSa } from '../src/esp/sa-inbound.js';
 import { OutboundSa } from '../src/esp/sa-outbound.js';
-import { cidrSelector } from '../src/esp/selectors.js';
+import { cidrSelector } from '../src/wire/traffic-selector.js';
 import { espPacketLength, newEspPacketView, newEspTrailerView, parseEspPacket } from '../src/wire/esp.js';
 import { buildIpv4UdpPacket } from '../src/wire/udp.js';
 import { parseIpv4 } from '../src/wire/address.js';

@@ -1,7 +1,8 @@
 import type { SaPair } from './sa-pair.js';
 import { parseIpv4 } from '../wire/address.js';
 import type { Policy } from './spd.js';
-import type { EspMode, Lifetime, TrafficSelector } from './types.js';
+import type { EspMode, Lifetime } from './types.js';
+import type { TrafficSelector } from '../wire/traffic-selector.js';
 
 /** What the daemon (manual keys) or the IKE engine (negotiated keys) installs for one child SA. */
 export interface ChildSpec {

@@ -1,5 +1,19 @@
 import { parseIpv4Header, type Ipv4Header } from '../wire/ipv4.js';
-import { hasPorts, type Flow } from './selectors.js';
+import { hasPorts } from '../wire/traffic-selector.js';
+
+/** The 5-tuple of a packet as the SPD sees it. Ports are -1 when the protocol has none
+ *  (or the packet is a non-first fragment): then only a selector with the full port range matches. */
+export interface Flow {
+  src: number;
+  dst: number;
+  protocol: number;
+  srcPort: number;
+  dstPort: number;
+}
+
+export function newFlow(): Flow {
+  return { src: 0, dst: 0, protocol: 0, srcPort: -1, dstPort: -1 };
+}
 
 /**
  * Fills the SPD's view of an IPv4 packet (addresses, protocol, ports) using `header` as reusable

@@ -1,6 +1,6 @@
 import { IPV4_MIN_HEADER_LENGTH, writeIpv4Header } from '../wire/ipv4.js';
 import { readPayloadPorts } from './flow.js';
-import type { Flow } from './selectors.js';
+import type { Flow } from './flow.js';
 
 /**
  * What differs between the two ESP modes on receipt (RFC 4303 §3.1):

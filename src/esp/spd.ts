@@ -1,5 +1,5 @@
-import { anySelectorMatches, type Flow } from './selectors.js';
-import type { TrafficSelector } from './types.js';
+import { anySelectorMatches, type TrafficSelector } from '../wire/traffic-selector.js';
+import type { Flow } from './flow.js';
 
 /**
  * The security policy database (RFC 4301 §4.4.1) for traffic leaving through the TUN: an

@@ -1,7 +1,7 @@
 import type { Child } from './child.js';
 import type { DropCounts, OutboundDropCounts } from './counters.js';
 import type { SaPair } from './sa-pair.js';
-import { formatSelector } from './selectors.js';
+import { formatTs } from '../wire/traffic-selector.js';
 import type { EspMode } from './types.js';
 
 /** One SA pair as `ipsec status` shows it. Field names follow CONTRACTS.md's JSON. */
@@ -94,8 +94,8 @@ export function childStatus(child: Child, now: number): ChildStatus {
     remote: spec.remote,
     remote_port: spec.remotePort,
     proposal: newest?.proposal ?? spec.proposal ?? '',
-    local_ts: spec.localTs.map(formatSelector),
-    remote_ts: spec.remoteTs.map(formatSelector),
+    local_ts: spec.localTs.map(formatTs),
+    remote_ts: spec.remoteTs.map(formatTs),
     sas,
   };
 }

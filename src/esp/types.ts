@@ -1,4 +1,4 @@
-/** Shared vocabulary of the ESP engine: modes, drop causes, lifetimes and traffic selectors. */
+/** Shared vocabulary of the ESP engine: modes, drop causes and lifetimes (selectors: wire/traffic-selector.ts). */
 
 export type EspMode = 'tunnel' | 'transport';
 
@@ -12,18 +12,6 @@ export interface Lifetime {
   seconds?: number;
   bytes?: number;
   packets?: number;
-}
-
-/**
- * An IPv4 traffic selector (RFC 7296 §3.13.1 semantics): addresses as unsigned 32-bit integers,
- * inclusive ranges; protocol 0 = any; ports 0..65535 = any.
- */
-export interface TrafficSelector {
-  protocol: number;
-  startAddr: number;
-  endAddr: number;
-  startPort: number;
-  endPort: number;
 }
 
 /** Why an SA expired. 'seq' = the 32-bit sequence number space is (nearly) used up. */

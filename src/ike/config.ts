@@ -1,6 +1,6 @@
 import { Lru } from './auth/lru.js';
 import { parseProposal, type ProposalSpec, type SaProtocol } from './proposals.js';
-import { parseTs, type TsSpec } from './traffic-selectors.js';
+import { parseTs, type TsSpec } from '../wire/traffic-selector.js';
 
 /**
  * Parsed proposals and selectors by their text, shared between connections: a node with 1000

@@ -111,7 +111,7 @@ export const NOTIFY_NAMES: Readonly<Record<number, string>> = Object.fromEntries
 /** Notify types below this value are errors (§3.10.1). */
 export const NOTIFY_ERROR_MAX = 16383;
 
-export const TsType = { IPV4_ADDR_RANGE: 7, IPV6_ADDR_RANGE: 8 } as const;
+export { TsType } from '../wire/traffic-selector.js';
 
 export const CertEncoding = { X509_SIGNATURE: 4 } as const;
 

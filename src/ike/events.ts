@@ -1,4 +1,4 @@
-import type { TrafficSelector } from '../esp/types.js';
+import type { TrafficSelector } from '../wire/traffic-selector.js';
 import type { IkeState } from './sa/phase.js';
 
 export interface Endpoint {

@@ -12,4 +12,4 @@ export type { IkeStatus, IkeSaStatus, ChildStatus } from './status.js';
 export type { IkeSaView, ChildSaView, IkeSaState, ChildSaState } from './view.js';
 export { ikev2DecryptionRow, ikev2DecryptionTable, wiresharkIkeEncryption } from './keylog.js';
 export { parseProposal, parseProposals, proposalName, ProposalSyntaxError } from './proposals.js';
-export { parseTs, TsSyntaxError, tsToString, formatTs } from './traffic-selectors.js';
+export { parseTs, TsSyntaxError, formatTs, formatTsLibreswan } from '../wire/traffic-selector.js';

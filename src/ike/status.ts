@@ -1,6 +1,6 @@
 import type { IkeId } from './auth-provider.js';
 import { proposalName } from './proposals.js';
-import { tsToString } from './traffic-selectors.js';
+import { formatTs } from '../wire/traffic-selector.js';
 import type { IkeSaState, IkeSaView } from './view.js';
 
 /**
@@ -99,8 +99,8 @@ export function buildStatus(sas: IkeSaView[], now: number, describeId: (id: IkeI
         spi_in: hex8(c.spiIn),
         spi_out: hex8(c.spiOut),
         proposal: proposalName(c.proposal),
-        local_ts: c.localTs.map(tsToString),
-        remote_ts: c.remoteTs.map(tsToString),
+        local_ts: c.localTs.map(formatTs),
+        remote_ts: c.remoteTs.map(formatTs),
         rekey_in_s: secs(c.rekeyAt, now),
         answered: c.answered,
       })),

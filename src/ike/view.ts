@@ -1,4 +1,4 @@
-import type { TrafficSelector } from '../esp/types.js';
+import type { TrafficSelector } from '../wire/traffic-selector.js';
 import type { IkeId } from './auth-provider.js';
 import type { Endpoint } from './events.js';
 import type { ChosenProposal } from './proposals.js';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { parseIpv4 } from '../wire/address.js';
-import { parseTs, type TsSpec } from './traffic-selector.js';
+import { parseTs, type TsSpec } from '../wire/traffic-selector.js';
 
 /**
  * The ipsecd YAML file (CONTRACTS.md), as a strict schema: every object rejects unknown keys,

@@ -6,7 +6,7 @@ import { readConfigText } from '../util/config-text.js';
 import { quoteShort } from '../util/describe.js';
 import { fileSchema, type FileConfig } from './config-schema.js';
 import { parseIpv4 } from '../wire/address.js';
-import { resolveTs, type TrafficSelector } from './traffic-selector.js';
+import { resolveTs, type TrafficSelector } from '../wire/traffic-selector.js';
 import { buildIkeConnection, durationMs, type IkeConnection } from './ike-config.js';
 
 /** One connection with static keys, ready for the data path. */
@@ -165,8 +165,8 @@ function check(cfg: FileConfig, file: string, now: () => Date): IpsecdConfig {
     spisIn.set(m.spi_in, name);
     const local = parseIpv4(localAddr)!;
     const remote = parseIpv4(remoteAddr)!;
-    const localTs = m.local_ts.map((t) => resolveTs(t, local));
-    const remoteTs = m.remote_ts.map((t) => resolveTs(t, remote));
+    const localTs = resolveTs(m.local_ts, local);
+    const remoteTs = resolveTs(m.remote_ts, remote);
     if (m.mode === 'transport') {
       // Transport mode protects the hosts' own packets: selectors can only name the two addresses.
       for (const [list, key, host] of [[localTs, 'local_ts', local], [remoteTs, 'remote_ts', remote]] as const) {

@@ -6,7 +6,7 @@ import { parseProposal } from '../ike/proposals.js';
 import { createAuthProvider, AuthConfigError, type AuthConnConfig } from '../ike/auth/index.js';
 import type { FileConfig } from './config-schema.js';
 import { parseIpv4 } from '../wire/address.js';
-import { resolveTs, type TrafficSelector } from './traffic-selector.js';
+import { parseTs, resolveTs, type TrafficSelector } from '../wire/traffic-selector.js';
 
 type FileConnection = FileConfig['connections'][string];
 
@@ -145,11 +145,12 @@ export function buildIkeConnection(file: string, name: string, c: FileConnection
   for (const [child, ch] of Object.entries(c.children)) {
     const cat = `${at}.children.${child}`;
     const mode = ch.mode ?? 'tunnel';
-    const localTs = ch.local_ts ?? [{ cidr: null, protocol: 0, startPort: 0, endPort: 65535, text: 'dynamic' }];
-    const remoteTs = ch.remote_ts ?? [{ cidr: null, protocol: 0, startPort: 0, endPort: 65535, text: 'dynamic' }];
+    const localTs = ch.local_ts ?? [parseTs('dynamic')];
+    const remoteTs = ch.remote_ts ?? [parseTs('dynamic')];
     if (mode === 'transport') {
       for (const [list, key] of [[localTs, 'local_ts'], [remoteTs, 'remote_ts']] as const) {
-        const i = list.findIndex((t) => t.cidr !== null && !(t.cidr.prefix === 32 && t.cidr.base === (key === 'local_ts' ? local : remote)));
+        const host = key === 'local_ts' ? local : remote;
+        const i = list.findIndex((t) => !t.dynamic && !(t.ts.startAddr === host && t.ts.endAddr === host));
         if (i >= 0) throw new ConfigError(file, `${cat}.${key}.${i}`, 'transport mode selectors can only name the host itself', 'use dynamic or dynamic[udp/6081]');
       }
     }
@@ -166,7 +167,7 @@ export function buildIkeConnection(file: string, name: string, c: FileConnection
     });
     routes.push({
       name: `${name}/${child}`, conn: name, child, mode, localAddr, remoteAddr,
-      localTs: localTs.map((t) => resolveTs(t, local)), remoteTs: remoteTs.map((t) => resolveTs(t, remote)),
+      localTs: resolveTs(localTs, local), remoteTs: resolveTs(remoteTs, remote),
       localTsText: localTs.map((t) => t.text), remoteTsText: remoteTs.map((t) => t.text), startAction,
     });
   }

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { formatCidr, parseIpv4, rangeToCidrs } from '../wire/address.js';
 import type { ManualConnection, TunConfig } from './config.js';
-import type { TrafficSelector } from './traffic-selector.js';
+import type { TrafficSelector } from '../wire/traffic-selector.js';
 
 /** What routes need of a connection or IKE child. */
 export type RoutedConnection = Pick<ManualConnection, 'name' | 'mode' | 'localAddr' | 'remoteAddr' | 'localTs' | 'remoteTs'>;

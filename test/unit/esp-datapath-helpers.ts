@@ -2,7 +2,7 @@
 // writers that record what they were handed, and an injected clock.
 import { randomBytes } from 'node:crypto';
 import { EspDataPath, type ChildSpec, type EspEvent } from '../../src/esp/datapath.js';
-import { cidrSelector } from '../../src/esp/selectors.js';
+import { cidrSelector } from '../../src/wire/traffic-selector.js';
 import type { EspMode } from '../../src/esp/types.js';
 import { buildIpv4UdpPacket } from '../../src/wire/udp.js';
 import { parseIpv4 } from '../../src/wire/address.js';

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { EspGcm } from '../../src/crypto/aes-gcm.js';
 import { EspGcmTransform } from '../../src/esp/transform.js';
 import { SEQ_SOFT_LIMIT } from '../../src/esp/sa-outbound.js';
-import { cidrSelector } from '../../src/esp/selectors.js';
+import { cidrSelector } from '../../src/wire/traffic-selector.js';
 import { checksumVerifies, ipv4PseudoHeaderSum } from '../../src/wire/checksum.js';
 import { ESP_MIN_PACKET_LENGTH, espPacketLength } from '../../src/wire/esp.js';
 import { buildIpv4UdpPacket } from '../../src/wire/udp.js';

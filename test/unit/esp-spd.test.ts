@@ -1,10 +1,10 @@
-// SPD and traffic selectors: first match, protect vs drop, ports and protocols, fragments, and
-// the swanctl-style text of status output.
+// SPD: first match, protect vs drop, ports and protocols, fragments (the selectors themselves:
+// wire-traffic-selector.test.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Spd, policyCoversInbound } from '../../src/esp/spd.js';
-import { anySelector, cidrSelector, formatSelector, newFlow, selectorMatches, type Flow } from '../../src/esp/selectors.js';
-import { readIpv4Flow } from '../../src/esp/flow.js';
+import { anySelector, cidrSelector } from '../../src/wire/traffic-selector.js';
+import { newFlow, readIpv4Flow, type Flow } from '../../src/esp/flow.js';
 import { newIpv4Header, writeIpv4Header } from '../../src/wire/ipv4.js';
 import { parseIpv4 } from '../../src/wire/address.js';
 import { buildIpv4UdpPacket } from '../../src/wire/udp.js';
@@ -38,17 +38,6 @@ test('inbound check reverses the sides: source in remote_ts, destination in loca
   assert.ok(!policyCoversInbound(p, flow('198.18.0.2', '198.18.0.1', 6, 6081, 40000)));
 });
 
-test('protocols without ports (and later fragments) match only selectors with the full port range', () => {
-  const anyPort = cidrSelector('10.0.0.0/8');
-  const port53 = cidrSelector('10.0.0.0/8', 17, 53);
-  assert.ok(selectorMatches(anyPort, 1, parseIpv4('10.1.1.1')!, -1));
-  assert.ok(!selectorMatches(port53, 17, parseIpv4('10.1.1.1')!, -1));
-  assert.ok(selectorMatches(port53, 17, parseIpv4('10.1.1.1')!, 53));
-  assert.ok(!selectorMatches(port53, 6, parseIpv4('10.1.1.1')!, 53));
-  assert.ok(!selectorMatches(port53, 17, parseIpv4('11.1.1.1')!, 53));
-  assert.ok(selectorMatches(anySelector(), 50, 0xffffffff, 1));
-});
-
 test('flows read from IPv4 packets: ports from the first fragment only, bad packets refused', () => {
   const h = newIpv4Header();
   const f = newFlow();
@@ -62,16 +51,6 @@ test('flows read from IPv4 packets: ports from the first fragment only, bad pack
   assert.ok(!readIpv4Flow(udp, 0, 19, f, h));
   assert.ok(!readIpv4Flow(udp.subarray(0, 40), 0, 40, f, h), 'total length beyond the buffer');
   assert.ok(!readIpv4Flow(Buffer.from('60000000000000000000000000000000000000000000', 'hex'), 0, 22, f, h));
-});
-
-test('selectors print as swanctl writes them', () => {
-  assert.equal(formatSelector(cidrSelector('10.254.1.0/24')), '10.254.1.0/24');
-  assert.equal(formatSelector(cidrSelector('198.18.0.1/32', 17)), '198.18.0.1/32[udp]');
-  assert.equal(formatSelector(cidrSelector('198.18.0.1', 17, 6081)), '198.18.0.1/32[udp/6081]');
-  assert.equal(formatSelector(anySelector()), '0.0.0.0/0');
-  assert.equal(formatSelector({ protocol: 6, startAddr: parseIpv4('10.0.0.1')!, endAddr: parseIpv4('10.0.0.9')!, startPort: 1000, endPort: 2000 }), '10.0.0.1..10.0.0.9[tcp/1000-2000]');
-  assert.equal(formatSelector(cidrSelector('10.0.0.0/8', 99)), '10.0.0.0/8[99]');
-  assert.throws(() => cidrSelector('10.0.0/8'), RangeError);
 });
 
 test('many per-peer policies: the lookup index gives the same answers as first match, and forgets on change', () => {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { EspDataPath } from '../../src/esp/datapath.js';
-import { cidrSelector } from '../../src/esp/selectors.js';
+import { cidrSelector } from '../../src/wire/traffic-selector.js';
 
 // The data path's one report to its owner about ESP for SPIs it does not know (the node agent
 // initiates on it when it holds no IKE SA to the sender: src/agent/unknown-spi.ts). Called once

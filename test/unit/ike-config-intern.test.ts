@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { resolveConnection, type IkeConnectionConfig } from '../../src/ike/config.js';
 import { ProposalSyntaxError } from '../../src/ike/proposals.js';
-import { TsSyntaxError } from '../../src/ike/traffic-selectors.js';
+import { TsSyntaxError } from '../../src/wire/traffic-selector.js';
 
 const conn = (name: string, proposal: string, ts: string): IkeConnectionConfig => ({
   name, localAddrs: ['10.0.0.1'], remoteAddrs: ['10.0.0.2'], proposals: [proposal],

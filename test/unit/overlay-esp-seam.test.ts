@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { EspDataPath, type ChildSpec } from '../../src/esp/datapath.js';
-import { cidrSelector } from '../../src/esp/selectors.js';
+import { cidrSelector } from '../../src/wire/traffic-selector.js';
 import { OverlayEngine, type LocalSpec } from '../../src/overlay/engine.js';
 import { NodeOverlay } from '../../src/overlay/node-overlay.js';
 import { PacketUnderlay } from '../../src/overlay/packet-underlay.js';

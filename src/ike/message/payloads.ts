@@ -1,4 +1,5 @@
 import { ATTR_KEY_LENGTH, Notify, PayloadType, TsType } from '../constants.js';
+import type { TsEntry } from '../../wire/traffic-selector.js';
 import { fail, ok, type Parsed } from './result.js';
 
 /** One transform of a proposal (§3.3.2); keyLength is the Key Length attribute when present. */
@@ -16,14 +17,7 @@ export interface Proposal {
   transforms: Transform[];
 }
 
-export interface TsEntry {
-  tsType: number;
-  protocol: number;
-  startPort: number;
-  endPort: number;
-  startAddr: Buffer;
-  endAddr: Buffer;
-}
+export type { TsEntry };
 
 export type Payload =
   | { type: typeof PayloadType.SA; critical?: boolean; proposals: Proposal[] }

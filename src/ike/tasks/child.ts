@@ -1,4 +1,4 @@
-import type { TrafficSelector } from '../../esp/types.js';
+import type { TrafficSelector } from '../../wire/traffic-selector.js';
 import { deriveChildKeys } from '../../crypto/ike-kdf.js';
 import { generateDh, isSupportedGroup, type DhKeyPair } from '../../crypto/dh.js';
 import type { ResolvedChild } from '../config.js';
@@ -11,7 +11,7 @@ import { ChildSa } from '../sa/child-sa.js';
 import type { IkeSa } from '../sa/ike-sa.js';
 import type { IkeCrypto } from '../sa/phase.js';
 import { DONE, type Task } from './task.js';
-import { allWithin, fromEntries, narrow, resolveTs, toEntry } from '../traffic-selectors.js';
+import { allWithin, fromEntries, narrow, resolveTs, toEntry } from '../../wire/traffic-selector.js';
 
 /** CHILD SA negotiation shared by IKE_AUTH and CREATE_CHILD_SA (RFC 7296 §1.3, §2.9, §2.17). */
 

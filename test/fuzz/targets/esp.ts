@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { EspDataPath, type ChildSpec } from '../../../src/esp/datapath.js';
-import { cidrSelector } from '../../../src/esp/selectors.js';
+import { cidrSelector } from '../../../src/wire/traffic-selector.js';
 import { EspGcm } from '../../../src/crypto/aes-gcm.js';
 import { classifyUdpEncap, newUdpEncapClass } from '../../../src/wire/udp-encap.js';
 import { buildIpv4UdpPacket } from '../../../src/wire/udp.js';
