@@ -4,7 +4,10 @@ import type { Policy } from './spd.js';
 import type { EspMode, Lifetime } from './types.js';
 import type { TrafficSelector } from '../wire/traffic-selector.js';
 
-/** What the daemon (manual keys) or the IKE engine (negotiated keys) installs for one child SA. */
+/**
+ * What the daemon (manual keys) or the IKE engine (negotiated keys) installs for one child SA: the
+ * one child spec (the IKE engine's child-up adds only which connection and child it is).
+ */
 export interface ChildSpec {
   name: string;
   mode: EspMode;
@@ -31,6 +34,11 @@ export interface ChildSpec {
    * the peer before the response that installs it there, and are dropped as unknown SPI.
    */
   deferOutbound?: boolean;
+  /**
+   * Set when this pair rekeys another (RFC 7296 §2.8): that pair's inbound SPI. The data path moves
+   * outbound traffic to the new pair and keeps the old one for inbound until its child-down.
+   */
+  replacesSpiIn?: number;
   /** Test only: the first outbound sequence number (default 1), to reach exhaustion quickly. */
   testOnlyFirstSeqOut?: number;
 }

@@ -1,8 +1,5 @@
 import type { IkeEngine } from '../ike/engine.js';
-import type { ChildSpec, Endpoint, IkeOutput } from '../ike/events.js';
-
-/** What src/esp's data path installs for a negotiated child (src/esp/child.ts ChildSpec). */
-export type EspInstallSpec = Pick<ChildSpec, 'name' | 'mode' | 'local' | 'remote' | 'remotePort' | 'localTs' | 'remoteTs' | 'spiIn' | 'spiOut' | 'keyIn' | 'keyOut' | 'proposal' | 'softLifetime' | 'hardLifetime' | 'deferOutbound' | 'replacesSpiIn'> & { replayWindow?: number };
+import type { Endpoint, IkeOutput, NegotiatedChild } from '../ike/events.js';
 
 export type IkeUp = Extract<IkeOutput, { kind: 'ike-up' }>;
 export type IkeDown = Extract<IkeOutput, { kind: 'ike-down' }>;
@@ -16,7 +13,7 @@ export interface IkeHost {
   /** Sends an IKE message from local port 500 or 4500; the host adds the non-ESP marker on 4500. */
   sendIke(message: Buffer, localPort: number, to: Endpoint): void;
   /** A negotiated child SA pair; `spec.replacesSpiIn` names the pair it rekeys, if it does. */
-  installChild(spec: EspInstallSpec): void;
+  installChild(spec: NegotiatedChild): void;
   removeSa(spiIn: number, name: string, reason: string): void;
   /** Outbound traffic leaves this SA pair (a DELETE for it is about to go out). */
   retireSa(spiIn: number): void;
@@ -28,16 +25,6 @@ export interface IkeHost {
   log(line: string): void;
   /** The clock the engine was built with (ms). */
   now(): number;
-}
-
-/** The data path's install spec of a negotiated child (the engine's spec without its IKE-only fields). */
-function installSpec(s: ChildSpec): EspInstallSpec {
-  const spec: EspInstallSpec = { name: s.name, mode: s.mode, local: s.local, remote: s.remote, remotePort: s.remotePort, localTs: s.localTs, remoteTs: s.remoteTs, spiIn: s.spiIn, spiOut: s.spiOut, keyIn: s.keyIn, keyOut: s.keyOut, proposal: s.proposal };
-  if (s.softLifetime) spec.softLifetime = s.softLifetime;
-  if (s.hardLifetime) spec.hardLifetime = s.hardLifetime;
-  if (s.deferOutbound) spec.deferOutbound = true;
-  if (s.replacesSpiIn !== undefined) spec.replacesSpiIn = s.replacesSpiIn;
-  return spec;
 }
 
 /**
@@ -71,7 +58,7 @@ export class IkeDriver {
           host.sendIke(o.bytes, o.from.port, o.to);
           break;
         case 'child-up':
-          host.installChild(installSpec(o.spec));
+          host.installChild(o.spec);
           break;
         case 'child-down':
           host.removeSa(o.spiIn, o.name, o.reason);

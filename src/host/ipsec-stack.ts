@@ -9,14 +9,15 @@ import type { IkeState } from '../ike/sa/phase.js';
 import type { EngineTimers } from '../ike/context.js';
 import { wiresharkIkeEncryption } from '../ike/keylog.js';
 import type { Logger } from '../util/log.js';
-import { IkeDriver, type EspInstallSpec, type IkeDown, type IkeHost, type IkeStateChange, type IkeUp } from './ike-driver.js';
+import type { NegotiatedChild } from '../ike/events.js';
+import { IkeDriver, type IkeDown, type IkeHost, type IkeStateChange, type IkeUp } from './ike-driver.js';
 import { KeylogWriter } from './keylog.js';
 import { UdpEndpoint, type Peer } from './udp.js';
 
 /** What happened in the stack, for the daemon that runs it. */
 export type IpsecStackEvent =
   /** A negotiated child SA pair is in the data path; `spec.replacesSpiIn` is the pair it rekeys. */
-  | { type: 'child-installed'; spec: EspInstallSpec }
+  | { type: 'child-installed'; spec: NegotiatedChild }
   /** A negotiated pair the data path refused (e.g. SPI clash): IKE deletes it again. */
   | { type: 'child-install-failed'; name: string; spiIn: number; error: string }
   | { type: 'child-down'; name: string; spiIn: number; reason: string }
@@ -145,7 +146,7 @@ export class IpsecStack {
     };
   }
 
-  private installNegotiated(spec: EspInstallSpec): void {
+  private installNegotiated(spec: NegotiatedChild): void {
     try {
       this.esp.installChild(spec);
     } catch (err) {

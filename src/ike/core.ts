@@ -4,7 +4,7 @@ import { resolveConnection, type IkeConnectionConfig, type ResolvedConnection } 
 import { ExchangeType } from './constants.js';
 import { DEFAULT_TIMERS, type EngineContext, type EngineTimers } from './context.js';
 import { ClosedSaAnswers } from './closed-sas.js';
-import type { ChildSpec, Endpoint, IkeOutput } from './events.js';
+import type { Endpoint, IkeOutput, NegotiatedChild } from './events.js';
 import { encodePlain } from './message/message.js';
 import type { Payload } from './message/payloads.js';
 import { InitiationPacer } from './pacer.js';
@@ -208,7 +208,7 @@ export class EngineCore {
   childUp(sa: IkeSa, child: ChildSa, replaces?: ChildSa): void {
     const rekey = child.cfg.config.rekeyTimeMs ?? 0;
     if (rekey > 0) child.rekeyAt = this.now() + rekey - this.jitter(rekey);
-    const spec: ChildSpec = {
+    const spec: NegotiatedChild = {
       name: `${sa.name}/${child.cfg.name}`,
       connection: sa.name,
       child: child.cfg.name,

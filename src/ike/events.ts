@@ -1,4 +1,4 @@
-import type { TrafficSelector } from '../wire/traffic-selector.js';
+import type { ChildSpec } from '../esp/child.js';
 import type { IkeState } from './sa/phase.js';
 
 export interface Endpoint {
@@ -6,39 +6,19 @@ export interface Endpoint {
   port: number;
 }
 
-/** What the ESP data path installs for a child SA (agreed with the ESP engine). */
-export interface ChildSpec {
+/**
+ * A negotiated child SA as the engine hands it out (child-up): the ESP data path's spec
+ * (esp/child.ts, what gets installed) plus which connection and child of ours it is.
+ */
+export interface NegotiatedChild extends ChildSpec {
   /** Connection name and child name: `conn/child`. */
   name: string;
   connection: string;
   child: string;
-  mode: 'tunnel' | 'transport';
-  local: string;
-  remote: string;
-  /** UDP port of the peer for ESP-in-UDP (4500 after NAT-T float). */
-  remotePort: number;
+  /** Our UDP port for ESP-in-UDP (4500 after the NAT-T float). */
   localPort: number;
-  localTs: TrafficSelector[];
-  remoteTs: TrafficSelector[];
-  spiIn: number;
-  spiOut: number;
-  /** AES-GCM key ‖ 4-byte salt. */
-  keyIn: Buffer;
-  keyOut: Buffer;
   /** xfrm-style name: `AES_GCM_16_256-NONE-MODP2048`. */
   proposal: string;
-  softLifetime?: { bytes?: number; packets?: number };
-  hardLifetime?: { bytes?: number; packets?: number };
-  /**
-   * We answered the exchange that made this pair: the peer installs it only when our response
-   * arrives. Until then outbound stays on an older pair of the same child, if there is one.
-   */
-  deferOutbound?: boolean;
-  /**
-   * Set when this pair rekeys another (RFC 7296 §2.8): that pair's inbound SPI. The data path moves
-   * outbound traffic to the new pair and keeps the old one for inbound until its child-down.
-   */
-  replacesSpiIn?: number;
 }
 
 /** Keys for Wireshark's ikev2_decryption_table. */
@@ -74,7 +54,7 @@ export interface IkeKeysEvent {
 export type IkeOutput =
   /** An IKE message to send (on 4500 the socket puts the non-ESP marker in front). */
   | { kind: 'send'; bytes: Buffer; from: Endpoint; to: Endpoint }
-  | { kind: 'child-up'; spec: ChildSpec }
+  | { kind: 'child-up'; spec: NegotiatedChild }
   | { kind: 'child-down'; spiIn: number; spiOut: number; name: string; reason: string }
   | { kind: 'child-retiring'; spiIn: number }
   | { kind: 'ike-up'; name: string; serial: number; initiator: boolean; spiI: Buffer; spiR: Buffer; local: Endpoint; remote: Endpoint; keys: IkeKeysEvent; replaces?: number }

@@ -7,7 +7,7 @@ export { IkeEngine, type IkeEngineOptions, type IkeCounters } from './engine.js'
 export { resolveConnection, type IkeConnectionConfig, type IkeChildConfig } from './config.js';
 export { DEFAULT_TIMERS, type EngineTimers } from './context.js';
 export type { IkeAuthProvider, IkeId } from './auth-provider.js';
-export type { ChildSpec, Endpoint, IkeKeysEvent, IkeOutput } from './events.js';
+export type { NegotiatedChild, Endpoint, IkeKeysEvent, IkeOutput } from './events.js';
 export type { IkeStatus, IkeSaStatus, ChildStatus } from './status.js';
 export type { IkeSaView, ChildSaView, IkeSaState, ChildSaState } from './view.js';
 export { ikev2DecryptionRow, ikev2DecryptionTable, wiresharkIkeEncryption } from './keylog.js';

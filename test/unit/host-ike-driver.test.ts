@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { IkeEngine } from '../../src/ike/engine.js';
-import { IkeDriver, type EspInstallSpec, type IkeHost } from '../../src/host/ike-driver.js';
+import { IkeDriver, type IkeHost } from '../../src/host/ike-driver.js';
+import type { NegotiatedChild } from '../../src/ike/events.js';
 import type { Endpoint } from '../../src/ike/events.js';
 import { conn, pskAuth, seededRandom } from './ike-sim.js';
 
@@ -9,7 +10,7 @@ import { conn, pskAuth, seededRandom } from './ike-sim.js';
 test('IkeDriver: host sends without the non-ESP marker, children installed and removed, IKE SAs up and down', async () => {
   const A = '192.0.2.1';
   const B = '192.0.2.2';
-  type Rec = { installs: EspInstallSpec[]; replaces: (number | undefined)[]; removed: number[]; ikeUp: string[]; ikeDown: string[]; sent: Array<{ len: number; port: number; marker: boolean }> };
+  type Rec = { installs: NegotiatedChild[]; replaces: (number | undefined)[]; removed: number[]; ikeUp: string[]; ikeDown: string[]; sent: Array<{ len: number; port: number; marker: boolean }> };
   const rec = (): Rec => ({ installs: [], replaces: [], removed: [], ikeUp: [], ikeDown: [], sent: [] });
   const ra = rec();
   const rb = rec();

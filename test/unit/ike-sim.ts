@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { IkeEngine, type IkeEngineOptions } from '../../src/ike/engine.js';
 import type { IkeAuthProvider } from '../../src/ike/auth-provider.js';
 import type { IkeConnectionConfig } from '../../src/ike/config.js';
-import type { ChildSpec, Endpoint, IkeOutput } from '../../src/ike/events.js';
+import type { Endpoint, IkeOutput, NegotiatedChild } from '../../src/ike/events.js';
 import { AuthMethod, IdType } from '../../src/ike/constants.js';
 import { equalSecret } from '../../src/crypto/aes-gcm.js';
 
@@ -70,7 +70,7 @@ export class Node {
   get logs(): string[] {
     return this.outputs.filter((o): o is Extract<IkeOutput, { kind: 'log' }> => o.kind === 'log').map((o) => o.line);
   }
-  childUps(): ChildSpec[] {
+  childUps(): NegotiatedChild[] {
     return this.outputs.filter((o): o is Extract<IkeOutput, { kind: 'child-up' }> => o.kind === 'child-up').map((o) => o.spec);
   }
   childDowns(): Array<Extract<IkeOutput, { kind: 'child-down' }>> {
@@ -83,7 +83,7 @@ export class Node {
     return this.outputs.filter((o): o is Extract<IkeOutput, { kind: 'ike-down' }> => o.kind === 'ike-down');
   }
   /** Children currently installed, per the events (up minus down). */
-  liveChildren(): ChildSpec[] {
+  liveChildren(): NegotiatedChild[] {
     const down = new Set(this.childDowns().map((d) => d.spiIn));
     return this.childUps().filter((c) => !down.has(c.spiIn));
   }
@@ -192,7 +192,7 @@ export function conn(name: string, local: string, remote: string, over: Partial<
 }
 
 /** The two ends of a child pair must mirror each other. */
-export function assertMirrored(a: ChildSpec, b: ChildSpec, eq: (x: unknown, y: unknown, m?: string) => void): void {
+export function assertMirrored(a: NegotiatedChild, b: NegotiatedChild, eq: (x: unknown, y: unknown, m?: string) => void): void {
   eq(a.spiIn, b.spiOut, 'spiIn of one is spiOut of the other');
   eq(a.spiOut, b.spiIn, 'spiOut of one is spiIn of the other');
   eq(a.keyIn.toString('hex'), b.keyOut.toString('hex'), 'keyIn of one is keyOut of the other');
