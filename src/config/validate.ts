@@ -3,7 +3,8 @@ import { Findings, type Diagnostic } from './diagnostics.js';
 import { parseConfigText, type ParsedFile } from './parse.js';
 import { installConfigSchema, networkCrSchema, ipsecModes, encapsulations } from './schema.js';
 import { unknownKeys, formatPath } from './unknown-keys.js';
-import { cidrOf, cidrsOverlap, cidrSize, formatCidr, parseCidr, type Cidr } from '../wire/address.js';
+import { cidrOf } from '../wire/address.js';
+import { checkOverlaps, clusterEntries, placeUnderlay, servicesAt, type Placed } from './networks.js';
 import { describe } from '../util/describe.js';
 import {
   type NetworkConfig,
@@ -16,7 +17,6 @@ import {
   ESP_UDP_OVERHEAD,
   GENEVE_OVERHEAD,
   MIN_POD_MTU,
-  OVN_JOIN_SUBNET,
   overheadFor,
 } from './network.js';
 
@@ -34,15 +34,6 @@ export interface ValidationResult {
   warnings: Diagnostic[];
 }
 
-/** A CIDR together with where it was written, so overlap messages can name both places. */
-interface Placed {
-  cidr: Cidr;
-  file: string;
-  key: string;
-  role: string;
-}
-
-/** Validates file contents (pure; no I/O) and builds the cluster's NetworkConfig. */
 export function validateDocuments(docs: { file: string; text: string }[], opts: ValidateOptions = {}): ValidationResult {
   const f = new Findings();
   const parsed: ParsedFile[] = [];
@@ -99,44 +90,6 @@ function editDistance(a: string, b: string): number {
   return dp[a.length]![b.length]!;
 }
 
-function cidrAt(f: Findings, file: string, key: string, v: unknown): Cidr | undefined {
-  const r = parseCidr(v);
-  if (r.ok) return r.cidr;
-  f.error(file, key, r.problem, r.canonical ? `use ${r.canonical}` : 'write it as address/prefix, e.g. 10.128.0.0/14');
-  return undefined;
-}
-
-function clusterEntries(
-  f: Findings,
-  file: string,
-  base: string,
-  list: { cidr: unknown; hostPrefix?: number | undefined }[],
-  placed: Placed[],
-): ClusterNetworkEntry[] {
-  const out: ClusterNetworkEntry[] = [];
-  list.forEach((e, i) => {
-    const key = `${base}[${i}]`;
-    const c = cidrAt(f, file, `${key}.cidr`, e.cidr);
-    if (e.hostPrefix === undefined) {
-      f.error(file, `${key}.hostPrefix`, 'missing: every cluster network needs the size of the per-node subnet', `add hostPrefix, e.g. ${c ? Math.min(c.prefix + 8, 24) : 23}`);
-      return;
-    }
-    if (!c) return;
-    const hp = e.hostPrefix;
-    if (hp < c.prefix) {
-      f.error(file, `${key}.hostPrefix`, `/${hp} is larger than the cluster network ${formatCidr(c)} itself`, `use a hostPrefix between ${c.prefix} and 29, e.g. ${Math.min(c.prefix + 8, 24)}`);
-      return;
-    }
-    if (hp > 29) {
-      f.error(file, `${key}.hostPrefix`, `/${hp} leaves a node fewer than 8 addresses (gateway, management port and pods need more)`, 'use a hostPrefix of at most 29; OpenShift uses 23');
-      return;
-    }
-    placed.push({ cidr: c, file, key: `${key}.cidr`, role: 'cluster network' });
-    out.push({ cidr: formatCidr(c), hostPrefix: hp });
-  });
-  return out;
-}
-
 function buildNetwork(
   installFile: ParsedFile | undefined,
   install: z.infer<typeof installConfigSchema> | undefined,
@@ -171,20 +124,8 @@ function buildNetwork(
       if (nw.serviceNetwork) {
         serviceNetwork = servicesAt(f, file, 'networking.serviceNetwork', nw.serviceNetwork, placed);
       }
-      (nw.machineNetwork ?? []).forEach((m, i) => {
-        const c = cidrAt(f, file, `networking.machineNetwork[${i}].cidr`, m.cidr);
-        if (c) {
-          placed.push({ cidr: c, file, key: `networking.machineNetwork[${i}].cidr`, role: 'machine (underlay) network' });
-          machineNetwork.push(formatCidr(c));
-        }
-      });
-      if (nw.machineCIDR !== undefined) {
-        const c = cidrAt(f, file, 'networking.machineCIDR', nw.machineCIDR);
-        if (c) {
-          placed.push({ cidr: c, file, key: 'networking.machineCIDR', role: 'machine (underlay) network' });
-          machineNetwork.push(formatCidr(c));
-        }
-      }
+      (nw.machineNetwork ?? []).forEach((m, i) => placeUnderlay(f, file, `networking.machineNetwork[${i}].cidr`, m.cidr, placed, machineNetwork));
+      if (nw.machineCIDR !== undefined) placeUnderlay(f, file, 'networking.machineCIDR', nw.machineCIDR, placed, machineNetwork);
     }
     for (const [k, pool] of [['controlPlane', install.controlPlane] as const, ...(install.compute ?? []).map((p, i) => [`compute[${i}]`, p] as const)]) {
       if (pool?.replicas !== undefined && pool.replicas < 0) f.error(file, `${k}.replicas`, `${pool.replicas} is negative`, 'use 0 or more');
@@ -277,32 +218,8 @@ function buildNetwork(
   // ---- defaults and cross checks
   if (!clusterNetwork) clusterNetwork = [DEFAULT_CLUSTER_NETWORK];
   if (!serviceNetwork) serviceNetwork = [DEFAULT_SERVICE_NETWORK];
-  const defaultsFile = sources[0] ?? '(defaults)';
-  for (const [i, u] of (opts.underlayCidrs ?? []).entries()) {
-    const c = cidrAt(f, '--underlay-cidr', `[${i}]`, u);
-    if (c) {
-      placed.push({ cidr: c, file: '--underlay-cidr', key: u, role: 'underlay network' });
-      if (!machineNetwork.includes(formatCidr(c))) machineNetwork.push(formatCidr(c));
-    }
-  }
-  if (!placed.some((p) => p.role === 'cluster network'))
-    for (const [i, e] of clusterNetwork.entries()) placed.push({ cidr: (parseCidr(e.cidr) as { ok: true; cidr: Cidr }).cidr, file: defaultsFile, key: `(default clusterNetwork[${i}] ${e.cidr})`, role: 'cluster network' });
-  if (!placed.some((p) => p.role === 'service network'))
-    placed.push({ cidr: (parseCidr(DEFAULT_SERVICE_NETWORK) as { ok: true; cidr: Cidr }).cidr, file: defaultsFile, key: `(default serviceNetwork ${DEFAULT_SERVICE_NETWORK})`, role: 'service network' });
-  placed.push({ cidr: (parseCidr(OVN_JOIN_SUBNET) as { ok: true; cidr: Cidr }).cidr, file: '', key: '', role: 'OVN join network' });
-  for (let i = 0; i < placed.length; i++)
-    for (let j = i + 1; j < placed.length; j++) {
-      const a = placed[i]!;
-      const b = placed[j]!;
-      if (a.role === b.role && a.role !== 'cluster network') continue;
-      if (a.role.includes('underlay') && b.role.includes('underlay')) continue;
-      if (!cidrsOverlap(a.cidr, b.cidr)) continue;
-      if (b.role === 'OVN join network') {
-        f.error(a.file, a.key, `${a.role} ${formatCidr(a.cidr)} overlaps OVN's internal join network ${OVN_JOIN_SUBNET}`, `choose a range outside ${OVN_JOIN_SUBNET}`);
-        continue;
-      }
-      f.error(b.file, b.key, `${b.role} ${formatCidr(b.cidr)} overlaps ${a.role} ${formatCidr(a.cidr)} (${a.file === b.file ? a.key : `${a.file} ${a.key}`})`, `choose a range for the ${b.role} that does not overlap ${formatCidr(a.cidr)}`);
-    }
+  (opts.underlayCidrs ?? []).forEach((u, i) => placeUnderlay(f, '--underlay-cidr', `[${i}]`, u, placed, machineNetwork, u));
+  checkOverlaps(f, placed, clusterNetwork, sources[0] ?? '(defaults)');
 
   // Enough node subnets for the machines the install-config asks for.
   let replicas: NetworkConfig['replicas'];
@@ -354,20 +271,6 @@ function findKey(v: unknown, key: string, path = ''): string[] {
     const p = path ? `${path}.${k}` : k;
     return [...(k === key ? [p] : []), ...findKey(x, key, p)];
   });
-}
-
-function servicesAt(f: Findings, file: string, key: string, list: unknown[], placed: Placed[]): string[] {
-  const out: string[] = [];
-  if (list.length === 0) f.error(file, key, 'empty list', 'give one service CIDR, e.g. 172.30.0.0/16');
-  list.forEach((v, i) => {
-    const c = cidrAt(f, file, `${key}[${i}]`, v);
-    if (!c) return;
-    if (c.prefix > 24) f.warn(file, `${key}[${i}]`, `${formatCidr(c)} holds only ${cidrSize(c)} service addresses`, 'a /16 is usual');
-    placed.push({ cidr: c, file, key: `${key}[${i}]`, role: 'service network' });
-    out.push(formatCidr(c));
-  });
-  if (out.length > 1) f.error(file, key, `${out.length} IPv4 service networks`, 'give exactly one');
-  return out;
 }
 
 /**
