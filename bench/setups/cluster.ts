@@ -12,7 +12,7 @@ import type { Setup } from '../lib/setup.js';
  * The product as a user runs it: `overlay-ipsec up --detach` with two worker nodes and one pod
  * each (operator, one agent per node, underlay bridge), IPsec on (IKEv2, ESP transport mode
  * protecting Geneve, AES-256-GCM in UDP 4500) or off (`--no-ipsec`: plain Geneve); traffic goes
- * from the pod on worker0 to the pod on worker1. The agents (or plain overlay runners) are the
+ * from the pod on worker0 to the pod on worker1. The agents are the
  * data path whose CPU is counted; `overlay-ipsec down` removes it all.
  */
 export async function startCluster(ipsec: boolean): Promise<Setup> {

@@ -35,7 +35,7 @@ export async function runningParts(state: ClusterState): Promise<string[]> {
   const parts: string[] = [];
   if (state.supervisorPid && state.supervisorPid !== process.pid && (await stillOurs(state.supervisorPid, 'up'))) parts.push(`up (pid ${state.supervisorPid})`);
   for (const d of state.daemons) {
-    if (await stillOurs(d.pid, d.role === 'overlay-runner' ? 'node-runner' : d.role)) parts.push(`${d.role}${d.node ? ` ${d.node}` : ''} (pid ${d.pid})`);
+    if (await stillOurs(d.pid, d.role)) parts.push(`${d.role}${d.node ? ` ${d.node}` : ''} (pid ${d.pid})`);
   }
   return parts;
 }
@@ -49,7 +49,7 @@ export async function clusterDown(stateDir: string, prefix: string, opts: { stat
   let strays = 0;
   if (state) {
     const left: number[] = [];
-    for (const d of state.daemons) if (await stillOurs(d.pid, d.role === 'overlay-runner' ? 'node-runner' : d.role)) left.push(d.pid);
+    for (const d of state.daemons) if (await stillOurs(d.pid, d.role)) left.push(d.pid);
     strays = left.length;
     await endProcesses(left, 3000);
     // A foreground `up` still supervising (another terminal): it would tear down again on exit,

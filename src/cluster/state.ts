@@ -21,11 +21,11 @@ import type { TopologyPlan } from './topology.js';
 export const CLUSTER_STATE_FILE = 'cluster.json';
 export const CLUSTER_STATE_VERSION = 1;
 
-/** How each node's data path was run: the node agent, or the plain overlay runner (no IPsec). */
-export type NodeDaemonKind = 'agent' | 'overlay-runner';
+/** How each node's data path runs: the node agent, with IPsec or plain Geneve. */
+export type NodeDaemonKind = 'agent';
 
 export interface DaemonRecord {
-  role: 'operator' | 'agent' | 'overlay-runner';
+  role: 'operator' | 'agent';
   node?: string;
   pid: number;
   /** The namespace the process runs in (its PID dies with `down` even if this record is stale). */

@@ -6,7 +6,6 @@ import { FsStore } from '../store/fs-store.js';
 import { loadOrCreateIdentity } from '../pki/node-identity.js';
 import { registerNode } from '../pki/enroll.js';
 import { controlRequest } from '../host/control-client.js';
-import { run } from './run.js';
 import type { NodePlan } from './topology.js';
 import type { DaemonRecord } from './state.js';
 import type { NodeDaemonDriver, NodeTunnelState, PeerProblem } from './up-nodes.js';
@@ -18,17 +17,6 @@ import { logEvents, spawnDaemon, waitForDaemon } from './up-processes.js';
  * it inside the node's namespace and reads its state through the files and control socket it keeps
  * in its node directory.
  */
-
-/**
- * True when this build's CLI has the `agent` command, false when it does not; a CLI that fails to
- * load at all is an error (its message says why), not a reason to fall back quietly.
- */
-export async function agentAvailable(main: string): Promise<boolean> {
-  const r = await run([process.execPath, main, 'agent', '--help'], { check: false, timeoutMs: 30_000 });
-  if (/Usage: overlay-ipsec agent\b/.test(r.stdout)) return true;
-  if (/Commands:/.test(r.stdout)) return false; // commander printed the top-level help: no such command
-  throw new OperationFailed(`cannot run ${main}: ${(r.stderr || r.stdout).trim().split('\n').slice(0, 6).join('\n')}`);
-}
 
 /** What the agent keeps in `<node dir>/agent.json` (agent/agent.ts AgentState), the part `up` reads. */
 interface AgentStateFile {

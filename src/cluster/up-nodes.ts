@@ -1,15 +1,9 @@
-import { randomUUID } from 'node:crypto';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { writeOverlayConfigs } from './overlay-processes.js';
-import type { NodePlan, TopologyPlan } from './topology.js';
+import type { NodePlan } from './topology.js';
 import type { DaemonRecord, NodeDaemonKind } from './state.js';
-import { isAlive, logEvents, spawnDaemon, waitForDaemon } from './up-processes.js';
 
 /**
- * How `up` runs each node's data path: a driver per kind. The plain overlay runner
- * (overlay/node-runner.ts) carries cleartext Geneve only, so it serves `--no-ipsec` when the node
- * agent is not available; the agent (up-agent.ts) serves both modes.
+ * How `up` runs each node's data path: the node agent (up-agent.ts), with IPsec or (`--no-ipsec`)
+ * plain Geneve; `up` sees it through this interface only.
  */
 
 export interface NodeTunnelState {
@@ -45,54 +39,4 @@ export interface NodeDaemonDriver {
   systemId(node: NodePlan): Promise<string>;
   /** The node's view of its tunnels, or undefined when it cannot be asked right now. */
   tunnels(node: NodePlan, daemon: DaemonRecord): Promise<NodeTunnelState | undefined>;
-}
-
-const RUNNER = fileURLToPath(new URL('../overlay/node-runner.js', import.meta.url));
-
-/**
- * The plain overlay runner: system-ids are made here (the runner has no enrollment), configs are
- * the full mesh from the plan, and status comes from the runner's SIGUSR1 status line in its log.
- */
-export class OverlayRunnerDriver implements NodeDaemonDriver {
-  readonly kind = 'overlay-runner' as const;
-  private readonly ids: Record<string, string>;
-  private files: Record<string, string> | undefined;
-
-  constructor(private readonly plan: TopologyPlan, private readonly stateDir: string, private readonly logDir: string, systemIds: Record<string, string> = {}) {
-    this.ids = { ...systemIds };
-    for (const n of plan.nodes) this.ids[n.name] ??= randomUUID();
-  }
-
-  async start(node: NodePlan): Promise<DaemonRecord> {
-    this.files ??= await writeOverlayConfigs(this.plan, this.ids, path.join(this.stateDir, 'nodes'));
-    const log = path.join(this.logDir, `${node.name}.log`);
-    const d = await spawnDaemon(node.netns, [process.execPath, RUNNER, '--config', this.files[node.name]!], log);
-    await waitForDaemon(d, `overlay runner on ${node.name}`, async () => (await logEvents(log)).some((e) => e.event === 'ready'), 20_000);
-    return { role: 'overlay-runner', node: node.name, ...d };
-  }
-
-  async ready(): Promise<void> {
-    // start() already waited for the runner's "ready" line.
-  }
-
-  async systemId(node: NodePlan): Promise<string> {
-    return this.ids[node.name]!;
-  }
-
-  async tunnels(node: NodePlan, daemon: DaemonRecord): Promise<NodeTunnelState | undefined> {
-    if (!isAlive(daemon.pid)) return undefined;
-    const before = (await logEvents(daemon.log)).filter((e) => e.event === 'status').length;
-    process.kill(daemon.pid, 'SIGUSR1');
-    const deadline = Date.now() + 3000;
-    while (Date.now() < deadline) {
-      const statuses = (await logEvents(daemon.log)).filter((e) => e.event === 'status');
-      if (statuses.length > before) {
-        const s = statuses[statuses.length - 1] as { tunnels?: unknown[] };
-        const n = Array.isArray(s.tunnels) ? s.tunnels.length : 0;
-        return { node: node.name, tunnels: n, established: n, childSas: 0, ikeSas: 0 };
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    return undefined;
-  }
 }

@@ -71,7 +71,7 @@ export async function waitForDaemon(d: Daemon, what: string, check: () => Promis
   }
 }
 
-/** JSON lines of a log that parse, in order (pino logs and the overlay runner's events). */
+/** JSON lines of a log that parse, in order (pino logs, one object per line). */
 export async function logEvents(log: string): Promise<Array<Record<string, unknown>>> {
   const out: Array<Record<string, unknown>> = [];
   for (const line of (await readLog(log)).split('\n')) {

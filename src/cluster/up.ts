@@ -14,10 +14,10 @@ import {
   CLUSTER_STATE_VERSION, logsDir, saveClusterState, topologyFile, tryLoadClusterState, type ClusterState,
 } from './state.js';
 import { checkClusterSize, DEFAULT_CONFIG_FILES, prepareConfig } from './up-config.js';
-import { OverlayRunnerDriver, type NodeDaemonDriver, type NodeTunnelState } from './up-nodes.js';
+import type { NodeDaemonDriver, NodeTunnelState } from './up-nodes.js';
 import { startNodeDaemons } from './up-start.js';
 import { waitForMesh } from './up-converge.js';
-import { agentAvailable, AgentDriver } from './up-agent.js';
+import { AgentDriver } from './up-agent.js';
 import { logEvents, spawnDaemon, waitForDaemon } from './up-processes.js';
 import type { Progress } from './up-progress.js';
 import { pingPair, podPairs, type PingResult } from './verify-traffic.js';
@@ -127,8 +127,6 @@ export async function clusterUp(o: UpOptions, progress: Progress): Promise<UpRes
     throw err;
   }
 
-  const useAgent = await agentAvailable(MAIN);
-  if (ipsec && !useAgent) throw new OperationFailed('the node agent (`overlay-ipsec agent`) is not part of this build, so IPsec cannot be set up; run `overlay-ipsec up --no-ipsec` for the plain Geneve overlay');
   const logs = logsDir(stateDir);
   await mkdir(logs, { recursive: true });
   const state: ClusterState = {
@@ -136,7 +134,7 @@ export async function clusterUp(o: UpOptions, progress: Progress): Promise<UpRes
     prefix: o.prefix,
     stateDir,
     ipsec,
-    daemon: useAgent ? 'agent' : 'overlay-runner',
+    daemon: 'agent',
     configFiles: cfg.files,
     createdAt: new Date().toISOString(),
     supervisorPid: process.pid,
@@ -171,8 +169,9 @@ export async function clusterUp(o: UpOptions, progress: Progress): Promise<UpRes
   await waitForDaemon(op, 'operator', async () => (await logEvents(opLog)).some((e) => e.msg === 'operator running'), 30_000);
   progress.done(`pid ${op.pid} in ${plan.underlay.netns}, store ${storeDir(stateDir)}, CA in ${operatorDir(stateDir)}`);
 
-  const driver: NodeDaemonDriver = useAgent ? new AgentDriver(MAIN, stateDir, logs, o.keylog === true) : new OverlayRunnerDriver(plan, stateDir, logs);
-  progress.phase(`starting ${useAgent ? 'node agents' : 'overlay runners (no agent in this build)'}`);
+  // The agent runs each node's data path in both modes: with IPsec off it carries plain Geneve.
+  const driver: NodeDaemonDriver = new AgentDriver(MAIN, stateDir, logs, o.keylog === true);
+  progress.phase('starting node agents');
   const planOrder = new Map(plan.nodes.map((n, i) => [n.name, i]));
   const records = await startNodeDaemons(plan.nodes, driver, progress, async (d) => {
     // Recorded as each one is known, listed in plan order (the operator first) however they finished.

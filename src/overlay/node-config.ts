@@ -9,8 +9,8 @@ import type { PeerSpec } from './peer-table.js';
 import { MAX_VNI } from './vni.js';
 
 /**
- * What one node's overlay process needs (node-runner.ts reads it as JSON; the agent builds it from
- * the store). Example:
+ * What one node's overlay needs (the agent builds it from the store; the tests' plain node runner,
+ * test/helpers/overlay-node-runner.ts, reads it as JSON). Example:
  *
  *   { "local": { "node": "master0", "systemId": "…uuid…", "underlay": "192.168.7.21",
  *                "subnet": "10.254.0.0/24", "vni": 1 },

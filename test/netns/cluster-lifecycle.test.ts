@@ -9,7 +9,7 @@ import path from 'node:path';
 import { waitFor } from '../helpers/netns.js';
 import { planTopology, addNodeToPlan, removeNodeFromPlan } from '../../src/cluster/topology.js';
 import { buildTopology, buildNode, removeNode, teardownTopology, listNamespaces, namespacePids } from '../../src/cluster/topology-netns.js';
-import { startClusterOverlay, startOverlayProcess, writeOverlayConfigs, type OverlayProcess } from '../../src/cluster/overlay-processes.js';
+import { startClusterOverlay, startOverlayProcess, writeOverlayConfigs, type OverlayProcess } from '../helpers/overlay-processes.js';
 import { tunnelName } from '../../src/overlay/tunnel-name.js';
 
 // A second run after a crash cleans up first; a node joins and leaves a running overlay

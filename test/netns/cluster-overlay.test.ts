@@ -9,7 +9,7 @@ import path from 'node:path';
 import { waitFor } from '../helpers/netns.js';
 import { planTopology, describePods, type TopologyPlan } from '../../src/cluster/topology.js';
 import { buildTopology, teardownTopology, listNamespaces, namespacePids } from '../../src/cluster/topology-netns.js';
-import { startClusterOverlay, type OverlayProcess } from '../../src/cluster/overlay-processes.js';
+import { startClusterOverlay, type OverlayProcess } from '../helpers/overlay-processes.js';
 import { tunnelName } from '../../src/overlay/tunnel-name.js';
 
 // Three nodes (2 masters, 1 worker) with two pods each, one overlay runner per node over plain UDP

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { planTopology, addNodeToPlan, removeNodeFromPlan, describePods, overlayRoutes, TopologyError } from '../../src/cluster/topology.js';
 import { saveTopology, loadTopology } from '../../src/cluster/topology-file.js';
-import { nodeOverlayConfig } from '../../src/cluster/topology-overlay.js';
+import { nodeOverlayConfig } from '../helpers/topology-overlay.js';
 import { IFNAME_MAX, checkPrefix, underlayPortName, ownsNamespace } from '../../src/cluster/names.js';
 import { parseNodeOverlayConfig } from '../../src/overlay/node-config.js';
 

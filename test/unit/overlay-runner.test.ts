@@ -9,7 +9,7 @@ import { repoRoot } from '../helpers/paths.js';
 // The node runner refuses a bad config before touching the system: one line naming the file and
 // the key, exit 2 (CONTRACTS.md).
 
-const runner = path.join(repoRoot, 'dist', 'src', 'overlay', 'node-runner.js');
+const runner = path.join(repoRoot, 'dist', 'test', 'helpers', 'overlay-node-runner.js');
 
 function run(config: unknown): { code: number | null; stderr: string } {
   const dir = mkdtempSync(path.join(tmpdir(), 'oit-cl-runner-'));

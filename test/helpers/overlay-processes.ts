@@ -3,17 +3,17 @@ import { once } from 'node:events';
 import { mkdir, writeFile, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { OverlayStatus } from '../overlay/engine.js';
-import type { TopologyPlan } from './topology.js';
+import type { OverlayStatus } from '../../src/overlay/engine.js';
+import type { TopologyPlan } from '../../src/cluster/topology.js';
 import { nodeOverlayConfig } from './topology-overlay.js';
 
 /**
- * The plain overlay of a local cluster as processes: one node-runner per node namespace (IPsec
- * off, the seed's §5.2). Used by tests and by whatever needs cleartext Geneve between netns nodes
- * before (or without) the agents. Each process is driven by signals: SIGHUP reloads its peers,
+ * The plain overlay of a local cluster as processes, for tests: one node runner
+ * (overlay-node-runner.ts) per node namespace (IPsec off, the seed's §5.2), cleartext Geneve
+ * between netns nodes without agents, operator or store. Each process is driven by signals: SIGHUP reloads its peers,
  * SIGUSR1 prints its status, SIGTERM stops it.
  */
-const RUNNER = fileURLToPath(new URL('../overlay/node-runner.js', import.meta.url));
+const RUNNER = fileURLToPath(new URL('./overlay-node-runner.js', import.meta.url));
 
 export interface RunnerStatus extends OverlayStatus {
   tun_write_failures: number;

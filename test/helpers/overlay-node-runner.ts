@@ -1,15 +1,15 @@
 #!/usr/bin/env node
 /**
- * A node's overlay as a process of its own: `node node-runner.js --config FILE`, started inside the
- * node's network namespace. It prints JSON lines on stdout:
+ * For tests: a node's plain overlay as a process of its own (`node overlay-node-runner.js --config
+ * FILE`), started inside the node's network namespace, without the agent. It prints JSON lines on stdout:
  *   {"event":"ready","node":…,"tun":…}          once the TUN is up and routed and 6081 is bound
  *   {"event":"status",…OverlayStatus}          on SIGUSR1
  *   {"event":"reloaded","peers":N} / {"event":"reload_failed","error":…}   on SIGHUP (re-reads FILE)
  * and exits 0 on SIGTERM/SIGINT after closing its TUN and sockets. A bad config exits 2.
  */
-import { ExitError } from '../util/errors.js';
-import { loadNodeOverlayConfig } from './node-config.js';
-import { startNodeOverlay } from './node-service.js';
+import { ExitError } from '../../src/util/errors.js';
+import { loadNodeOverlayConfig } from '../../src/overlay/node-config.js';
+import { startNodeOverlay } from '../../src/overlay/node-service.js';
 
 function emit(obj: Record<string, unknown>): void {
   process.stdout.write(JSON.stringify(obj) + '\n');

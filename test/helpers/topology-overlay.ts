@@ -1,5 +1,5 @@
-import type { NodeOverlayConfig } from '../overlay/node-config.js';
-import { overlayRoutes, type NodePlan, type TopologyPlan } from './topology.js';
+import type { NodeOverlayConfig } from '../../src/overlay/node-config.js';
+import { overlayRoutes, type NodePlan, type TopologyPlan } from '../../src/cluster/topology.js';
 
 /**
  * The overlay config of one planned node with every other node as a peer (the full mesh of the
