@@ -53,9 +53,15 @@ export class PeerConnections {
 
   /** What the store wants now; every peer that was or is wanted gets a sync. */
   setDesired(conns: DesiredConnection[]): void {
-    const before = [...this.desired.keys()];
+    const before = this.desired;
     this.desired = new Map(conns.map((c) => [c.name, c]));
-    for (const name of new Set([...before, ...this.memory.keys(), ...this.desired.keys()])) this.opts.queue.add(name);
+    for (const name of new Set([...before.keys(), ...this.memory.keys(), ...this.desired.keys()])) {
+      // A peer added, removed or changed in the store is new input, not a retry of what failed:
+      // its back-off is dropped so that, e.g., a departed peer's half-open SA goes at once
+      // (client-go's Add from an event handler is not rate-limited either).
+      if (before.get(name)?.hash !== this.desired.get(name)?.hash) this.opts.queue.forget(name);
+      this.opts.queue.add(name);
+    }
   }
 
   /** Our credentials changed so that the peers must see new ones: every pair's initiator re-authenticates. */
