@@ -7,6 +7,7 @@ BENCH_PKGS=()
 [ "${1:-}" = --bench ] && BENCH_PKGS=(wireguard-go wireguard-tools)
 PKGS=(
   g++ make iproute2 procps iputils-ping tcpdump tshark iperf3 openssl python3 python3-scapy python3-cryptography nftables
+  etcd-server etcd-client
   strongswan-swanctl charon-systemd libcharon-extra-plugins libstrongswan-extra-plugins strongswan-pki
   # libreswan's run-time libraries (the package itself conflicts with strongSwan: extracted below)
   libnss3-tools libldns3 libunbound8 libevent-core-2.1-7 libevent-pthreads-2.1-7 libcurl3-nss
