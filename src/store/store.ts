@@ -78,6 +78,21 @@ export class CorruptDocumentError extends Error {
 }
 
 /**
+ * The store could not be reached within a call's deadline (etcd down, partitioned, or no
+ * leader). Daemons treat it as "control plane unreachable", never as "the document is gone":
+ * what they already hold stays in force until the store answers again.
+ */
+export class StoreUnavailableError extends Error {
+  constructor(
+    readonly operation: string,
+    override readonly cause?: unknown,
+  ) {
+    super(`store unavailable: ${operation}${cause instanceof Error ? ` (${cause.message})` : ''}`);
+    this.name = 'StoreUnavailableError';
+  }
+}
+
+/**
  * Read-modify-write with compare-and-swap, retried on conflict. `fn` gets the current value
  * (undefined when absent) and returns the new one, or undefined to leave the key alone.
  */
