@@ -15,6 +15,8 @@ export interface AgentControlContext {
   /** The connections configured (a request naming another is refused). */
   connections(): string[];
   setClockOffset(text: string): ControlResponse;
+  /** "control plane unreachable since T", while it is. */
+  controlPlaneLine(): string | undefined;
 }
 
 /** Answers one request on `agent.sock`: the state, the seed's status views, and IKE commands by connection. */
@@ -24,8 +26,12 @@ export function handleAgentRequest(ctx: AgentControlContext, req: AgentRequest):
   const snap = ctx.snapshot();
   if (!snap) return { ok: false, error: `agent of node ${ctx.node} is ${ctx.phase()}: no data plane yet` };
   switch (req.cmd) {
-    case 'status':
-      return { ok: true, status: ipsecStatusJson(snap), text: formatIpsecStatusText(snap, ctx.underlayIface()) };
+    case 'status': {
+      // The node's tunnels run on what it last read; the status says so first when the store is away.
+      const line = ctx.controlPlaneLine();
+      const text = formatIpsecStatusText(snap, ctx.underlayIface());
+      return { ok: true, status: { ...ipsecStatusJson(snap), control_plane: ctx.state().control_plane }, text: line ? `000 ${line}\n${text}` : text };
+    }
     case 'tunnels/show': {
       const t = tunnelsShow(snap);
       return { ok: true, tunnels: t, text: formatTunnelsShow(t) };

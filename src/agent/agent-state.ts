@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { replaceFile } from '../store/atomic-file.js';
 import { AGENT_STATE_FILE } from './control.js';
+import type { ControlPlaneView } from './control-plane.js';
 import type { DesiredState } from './desired.js';
 import { tunnelsShow, type AgentSnapshot } from './status.js';
 
@@ -21,6 +22,8 @@ export interface AgentState {
   /** All peers have tunnels, and with IPsec on, both children of each are installed. */
   ready: boolean;
   waiting: { node: string; reason: string }[];
+  /** Whether the store answers; unreachable means the node runs on what it last read (static stability). */
+  control_plane: ControlPlaneView;
   socket: string;
   updated_at: string;
 }
@@ -32,6 +35,7 @@ export interface StateInput {
   phase: AgentPhase;
   desired: DesiredState | undefined;
   snapshot: AgentSnapshot | undefined;
+  controlPlane: ControlPlaneView;
   socket: string;
   now: number;
 }
@@ -56,6 +60,7 @@ export function agentState(i: StateInput): AgentState {
     established,
     ready,
     waiting: d?.waiting ?? [],
+    control_plane: i.controlPlane,
     socket: i.socket,
     updated_at: new Date(i.now).toISOString(),
   };

@@ -19,6 +19,7 @@ import { agentState, StateFile, type AgentPhase, type AgentState } from './agent
 import { AgentAuth } from './auth.js';
 import { DEFAULT_TIMERS, type ConnectionTimers } from './connections.js';
 import { AGENT_SOCKET, LIBRESWAN_LOG, parseAgentRequest, type AgentRequest } from './control.js';
+import { ControlPlaneHealth } from './control-plane.js';
 import { CredentialLoader } from './credentials.js';
 import { LibreswanLog } from './libreswan-log.js';
 import { createMetrics, serveMetrics } from './metrics.js';
@@ -77,6 +78,8 @@ export class Agent {
   private readonly queue: WorkQueue<string>;
   private readonly peers: PeerConnections;
   private readonly stateFile: StateFile;
+  /** Whether the store answers (static stability: an unreachable store changes nothing on the node). */
+  readonly controlPlane: ControlPlaneHealth;
   private store: Store | undefined;
   private identity: NodeIdentity | undefined;
   private keeper: CredentialKeeper | undefined;
@@ -100,6 +103,7 @@ export class Agent {
     this.socketPath = path.join(this.dir, AGENT_SOCKET);
     this.auth = new AgentAuth(this.pkiNow);
     this.stateFile = new StateFile(this.dir);
+    this.controlPlane = new ControlPlaneHealth(this.pkiNow, this.log, () => this.writeState());
     this.queue = new WorkQueue<string>({
       sync: (key) => (key === NODE_KEY ? this.syncNode() : this.peers.sync(key)),
       onError: (key, err, ms) => this.log.error({ key: key || 'node', err: err.message, retry_in_ms: ms }, 'sync failed; retrying after a back-off'),
@@ -155,6 +159,7 @@ export class Agent {
       ...(this.opts.keylogDir ? { keylogDir: this.opts.keylogDir } : {}),
       onIkeLog: (line) => this.libreswan?.write(line, (serial) => this.node?.childNameOf(serial)),
       onStateChange: () => this.writeState(),
+      health: this.controlPlane,
     });
     if (this.opts.metricsPort) {
       const node = this.node;
@@ -164,6 +169,7 @@ export class Agent {
         certNotAfterMs: () => (creds.cert ? Date.parse(new X509Certificate(creds.cert).validTo) : undefined),
         now: this.pkiNow,
         ready: () => this.state().ready,
+        controlPlane: this.controlPlane,
       });
       this.metricsServer = await serveMetrics(reg, address, this.opts.metricsPort);
       this.log.info({ address, port: this.opts.metricsPort }, 'metrics on /metrics');
@@ -217,7 +223,7 @@ export class Agent {
   state(): AgentState {
     return agentState({
       node: this.opts.node, systemId: this.identity?.systemId, underlay: this.underlay?.address, phase: this.phase,
-      desired: this.node?.desired, snapshot: this.snapshot(), socket: this.socketPath, now: this.now(),
+      desired: this.node?.desired, snapshot: this.snapshot(), controlPlane: this.controlPlane.view(), socket: this.socketPath, now: this.now(),
     });
   }
 
@@ -241,6 +247,7 @@ export class Agent {
       underlayIface: () => this.underlay?.iface,
       ike: () => this.node?.ike(),
       connections: () => this.peers.names(),
+      controlPlaneLine: () => this.controlPlane.statusLine(),
       setClockOffset: (text) => this.setClockOffset(text),
     }, req);
   }

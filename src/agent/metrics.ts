@@ -2,6 +2,7 @@ import http from 'node:http';
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { AgentSnapshot } from './status.js';
 import { activeChildren } from './status.js';
+import type { ControlPlaneHealth } from './control-plane.js';
 
 /**
  * Prometheus metrics of one agent, computed from a status snapshot at scrape time: SAs by state
@@ -14,6 +15,7 @@ export interface MetricsSource {
   certNotAfterMs(): number | undefined;
   now(): number;
   ready(): boolean;
+  controlPlane: Pick<ControlPlaneHealth, 'reachable' | 'unreachableSeconds' | 'view'>;
 }
 
 export function createMetrics(src: MetricsSource): Registry {
@@ -88,6 +90,22 @@ export function createMetrics(src: MetricsSource): Registry {
     collect() {
       const na = src.certNotAfterMs();
       if (na !== undefined) this.set(Math.round((na - src.now()) / 1000));
+    },
+  });
+  new Gauge({
+    name: 'overlay_ipsec_control_plane_reachable', help: '1 while the store answers; 0 while the node runs on what it last read (its tunnels stay)', registers: [reg],
+    collect() { this.set(src.controlPlane.reachable ? 1 : 0); },
+  });
+  new Gauge({
+    name: 'overlay_ipsec_control_plane_unreachable_seconds', help: 'How long the store has not answered (0 while it does)', registers: [reg],
+    collect() { this.set(Math.round(src.controlPlane.unreachableSeconds())); },
+  });
+  new Gauge({
+    name: 'overlay_ipsec_liveness_lease_held', help: '1 while the node\'s liveness lease (etcd) is renewed in time, 0 when lost; absent with the directory store', registers: [reg],
+    collect() {
+      this.reset();
+      const l = src.controlPlane.view().liveness;
+      if (l !== undefined) this.set(l === 'held' ? 1 : 0);
     },
   });
   return reg;

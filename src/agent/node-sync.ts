@@ -9,6 +9,7 @@ import type { TunPort } from '../overlay/node-overlay.js';
 import { tunnelName } from '../overlay/tunnel-name.js';
 import type { AgentAuth } from './auth.js';
 import type { ConnectionTimers } from './connections.js';
+import type { ControlPlaneHealth } from './control-plane.js';
 import type { CredentialLoader, CredentialPaths } from './credentials.js';
 import { DataPlane } from './dataplane.js';
 import { desiredConnections } from './desired-connections.js';
@@ -46,6 +47,8 @@ export interface NodeSyncOptions {
   onIkeLog: (line: string) => void;
   /** A child SA was installed or an IKE SA went down: readiness may have changed. */
   onStateChange: () => void;
+  /** Told whether each read of the store answered. */
+  health: ControlPlaneHealth;
 }
 
 /**
@@ -67,7 +70,17 @@ export class NodeSync {
   /** One pass; returns the phase it leaves the node in (undefined: as it was). */
   async sync(stopped: () => boolean): Promise<'waiting-subnet' | 'running' | undefined> {
     const o = this.o;
-    const [net, nodes, subnets] = await Promise.all([o.store.get('network', NETWORK_KEY), o.store.list('nodes'), o.store.list('subnets')]);
+    let read;
+    try {
+      read = await Promise.all([o.store.get('network', NETWORK_KEY), o.store.list('nodes'), o.store.list('subnets')]);
+    } catch (err) {
+      // Static stability: a read that failed is no answer at all (least of all "no peers"). The
+      // data plane, the peers and every SA stay as they are; the next resync reads again.
+      o.health.failed(err as Error);
+      return undefined;
+    }
+    o.health.reached();
+    const [net, nodes, subnets] = read;
     if (!net || stopped()) return undefined;
     const d = desiredState(o.self, net.value, nodes.map((n) => n.value), subnets.map((s) => s.value));
     this.desired = d;
