@@ -8,6 +8,7 @@ import { registerOperator } from './operator.js';
 import { registerPki } from './pki.js';
 import { registerAgent } from './agent.js';
 import { registerCluster } from './cluster.js';
+import { registerNodes } from './nodes.js';
 
 /** Each command lives in its own file and adds itself to the program. */
 function buildProgram(): Command {
@@ -23,6 +24,7 @@ function buildProgram(): Command {
   registerPki(program);
   registerAgent(program);
   registerCluster(program);
+  registerNodes(program);
   return program;
 }
 
