@@ -1,5 +1,5 @@
 import type { Logger } from '../util/log.js';
-import type { CaBundleDoc, CsrDoc, NodeDoc } from '../store/documents.js';
+import type { CaBundleDoc, CertificateDoc, CsrDoc, NodeDoc } from '../store/documents.js';
 import { ConflictError, type Entry, type Store } from '../store/store.js';
 import { checkNodeCsr } from '../pki/csr.js';
 import { signNodeCertificate } from '../pki/ca.js';
@@ -15,7 +15,9 @@ export type Decision = { status: 'approved'; serial: string } | { status: 'denie
  * Order matters for crashes: the certificate is stored first (certificates/<node>, carrying the
  * request id), then the CSR is marked approved with a CAS on the revision we judged. After a
  * kill -9 in between, the next pass finds the certificate for this request id and only marks it
- * approved: no second certificate, no lost request.
+ * approved: no second certificate, no lost request. Both writes are compare-and-swaps, so a
+ * request is decided once per revision and gets one stored certificate even when two operators
+ * race (an old leader that has not yet noticed losing its lease).
  */
 export async function decideCsr(
   store: Store,
@@ -49,7 +51,7 @@ export async function decideCsr(
           const signer = await ca.signer(bundle);
           const cert = await signNodeCertificate(signer, check.csr, node.system_id, check.keyAlgorithm, nowMs);
           const info = certInfo(cert.pem);
-          await store.put('certificates', c.node, {
+          const doc: CertificateDoc = {
             node: c.node,
             system_id: node.system_id,
             request_id: c.request_id,
@@ -60,8 +62,19 @@ export async function decideCsr(
             issuer_fingerprint: signer.entry.fingerprint,
             not_before: info.not_before,
             not_after: info.not_after,
-          });
-          decision = { status: 'approved', serial: info.serial };
+          };
+          // A CAS on the certificate we read: of two operators deciding the same request at once
+          // (a leader that has just lost its lease, and the next), one certificate is stored and
+          // handed out; the other is dropped unseen and its operator approves the stored one.
+          try {
+            await store.put('certificates', c.node, doc, { expectedRevision: existing?.revision ?? 0 });
+            decision = { status: 'approved', serial: info.serial };
+          } catch (err) {
+            if (!(err instanceof ConflictError)) throw err;
+            const stored = await store.get('certificates', c.node);
+            if (stored?.value.request_id !== c.request_id) return undefined; // changed under us: the next pass looks again
+            decision = { status: 'approved', serial: stored.value.serial };
+          }
         }
       }
     }
