@@ -9,6 +9,7 @@ import { registerPki } from './pki.js';
 import { registerAgent } from './agent.js';
 import { registerCluster } from './cluster.js';
 import { registerNodes } from './nodes.js';
+import { registerEtcdAdmin, registerNodeCommands } from './etcd-admin.js';
 
 /** Each command lives in its own file and adds itself to the program. */
 function buildProgram(): Command {
@@ -25,6 +26,8 @@ function buildProgram(): Command {
   registerAgent(program);
   registerCluster(program);
   registerNodes(program);
+  registerEtcdAdmin(program);
+  registerNodeCommands(program);
   return program;
 }
 

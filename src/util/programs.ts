@@ -18,6 +18,7 @@ export const PROGRAM_PACKAGES = {
   nft: 'nftables',
   iperf3: 'iperf3',
   openssl: 'openssl',
+  etcd: 'etcd-server',
 } as const;
 
 export type Program = keyof typeof PROGRAM_PACKAGES;
