@@ -98,7 +98,7 @@ export function registerEtcdAdmin(program: Command): void {
     .description('With root: create the operator\'s etcd user and role, make root certificate-only and enable auth (idempotent); write the operator\'s credentials file (0600)')
     .option('--admin-dir <dir>', adminDirHelp)
     .option('--state-dir <dir>', 'state directory (locates the default admin directory)')
-    .requiredOption('--operator-out <file>', 'the operator\'s credentials file (give it to `overlay-ipsec operator --store FILE`)')
+    .requiredOption('--operator-out <file>', 'the operator\'s credentials file (give it to `overlay-ipsec operator --store-config FILE`)')
     .option('--expires-in <duration>', 'how long the operator\'s credentials last', '365d')
     .option('--force', 'replace an existing --operator-out file')
     .option('--json', 'print the result as JSON')
@@ -121,7 +121,7 @@ export function registerNodeCommands(program: Command): void {
     .description(
       'Make the file a node joins with: the etcd endpoints and CA, the node\'s own etcd credentials (a client certificate whose CN is its etcd user, ' +
         'allowed to write only that node\'s registration, CSR and liveness keys) and an expiry. Written 0600; never holds an IPsec key ' +
-        '(the node makes its own). Give it to the node\'s `overlay-ipsec agent --store FILE`.',
+        '(the node makes its own). Give it to the node\'s `overlay-ipsec agent --store-config FILE`.',
     )
     .requiredOption('--node <name>', 'the node\'s name')
     .requiredOption('--out <file>', 'where to write the join file')

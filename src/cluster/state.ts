@@ -25,7 +25,8 @@ export const CLUSTER_STATE_VERSION = 1;
 export type NodeDaemonKind = 'agent';
 
 export interface DaemonRecord {
-  role: 'operator' | 'agent';
+  role: 'operator' | 'agent' | 'etcd';
+  /** The node an agent runs for, or the etcd member's name. */
   node?: string;
   pid: number;
   /** The namespace the process runs in (its PID dies with `down` even if this record is stale). */
@@ -58,6 +59,16 @@ export interface ClusterState {
   daemons: DaemonRecord[];
   nodes: NodeRecord[];
   plan: TopologyPlan;
+  /** With `up --store etcd`: where the members are (verify tells their traffic apart). */
+  etcd?: EtcdRecord;
+}
+
+export interface EtcdRecord {
+  members: { name: string; netns: string; ip: string }[];
+  endpoints: string[];
+  /** The underlay address the operator and the administrator's commands speak from. */
+  adminIp: string;
+  adminDir: string;
 }
 
 /** The state directory: the flag, else OI_STATE_DIR, else /var/lib/overlay-ipsec. */

@@ -6,6 +6,7 @@ import { formatIpv4, parseIpv4 } from '../wire/address.js';
 import { type PcapCapture, ipv4OffsetInFrame } from '../wire/pcap.js';
 import { IKE_HEADER_LENGTH, IKE_UDP_PORT, NAT_T_UDP_PORT, classifyUdpEncap, newUdpEncapClass } from '../wire/udp-encap.js';
 import { UDP_HEADER_LENGTH, newUdpHeader, parseUdpHeader } from '../wire/udp.js';
+import { ControlPlaneJudge, type ControlPlaneCounts } from './verify-control-plane.js';
 
 /**
  * `overlay-ipsec verify`'s judge: sorts every captured packet between two node (underlay)
@@ -48,6 +49,17 @@ export interface Verdict {
   /** Up to 10 cleartext Geneve packets in tcpdump's style (the seed's §5.2), the first seen. */
   cleartext_samples: string[];
   total: number;
+  /**
+   * With etcd: packets between a node (or the operator) and an etcd member, or between members —
+   * TLS, not yet judged (unsynced), or cleartext (which makes the verdict "not encrypted").
+   */
+  control_plane?: ControlPlaneCounts & { pairs: Record<string, ControlPlaneCounts> };
+}
+
+/** The control plane's addresses (etcd members, the operator) and its TCP ports (etcd client, peer). */
+export interface ControlPlaneAddresses {
+  addresses: readonly string[];
+  ports: readonly number[];
 }
 
 export interface Classified {
@@ -138,8 +150,9 @@ export function classifyFrame(linkType: number, frame: Uint8Array, nodes: Readon
 }
 
 /** Classifies a whole capture. */
-export function classifyCapture(capture: PcapCapture, nodeAddresses: readonly string[]): Verdict {
+export function classifyCapture(capture: PcapCapture, nodeAddresses: readonly string[], controlPlane?: ControlPlaneAddresses): Verdict {
   const nodes = nodeAddressSet(nodeAddresses);
+  const judge = controlPlane ? new ControlPlaneJudge(nodes, nodeAddressSet(controlPlane.addresses), new Set(controlPlane.ports)) : undefined;
   const v: Verdict = {
     packets: emptyCounts(),
     encrypted: false,
@@ -154,6 +167,7 @@ export function classifyCapture(capture: PcapCapture, nodeAddresses: readonly st
   for (const p of capture.packets) {
     const c = classifyFrame(capture.linkType, p.data, nodes);
     if ('skip' in c) {
+      if (c.skip === 'not_between_nodes' && judge?.judge(capture.linkType, p.data)) continue;
       if (c.skip === 'malformed') v.skipped.malformed[c.cause] = (v.skipped.malformed[c.cause] ?? 0) + 1;
       else v.skipped[c.skip]++;
       continue;
@@ -169,6 +183,10 @@ export function classifyCapture(capture: PcapCapture, nodeAddresses: readonly st
   }
   v.spis = [...spis].sort((a, b) => a - b).map((s) => `0x${s.toString(16).padStart(8, '0')}`);
   v.encrypted = v.packets.esp > 0 && v.packets.geneve_cleartext === 0;
+  if (judge) {
+    v.control_plane = { ...judge.counts, pairs: judge.pairs };
+    if (judge.counts.cleartext > 0) v.encrypted = false;
+  }
   return v;
 }
 

@@ -9,6 +9,7 @@ import type { ClusterState } from './state.js';
 import { classifyCapture, type Verdict } from './verify-classify.js';
 import { gatherKeylogs, type KeylogSummary } from './verify-keylog.js';
 import { generateTraffic } from './verify-traffic.js';
+import { ETCD_CLIENT_PORT, ETCD_PEER_PORT } from './etcd-members.js';
 
 /**
  * `overlay-ipsec verify`: capture the underlay while pods on different nodes talk, classify every
@@ -54,7 +55,10 @@ export async function verifyCluster(state: ClusterState, o: VerifyOptions): Prom
     }
     const parsed = readPcapFile(file);
     if (typeof parsed === 'string') throw new Error(`${file}: tcpdump wrote no readable capture (${parsed})`);
-    const verdict = classifyCapture(parsed, plan.nodes.map((n) => n.underlayIp));
+    const etcd = state.etcd;
+    const verdict = classifyCapture(parsed, plan.nodes.map((n) => n.underlayIp), etcd
+      ? { addresses: [...etcd.members.map((m) => m.ip), etcd.adminIp], ports: [ETCD_CLIENT_PORT, ETCD_PEER_PORT] }
+      : undefined);
     const report: VerifyReport = {
       ...verdict,
       ipsec: state.ipsec,
@@ -78,6 +82,11 @@ export function formatVerifyReport(r: VerifyReport): string {
     `between nodes: ESP ${p.esp}, IKE ${p.ike}, cleartext Geneve ${p.geneve_cleartext}, other ${p.other}`,
   ];
   if (r.spis.length) lines.push(`ESP SPIs: ${r.spis.join(' ')}`);
+  const cp = r.control_plane;
+  if (cp) {
+    lines.push(`control plane (nodes and operator ↔ etcd, etcd ↔ etcd): TLS ${cp.tls}, not yet judged ${cp.unsynced}, cleartext ${cp.cleartext}` +
+      (cp.cleartext ? ' — NOT ENCRYPTED' : ''));
+  }
   const other = Object.entries(r.other_causes);
   if (other.length) lines.push(`other: ${other.map(([k, v]) => `${k} ${v}`).join(', ')}`);
   const failed = r.pings.filter((x) => x.received === 0);

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { checkClusterName, checkPrefix, clusterPrefix } from './etcd-keys.js';
+import { JoinFileError, parseCredentialsFile } from './join-file.js';
 import { checkEndpoint, StoreSpecError, type StoreSpec, type StoreTls } from './open-store.js';
 
 /**
@@ -20,7 +21,8 @@ import { checkEndpoint, StoreSpecError, type StoreSpec, type StoreTls } from './
  *   callTimeoutMs: 5000
  *
  * A join file is such a file plus a `join` section of its own (who it is for, until when);
- * this reader accepts it and leaves that section to the join code.
+ * this reader hands a file with that section to the join code (join-file.ts), which checks it
+ * whole and refuses it once expired, so an expired join file is refused wherever a store config is read.
  */
 
 const ms = z.number().int().min(100).max(600_000);
@@ -58,6 +60,14 @@ export function parseStoreConfig(text: string, file: string): StoreSpec {
     throw new StoreSpecError(key ? `${file}: ${key}` : file, what);
   }
   const c = r.data;
+  if (c.join !== undefined) {
+    try {
+      parseCredentialsFile(text, file);
+    } catch (err) {
+      if (err instanceof JoinFileError) throw new StoreSpecError(file, err.problem);
+      throw err;
+    }
+  }
   c.endpoints.forEach((e, i) => {
     const bad = checkEndpoint(e);
     if (bad) throw new StoreSpecError(`${file}: endpoints.${i}`, bad);

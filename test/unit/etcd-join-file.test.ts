@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { createEtcdCa, issueClientCert, issueMemberCert } from '../../src/pki/etcd-certs.js';
 import { CREDENTIALS_KIND, isCredentialsFile, parseCredentialsFile, JoinFileError, type CredentialsFile } from '../../src/store/join-file.js';
+import { parseStoreConfig } from '../../src/store/store-config.js';
+import { StoreSpecError } from '../../src/store/open-store.js';
 import { nodeGrants, nodeOfUser, nodeUser, operatorGrants, operatorUser, clusterOfPrefix } from '../../src/store/etcd-identity.js';
 
 const NOW = Date.parse('2026-06-01T00:00:00Z');
@@ -88,4 +90,15 @@ test('roles: a node writes exactly its own three keys and reads the prefix; the 
   assert.equal(nodeOfUser('prod', 'oi/prod/operator'), undefined);
   assert.equal(clusterOfPrefix('/overlay-ipsec/prod'), 'prod');
   assert.doesNotMatch(nodeUser('prod', 'w1') + operatorUser('prod'), /:/);
+});
+
+test('a join file is a store config file: read as one, refused as one once expired', async () => {
+  const doc = await sample();
+  const spec = parseStoreConfig(JSON.stringify(doc), 'w1.join');
+  assert.deepEqual(spec, { kind: 'etcd', endpoints: doc.endpoints, prefix: '/overlay-ipsec/prod', tls: doc.tls });
+  const old = { ...doc, join: { ...doc.join, expires_at: '2020-01-01T00:00:00Z' } };
+  assert.throws(() => parseStoreConfig(JSON.stringify(old), 'w1.join'), (e: Error) => e instanceof StoreSpecError
+    && /^w1\.join: expired at 2020-01-01T00:00:00\.000Z \(node worker1\); ask the administrator for a new one/.test(e.message));
+  // A join section that is not ours is refused too, naming the key.
+  assert.throws(() => parseStoreConfig(JSON.stringify({ ...doc, join: { kind: 'x' } }), 'w1.join'), /w1\.join: not a join file \(key "join.kind"/);
 });
