@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { Logger } from '../util/log.js';
-import { fingerprintOf, splitPem } from '../pki/cert-info.js';
+import { fingerprintOf, splitPem } from '../pki/cert-chain.js';
 import type { AgentAuth } from './auth.js';
 import { contentHash } from './desired.js';
 

@@ -1,38 +1,42 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { ExitError } from '../util/errors.js';
-import { registerIpsecd } from './ipsecd.js';
-import { registerIpsec } from './ipsec.js';
-import { registerConfig } from './config.js';
-import { registerOperator } from './operator.js';
-import { registerPki } from './pki.js';
-import { registerAgent } from './agent.js';
-import { registerCluster } from './cluster.js';
-import { registerNodes } from './nodes.js';
-import { registerEtcdAdmin, registerNodeCommands } from './etcd-admin.js';
 
-/** Each command lives in its own file and adds itself to the program. */
-function buildProgram(): Command {
+type Register = (program: Command) => void;
+
+/**
+ * Each command lives in its own file and adds itself to the program. A run loads only the file
+ * of the command it runs (the table below, in the order help lists them): a node agent is a
+ * long-lived process on every node, and the operator's X.509 library, etcd client and config
+ * parser it never uses were a fifth of its memory. Help and unknown commands load them all.
+ */
+const COMMANDS: ReadonlyArray<{ names: readonly string[]; load: () => Promise<Register> }> = [
+  { names: ['ipsecd'], load: async () => (await import('./ipsecd.js')).registerIpsecd },
+  { names: ['ipsec'], load: async () => (await import('./ipsec.js')).registerIpsec },
+  { names: ['config'], load: async () => (await import('./config.js')).registerConfig },
+  { names: ['operator'], load: async () => (await import('./operator.js')).registerOperator },
+  { names: ['pki'], load: async () => (await import('./pki.js')).registerPki },
+  { names: ['agent', 'tunnels'], load: async () => (await import('./agent.js')).registerAgent },
+  { names: ['up', 'down', 'pods', 'verify'], load: async () => (await import('./cluster.js')).registerCluster },
+  { names: ['nodes'], load: async () => (await import('./nodes.js')).registerNodes },
+  { names: ['etcd'], load: async () => (await import('./etcd-admin.js')).registerEtcdAdmin },
+  { names: ['node'], load: async () => (await import('./etcd-admin.js')).registerNodeCommands },
+];
+
+async function buildProgram(argv: string[]): Promise<Command> {
   const program = new Command('overlay-ipsec')
     .description('Encrypted pod network: Geneve overlay protected by IKEv2/ESP (AES-GCM)')
     .version('0.1.0')
     .showHelpAfterError()
     .exitOverride();
-  registerIpsecd(program);
-  registerIpsec(program);
-  registerConfig(program);
-  registerOperator(program);
-  registerPki(program);
-  registerAgent(program);
-  registerCluster(program);
-  registerNodes(program);
-  registerEtcdAdmin(program);
-  registerNodeCommands(program);
+  const name = argv[2];
+  const one = COMMANDS.find((c) => name !== undefined && c.names.includes(name));
+  for (const c of one ? [one] : COMMANDS) (await c.load())(program);
   return program;
 }
 
 async function main(argv: string[]): Promise<void> {
-  const program = buildProgram();
+  const program = await buildProgram(argv);
   try {
     await program.parseAsync(argv);
   } catch (err) {

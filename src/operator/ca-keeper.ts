@@ -5,7 +5,8 @@ import { CA_BUNDLE_KEY, type CaBundleDoc, type CaEntry, type NodeDoc } from '../
 import { ConflictError, type Store } from '../store/store.js';
 import { createExclusive } from '../store/atomic-file.js';
 import { operatorDir } from '../store/layout.js';
-import { createCa, CA_RENEW_AFTER_YEARS, type CertificateAuthority } from '../pki/ca.js';
+import { createCa, type CertificateAuthority } from '../pki/ca.js';
+import { CA_RENEW_AFTER_YEARS } from '../pki/lifetimes.js';
 import { certInfo } from '../pki/cert-info.js';
 import { keyPairFromPem, type KeyAlgorithm } from '../pki/keys.js';
 import { x509 } from '../pki/provider.js';

@@ -2,14 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { x509 } from './provider.js';
 import { generateKeyPair, privateKeyToPem, signatureAlgorithm, type KeyAlgorithm, type KeyPair } from './keys.js';
 import { addYears, truncateToSecond } from './time.js';
-
-/** CA lifetime (OpenShift: 10 years) and node certificate lifetime (5 years). */
-export const CA_YEARS = 10;
-export const NODE_CERT_YEARS = 5;
-/** A CA is replaced at 9 years, leaving a year of overlap for the rollover. */
-export const CA_RENEW_AFTER_YEARS = 9;
-/** A node renews when less than this many months remain (after 4.5 of 5 years). */
-export const NODE_RENEW_MONTHS_LEFT = 6;
+import { CA_YEARS, NODE_CERT_YEARS } from './lifetimes.js';
 
 export const NODE_EKUS = ['1.3.6.1.5.5.7.3.1', '1.3.6.1.5.5.7.3.2', '1.3.6.1.5.5.7.3.17'];
 

@@ -1,22 +1,4 @@
 import { x509 } from './provider.js';
-import { signatureAlgorithm, type KeyPair } from './keys.js';
-
-/** The subject a node puts in its CSR: like OpenShift's (`O=ovnkubernetes`), CN = system-id. */
-export function nodeSubject(systemId: string): string {
-  return `O=overlay-ipsec, OU=ovn-ipsec, CN=${systemId}`;
-}
-
-/** A PKCS#10 request for a node key: CN = system-id, SAN DNS:<system-id>. */
-export async function createNodeCsr(keys: KeyPair, systemId: string): Promise<string> {
-  const csr = await x509.Pkcs10CertificateRequestGenerator.create({
-    name: nodeSubject(systemId),
-    keys: { privateKey: keys.privateKey, publicKey: keys.publicKey } as CryptoKeyPairLike,
-    signingAlgorithm: signatureAlgorithm(keys.algorithm),
-    extensions: [new x509.SubjectAlternativeNameExtension([{ type: 'dns', value: systemId }])],
-  });
-  return csr.toString('pem') + '\n';
-}
-type CryptoKeyPairLike = Parameters<typeof x509.Pkcs10CertificateRequestGenerator.create>[0]['keys'];
 
 export type CsrCheck =
   | { ok: true; csr: x509.Pkcs10CertificateRequest; keyAlgorithm: 'rsa' | 'ecdsa' }

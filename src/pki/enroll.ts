@@ -1,16 +1,15 @@
 import { chmod, mkdir, readFile, rename, unlink } from 'node:fs/promises';
-import { createHash, randomUUID, X509Certificate } from 'node:crypto';
+import { createHash, randomUUID, webcrypto, X509Certificate } from 'node:crypto';
 import path from 'node:path';
 import { CA_BUNDLE_KEY, type CaBundleDoc, type CertificateDoc, type NodeDoc } from '../store/documents.js';
 import { update, type Store } from '../store/store.js';
 import { replaceFile } from '../store/atomic-file.js';
 import { generateKeyPair, privateKeyToPem, type KeyAlgorithm } from './keys.js';
-import { subtle } from './provider.js';
-import { createNodeCsr } from './csr.js';
-import { fingerprintOf, verifiesAgainst } from './cert-info.js';
+import { createNodeCsr } from './node-csr.js';
+import { fingerprintOf, verifiesAgainst } from './cert-chain.js';
 import { loadOrCreateIdentity, type NodeIdentity } from './node-identity.js';
 import { addMonths, DAY_MS, type Clock } from './time.js';
-import { NODE_RENEW_MONTHS_LEFT } from './ca.js';
+import { NODE_RENEW_MONTHS_LEFT } from './lifetimes.js';
 
 /**
  * The node side of enrollment, shared by `overlay-ipsec pki enroll` and the node agent.
@@ -181,7 +180,7 @@ export async function enroll(opts: EnrollOptions): Promise<EnrollResult> {
     await replaceFile(newKeyPath, await privateKeyToPem(keys.privateKey), 0o600);
     await chmod(newKeyPath, 0o600);
     csrPem = await createNodeCsr(keys, identity.systemId);
-    publicKeyDer = Buffer.from(await subtle.exportKey('spki', keys.publicKey));
+    publicKeyDer = Buffer.from(await webcrypto.subtle.exportKey('spki', keys.publicKey));
   }
   await replaceFile(path.join(outDir, REQ_FILE), csrPem, 0o644);
   const requestId = await submitCsr(opts.store, identity.name, csrPem, now);

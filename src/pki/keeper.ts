@@ -4,7 +4,7 @@ import { silentLogger } from '../util/log.js';
 import { CA_BUNDLE_KEY, type CertificateDoc } from '../store/documents.js';
 import type { Store } from '../store/store.js';
 import { enroll, installTrustBundle, readInstalled, renewalDue, CERT_FILE, CA_FILE, KEY_FILE, EnrollmentRefused, type RenewReason } from './enroll.js';
-import { fingerprintOf, splitPem } from './cert-info.js';
+import { fingerprintOf, splitPem } from './cert-chain.js';
 import { loadOrCreateIdentity } from './node-identity.js';
 import type { KeyAlgorithm } from './keys.js';
 import { DAY_MS, type Clock } from './time.js';

@@ -1,5 +1,4 @@
-import { createPrivateKey, createPublicKey, type webcrypto } from 'node:crypto';
-import { subtle } from './provider.js';
+import { createPrivateKey, createPublicKey, webcrypto } from 'node:crypto';
 
 /** RSA-2048 is what OpenShift uses; ECDSA P-256 is the smaller, faster option. */
 export type KeyAlgorithm = 'rsa' | 'ecdsa';
@@ -23,7 +22,7 @@ export async function generateKeyPair(alg: KeyAlgorithm): Promise<KeyPair> {
     alg === 'rsa'
       ? { name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' }
       : { name: 'ECDSA', namedCurve: 'P-256' };
-  const kp = (await subtle.generateKey(params, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const kp = (await webcrypto.subtle.generateKey(params, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
   return { algorithm: alg, privateKey: kp.privateKey, publicKey: kp.publicKey };
 }
 
@@ -34,7 +33,7 @@ function pem(label: string, der: ArrayBuffer): string {
 
 /** PKCS#8 PEM ("PRIVATE KEY"), which openssl, strongSwan and libreswan all read. */
 export async function privateKeyToPem(key: webcrypto.CryptoKey): Promise<string> {
-  return pem('PRIVATE KEY', await subtle.exportKey('pkcs8', key));
+  return pem('PRIVATE KEY', await webcrypto.subtle.exportKey('pkcs8', key));
 }
 
 /** Reads a private key PEM (PKCS#8, PKCS#1 RSA or SEC1 EC) into a key pair usable for signing. */
@@ -48,7 +47,7 @@ export async function keyPairFromPem(text: string): Promise<KeyPair> {
   const der = k.export({ format: 'der', type: 'pkcs8' });
   const spki = createPublicKey(k).export({ format: 'der', type: 'spki' });
   const params = signingParams(alg);
-  const privateKey = await subtle.importKey('pkcs8', der, params, true, ['sign']);
-  const publicKey = await subtle.importKey('spki', spki, params, true, ['verify']);
+  const privateKey = await webcrypto.subtle.importKey('pkcs8', der, params, true, ['sign']);
+  const publicKey = await webcrypto.subtle.importKey('spki', spki, params, true, ['verify']);
   return { algorithm: alg, privateKey, publicKey };
 }

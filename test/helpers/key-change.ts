@@ -5,7 +5,7 @@ import path from 'node:path';
 import { waitFor } from './netns.js';
 import { ask, clusterDiagnostics, startOperator, statusOf, stopProcess, type Cluster } from './agent-cluster.js';
 import { FsStore, storeDir, nodeDir, CA_BUNDLE_KEY } from '../../src/store/index.js';
-import { splitPem } from '../../src/pki/cert-info.js';
+import { splitPem } from '../../src/pki/cert-chain.js';
 import type { StatusJson } from '../../src/agent/index.js';
 
 // Key changes on a running cluster, each driven the way an operator (or a timer) would and each

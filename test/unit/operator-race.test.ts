@@ -8,7 +8,7 @@ import { CaKeeper, decideCsr } from '../../src/operator/index.js';
 import { loadOrCreateIdentity } from '../../src/pki/node-identity.js';
 import { registerNode, submitCsr } from '../../src/pki/enroll.js';
 import { generateKeyPair } from '../../src/pki/keys.js';
-import { createNodeCsr } from '../../src/pki/csr.js';
+import { createNodeCsr } from '../../src/pki/node-csr.js';
 import { silentLogger } from '../../src/util/log.js';
 
 // Two operators deciding the same CSR at the same moment (an old leader that has not yet seen

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { CredentialKeeper, type CredentialsChanged } from '../../src/pki/keeper.js';
-import { splitPem, verifiesAgainst } from '../../src/pki/cert-info.js';
+import { splitPem, verifiesAgainst } from '../../src/pki/cert-chain.js';
 import { addYears, DAY_MS } from '../../src/pki/time.js';
 import { CA_BUNDLE_KEY } from '../../src/store/index.js';
 import { startOperator } from './operator-harness.js';
