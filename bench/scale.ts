@@ -7,7 +7,7 @@
  * median and max, and IKE retransmits summed over the agents; then `down`. One size at a time, each
  * removed before the next. Needs root, and the machine to itself (run it under the system lock).
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -19,20 +19,8 @@ import type { ClusterState } from '../src/cluster/state.js';
 import { BENCH_PREFIX, onInterrupt } from './lib/lab.js';
 import { cpuSecondsOf, median, rssBytes } from './lib/proc.js';
 import { runTracked } from './lib/exec.js';
-
-interface ScaleRow {
-  nodes: number;
-  up_ok: boolean;
-  agents_running_s: number | null;
-  tunnels_up_s: number | null;
-  pods_answering_s: number | null;
-  pod_pairs: string | null;
-  rest_cpu_pct_of_core: number | null;
-  rss_mb_median: number | null;
-  rss_mb_max: number | null;
-  ike_retransmits: number | null;
-  last_lines: string[];
-}
+import { checkScaleTargets, type ScaleRow } from './lib/scale-targets.js';
+import { targetLines } from './lib/table.js';
 
 function usage(err?: string): never {
   (err ? process.stderr : process.stdout).write(`${err ? `scale: ${err}\n` : ''}usage: npm run scale -- [--nodes N[,N…]] [--rest-seconds S] [--json]   (N: 4..203, default 20)\n`);
@@ -85,7 +73,7 @@ async function measure(nodes: number, restS: number): Promise<ScaleRow> {
   const row: ScaleRow = {
     nodes, up_ok: r.code === 0, agents_running_s: at('starting node agents'), tunnels_up_s: at('establishing tunnels'),
     pods_answering_s: at('pod-to-pod check'), pod_pairs: r.podPairs,
-    rest_cpu_pct_of_core: null, rss_mb_median: null, rss_mb_max: null, ike_retransmits: null, last_lines: r.lines.slice(-6),
+    rest_cpu_pct_of_core: null, rss_mb_median: null, rss_mb_max: null, ike_retransmits: null, down_clean: null, last_lines: r.lines.slice(-6),
   };
   let state: ClusterState;
   try {
@@ -107,16 +95,33 @@ async function measure(nodes: number, restS: number): Promise<ScaleRow> {
     return Number(status?.ike?.retransmits ?? 0);
   }));
   row.ike_retransmits = retransmits.reduce((a, b) => a + b, 0);
+  await down();
+  row.down_clean = leftOver(state.daemons.map((d) => d.pid)).length === 0;
   return row;
 }
 
 function table(rows: readonly ScaleRow[]): string {
-  const head = ['nodes', 'up', 'agents running', 'tunnels up', 'pods answering', 'pod pairs', 'CPU at rest', 'RSS median', 'RSS max', 'IKE retransmits'];
+  const head = ['nodes', 'up', 'agents running', 'tunnels up', 'pods answering', 'pod pairs', 'CPU at rest', 'RSS median', 'RSS max', 'IKE retransmits', 'down'];
   const f = (v: number | null, unit: string) => (v === null ? '—' : `${v}${unit}`);
   const body = rows.map((r) => [String(r.nodes), r.up_ok ? 'ok' : 'FAILED', f(r.agents_running_s, ' s'), f(r.tunnels_up_s, ' s'), f(r.pods_answering_s, ' s'), r.pod_pairs ?? '—',
-    f(r.rest_cpu_pct_of_core, ' % of a core'), f(r.rss_mb_median, ' MB'), f(r.rss_mb_max, ' MB'), f(r.ike_retransmits, '')]);
+    f(r.rest_cpu_pct_of_core, ' % of a core'), f(r.rss_mb_median, ' MB'), f(r.rss_mb_max, ' MB'), f(r.ike_retransmits, ''),
+    r.down_clean === null ? '—' : r.down_clean ? 'clean' : 'LEFT SOME']);
   const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   return [head, ...body].map((cells) => cells.map((c, i) => c.padEnd(w[i]!)).join('  ')).join('\n') + '\n';
+}
+
+/** What a `down` left: the cluster's namespaces and daemons still there. */
+function leftOver(pids: readonly number[]): string[] {
+  const netns = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.startsWith(`${prefix}-`));
+  const alive = pids.filter((pid) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  return [...netns, ...alive.map((pid) => `pid ${pid}`)];
 }
 
 const o = parseArgs(process.argv.slice(2));
@@ -138,4 +143,5 @@ try {
   await down();
   unregister();
 }
-process.stdout.write(o.json ? `${JSON.stringify(rows)}\n` : table(rows));
+const targets = checkScaleTargets(rows);
+process.stdout.write(o.json ? `${JSON.stringify({ rows, targets })}\n` : `${table(rows)}\n${targetLines(targets).join('\n')}\n`);

@@ -1,5 +1,6 @@
 import { DATA_ROWS } from './setup.js';
 import type { BenchResults } from '../run.js';
+import type { TargetCheck } from './targets.js';
 
 const fmt = (x: number | null | undefined, digits = 0): string => (x === null || x === undefined ? '—' : x.toFixed(digits));
 
@@ -49,13 +50,7 @@ export function renderTable(r: BenchResults): string {
     (r.aes_gcm_limit_mbps !== null ? ` = ${fmt((r.aes_gcm_limit_mbps * 8) / 1000, 1)} Gbit/s` : ''));
   const e = r.esp_inprocess_mb_s_per_core;
   if (e) out.push(`ESP in process, no I/O (MB/s per core, 1400-byte packets, seal + open): data path ${fmt(e.data_path)}, SA pair ${fmt(e.sa_pair)}, bare node:crypto ${fmt(e.node_crypto_baseline)}`);
-  if (r.targets.length) {
-    out.push('');
-    for (const issue of [...new Set(r.targets.map((t) => t.issue))]) {
-      out.push(`targets (issue ${issue}):`);
-      for (const t of r.targets.filter((x) => x.issue === issue)) out.push(`  [${t.met === null ? ' n/a ' : t.met ? ' met ' : 'MISSED'}] ${t.target}: ${t.measured}`);
-    }
-  }
+  if (r.targets.length) out.push('', ...targetLines(r.targets));
   const nm = Object.entries(r.not_measured);
   if (nm.length) {
     out.push('');
@@ -63,4 +58,14 @@ export function renderTable(r: BenchResults): string {
     for (const [k, v] of nm) out.push(`  ${k}: ${v}`);
   }
   return out.join('\n') + '\n';
+}
+
+/** The target lines under a table: per issue, each target met, MISSED or n/a (a figure missing). */
+export function targetLines(targets: readonly TargetCheck[]): string[] {
+  const out: string[] = [];
+  for (const issue of [...new Set(targets.map((t) => t.issue))]) {
+    out.push(`targets (issue ${issue}):`);
+    for (const t of targets.filter((x) => x.issue === issue)) out.push(`  [${t.met === null ? ' n/a ' : t.met ? ' met ' : 'MISSED'}] ${t.target}: ${t.measured}`);
+  }
+  return out;
 }

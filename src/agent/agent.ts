@@ -22,7 +22,6 @@ import { AGENT_SOCKET, LIBRESWAN_LOG, parseAgentRequest, type AgentRequest } fro
 import { ControlPlaneHealth } from './control-plane.js';
 import { CredentialLoader } from './credentials.js';
 import { LibreswanLog } from './libreswan-log.js';
-import { createMetrics, serveMetrics } from './metrics.js';
 import { NodeSync } from './node-sync.js';
 import { DEFAULT_PLAN_TIMING } from './plan.js';
 import { PeerConnections } from './peer-controller.js';
@@ -46,7 +45,12 @@ export interface AgentOptions {
   /** Allow `clock/offset` on the control socket (a test hook: the CLI allows it only under OI_CLOCK_OFFSET). */
   clockControl?: boolean;
   timers?: Partial<ConnectionTimers>;
-  /** How often the node is synced without store events (ms): the resync of every peer. */
+  /**
+   * How often the node is synced without store events (ms): a probe of the store (a listing; the
+   * rest of a node sync only when a revision moved) and, every PEER_RESYNC_MS, a resync of every
+   * peer — a safety net, since store events, engine events and the queue's back-off drive the
+   * work. Default: 4–6 s, jittered per agent so that a cluster's agents do not probe in step.
+   */
   reconcileMs?: number;
   /** How long the higher system-id waits for the peer to initiate before it initiates itself (ms). */
   responderGraceMs?: number;
@@ -56,6 +60,13 @@ export interface AgentOptions {
   /** Keep Wireshark key logs here (only when asked: they hold the SA keys). */
   keylogDir?: string;
 }
+
+/** How long the state file may lag the events that change it (ms). */
+const STATE_WRITE_DELAY_MS = 1000;
+/** The shortest time between two node syncs asked for by events (ms). */
+const NODE_SYNC_INTERVAL_MS = 1000;
+/** How often the periodic resync looks at every peer (ms). */
+const PEER_RESYNC_MS = 30_000;
 
 /** The work queue's key for the node itself (peer keys are connection names, never empty). */
 const NODE_KEY = '';
@@ -89,6 +100,11 @@ export class Agent {
   private libreswan: LibreswanLog | undefined;
   private stops: (() => void)[] = [];
   private timer: NodeJS.Timeout | undefined;
+  private stateTimer: NodeJS.Timeout | undefined;
+  private kickTimer: NodeJS.Timeout | undefined;
+  private lastNodeSync = -Infinity;
+  private resyncPeers = false;
+  private lastPeerResync = performance.now();
   private stopped = false;
   private phase: AgentPhase = 'starting';
   private underlay: { address: string; mtu: number; iface: string | undefined } | undefined;
@@ -158,10 +174,12 @@ export class Agent {
       ...(this.opts.openTun ? { openTun: this.opts.openTun } : {}),
       ...(this.opts.keylogDir ? { keylogDir: this.opts.keylogDir } : {}),
       onIkeLog: (line) => this.libreswan?.write(line, (serial) => this.node?.childNameOf(serial)),
-      onStateChange: () => this.writeState(),
+      onStateChange: () => this.stateChanged(),
       health: this.controlPlane,
     });
     if (this.opts.metricsPort) {
+      // prom-client is loaded only by agents that serve metrics (it is ~2 MB of every agent's RSS otherwise).
+      const { createMetrics, serveMetrics } = await import('./metrics.js');
       const node = this.node;
       const reg = createMetrics({
         snapshot: () => this.snapshot(),
@@ -177,7 +195,7 @@ export class Agent {
 
     const onError = (err: Error): void => this.log.error({ err: err.message }, 'store error');
     for (const c of ['nodes', 'subnets', 'network', 'ca'] as const) this.stops.push(store.watch(c, () => this.kick(), { onError }));
-    this.timer = setInterval(() => this.kick(), this.opts.reconcileMs ?? 2000);
+    this.timer = setInterval(() => this.resync(), this.opts.reconcileMs ?? 4000 + Math.random() * 2000);
     await this.reconcile();
   }
 
@@ -195,15 +213,36 @@ export class Agent {
     });
   }
 
-  /** Asks for a node sync (which resyncs every peer); syncs are queued per key and serialized. */
+  /**
+   * Asks for a node sync (the peers whose wanted connection changed get theirs); syncs are queued
+   * per key and serialized. At most one node sync starts per NODE_SYNC_INTERVAL_MS: while 100
+   * nodes join, store events arrive faster than a sync over every node takes, and one sync covers
+   * all the events before it.
+   */
   kick(): void {
-    this.queue.add(NODE_KEY);
+    if (this.kickTimer) return;
+    const wait = Math.max(0, this.lastNodeSync + NODE_SYNC_INTERVAL_MS - performance.now());
+    this.kickTimer = setTimeout(() => {
+      this.kickTimer = undefined;
+      this.queue.add(NODE_KEY);
+    }, wait);
   }
 
-  /** A node sync now, and the peer syncs it asks for, waited for. */
-  async reconcile(): Promise<void> {
-    this.queue.forget(NODE_KEY);
+  /** The periodic resync: the node, and every PEER_RESYNC_MS every peer. */
+  private resync(): void {
+    const now = performance.now();
+    if (now - this.lastPeerResync >= PEER_RESYNC_MS) {
+      this.lastPeerResync = now;
+      this.resyncPeers = true;
+    }
     this.kick();
+  }
+
+  /** A node sync now, and a sync of every peer, waited for. */
+  async reconcile(): Promise<void> {
+    this.resyncPeers = true;
+    this.queue.forget(NODE_KEY);
+    this.queue.add(NODE_KEY);
     await this.queue.idle();
   }
 
@@ -211,9 +250,12 @@ export class Agent {
     const node = this.node;
     if (!node || this.stopped) return;
     this.passes++;
+    this.lastNodeSync = performance.now();
     const phase = await node.sync(() => this.stopped);
+    if (this.resyncPeers) this.peers.resyncAll();
+    this.resyncPeers = false;
     if (phase) this.setPhase(phase);
-    this.writeState();
+    this.stateChanged();
   }
 
   snapshot(): AgentSnapshot | undefined {
@@ -234,7 +276,18 @@ export class Agent {
     this.writeState();
   }
 
+  /**
+   * Readiness may have changed (a child installed, an IKE SA down): the state file follows within
+   * STATE_WRITE_DELAY_MS, once for all the events until then — a node bringing up 100 peers makes
+   * hundreds of them, and each write looks at every tunnel.
+   */
+  private stateChanged(): void {
+    this.stateTimer ??= setTimeout(() => this.writeState(), STATE_WRITE_DELAY_MS);
+  }
+
   private writeState(): void {
+    if (this.stateTimer) clearTimeout(this.stateTimer);
+    this.stateTimer = undefined;
     this.stateFile.write(this.state());
   }
 
@@ -278,6 +331,7 @@ export class Agent {
     this.stopped = true;
     this.setPhase('stopping');
     if (this.timer) clearInterval(this.timer);
+    if (this.kickTimer) clearTimeout(this.kickTimer);
     for (const s of this.stops) s();
     this.stops = [];
     await this.queue.stop();

@@ -64,6 +64,8 @@ export class NodeSync {
   readonly rekeys = new Map<string, number>();
   private dataPlaneHash = '';
   private peersHash = '';
+  /** The store revisions the last full pass worked from ('' : none, or one that did not finish). */
+  private revisions = '';
 
   constructor(private readonly o: NodeSyncOptions) {}
 
@@ -82,16 +84,19 @@ export class NodeSync {
     o.health.reached();
     const [net, nodes, subnets] = read;
     if (!net || stopped()) return undefined;
+    // The same revisions as at the last full pass: the wanted state is what it was, and only the
+    // credentials (files the store does not hold) are looked at. Periodic resyncs of a 100-node
+    // cluster cost a listing, not a desired state, a hash and 99 connection configs each time.
+    const revisions = [net, ...nodes, ...subnets].map((e) => `${e.key}@${e.revision}`).join(' ');
+    if (revisions === this.revisions && this.dataPlane) {
+      if (this.desired?.ipsec) await this.reloadCredentials();
+      return 'running';
+    }
+    this.revisions = '';
     const d = desiredState(o.self, net.value, nodes.map((n) => n.value), subnets.map((s) => s.value));
     this.desired = d;
     if (!d.local) return 'waiting-subnet';
-    if (d.ipsec) {
-      const { reauthenticate } = await o.creds.reload(o.credPaths);
-      // Re-authenticate make-before-break (strongSwan's make_before_break): new IKE SAs with the
-      // new credentials come up next to the old ones, which carry traffic until then. Only the
-      // initiator of a pair does it; the peer's initiator does it for us when it sees our new serial.
-      if (reauthenticate && this.dataPlane?.stack) o.peers.credentialsChanged();
-    }
+    if (d.ipsec) await this.reloadCredentials();
     if (!(await this.ensureDataPlane(d))) return undefined;
     const dp = this.dataPlane!;
     const peersHash = contentHash(d.peers);
@@ -104,7 +109,16 @@ export class NodeSync {
       const peerCerts = new Map(nodes.map((n) => [n.value.name, n.value.cert_serial]));
       o.peers.setDesired(desiredConnections(o.self, d.peers, d.genevePort, o.timers, peerCerts));
     }
+    this.revisions = revisions;
     return 'running';
+  }
+
+  private async reloadCredentials(): Promise<void> {
+    const { reauthenticate } = await this.o.creds.reload(this.o.credPaths);
+    // Re-authenticate make-before-break (strongSwan's make_before_break): new IKE SAs with the
+    // new credentials come up next to the old ones, which carry traffic until then. Only the
+    // initiator of a pair does it; the peer's initiator does it for us when it sees our new serial.
+    if (reauthenticate && this.dataPlane?.stack) this.o.peers.credentialsChanged();
   }
 
   /** The data plane: rebuilt only when what it is made of changes (first start, IPsec mode, subnet, MTU). Returns whether one runs. */
@@ -119,6 +133,7 @@ export class NodeSync {
       await this.dataPlane.stop();
       this.dataPlane = undefined;
       this.peersHash = '';
+      this.revisions = '';
     }
     if (d.ipsec && !o.auth.hasCredentials) return false;
     const unknownSpi = new UnknownSpiTrigger({ now: o.now });
@@ -145,9 +160,9 @@ export class NodeSync {
 
   /**
    * What the IPsec stack reports. Readiness follows child installs and IKE SAs going down at
-   * once; a child install may end a re-authentication, and an IKE SA that went down after being
-   * up is set up again: both ask for their peer's sync now. (A failed initiation of ours is
-   * retried at the usual pace, under the peer's back-off.)
+   * once; a child install may end a re-authentication, and an IKE SA that went down is looked at
+   * again: both ask for their peer's sync now. (An initiation of ours that failed is then retried
+   * under the peer's back-off, not at the next periodic resync.)
    */
   private onStackEvent(e: IpsecStackEvent): void {
     switch (e.type) {
@@ -163,7 +178,7 @@ export class NodeSync {
       }
       case 'ike-down':
         queueMicrotask(() => this.o.onStateChange());
-        if (e.established) this.o.peers.ikeDown(e.name);
+        this.o.peers.ikeDown(e.name);
         break;
       default:
         break;
@@ -211,9 +226,12 @@ export class NodeSync {
     return stack && { engine: stack.engine, pump: () => stack.flush() };
   }
 
-  /** A child's name by its serial (the libreswan log names children). */
+  /** A child's name by its serial (the libreswan log names children); undefined for an IKE SA's serial. */
   childNameOf(serial: number): string | undefined {
-    for (const s of this.dataPlane?.stack?.engine.sas() ?? []) {
+    const engine = this.dataPlane?.stack?.engine;
+    // Most lines are about IKE SAs: found by serial without a view of every SA for each line.
+    if (!engine || engine.sa(serial)) return undefined;
+    for (const s of engine.sas()) {
       const c = s.children.find((x) => x.serial === serial);
       if (c) return c.name;
     }

@@ -51,16 +51,21 @@ export class PeerConnections {
     this.unknownSpi.clear();
   }
 
-  /** What the store wants now; every peer that was or is wanted gets a sync. */
+  /**
+   * What the store wants now; every peer whose wanted connection changed (added, removed, other)
+   * gets a sync. The others have nothing new: syncing them all on every store event made a node
+   * joining a 100-node cluster cost every agent 100 syncs.
+   */
   setDesired(conns: DesiredConnection[]): void {
     const before = this.desired;
     this.desired = new Map(conns.map((c) => [c.name, c]));
     for (const name of new Set([...before.keys(), ...this.memory.keys(), ...this.desired.keys()])) {
+      const changed = before.get(name)?.hash !== this.desired.get(name)?.hash;
       // A peer added, removed or changed in the store is new input, not a retry of what failed:
       // its back-off is dropped so that, e.g., a departed peer's half-open SA goes at once
       // (client-go's Add from an event handler is not rate-limited either).
-      if (before.get(name)?.hash !== this.desired.get(name)?.hash) this.opts.queue.forget(name);
-      this.opts.queue.add(name);
+      if (changed) this.opts.queue.forget(name);
+      if (changed || !this.memory.has(name) !== !this.desired.has(name)) this.opts.queue.add(name);
     }
   }
 
@@ -88,7 +93,7 @@ export class PeerConnections {
     }
   }
 
-  /** An IKE SA of `name` that had been up went down: set it up again now. */
+  /** An IKE SA of `name` went down: one that had been up is set up again now, a failed initiation after its back-off. */
   ikeDown(name: string): void {
     if (this.memory.has(name)) this.opts.queue.add(name);
   }

@@ -298,6 +298,7 @@ export function ipsecStatusJson(snap: AgentSnapshot): StatusJson {
   const outbound = snap.esp?.outbound_drops ?? { no_policy: 0, no_sa: 0, policy: 0, malformed: 0, lifetime: 0, oversize: 0 };
   return {
     ike_sas, drops, outbound_drops: outbound, udp: snap.udp, tun: snap.tun, listen: snap.ipsec ? [`${snap.underlay}:500`, `${snap.underlay}:4500`] : [],
+    ...(snap.ike ? { ike: { ...snap.ike.counters } } : {}),
     ...(snap.unknownSpi ? { unknown_spi: { ...snap.unknownSpi } } : {}),
   };
 }
