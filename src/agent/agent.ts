@@ -19,7 +19,8 @@ import { agentState, StateFile, type AgentPhase, type AgentState } from './agent
 import { AgentAuth } from './auth.js';
 import { DEFAULT_TIMERS, type ConnectionTimers } from './connections.js';
 import { AGENT_SOCKET, LIBRESWAN_LOG, parseAgentRequest, type AgentRequest } from './control.js';
-import { ControlPlaneHealth } from './control-plane.js';
+import { ControlPlaneHealth, startLiveness } from './control-plane.js';
+import type { LivenessLease } from '../store/etcd-liveness.js';
 import { CredentialLoader } from './credentials.js';
 import { LibreswanLog } from './libreswan-log.js';
 import { NodeSync } from './node-sync.js';
@@ -98,6 +99,7 @@ export class Agent {
   private control: ControlServer<AgentRequest> | undefined;
   private metricsServer: http.Server | undefined;
   private libreswan: LibreswanLog | undefined;
+  private liveness: LivenessLease | undefined;
   private stops: (() => void)[] = [];
   private timer: NodeJS.Timeout | undefined;
   private stateTimer: NodeJS.Timeout | undefined;
@@ -153,6 +155,7 @@ export class Agent {
     const self = { node: this.opts.node, systemId: this.identity.systemId, underlay: address };
     await registerNode(store, this.identity, this.pkiNow, address);
     this.log.info({ node: this.opts.node, system_id: this.identity.systemId, underlay: address, mtu: ifc.mtu }, 'node registered');
+    this.liveness = startLiveness(store, this.opts.node, this.identity.systemId, this.controlPlane);
 
     this.setPhase('enrolling');
     this.keeper = new CredentialKeeper({
@@ -340,6 +343,7 @@ export class Agent {
     await this.node?.stop();
     await new Promise<void>((r) => (this.metricsServer ? this.metricsServer.close(() => r()) : r()));
     await this.control?.close();
+    await this.liveness?.stop(); // revoked: a clean shutdown shows at once, before the store closes
     await this.store?.close();
     this.phase = 'stopped';
     this.stateFile.reset();

@@ -1,4 +1,7 @@
 import type { Logger } from '../util/log.js';
+import type { Store } from '../store/store.js';
+import { etcdHandleOf } from '../store/etcd-handle.js';
+import { LivenessLease } from '../store/etcd-liveness.js';
 
 /** What the agent's state, status and metrics say about its store. */
 export interface ControlPlaneView {
@@ -88,4 +91,17 @@ export class ControlPlaneHealth {
     if (this.reachable) return undefined;
     return `control plane unreachable since ${new Date(this.unreachableSince!).toISOString()}${this.lastError ? ` (${this.lastError})` : ''}`;
   }
+}
+
+/**
+ * On etcd, the node's liveness key (`<prefix>/liveness/<node>`, lease-bound) is kept from
+ * registration until a clean stop; undefined with the directory store. Its loss only shows (in
+ * `overlay-ipsec nodes`, the metrics, the state): nothing on any node acts on it.
+ */
+export function startLiveness(store: Store, node: string, systemId: string, health: ControlPlaneHealth): LivenessLease | undefined {
+  const etcd = etcdHandleOf(store);
+  if (!etcd) return undefined;
+  const lease = new LivenessLease({ client: etcd.client, prefix: etcd.prefix, node, systemId, onState: (held) => health.setLiveness(held) });
+  lease.start();
+  return lease;
 }

@@ -7,7 +7,7 @@ import { clockFromEnv } from '../pki/time.js';
 import { createLogger } from '../util/log.js';
 import { OperationFailed, UsageError } from '../util/errors.js';
 import { CorruptDocumentError } from '../store/index.js';
-import { claimOperator } from '../operator/single-instance.js';
+import { claimLeadership } from '../operator/leadership.js';
 import { interfaceMtu } from './config.js';
 
 interface OperatorFlags {
@@ -73,25 +73,37 @@ export function registerOperator(program: Command): void {
         if (r.errors.length) throwConfigErrors(r.errors);
         network = r.network!;
       }
-      const claim = await claimOperator(o.stateDir);
-      if ('runningPid' in claim) throw new UsageError(`another operator (pid ${claim.runningPid}) is running on ${o.stateDir}`);
       const store = await FsStore.open(storeDir(o.stateDir));
-      const op = new Operator({ store, stateDir: o.stateDir, log, now, keyAlgorithm: o.keyAlgorithm, tickMs, ...(network ? { network } : {}) });
-      void stopRequested.then(() => op.stop());
-      try {
-        await op.start();
-      } catch (err) {
-        await op.stop();
+      let op: Operator | undefined;
+      const claim = await claimLeadership(store, o.stateDir, log, { onChange: (leading) => leading && op?.kick() });
+      if ('runningPid' in claim) {
         await store.close();
+        throw new UsageError(`another operator (pid ${claim.runningPid}) is running on ${o.stateDir}`);
+      }
+      const shutdown = async (): Promise<void> => {
+        await op?.stop();
         await claim.release();
+        await store.close();
+      };
+      // Operators sharing an etcd store wait here until they lead; one on a directory store leads at once.
+      if ((await Promise.race([claim.waitLeader().then(() => 'leader' as const), stopRequested])) !== 'leader') {
+        log.info({ signal: stopSignal }, 'shutting down before leading');
+        await shutdown();
+        return;
+      }
+      op = new Operator({ store, stateDir: o.stateDir, log, now, keyAlgorithm: o.keyAlgorithm, tickMs, leading: claim.leading, ...(network ? { network } : {}) });
+      const running = op;
+      void stopRequested.then(() => running.stop());
+      try {
+        await running.start();
+      } catch (err) {
+        await shutdown();
         if (err instanceof Error && err.message.startsWith('no network config')) throw new UsageError(err.message);
         if (err instanceof CorruptDocumentError) throw new OperationFailed(err.message);
         throw err;
       }
       if (!stopSignal) log.info({ stateDir: o.stateDir, pid: process.pid }, 'operator running');
       log.info({ signal: await stopRequested }, 'shutting down');
-      await op.stop();
-      await store.close();
-      await claim.release();
+      await shutdown();
     });
 }

@@ -21,6 +21,12 @@ export interface OperatorOptions {
   network?: NetworkConfig;
   /** Time-driven work (renewal, rollover) is checked this often, even without store events (ms). */
   tickMs?: number;
+  /**
+   * Whether this operator may act now (it leads the election of the operators sharing an etcd
+   * store). Asked before every pass and every decision, so a leader that lost its lease stops
+   * between two CSRs. Default: always (one operator per state directory, by its pid file).
+   */
+  leading?: () => boolean;
 }
 
 /**
@@ -42,12 +48,14 @@ export class Operator {
     (err) => this.log.error({ err: err.message }, 'reconcile pass failed; retrying on the next event or tick'),
   );
   private stopped = false;
+  private readonly leading: () => boolean;
   passes = 0;
 
   constructor(private readonly opts: OperatorOptions) {
     this.store = opts.store;
     this.log = opts.log;
     this.now = opts.now ?? Date.now;
+    this.leading = opts.leading ?? (() => true);
     this.ca = new CaKeeper(opts.store, opts.stateDir, opts.keyAlgorithm ?? 'rsa', opts.log);
   }
 
@@ -109,6 +117,7 @@ export class Operator {
 
   /** One reconcile pass. Public for tests that drive the clock step by step. */
   async reconcileOnce(): Promise<void> {
+    if (!this.leading()) return;
     this.passes++;
     const now = this.now();
     if (!this.network) this.network = await this.applyNetwork();
@@ -116,7 +125,7 @@ export class Operator {
     const nodeEntries = await this.store.list('nodes');
     const nodes = new Map<string, NodeDoc>(nodeEntries.map((e) => [e.key, e.value]));
 
-    await reconcileSubnets(this.store, this.network, [...nodes.values()], now, this.log);
+    if (this.leading()) await reconcileSubnets(this.store, this.network, [...nodes.values()], now, this.log);
 
     // Certificates of removed nodes go with them.
     for (const c of await this.store.list('certificates'))
@@ -126,12 +135,12 @@ export class Operator {
       }
 
     for (const csr of await this.store.list('csrs')) {
-      if (this.stopped) return;
+      if (this.stopped || !this.leading()) return;
       if (csr.value.status !== 'pending') continue;
       await decideCsr(this.store, csr, nodes, bundle, this.ca, now, this.log);
     }
 
-    await this.ca.rolloverStep(now, bundle, revision, [...nodes.values()]);
+    if (this.leading()) await this.ca.rolloverStep(now, bundle, revision, [...nodes.values()]);
   }
 
   async stop(): Promise<void> {
