@@ -31,6 +31,8 @@ export const INBOUND_DROP_CAUSES = [
   'outer_not_geneve_port',
   /** The outer source address is no peer of ours. */
   'unknown_peer',
+  /** Cleartext Geneve from a peer whose pair is encrypted (IPsec on): spoofed, or a downgrade. */
+  'cleartext_refused',
   /** Shorter than the 8-byte Geneve header, or the option length runs past the packet. */
   'geneve_truncated',
   /** Geneve version other than 0 (RFC 8926 §3.4: MUST drop). */

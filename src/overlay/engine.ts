@@ -101,6 +101,8 @@ export class OverlayEngine {
   private readonly ingressPortKey: number;
   private sourcePort: (flowHash: number) => number;
   private templates = new Map<Peer, EncapTemplate>();
+  /** Underlay addresses of the peers whose cleartext Geneve is accepted ('all': IPsec off everywhere). */
+  private cleartextFrom: ReadonlySet<number> | 'all' = 'all';
   // Parse results reused across packets: the inbound path allocates nothing.
   private readonly outerIp = newIpv4Header();
   private readonly outerUdp = newUdpHeader();
@@ -184,10 +186,21 @@ export class OverlayEngine {
   }
 
   /**
+   * Which peers may send cleartext Geneve (decapsulateUdp): every peer, or only those whose
+   * underlay address is in the set — with IPsec on, the pairs still switching. Cleartext from
+   * any other peer is dropped and counted as `cleartext_refused`.
+   */
+  setCleartextPeers(from: ReadonlySet<number> | 'all'): void {
+    this.cleartextFrom = from;
+  }
+
+  /**
    * Decapsulates a Geneve UDP payload received from underlay address `src` (the plain path).
    * Returns the inner IPv4 packet (a view into `payload`) or undefined (counted in dropsIn).
    */
   decapsulateUdp(src: number, payload: Buffer): Buffer | undefined {
+    const from = this.cleartextFrom;
+    if (from !== 'all' && !from.has(src)) return this.dropIn(this.peers.lookupUnderlay(src) ? 'cleartext_refused' : 'unknown_peer');
     return this.decapsulateGeneve(src, payload, 0, payload.length);
   }
 
@@ -243,7 +256,8 @@ export class OverlayEngine {
     const udp = parseUdpHeader(packet, ip.payloadOffset, ip.payloadLength, ip.src, ip.dst, this.outerUdp);
     if (typeof udp === 'string') return this.dropIn('outer_malformed');
     if (udp.dstPort !== GENEVE_UDP_PORT) return this.dropIn('outer_not_geneve_port');
-    return this.decapsulateUdp(ip.src, packet.subarray(udp.payloadOffset, udp.payloadOffset + udp.payloadLength));
+    // Decrypted by the ESP layer: not cleartext from the underlay.
+    return this.decapsulateGeneve(ip.src, packet, udp.payloadOffset, udp.payloadLength);
   }
 
   status(): OverlayStatus {

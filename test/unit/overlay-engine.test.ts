@@ -175,11 +175,12 @@ test('tshark decodes our Geneve frames: VNI, critical OVN option, inner Ethernet
 // ---- drops, one cause at a time ----
 
 type Mutation = (outer: Buffer) => Buffer;
-const inboundCases: Array<[InboundDrop, Mutation, 'ipv4' | 'udp-unknown']> = [
+const inboundCases: Array<[InboundDrop, Mutation, 'ipv4' | 'udp-unknown' | 'udp-strict']> = [
   ['outer_malformed', (o) => o.subarray(0, 24), 'ipv4'],
   ['outer_malformed', (o) => { o[9] = IPPROTO_TCP; o.writeUInt16BE(0, 10); o.writeUInt16BE(checksumFinish(checksumAdd(0, o, 0, 20)), 10); return o; }, 'ipv4'],
   ['outer_not_geneve_port', (o) => { o.writeUInt16BE(4789, OFF_UDP + 2); return o; }, 'ipv4'],
   ['unknown_peer', (o) => o, 'udp-unknown'],
+  ['cleartext_refused', (o) => o, 'udp-strict'],
   ['geneve_truncated', (o) => { const n = o.subarray(0, OFF_GENEVE + 12); n.writeUInt16BE(n.length, 2); n.writeUInt16BE(n.length - 20, OFF_UDP + 4); refreshOuter(n); return n; }, 'ipv4'],
   ['geneve_version', (o) => { o[OFF_GENEVE] = o[OFF_GENEVE]! | 0x40; return o; }, 'ipv4'],
   ['geneve_oam', (o) => { o[OFF_GENEVE + 1] = o[OFF_GENEVE + 1]! | 0x80; return o; }, 'ipv4'],
@@ -205,7 +206,9 @@ test('every inbound drop cause is counted, and only it', () => {
   for (const [cause, mutate, path_] of inboundCases) {
     const { a, b } = pair();
     const outer = mutate(Buffer.from(a.encapsulate(innerPacket('10.254.0.2', '10.254.3.3'))!));
-    const r = path_ === 'ipv4' ? b.decapsulateIpv4(outer) : b.decapsulateUdp(ip('192.168.7.99'), outer.subarray(OFF_GENEVE));
+    // udp-strict: cleartext from the peer itself while its pair is encrypted (no peer may send plain).
+    if (path_ === 'udp-strict') b.setCleartextPeers(new Set());
+    const r = path_ === 'ipv4' ? b.decapsulateIpv4(outer) : b.decapsulateUdp(path_ === 'udp-strict' ? ip(A.underlay) : ip('192.168.7.99'), outer.subarray(OFF_GENEVE));
     assert.equal(r, undefined, `${cause} must drop`);
     onlyDrop(b.dropsIn.counts, cause);
     assert.equal(b.status().tunnels[0]!.packets_in, 0);
