@@ -14,6 +14,8 @@ export interface AgentState {
   pid: number;
   phase: AgentPhase;
   ipsec: string | undefined;
+  /** Where the node is with that mode: Full or Disabled once every pair is there, else enabling / disabling. */
+  ipsec_phase: string | undefined;
   underlay: string | undefined;
   subnet: string | undefined;
   peers: number;
@@ -53,6 +55,7 @@ export function agentState(i: StateInput): AgentState {
     pid: process.pid,
     phase: i.phase,
     ipsec: d?.mode,
+    ipsec_phase: snap?.mode.phase,
     underlay: i.underlay,
     subnet: d?.local?.subnet,
     peers,

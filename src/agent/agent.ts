@@ -2,7 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import path from 'node:path';
 import type http from 'node:http';
 import type { Logger } from '../util/log.js';
-import { WorkQueue } from '../util/work-queue.js';
+import { WorkQueue, type SyncResult } from '../util/work-queue.js';
 import { FsStore } from '../store/fs-store.js';
 import { NETWORK_KEY, type NetworkDoc } from '../store/documents.js';
 import { nodeDir, storeDir } from '../store/layout.js';
@@ -179,6 +179,7 @@ export class Agent {
       onIkeLog: (line) => this.libreswan?.write(line, (serial) => this.node?.childNameOf(serial)),
       onStateChange: () => this.stateChanged(),
       health: this.controlPlane,
+      kick: () => this.kick(),
     });
     if (this.opts.metricsPort) {
       // prom-client is loaded only by agents that serve metrics (it is ~2 MB of every agent's RSS otherwise).
@@ -198,6 +199,10 @@ export class Agent {
 
     const onError = (err: Error): void => this.log.error({ err: err.message }, 'store error');
     for (const c of ['nodes', 'subnets', 'network', 'ca'] as const) this.stops.push(store.watch(c, () => this.kick(), { onError }));
+    // Peers' pair states matter only while a pair of ours is switching IPsec on or off.
+    this.stops.push(store.watch('dataplane', (ev) => {
+      if (ev.key !== this.opts.node && this.node?.reportMatters()) this.kick();
+    }, { onError }));
     this.timer = setInterval(() => this.resync(), this.opts.reconcileMs ?? 4000 + Math.random() * 2000);
     await this.reconcile();
   }
@@ -249,16 +254,17 @@ export class Agent {
     await this.queue.idle();
   }
 
-  private async syncNode(): Promise<void> {
+  private async syncNode(): Promise<SyncResult | void> {
     const node = this.node;
     if (!node || this.stopped) return;
     this.passes++;
     this.lastNodeSync = performance.now();
-    const phase = await node.sync(() => this.stopped);
+    const { phase, recheckInMs } = await node.sync(() => this.stopped);
     if (this.resyncPeers) this.peers.resyncAll();
     this.resyncPeers = false;
     if (phase) this.setPhase(phase);
     this.stateChanged();
+    return recheckInMs === undefined ? undefined : { outcome: 'ok', recheckInMs };
   }
 
   snapshot(): AgentSnapshot | undefined {

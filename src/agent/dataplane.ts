@@ -3,20 +3,23 @@ import type { IkeAuthProvider } from '../ike/auth-provider.js';
 import { IpsecStack, type IpsecStackEvent } from '../host/ipsec-stack.js';
 import { PacketUnderlay } from '../overlay/packet-underlay.js';
 import { startNodeOverlay, type RunningOverlay } from '../overlay/node-service.js';
+import { SwitchingUnderlay } from '../overlay/switching-underlay.js';
+import { UdpUnderlay } from '../overlay/udp-underlay.js';
 import type { NodeOverlayConfig } from '../overlay/node-config.js';
 import type { TunPort } from '../overlay/node-overlay.js';
 import { BufferArena } from '../util/arena.js';
 
 /**
- * One node's data plane: the pod TUN and the Geneve overlay, and — with IPsec on — the IPsec
- * stack (ESP data path, UDP 500/4500, IKE). With IPsec on the overlay hands every Geneve packet
- * to the stack (PacketUnderlay) and nothing else: a packet no installed child covers is dropped
- * and counted (`no_policy` / `no_sa`), never sent in clear. With IPsec off the overlay sends
- * plain Geneve over UDP (the seed's §5.2).
+ * One node's data plane: the pod TUN, the Geneve overlay and its switching underlay (plain UDP
+ * on 6081, always open) and — while IPsec is on or being turned on or off — the IPsec stack (ESP
+ * data path, UDP 500/4500, IKE) behind the underlay's ESP seam. Per peer, the node's pair states
+ * (pair-mode.ts) decide whether Geneve goes in ESP or plain and whether cleartext is accepted
+ * (applyPairs); a packet for an ESP peer that no installed child covers is dropped and counted
+ * (`no_policy` / `no_sa`), never sent in clear.
  */
 export interface DataPlaneOptions {
   overlay: NodeOverlayConfig;
-  ipsec: boolean;
+  /** Needed to start the IPsec stack (startIpsec). */
   auth?: IkeAuthProvider;
   now: () => number;
   log: Logger;
@@ -29,18 +32,44 @@ export interface DataPlaneOptions {
   onUnknownSpi?: (spi: number, from: { address: string; port: number }) => void;
 }
 
+/** Per peer underlay address (IPv4 as a number): whether it is sent ESP, and whether its cleartext is accepted. */
+export interface PeerPaths {
+  esp: ReadonlySet<number>;
+  cleartext: ReadonlySet<number> | 'all';
+  /** Every peer is sent ESP. */
+  allEsp: boolean;
+}
+
 export class DataPlane {
   private stopped = false;
+  private ipsec: IpsecStack | undefined;
 
-  private constructor(readonly overlay: RunningOverlay, readonly stack: IpsecStack | undefined) {}
+  private constructor(readonly overlay: RunningOverlay, private readonly underlay: SwitchingUnderlay, private readonly o: DataPlaneOptions) {}
 
+  /** Starts the overlay with no IPsec stack; the node's pair states decide the paths (applyPairs) and when a stack runs. */
   static async start(o: DataPlaneOptions): Promise<DataPlane> {
-    if (!o.ipsec) {
-      const overlay = await startNodeOverlay(o.overlay, o.openTun ? { openTun: o.openTun } : {});
-      return new DataPlane(overlay, undefined);
-    }
+    const underlay = new SwitchingUnderlay(new UdpUnderlay({ address: o.overlay.local.underlay, port: o.overlay.port, senders: o.overlay.senders }));
+    const overlay = await startNodeOverlay(o.overlay, { underlay, ...(o.openTun ? { openTun: o.openTun } : {}) });
+    return new DataPlane(overlay, underlay, o);
+  }
+
+  /** The IPsec stack, while one runs. */
+  get stack(): IpsecStack | undefined {
+    return this.ipsec;
+  }
+
+  /** Sets which peers are sent ESP and whose cleartext is accepted (from the pair states). */
+  applyPairs(p: PeerPaths): void {
+    this.underlay.setEspPeers(p.esp, p.allEsp);
+    this.overlay.engine.setCleartextPeers(p.cleartext);
+  }
+
+  /** Starts the IPsec stack behind the underlay's ESP seam (UDP 500/4500 bound); no-op when it runs. */
+  async startIpsec(): Promise<IpsecStack> {
+    if (this.ipsec) return this.ipsec;
+    const o = this.o;
     if (!o.auth) throw new Error('IPsec data plane needs an auth provider');
-    let underlay!: PacketUnderlay;
+    let seam!: PacketUnderlay;
     // Decrypted packets of one batch of datagrams reach the overlay as the data path finishes
     // them (transport mode: the UDP payload, decrypted in place in the receive buffer, with the
     // addresses — no IPv4 header rebuilt and parsed again) and the TUN in one coalescing write
@@ -52,11 +81,11 @@ export class DataPlane {
     const stack = new IpsecStack({
       local: o.overlay.local.underlay,
       tun: {
-        write: (packets) => underlay.deliver(packets),
-        writeTransport: (payload, offset, length, src, dst, protocol) => underlay.deliverTransport(payload, offset, length, src, dst, protocol),
+        write: (packets) => seam.deliver(packets),
+        writeTransport: (payload, offset, length, src, dst, protocol) => seam.deliverTransport(payload, offset, length, src, dst, protocol),
         endBatch: () => {
           try {
-            underlay.endBatch();
+            seam.endBatch();
           } finally {
             inboundArena.reset();
           }
@@ -71,14 +100,19 @@ export class DataPlane {
       ...(o.onStackEvent ? { onEvent: o.onStackEvent } : {}),
       ...(o.onUnknownSpi ? { onUnknownSpi: o.onUnknownSpi } : {}),
     });
-    underlay = new PacketUnderlay((packets) => stack.onTunPackets(packets));
-    try {
-      const overlay = await startNodeOverlay(o.overlay, { underlay, ...(o.openTun ? { openTun: o.openTun } : {}) });
-      return new DataPlane(overlay, stack);
-    } catch (err) {
-      await stack.stop(0);
-      throw err;
-    }
+    seam = new PacketUnderlay((packets) => stack.onTunPackets(packets));
+    await this.underlay.attachEsp(seam);
+    this.ipsec = stack;
+    return stack;
+  }
+
+  /** Stops the IPsec stack (DELETEs for what is left, sockets closed); no peer may be sent ESP by then. */
+  async stopIpsec(graceMs = 1000): Promise<void> {
+    const stack = this.ipsec;
+    if (!stack) return;
+    this.ipsec = undefined;
+    await this.underlay.detachEsp();
+    await stack.stop(graceMs);
   }
 
   /**
@@ -88,7 +122,7 @@ export class DataPlane {
   async stop(graceMs = 1000): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    await this.stack?.stop(graceMs);
+    await this.stopIpsec(graceMs);
     await this.overlay.stop();
   }
 }

@@ -26,6 +26,21 @@ export function createMetrics(src: MetricsSource): Registry {
     collect() { this.set(src.ready() ? 1 : 0); },
   });
   new Gauge({
+    name: 'overlay_ipsec_mode', help: '1 for the node\'s IPsec phase (Full, Disabled, enabling, disabling) and the wanted mode', labelNames: ['wanted', 'phase'], registers: [reg],
+    collect() {
+      this.reset();
+      const m = snap()?.mode;
+      if (m) this.set({ wanted: m.wanted, phase: m.phase }, 1);
+    },
+  });
+  new Gauge({
+    name: 'overlay_ipsec_pair_state', help: '1 for each peer pair\'s IPsec transition state', labelNames: ['peer', 'state'], registers: [reg],
+    collect() {
+      this.reset();
+      for (const [peer, state] of Object.entries(snap()?.mode.pairs ?? {})) this.set({ peer, state }, 1);
+    },
+  });
+  new Gauge({
     name: 'overlay_ipsec_sas', help: 'IKE and CHILD SAs by tunnel, kind and state', labelNames: ['tunnel', 'kind', 'state'], registers: [reg],
     collect() {
       this.reset();

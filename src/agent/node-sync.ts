@@ -19,6 +19,12 @@ import type { ConnectionPort } from './executor.js';
 import type { PeerConnections } from './peer-controller.js';
 import type { AgentSnapshot } from './status.js';
 import { UnknownSpiTrigger } from './unknown-spi.js';
+import { ModeSwitch } from './mode-switch.js';
+import { holdingOf } from './pair-holding.js';
+import type { WantedMode } from './pair-mode.js';
+
+/** How long a peer's packets on the path it left may still arrive after it reports switching. */
+const DRAIN_MS = 1000;
 
 /** ESP-in-UDP overhead on top of Geneve: UDP 8 + ESP header 8 + IV 8 + pad ≤ 3 + trailer 2 + ICV 16. */
 const ESP_UDP_OVERHEAD = 46;
@@ -49,6 +55,10 @@ export interface NodeSyncOptions {
   onStateChange: () => void;
   /** Told whether each read of the store answered. */
   health: ControlPlaneHealth;
+  /** Asks for another node sync (a child installed while a pair is switching). */
+  kick: () => void;
+  /** See DRAIN_MS (tests shorten it). */
+  drainMs?: number;
 }
 
 /**
@@ -66,38 +76,49 @@ export class NodeSync {
   private peersHash = '';
   /** The store revisions the last full pass worked from ('' : none, or one that did not finish). */
   private revisions = '';
+  private reportHash = '';
+  /** A child SA came or went since the last full pass: our report's SPIs may be out of date. */
+  private holdingsMoved = false;
+  private mode: ModeSwitch;
 
-  constructor(private readonly o: NodeSyncOptions) {}
+  constructor(private readonly o: NodeSyncOptions) {
+    this.mode = new ModeSwitch(o.drainMs ?? DRAIN_MS);
+  }
 
-  /** One pass; returns the phase it leaves the node in (undefined: as it was). */
-  async sync(stopped: () => boolean): Promise<'waiting-subnet' | 'running' | undefined> {
+  /** One pass; returns the phase it leaves the node in (undefined: as it was) and when to look again. */
+  async sync(stopped: () => boolean): Promise<{ phase: 'waiting-subnet' | 'running' | undefined; recheckInMs?: number }> {
     const o = this.o;
     let read;
     try {
-      read = await Promise.all([o.store.get('network', NETWORK_KEY), o.store.list('nodes'), o.store.list('subnets')]);
+      read = await Promise.all([o.store.get('network', NETWORK_KEY), o.store.list('nodes'), o.store.list('subnets'), o.store.list('dataplane')]);
     } catch (err) {
       // Static stability: a read that failed is no answer at all (least of all "no peers"). The
-      // data plane, the peers and every SA stay as they are; the next resync reads again.
+      // data plane, the peers, every SA and every pair's IPsec state stay as they are; the next
+      // resync reads again.
       o.health.failed(err as Error);
-      return undefined;
+      return { phase: undefined };
     }
     o.health.reached();
-    const [net, nodes, subnets] = read;
-    if (!net || stopped()) return undefined;
+    const [net, nodes, subnets, reports] = read;
+    if (!net || stopped()) return { phase: undefined };
     // The same revisions as at the last full pass: the wanted state is what it was, and only the
     // credentials (files the store does not hold) are looked at. Periodic resyncs of a 100-node
     // cluster cost a listing, not a desired state, a hash and 99 connection configs each time.
+    // Not while a pair is switching IPsec (it moves on peers' reports and drain times), nor when
+    // our report's SPIs may be out of date.
     const revisions = [net, ...nodes, ...subnets].map((e) => `${e.key}@${e.revision}`).join(' ');
-    if (revisions === this.revisions && this.dataPlane) {
+    if (revisions === this.revisions && this.dataPlane && !this.mode.switching() && !this.holdingsMoved) {
       if (this.desired?.ipsec) await this.reloadCredentials();
-      return 'running';
+      return { phase: 'running' };
     }
     this.revisions = '';
+    this.holdingsMoved = false;
     const d = desiredState(o.self, net.value, nodes.map((n) => n.value), subnets.map((s) => s.value));
     this.desired = d;
-    if (!d.local) return 'waiting-subnet';
-    if (d.ipsec) await this.reloadCredentials();
-    if (!(await this.ensureDataPlane(d))) return undefined;
+    if (!d.local) return { phase: 'waiting-subnet' };
+    const wanted: WantedMode = d.ipsec ? 'Full' : 'Disabled';
+    if (d.ipsec || this.dataPlane?.stack) await this.reloadCredentials();
+    if (!(await this.ensureDataPlane(d))) return { phase: undefined };
     const dp = this.dataPlane!;
     const peersHash = contentHash(d.peers);
     if (peersHash !== this.peersHash) {
@@ -105,12 +126,22 @@ export class NodeSync {
       this.peersHash = peersHash;
       o.log.info({ peers: d.peers.map((p) => `${p.node}=${p.underlay} ${p.subnet} ${tunnelName(p.systemId)}`), waiting: d.waiting }, 'overlay peers');
     }
-    if (d.ipsec) {
+    // Pair states, then at once (no await between) the paths they give: a new peer is never
+    // looked at without its pair's state.
+    const byNode = new Map(reports.map((r) => [r.key, r.value]));
+    const step = this.mode.step(wanted, d.peers, (p) => holdingOf(dp.stack, tunnelName(p.systemId)), byNode, o.self.node, o.now());
+    dp.applyPairs(this.mode.paths());
+    if (step.changed) o.log.info({ wanted, phase: this.mode.phase(), pairs: Object.fromEntries(this.mode.states()) }, 'IPsec pair states');
+    if (this.mode.needsStack() && !dp.stack && o.auth.hasCredentials) await this.startStack(dp);
+    if (dp.stack) {
       const peerCerts = new Map(nodes.map((n) => [n.value.name, n.value.cert_serial]));
-      o.peers.setDesired(desiredConnections(o.self, d.peers, d.genevePort, o.timers, peerCerts));
+      const withSas = d.peers.filter((p) => this.mode.needsSas(p.node));
+      o.peers.setDesired(desiredConnections(o.self, withSas, d.genevePort, o.timers, peerCerts));
+      if (!this.mode.needsStack()) await this.stopStack(dp);
     }
+    await this.publish(dp);
     this.revisions = revisions;
-    return 'running';
+    return { phase: 'running', ...(step.recheckInMs === undefined ? {} : { recheckInMs: step.recheckInMs }) };
   }
 
   private async reloadCredentials(): Promise<void> {
@@ -121,27 +152,65 @@ export class NodeSync {
     if (reauthenticate && this.dataPlane?.stack) this.o.peers.credentialsChanged();
   }
 
-  /** The data plane: rebuilt only when what it is made of changes (first start, IPsec mode, subnet, MTU). Returns whether one runs. */
+  /** Writes dataplane/<node> when what it says changed (not for the time alone). */
+  private async publish(dp: DataPlane): Promise<void> {
+    const stack = dp.stack;
+    const peers = new Map((this.desired?.peers ?? []).map((p) => [p.node, tunnelName(p.systemId)]));
+    const doc = this.mode.report(this.o.self.node, (n) => holdingOf(stack, peers.get(n) ?? '').spisIn, this.o.now());
+    const key = contentHash({ ...doc, updated_at: '' });
+    if (key === this.reportHash) return;
+    try {
+      await this.o.store.put('dataplane', this.o.self.node, doc);
+      this.reportHash = key;
+    } catch (err) {
+      // Written again on the next sync; a peer waiting for it waits (no step needs it to be quick).
+      this.o.health.failed(err as Error);
+    }
+  }
+
+  /** A peer's report changed: it matters while some pair is switching. */
+  reportMatters(): boolean {
+    return this.mode.switching();
+  }
+
+  /** IPsec turned on (or a node started in Full): the stack, and the peer syncs onto its engine. */
+  private async startStack(dp: DataPlane): Promise<void> {
+    const unknownSpi = new UnknownSpiTrigger({ now: this.o.now });
+    // Counted from the first packet on, so its counts add up to the data path's unknown_spi.
+    this.o.peers.attach(undefined, unknownSpi);
+    const stack = await dp.startIpsec();
+    this.unknownSpi = unknownSpi;
+    this.o.peers.attach(stackPort(stack, this.o.auth), unknownSpi);
+    this.o.log.info({ address: stack.address }, 'IPsec stack up (UDP 500/4500)');
+  }
+
+  /** Every pair is plain with IPsec off: the stack goes (its connections were removed pair by pair). */
+  private async stopStack(dp: DataPlane): Promise<void> {
+    this.o.peers.attach(undefined);
+    await dp.stopIpsec();
+    this.unknownSpi = undefined;
+    this.o.log.info({}, 'IPsec stack stopped: every pair is plain');
+  }
+
+  /** The data plane: rebuilt only when what it is made of changes (first start, subnet, MTU), never for the IPsec mode. Returns whether one runs. */
   private async ensureDataPlane(d: DesiredState): Promise<boolean> {
     const o = this.o;
     const overlayCfg = this.overlayConfig(d);
-    const dpHash = contentHash({ local: overlayCfg.local, ipsec: d.ipsec, mtu: overlayCfg.mtu, underlayMtu: overlayCfg.underlayMtu, routes: overlayCfg.routes, port: overlayCfg.port });
+    const dpHash = contentHash({ local: overlayCfg.local, mtu: overlayCfg.mtu, underlayMtu: overlayCfg.underlayMtu, routes: overlayCfg.routes, port: overlayCfg.port });
     if (dpHash === this.dataPlaneHash) return true;
     if (this.dataPlane) {
-      o.log.info({ ipsec: d.mode }, 'data plane changes; rebuilding it');
+      o.log.info({}, 'data plane changes; rebuilding it');
       o.peers.attach(undefined);
       await this.dataPlane.stop();
       this.dataPlane = undefined;
       this.peersHash = '';
       this.revisions = '';
+      this.mode = new ModeSwitch(this.o.drainMs ?? DRAIN_MS);
     }
+    // A node that starts in Full waits for its credentials: it never sends in clear.
     if (d.ipsec && !o.auth.hasCredentials) return false;
-    const unknownSpi = new UnknownSpiTrigger({ now: o.now });
-    // Counted from the first packet on, so its counts add up to the data path's unknown_spi.
-    o.peers.attach(undefined, unknownSpi);
     const dp = await DataPlane.start({
       overlay: overlayCfg,
-      ipsec: d.ipsec,
       auth: o.auth,
       now: o.now,
       log: o.log,
@@ -151,9 +220,7 @@ export class NodeSync {
       onUnknownSpi: (_spi, from) => o.peers.onUnknownSpi(from.address),
     });
     this.dataPlane = dp;
-    this.unknownSpi = unknownSpi;
     this.dataPlaneHash = dpHash;
-    if (dp.stack) o.peers.attach(stackPort(dp.stack, o.auth), unknownSpi);
     o.log.info({ tun: overlayCfg.tunName, subnet: d.local!.subnet, vni: d.local!.vni, ipsec: d.mode, mtu: overlayCfg.mtu, underlayMtu: overlayCfg.underlayMtu }, 'data plane up');
     return true;
   }
@@ -173,9 +240,15 @@ export class NodeSync {
         const conn = e.spec.name.split('/')[0]!;
         queueMicrotask(() => this.o.onStateChange());
         this.o.peers.childInstalled(conn);
+        // The pair may be able to move to ESP now; a peer may be waiting for our report of it.
+        this.holdingsMoved = true;
+        if (this.mode.switching()) this.o.kick();
         if (e.spec.replacesSpiIn !== undefined) this.rekeys.set(conn, (this.rekeys.get(conn) ?? 0) + 1);
         break;
       }
+      case 'child-down':
+        this.holdingsMoved = true;
+        break;
       case 'ike-down':
         queueMicrotask(() => this.o.onStateChange());
         this.o.peers.ikeDown(e.name);
@@ -186,7 +259,8 @@ export class NodeSync {
   }
 
   private overlayConfig(d: DesiredState): NodeOverlayConfig {
-    const underlayMtu = this.o.underlayMtu - (d.ipsec ? ESP_UDP_OVERHEAD : 0);
+    // Room for ESP in either mode, so that switching never changes the pod MTU (or rebuilds the TUN).
+    const underlayMtu = this.o.underlayMtu - ESP_UDP_OVERHEAD;
     return {
       local: d.local!,
       peers: [],
@@ -217,6 +291,7 @@ export class NodeSync {
       udp: { keepalives: c?.keepalives ?? 0, ike_datagrams: c?.ike_datagrams ?? 0, malformed: c?.malformed ?? 0, send_drops: c?.send_drops ?? 0 },
       tun: { name: dp.overlay.tun.name, write_errors: dp.overlay.overlay.tunWriteFailures },
       ...(stack && this.unknownSpi ? { unknownSpi: this.unknownSpi.counters } : {}),
+      mode: { wanted: this.mode.wanted, phase: this.mode.phase(), pairs: Object.fromEntries(this.mode.states()) },
     };
   }
 

@@ -3,6 +3,7 @@ import type { DropCounts } from '../esp/counters.js';
 import type { IkeSaStatus, IkeStatus } from '../ike/status.js';
 import type { OverlayStatus, TunnelStatus } from '../overlay/engine.js';
 import type { UnknownSpiCounters } from './unknown-spi.js';
+import type { NodeModePhase, PairState, WantedMode } from './pair-mode.js';
 import { bareSpi, humanBytes, type ChildSaJson, type IkeSaJson, type StatusJson } from '../host/status.js';
 
 /**
@@ -31,6 +32,8 @@ export interface AgentSnapshot {
   tun: { name: string; write_errors: number };
   /** With IPsec on: what became of ESP for unknown SPIs. */
   unknownSpi?: UnknownSpiCounters;
+  /** The IPsec mode the config wants, the node's phase towards it and each peer node's pair state. */
+  mode: { wanted: WantedMode; phase: NodeModePhase; pairs: Record<string, PairState> };
 }
 
 // `ipsec status --json` (CONTRACTS.md): the same shape ipsecd answers with, one definition.
@@ -84,6 +87,8 @@ export interface TunnelShow {
   subnet: string;
   vni: number;
   ipsec: boolean;
+  /** The pair's IPsec transition state (pair-mode.ts): encrypted, plain, or a step between. */
+  ipsec_mode: PairState | null;
   ike_state: string | null;
   established: boolean;
   counters: { packets_in: number; bytes_in: number; packets_out: number; bytes_out: number };
@@ -214,6 +219,7 @@ export function tunnelsShow(snap: AgentSnapshot): TunnelShow[] {
       subnet: t.subnet,
       vni: t.vni,
       ipsec: snap.ipsec,
+      ipsec_mode: snap.mode.pairs[t.node] ?? null,
       ike_state: ikeSa?.libreswan_state ?? null,
       established: ikeSa?.state === 'established' && mine.some((a) => a.newest && a.conn.endsWith('-in-1')) && mine.some((a) => a.newest && a.conn.endsWith('-out-1')),
       counters: { packets_in: t.packets_in, bytes_in: t.bytes_in, packets_out: t.packets_out, bytes_out: t.bytes_out },
@@ -233,7 +239,7 @@ export function formatTunnelsShow(tunnels: readonly TunnelShow[]): string {
     lines.push(f('Tunnel Type', t.tunnel_type), f('Local IP', t.local_ip), f('Remote IP', t.remote_ip), f('Address Family', t.address_family));
     lines.push(f('SKB mark', t.skb_mark), f('Local cert', t.local_cert), f('Local name', t.local_name), f('Local key', t.local_key));
     lines.push(f('Remote cert', t.remote_cert), f('Remote name', t.remote_name), f('CA cert', t.ca_cert), f('PSK', t.psk));
-    lines.push(f('Ofport', t.ofport), f('CFM state', t.cfm_state));
+    lines.push(f('Ofport', t.ofport), f('CFM state', t.cfm_state), f('IPsec mode', t.ipsec_mode ?? 'None'));
     lines.push('Kernel policies installed:', ...t.kernel_policies.map((p) => `  ${p}`));
     lines.push('Kernel security associations installed:', ...t.kernel_sas.map((p) => `  ${p}`));
     lines.push('IPsec connections that are active:', ...t.active.map((a) => `  ${a.line}`));
@@ -300,6 +306,8 @@ export function ipsecStatusJson(snap: AgentSnapshot): StatusJson {
     ike_sas, drops, outbound_drops: outbound, udp: snap.udp, tun: snap.tun, listen: snap.ipsec ? [`${snap.underlay}:500`, `${snap.underlay}:4500`] : [],
     ...(snap.ike ? { ike: { ...snap.ike.counters } } : {}),
     ...(snap.unknownSpi ? { unknown_spi: { ...snap.unknownSpi } } : {}),
+    mode: { wanted: snap.mode.wanted, phase: snap.mode.phase, pairs: { ...snap.mode.pairs } },
+    overlay_drops: { ...snap.overlay.drops.inbound },
   };
 }
 

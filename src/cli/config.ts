@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { validateFiles, formatDiagnostic, type ValidateOptions } from '../config/index.js';
 import { throwConfigErrors } from './config-errors.js';
 import { UsageError } from '../util/errors.js';
+import { registerConfigApply } from './config-apply.js';
 
 function parseMtu(v: string): number {
   if (!/^[0-9]+$/.test(v) || Number(v) < 68 || Number(v) > 65535) throw new UsageError(`--underlay-mtu: "${v}" is not an MTU (68-65535)`);
@@ -21,6 +22,7 @@ export async function interfaceMtu(name: string): Promise<number> {
 
 export function registerConfig(program: Command): void {
   const config = program.command('config').description('Cluster network configuration');
+  registerConfigApply(config);
   config
     .command('validate')
     .description(

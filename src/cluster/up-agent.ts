@@ -24,6 +24,7 @@ interface AgentStateFile {
   phase?: string;
   /** The IPsec mode from the network config: Full, External or Disabled. */
   ipsec?: string;
+  ipsec_phase?: string;
   subnet?: string;
   underlay?: string;
   peers?: number;
@@ -151,7 +152,7 @@ export class AgentDriver implements NodeDaemonDriver {
       const st = r.state as AgentStateFile;
       const tunnels = st.tunnels ?? 0;
       // Without IPsec a tunnel is up as soon as it exists: Geneve has no handshake.
-      const out: NodeTunnelState = { node: node.name, tunnels, established: st.ipsec === 'Full' ? (st.established ?? 0) : tunnels, childSas: 0, ikeSas: 0 };
+      const out: NodeTunnelState = { node: node.name, tunnels, established: st.ipsec === 'Full' ? (st.established ?? 0) : tunnels, childSas: 0, ikeSas: 0, ...(st.ipsec_phase ? { mode: st.ipsec_phase } : {}) };
       const s = await controlRequest(sock, { cmd: 'status' }, 3000);
       if (s.ok) {
         // Distinct connections and children: while a simultaneous start is being resolved a

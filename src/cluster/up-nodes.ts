@@ -16,6 +16,8 @@ export interface NodeTunnelState {
   childSas: number;
   /** Established IKE SAs (0 without IPsec). */
   ikeSas: number;
+  /** The node's IPsec phase (Full, Disabled, enabling, disabling), when its daemon reports one. */
+  mode?: string;
 }
 
 /** A peer a node has no working tunnel to, and why (in the node's own words). */

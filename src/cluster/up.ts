@@ -231,10 +231,10 @@ export function formatSummary(s: ClusterSummary, stateDir: string): string {
   const lines: string[] = [''];
   lines.push(`cluster up: ${s.nodes.length} nodes, ${s.pods} pods, IPsec ${s.ipsec ? 'on (IKEv2, ESP AES-GCM-256 in UDP 4500)' : 'off (plain Geneve)'}`);
   lines.push('');
-  lines.push(`  ${pad('NODE', 9)} ${pad('UNDERLAY IP', 15)} ${pad('SUBNET', 16)} ${pad('TUNNELS', 8)} ${s.ipsec ? `${pad('IKE SAs', 8)} ${pad('CHILD SAs', 10)} ` : ''}SYSTEM-ID`);
+  lines.push(`  ${pad('NODE', 9)} ${pad('UNDERLAY IP', 15)} ${pad('SUBNET', 16)} ${pad('TUNNELS', 8)} ${s.ipsec ? `${pad('IKE SAs', 8)} ${pad('CHILD SAs', 10)} ` : ''}${pad('SYSTEM-ID', 36)} IPSEC`);
   for (const n of s.nodes) {
     const t = s.tunnels.find((x) => x.node === n.name);
-    lines.push(`  ${pad(n.name, 9)} ${pad(n.underlay_ip, 15)} ${pad(n.subnet, 16)} ${pad(`${t?.established ?? 0}/${s.nodes.length - 1}`, 8)} ${s.ipsec ? `${pad(String(t?.ikeSas ?? 0), 8)} ${pad(String(t?.childSas ?? 0), 10)} ` : ''}${n.system_id}`);
+    lines.push(`  ${pad(n.name, 9)} ${pad(n.underlay_ip, 15)} ${pad(n.subnet, 16)} ${pad(`${t?.established ?? 0}/${s.nodes.length - 1}`, 8)} ${s.ipsec ? `${pad(String(t?.ikeSas ?? 0), 8)} ${pad(String(t?.childSas ?? 0), 10)} ` : ''}${pad(n.system_id, 36)} ${t?.mode ?? '-'}`);
   }
   lines.push('');
   const ok = s.pod_checks.filter((c) => c.ok);

@@ -185,13 +185,14 @@ function buildNetwork(
         const ic = ovn.ipsecConfig;
         const k = `${base}.ipsecConfig`;
         if (ic.mode === undefined) mode = 'Full';
+        else if (ic.mode === 'External') f.error(file, `${k}.mode`, 'External (IPsec only for traffic leaving the cluster) is not supported', 'use Full or Disabled');
         else if (typeof ic.mode === 'string' && (ipsecModes as readonly string[]).includes(ic.mode)) mode = ic.mode as IpsecMode;
         else {
           const near = typeof ic.mode === 'string' ? ipsecModes.find((m) => m.toLowerCase() === String(ic.mode).toLowerCase()) : undefined;
-          f.error(file, `${k}.mode`, `${describe(ic.mode)} is not an IPsec mode`, near ? `write ${near}; the modes are case-sensitive` : 'use Full, External or Disabled');
+          f.error(file, `${k}.mode`, `${describe(ic.mode)} is not an IPsec mode`, near ? `write ${near}; the modes are case-sensitive` : 'use Full or Disabled');
         }
         if (ic.full !== undefined) {
-          if (ic.mode !== undefined && ic.mode !== 'Full')
+          if (ic.mode !== undefined && ic.mode !== 'Full' && ic.mode !== 'External')
             f.error(file, `${k}.full`, `full settings given with mode ${describe(ic.mode)}`, 'set mode: Full or remove full');
           const e = ic.full.encapsulation;
           if (e !== undefined) {
@@ -274,19 +275,25 @@ function findKey(v: unknown, key: string, path = ''): string[] {
 }
 
 /**
- * A running cluster may not change what it was installed with: IPsec, once on, stays on (as in
- * OpenShift: "cannot be disabled after it is enabled"), and node subnets may not move.
+ * What a running cluster may not change (`config apply`, or the operator restarted with other
+ * files): the networks subnets and routes are made from, the pod MTU and the Geneve port. The
+ * IPsec mode may change: the agents switch every node pair without losing a packet.
  */
 export function checkTransition(stored: NetworkConfig, next: NetworkConfig): Diagnostic[] {
   const f = new Findings();
+  const installFile = next.sources.find((s) => !/network/i.test(s)) ?? next.sources[0] ?? '(config)';
   const netFile = next.sources.find((s) => /network/i.test(s)) ?? next.sources[0] ?? '(config)';
-  if (stored.ipsec.mode === 'Full' && next.ipsec.mode !== 'Full')
-    f.error(netFile, 'spec.defaultNetwork.ovnKubernetesConfig.ipsecConfig', `the cluster was installed with IPsec (mode Full) and it cannot be turned off (this config says ${next.ipsec.mode})`, 'keep ipsecConfig: {} (or mode: Full); to run without IPsec, install a new cluster');
-  if (stored.ipsec.mode !== 'Full' && next.ipsec.mode === 'Full')
-    f.error(netFile, 'spec.defaultNetwork.ovnKubernetesConfig.ipsecConfig', 'IPsec can only be enabled at installation time; this cluster was installed without it', 'remove ipsecConfig, or install a new cluster with it');
-  if (JSON.stringify(stored.clusterNetwork) !== JSON.stringify(next.clusterNetwork)) {
-    const file = next.sources[0] ?? '(config)';
-    f.error(file, 'networking.clusterNetwork', `${JSON.stringify(next.clusterNetwork)} differs from the installed ${JSON.stringify(stored.clusterNetwork)}; node subnets are allocated from it`, `keep the installed clusterNetwork ${JSON.stringify(stored.clusterNetwork)}`);
+  const ovn = 'spec.defaultNetwork.ovnKubernetesConfig';
+  const fixed: [file: string, key: string, what: string, a: unknown, b: unknown][] = [
+    [installFile, 'networking.clusterNetwork', 'node subnets are allocated from it', stored.clusterNetwork, next.clusterNetwork],
+    [installFile, 'networking.serviceNetwork', 'pods and routes use it', stored.serviceNetwork, next.serviceNetwork],
+    [installFile, 'networking.machineNetwork', 'nodes were placed in it', stored.machineNetwork, next.machineNetwork],
+    [netFile, `${ovn}.mtu`, 'every pod and TUN was set up with it', stored.mtu, next.mtu],
+    [netFile, `${ovn}.genevePort`, 'every node listens on it', stored.genevePort, next.genevePort],
+  ];
+  for (const [file, key, what, a, b] of fixed) {
+    if (JSON.stringify(a) === JSON.stringify(b)) continue;
+    f.error(file, key, `${JSON.stringify(b)} differs from the installed ${JSON.stringify(a)} and cannot change at run time (${what})`, `keep ${JSON.stringify(a)}`);
   }
   return f.errors;
 }

@@ -51,6 +51,10 @@ export interface StatusJson {
   ike?: Record<string, number>;
   /** Extension (agents): what became of ESP refused as unknown_spi, by outcome (the agent's unknown-SPI trigger). */
   unknown_spi?: Record<string, number>;
+  /** Extension (agents): the IPsec mode wanted, the node's phase and each peer pair's transition state. */
+  mode?: { wanted: string; phase: string; pairs: Record<string, string> };
+  /** Extension (agents): inbound underlay packets the overlay refused, by cause (cleartext_refused: plain Geneve from an encrypted pair). */
+  overlay_drops?: Record<string, number>;
 }
 
 /** libreswan's proposal words: aes256gcm16 → AES_GCM_16_256. */

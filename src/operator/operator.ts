@@ -10,6 +10,7 @@ import { CaKeeper } from './ca-keeper.js';
 import { decideCsr } from './csr-signer.js';
 import { reconcileSubnets } from './subnet-allocator.js';
 import { CoalescingRunner } from '../util/coalescing-runner.js';
+import { applyNetworkRequest, mergeGiven } from './network-request.js';
 
 export interface OperatorOptions {
   store: Store;
@@ -70,10 +71,7 @@ export class Operator {
       stored = await this.store.get('network', NETWORK_KEY);
     } catch (err) {
       if (!(err instanceof CorruptDocumentError) || !given) throw err;
-      // The operator owns this document and was given the config it came from: it writes it
-      // again. Turning IPsec off is refused here too, since the damaged document cannot show it
-      // was off before.
-      if (given.ipsec.mode === 'Disabled') throw err;
+      // The operator owns this document and was given the config it came from: it writes it again.
       const doc: NetworkDoc = { ...given, installed_at: new Date(this.now()).toISOString() };
       await this.store.put('network', NETWORK_KEY, doc, { replaceCorrupt: true });
       this.log.error({ err: err.message }, 'cluster network config document was damaged; rewritten from --config (the damaged file is kept as .corrupt)');
@@ -82,7 +80,7 @@ export class Operator {
     if (stored && given) {
       const errs = checkTransition(stored.value, given);
       if (errs.length) throw toConfigError(errs[0]!);
-      const next: NetworkDoc = { ...given, installed_at: stored.value.installed_at };
+      const next = mergeGiven(stored.value, given, this.log);
       if (JSON.stringify(next) !== JSON.stringify(stored.value)) await this.store.put('network', NETWORK_KEY, next, { expectedRevision: stored.revision });
       return next;
     }
@@ -100,7 +98,7 @@ export class Operator {
     this.log.info({ cas: bundle.cas.map((c) => ({ subject: c.subject, state: c.state, not_after: c.not_after })), phase: bundle.phase }, 'CA ready');
     if (this.stopped) return;
     const onError = (err: Error): void => this.log.error({ err: err.message }, 'store error');
-    for (const c of ['nodes', 'csrs', 'ca'] as const) this.stops.push(this.store.watch(c, () => this.kick(), { onError }));
+    for (const c of ['nodes', 'csrs', 'ca', 'network'] as const) this.stops.push(this.store.watch(c, () => this.kick(), { onError }));
     this.timer = setInterval(() => this.kick(), this.opts.tickMs ?? 5000);
     await this.reconcile();
   }
@@ -121,6 +119,7 @@ export class Operator {
     this.passes++;
     const now = this.now();
     if (!this.network) this.network = await this.applyNetwork();
+    this.network = (await applyNetworkRequest(this.store, this.log, now)) ?? this.network;
     const { bundle, revision } = await this.ca.ensure(now);
     const nodeEntries = await this.store.list('nodes');
     const nodes = new Map<string, NodeDoc>(nodeEntries.map((e) => [e.key, e.value]));

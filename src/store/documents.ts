@@ -15,7 +15,10 @@ import { z } from 'zod';
  *   certificates/<node> the operator
  *   ca/bundle           the operator
  *   subnets/<cidr>      the operator (created with expectedRevision 0: never allocated twice)
- *   network/cluster     the operator (the validated config; installed IPsec mode is kept)
+ *   network/cluster     the operator (the validated config; `config apply` changes it through
+ *                       network/requested, which the operator checks and copies)
+ *   network/requested   `config apply` (a validated config the operator is asked to apply)
+ *   dataplane/<node>    the node's agent: the IPsec mode it is in and each pair's transition state
  */
 
 const iso = z.string().refine((s) => !Number.isNaN(Date.parse(s)), { error: 'expected an ISO 8601 time' });
@@ -111,10 +114,25 @@ export const networkDocSchema = z.object({
   baseDomain: z.string().optional(),
   replicas: z.object({ controlPlane: z.number(), compute: z.number() }).optional(),
   sources: z.array(z.string()),
-  /** When this cluster was first configured: from then on IPsec may not be turned off. */
+  /** When this cluster was first configured. */
   installed_at: iso,
+  /** When the config was last changed by `config apply` (absent: as installed). */
+  applied_at: iso.optional(),
 });
 export type NetworkDoc = z.infer<typeof networkDocSchema>;
+
+export const pairStates = ['plain', 'enabling', 'sending-esp', 'encrypted', 'opening', 'sending-plain'] as const;
+export const dataplaneDocSchema = z.object({
+  node: z.string().min(1),
+  /** The mode the cluster's config asks for, as this node last read it. */
+  wanted: z.enum(['Full', 'Disabled']),
+  /** Full or Disabled once every pair reached that mode; enabling / disabling on the way. */
+  phase: z.enum(['Full', 'Disabled', 'enabling', 'disabling']),
+  /** Per peer node: the pair's transition state and the inbound SPIs this node holds for it. */
+  peers: z.record(z.string(), z.object({ state: z.enum(pairStates), spis_in: z.array(z.number().int()) })),
+  updated_at: iso,
+});
+export type DataplaneDoc = z.infer<typeof dataplaneDocSchema>;
 
 export const schemas = {
   nodes: nodeDocSchema,
@@ -123,6 +141,7 @@ export const schemas = {
   ca: caBundleDocSchema,
   subnets: subnetDocSchema,
   network: networkDocSchema,
+  dataplane: dataplaneDocSchema,
 } as const;
 
 export interface StoreDocs {
@@ -132,6 +151,7 @@ export interface StoreDocs {
   ca: CaBundleDoc;
   subnets: SubnetDoc;
   network: NetworkDoc;
+  dataplane: DataplaneDoc;
 }
 export type CollectionName = keyof StoreDocs;
 export const collections = Object.keys(schemas) as CollectionName[];
@@ -139,3 +159,5 @@ export const collections = Object.keys(schemas) as CollectionName[];
 /** Fixed keys of the single-document collections. */
 export const CA_BUNDLE_KEY = 'bundle';
 export const NETWORK_KEY = 'cluster';
+/** The network config `config apply` asks for; the operator checks it and makes it NETWORK_KEY. */
+export const NETWORK_REQUEST_KEY = 'requested';

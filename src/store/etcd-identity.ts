@@ -4,7 +4,8 @@
  * names are what the etcd CA writes into certificates.
  *
  *   oi/<cluster>/node/<node>    readwrite: <prefix>/nodes/<node>, <prefix>/csrs/<node>,
- *                               <prefix>/liveness/<node> (exact keys); read: <prefix>/ (range)
+ *                               <prefix>/liveness/<node>, <prefix>/dataplane/<node> (exact keys);
+ *                               read: <prefix>/ (range)
  *   oi/<cluster>/operator       readwrite: <prefix>/ (range)
  *   root                        the administrator's bootstrap only; no daemon holds it
  *
@@ -15,8 +16,8 @@
 
 export const ROOT_USER = 'root';
 
-/** Collections a node writes its own key in (the store's nodes and csrs, and its liveness key). */
-export const NODE_OWNED = ['nodes', 'csrs', 'liveness'] as const;
+/** Collections a node writes its own key in (the store's nodes, csrs and dataplane — its IPsec pair states — and its liveness key). */
+export const NODE_OWNED = ['nodes', 'csrs', 'liveness', 'dataplane'] as const;
 
 export type Grant =
   | { permission: 'Read' | 'Readwrite'; key: string }

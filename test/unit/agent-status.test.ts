@@ -48,6 +48,7 @@ const snap: AgentSnapshot = {
   creds: { cert: '/s/nodes/worker0/ipsec-cert.pem', key: '/s/nodes/worker0/ipsec-privkey.pem', ca: '/s/nodes/worker0/ipsec-cacert.pem' },
   udp: { keepalives: 0, ike_datagrams: 9, malformed: 0 },
   tun: { name: 'ovn-k8s-tun0', write_errors: 0 },
+  mode: { wanted: 'Full', phase: 'Full', pairs: { master2: 'encrypted' } },
 };
 
 test('tunnels/show renders the seed\'s fields, policies, SAs and active connections', () => {
@@ -68,6 +69,7 @@ test('tunnels/show renders the seed\'s fields, policies, SAs and active connecti
     '  PSK:            None',
     '  Ofport:         1',
     '  CFM state:      Disabled',
+    '  IPsec mode:     encrypted',
     'Kernel policies installed:',
     '  src 192.168.7.11/32 dst 192.168.7.23/32 proto udp sport 6081',
     '  src 192.168.7.23/32 dst 192.168.7.11/32 proto udp dport 6081',

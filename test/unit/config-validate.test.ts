@@ -72,7 +72,9 @@ const broken: { file: string; other: string; opts?: { underlayMtu?: number }; me
   { file: 'network-mtu-low.yaml', other: INSTALL, message: 'spec.defaultNetwork.ovnKubernetesConfig.mtu: 500 is below the minimum pod MTU 576 (use at least 576)' },
   { file: 'network-mtu-string.yaml', other: INSTALL, message: 'spec.defaultNetwork.ovnKubernetesConfig.mtu: expected an integer MTU in bytes such as 1400, got "1400" (correct spec.defaultNetwork.ovnKubernetesConfig.mtu)' },
   { file: 'network-mode-case.yaml', other: INSTALL, message: 'spec.defaultNetwork.ovnKubernetesConfig.ipsecConfig.mode: "full" is not an IPsec mode (write Full; the modes are case-sensitive)' },
-  { file: 'network-full-with-external.yaml', other: INSTALL, message: 'spec.defaultNetwork.ovnKubernetesConfig.ipsecConfig.full: full settings given with mode "External" (set mode: Full or remove full)' },
+  { file: 'network-full-with-external.yaml', other: INSTALL, message: 'spec.defaultNetwork.ovnKubernetesConfig.ipsecConfig.mode: External (IPsec only for traffic leaving the cluster) is not supported (use Full or Disabled)' },
+  { file: 'network-external.yaml', other: INSTALL, message: 'spec.defaultNetwork.ovnKubernetesConfig.ipsecConfig.mode: External (IPsec only for traffic leaving the cluster) is not supported (use Full or Disabled)' },
+  { file: 'network-disabled-with-full.yaml', other: INSTALL, message: 'spec.defaultNetwork.ovnKubernetesConfig.ipsecConfig.full: full settings given with mode "Disabled" (set mode: Full or remove full)' },
   { file: 'network-encapsulation.yaml', other: INSTALL, message: 'spec.defaultNetwork.ovnKubernetesConfig.ipsecConfig.full.encapsulation: "Sometimes" is not an encapsulation (use Always or Auto)' },
   { file: 'network-geneve-port.yaml', other: INSTALL, message: 'spec.defaultNetwork.ovnKubernetesConfig.genevePort: 4500 is taken by IKE and ESP-in-UDP (use 6081, the Geneve port)' },
   { file: 'network-yaml-indent.yaml', other: INSTALL, message: 'spec.ovnKubernetesConfig.ipsecConfig: ipsecConfig is not read here, so IPsec would be off (move it under spec.defaultNetwork.ovnKubernetesConfig; check the indentation)' },
@@ -101,18 +103,20 @@ test('an underlay flag network overlapping the cluster network is an error namin
   ]);
 });
 
-test('a cluster installed with IPsec refuses a config that turns it off', async () => {
+test('a running cluster may switch IPsec either way; a key that cannot change at run time is refused, naming it', async () => {
   const installed = (await validateFiles([INSTALL, NETWORK])).network!;
   for (const f of ['network-ipsec-disabled.yaml', 'network-no-ipsec.yaml']) {
-    const next = (await validateFiles([INSTALL, fx(f)])).network!;
-    const errs = checkTransition(installed, next);
-    assert.equal(errs.length, 1, f);
-    assert.equal(
-      formatDiagnostic(errs[0]!),
-      `${fx(f)}: spec.defaultNetwork.ovnKubernetesConfig.ipsecConfig: the cluster was installed with IPsec (mode Full) and it cannot be turned off (this config says Disabled) (keep ipsecConfig: {} (or mode: Full); to run without IPsec, install a new cluster)`,
-    );
+    const off = (await validateFiles([INSTALL, fx(f)])).network!;
+    assert.equal(off.ipsec.mode, 'Disabled', f);
+    assert.deepEqual(checkTransition(installed, off), [], f);
+    assert.deepEqual(checkTransition(off, installed), [], f);
   }
   assert.deepEqual(checkTransition(installed, (await validateFiles([INSTALL, fx('network-full-always.yaml')])).network!), []);
+  const moved = { ...installed, mtu: 1300, clusterNetwork: [{ cidr: '10.250.0.0/16', hostPrefix: 24 }] };
+  assert.deepEqual(checkTransition(installed, moved).map(formatDiagnostic), [
+    `${INSTALL}: networking.clusterNetwork: [{"cidr":"10.250.0.0/16","hostPrefix":24}] differs from the installed [{"cidr":"10.254.0.0/16","hostPrefix":24}] and cannot change at run time (node subnets are allocated from it) (keep [{"cidr":"10.254.0.0/16","hostPrefix":24}])`,
+    `${NETWORK}: spec.defaultNetwork.ovnKubernetesConfig.mtu: 1300 differs from the installed 1400 and cannot change at run time (every pod and TUN was set up with it) (keep 1400)`,
+  ]);
 });
 
 test('config validate CLI: exit 0 with the warning on stderr; exit 2 with the message for a broken file', () => {

@@ -77,11 +77,12 @@ test('etcd certificates: client CN is the user; members carry their addresses; t
   await assert.rejects(issueClientCert(ca, 'a b', NOW, new Date(NOW + YEAR)), /cannot be a certificate CN/);
 });
 
-test('roles: a node writes exactly its own three keys and reads the prefix; the operator the whole prefix', () => {
+test('roles: a node writes exactly its own four keys and reads the prefix; the operator the whole prefix', () => {
   assert.deepEqual(nodeGrants('/overlay-ipsec/prod', 'worker1'), [
     { permission: 'Readwrite', key: '/overlay-ipsec/prod/nodes/worker1' },
     { permission: 'Readwrite', key: '/overlay-ipsec/prod/csrs/worker1' },
     { permission: 'Readwrite', key: '/overlay-ipsec/prod/liveness/worker1' },
+    { permission: 'Readwrite', key: '/overlay-ipsec/prod/dataplane/worker1' },
     { permission: 'Read', prefix: '/overlay-ipsec/prod/' },
   ]);
   assert.deepEqual(operatorGrants('/overlay-ipsec/prod'), [{ permission: 'Readwrite', prefix: '/overlay-ipsec/prod/' }]);

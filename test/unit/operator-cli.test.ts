@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile, open, stat, readdir } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile, open, stat, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -100,11 +100,13 @@ test('operator + pki enroll --csr (openssl) + pki show, as commands', { timeout:
     op.child.kill('SIGTERM');
     assert.equal(await op.exited, 0);
 
-    // Restarting with IPsec turned off is refused, exit 2, naming the file and key.
-    const off = path.join(fixturesDir, 'config', 'network-ipsec-disabled.yaml');
-    const r = await run(['operator', '--state-dir', stateDir, '--config', SEED_CONFIG[0]!, off]);
+    // Restarting with a key that cannot change at run time (the pod MTU) is refused, exit 2,
+    // naming the file and key. (The IPsec mode may change: `config apply` switches it.)
+    const mtuFile = path.join(stateDir, 'network-mtu-1300.yaml');
+    await writeFile(mtuFile, (await readFile(SEED_CONFIG[1]!, 'utf8')).replace(/mtu: *1400/, 'mtu: 1300'));
+    const r = await run(['operator', '--state-dir', stateDir, '--config', SEED_CONFIG[0]!, mtuFile]);
     assert.equal(r.code, 2, r.stderr);
-    assert.match(r.stderr, new RegExp(`${off.replace(/[.]/g, '\\.')}: spec\\.defaultNetwork\\.ovnKubernetesConfig\\.ipsecConfig: the cluster was installed with IPsec \\(mode Full\\) and it cannot be turned off`));
+    assert.match(r.stderr, new RegExp(`${mtuFile.replace(/[.]/g, '\\.')}: spec\\.defaultNetwork\\.ovnKubernetesConfig\\.mtu: 1300 differs from the installed 1400 and cannot change at run time`));
   } finally {
     if (op.child.exitCode === null && op.child.signalCode === null) op.child.kill('SIGKILL');
     await rm(stateDir, { recursive: true, force: true });
