@@ -34,7 +34,7 @@ function startOperator(etcd: EtcdCluster, stateDir: string, log: string[]): Chil
 
 const logged = (log: string[], msg: string): number => log.filter((l) => l.includes(`"msg":"${msg}"`)).length;
 
-test('kill -9 of the leading operator with 20 CSRs pending: the other leads within seconds, every CSR signed exactly once, no subnet twice', { timeout: 120_000 }, async (t) => {
+test('kill -9 of the leading operator with 20 CSRs pending: the other leads within seconds, every CSR signed exactly once, no subnet twice; a CSR naming another node refused', { timeout: 120_000 }, async (t) => {
   const etcd = await EtcdCluster.start();
   const stateDir = await mkdtemp(path.join(tmpdir(), 'oi-ha-'));
   const store = await openStore(etcd.storeSpec({ prefix: PREFIX }));
@@ -88,6 +88,15 @@ test('kill -9 of the leading operator with 20 CSRs pending: the other leads with
     const subnets = await store.list('subnets');
     assert.deepEqual(subnets.map((s) => s.value.node).sort(), nodes.map((n) => n.id.name).sort(), 'one subnet per node');
     for (const s of subnets) assert.equal(String((await raw.get(etcdKey(PREFIX, 'subnets', s.key)).exec()).kvs[0]!.version), '1', `${s.key} allocated once`);
+
+    // A CSR naming another node (Y's system-id as CN) written under X's key is refused, and says why.
+    const [x, y] = nodes as [typeof nodes[0], typeof nodes[0]];
+    await submitCsr(store, x.id.name, createNodeCsr(await generateKeyPair('ecdsa'), y.id.systemId), Date.now);
+    await waitFor(async () => (await store.get('csrs', x.id.name))!.value.status === 'denied', 'the forged CSR refused', 20_000, 100);
+    const reason = `CSR CN ${y.id.systemId} is the system-id of node ${y.id.name}, not of this node (${x.id.systemId})`;
+    assert.equal((await store.get('csrs', x.id.name))!.value.reason, reason);
+    assert.ok(logB.some((l) => l.includes('"msg":"refused node CSR"') && l.includes(reason)), 'the refusal is logged with its reason');
+    assert.equal(String((await raw.get(etcdKey(PREFIX, 'certificates', x.id.name)).exec()).kvs[0]!.version), '1', 'nothing signed for it');
 
     b.kill('SIGTERM');
     const [code] = (await once(b, 'exit')) as [number | null];
