@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Store } from '../store/store.js';
 import { nodeDir } from '../store/layout.js';
+import type { LivenessDoc } from '../store/etcd-liveness.js';
 import { AGENT_STATE_FILE } from '../agent/control.js';
 import type { AgentState } from '../agent/agent-state.js';
 import { textTable } from '../util/text-table.js';
@@ -24,6 +25,14 @@ export interface NodeRow {
 
 /** Where a node's control-plane liveness is read from: etcd leases, or the agents' state files. */
 export type LivenessSource = (node: string) => Promise<{ connected: boolean; since: string | null }>;
+
+/** Liveness from etcd: a node is connected while its lease-bound key exists (since the lease was granted). */
+export function leaseLiveness(keys: Map<string, LivenessDoc>): LivenessSource {
+  return (node) => {
+    const k = keys.get(node);
+    return Promise.resolve(k ? { connected: true, since: k.since } : { connected: false, since: null });
+  };
+}
 
 function pidAlive(pid: number): boolean {
   try {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -15,7 +15,8 @@ import { generateKeyPair } from '../../src/pki/keys.js';
 import { createNodeCsr } from '../../src/pki/node-csr.js';
 import { EtcdCluster } from '../helpers/etcd.js';
 import { waitFor } from '../helpers/netns.js';
-import { repoRoot } from '../helpers/paths.js';
+import { cliPath, repoRoot } from '../helpers/paths.js';
+import { LivenessLease } from '../../src/store/etcd-liveness.js';
 import { SEED_CONFIG } from '../unit/operator-harness.js';
 
 // Operator high availability: two operators on one etcd, the leader kill -9'd while 20 CSRs
@@ -23,7 +24,7 @@ import { SEED_CONFIG } from '../unit/operator-harness.js';
 // certificate key written once: etcd's per-key version is 1), and no subnet is given twice.
 
 const TOOL = path.join(repoRoot, 'dist', 'test', 'tools', 'etcd-operator.js');
-const PREFIX = '/overlay-ipsec/ha';
+const PREFIX = '/overlay-ipsec/default';
 
 function startOperator(etcd: EtcdCluster, stateDir: string, log: string[]): ChildProcess {
   const p = spawn(process.execPath, [TOOL, etcd.endpoints.join(','), PREFIX, stateDir, ...SEED_CONFIG], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -34,7 +35,7 @@ function startOperator(etcd: EtcdCluster, stateDir: string, log: string[]): Chil
 
 const logged = (log: string[], msg: string): number => log.filter((l) => l.includes(`"msg":"${msg}"`)).length;
 
-test('kill -9 of the leading operator with 20 CSRs pending: the other leads within seconds, every CSR signed exactly once, no subnet twice; a CSR naming another node refused', { timeout: 120_000 }, async (t) => {
+test('kill -9 of the leading operator with 20 CSRs pending: the other leads within seconds, every CSR signed exactly once, no subnet twice; a CSR naming another node refused; nodes --store lists them with their liveness', { timeout: 120_000 }, async (t) => {
   const etcd = await EtcdCluster.start();
   const stateDir = await mkdtemp(path.join(tmpdir(), 'oi-ha-'));
   const store = await openStore(etcd.storeSpec({ prefix: PREFIX }));
@@ -97,6 +98,25 @@ test('kill -9 of the leading operator with 20 CSRs pending: the other leads with
     assert.equal((await store.get('csrs', x.id.name))!.value.reason, reason);
     assert.ok(logB.some((l) => l.includes('"msg":"refused node CSR"') && l.includes(reason)), 'the refusal is logged with its reason');
     assert.equal(String((await raw.get(etcdKey(PREFIX, 'certificates', x.id.name)).exec()).kvs[0]!.version), '1', 'nothing signed for it');
+
+    // overlay-ipsec nodes on etcd: every node with its subnet and certificate; connected only the
+    // one holding a liveness lease.
+    const live = new LivenessLease({ client: raw, prefix: PREFIX, node: x.id.name, systemId: x.id.systemId });
+    live.start();
+    try {
+      await waitFor(async () => (await raw.getAll().prefix(`${PREFIX}/liveness/`).keys()).length === 1, 'the liveness key', 10_000, 50);
+      const out = spawnSync(process.execPath, [cliPath, 'nodes', '--store', `etcd://${etcd.endpoints.join(',')}`, '--json'], { encoding: 'utf8', timeout: 30_000 });
+      assert.equal(out.status, 0, out.stderr);
+      const rows = JSON.parse(out.stdout) as { node: string; subnet: string | null; certificate: { serial: string } | null; control_plane: string }[];
+      assert.deepEqual(rows.map((r) => r.node).sort(), nodes.map((n) => n.id.name).sort());
+      for (const r of rows) {
+        assert.equal(r.subnet, subnets.find((s) => s.value.node === r.node)!.key);
+        assert.equal(r.certificate?.serial, (await store.get('certificates', r.node))!.value.serial);
+        assert.equal(r.control_plane, r.node === x.id.name ? 'connected' : 'unreachable', r.node);
+      }
+    } finally {
+      await live.stop();
+    }
 
     b.kill('SIGTERM');
     const [code] = (await once(b, 'exit')) as [number | null];
