@@ -7,6 +7,7 @@ import { FsStore } from '../store/fs-store.js';
 import { NETWORK_KEY, type NetworkDoc } from '../store/documents.js';
 import { nodeDir, storeDir } from '../store/layout.js';
 import type { Store } from '../store/store.js';
+import { openStore, type StoreSpec } from '../store/open-store.js';
 import { CredentialKeeper } from '../pki/keeper.js';
 import { registerNode } from '../pki/enroll.js';
 import { loadOrCreateIdentity, type NodeIdentity } from '../pki/node-identity.js';
@@ -34,6 +35,8 @@ export type { AgentPhase, AgentState } from './agent-state.js';
 export interface AgentOptions {
   node: string;
   stateDir: string;
+  /** Where the control plane meets (default: the directory store in <stateDir>/store). */
+  store?: StoreSpec;
   log: Logger;
   underlayIp?: string;
   tunName?: string;
@@ -139,7 +142,7 @@ export class Agent {
     this.libreswan = new LibreswanLog(path.join(this.dir, LIBRESWAN_LOG), this.now);
     this.control = new ControlServer<AgentRequest>(this.socketPath, (req) => this.handle(req), parseAgentRequest);
     await this.control.listen();
-    this.store = await FsStore.open(storeDir(this.opts.stateDir));
+    this.store = this.opts.store ? await openStore(this.opts.store) : await FsStore.open(storeDir(this.opts.stateDir));
     const store = this.store;
 
     this.setPhase('waiting-network');

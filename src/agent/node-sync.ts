@@ -2,7 +2,7 @@ import type { Logger } from '../util/log.js';
 import type { IkeEngine } from '../ike/engine.js';
 import type { IpsecStack, IpsecStackEvent } from '../host/ipsec-stack.js';
 import { NETWORK_KEY } from '../store/documents.js';
-import type { Store } from '../store/store.js';
+import { reportOnce, type ListOptions, type Store } from '../store/store.js';
 import { ENCAP_OVERHEAD } from '../overlay/geneve-layout.js';
 import type { NodeOverlayConfig } from '../overlay/node-config.js';
 import type { TunPort } from '../overlay/node-overlay.js';
@@ -81,7 +81,11 @@ export class NodeSync {
   private holdingsMoved = false;
   private mode: ModeSwitch;
 
+  /** Damaged documents (an administrator's garbage) are logged once each and left out. */
+  private readonly skipBad: ListOptions;
+
   constructor(private readonly o: NodeSyncOptions) {
+    this.skipBad = { onError: reportOnce((err) => o.log.error({ err: err.message }, 'store document skipped')) };
     this.mode = new ModeSwitch(o.drainMs ?? DRAIN_MS);
   }
 
@@ -90,7 +94,7 @@ export class NodeSync {
     const o = this.o;
     let read;
     try {
-      read = await Promise.all([o.store.get('network', NETWORK_KEY), o.store.list('nodes'), o.store.list('subnets'), o.store.list('dataplane')]);
+      read = await Promise.all([o.store.get('network', NETWORK_KEY), o.store.list('nodes', this.skipBad), o.store.list('subnets', this.skipBad), o.store.list('dataplane', this.skipBad)]);
     } catch (err) {
       // Static stability: a read that failed is no answer at all (least of all "no peers"). The
       // data plane, the peers, every SA and every pair's IPsec state stay as they are; the next

@@ -9,8 +9,9 @@ import { OperationFailed, UsageError, requireRoot } from '../util/errors.js';
 import { requirePrograms } from '../util/programs.js';
 import { formatTunnelsShow } from '../agent/status.js';
 import { parseClockOffset, ShiftableClock } from '../pki/time.js';
+import { addStoreOptions, storeSpecFromFlags, type StoreFlags } from './store-options.js';
 
-interface AgentFlags {
+interface AgentFlags extends StoreFlags {
   node: string;
   stateDir: string;
   underlayIp?: string;
@@ -26,7 +27,7 @@ export function agentSocket(stateDir: string, node: string): string {
 }
 
 export function registerAgent(program: Command): void {
-  program
+  addStoreOptions(program
     .command('agent')
     .description(
       'Run a node agent in the foreground (inside the node\'s network namespace): registers and enrolls the node, opens the pod TUN, ' +
@@ -40,7 +41,7 @@ export function registerAgent(program: Command): void {
     .option('--tun <name>', 'the pod TUN device', 'ovn-k8s-tun0')
     .option('--metrics-port <port>', 'serve Prometheus /metrics on the underlay address at this port (default: off)')
     .option('--log <file>', 'write the JSON log here instead of stderr')
-    .option('--keylog <dir>', 'keep Wireshark key logs (esp_sa, ikev2_decryption_table; 0600) in DIR, so captures can be decrypted; off unless given')
+    .option('--keylog <dir>', 'keep Wireshark key logs (esp_sa, ikev2_decryption_table; 0600) in DIR, so captures can be decrypted; off unless given'))
     .action(async (o: AgentFlags) => {
       let onStop: (sig: string) => void = () => {};
       const stopRequested = new Promise<string>((resolve) => {
@@ -66,11 +67,12 @@ export function registerAgent(program: Command): void {
       const now = (): number => Date.now() + offset;
       const wallClock = new ShiftableClock(offset);
       const clockControl = process.env.OI_CLOCK_OFFSET !== undefined;
+      const store = await storeSpecFromFlags(o, o.stateDir);
       requireRoot('overlay-ipsec agent (TUN device, UDP 500/4500)');
       requirePrograms(['ip'], 'overlay-ipsec agent');
       const log = createLogger({ name: 'agent', ...(o.log ? { file: o.log } : {}) });
       const agent = new Agent({
-        node: o.node, stateDir: o.stateDir, log, now, wallClock, clockControl,
+        node: o.node, stateDir: o.stateDir, store, log, now, wallClock, clockControl,
         ...(o.underlayIp ? { underlayIp: o.underlayIp } : {}),
         ...(o.tun ? { tunName: o.tun } : {}),
         ...(metricsPort ? { metricsPort } : {}),

@@ -1,16 +1,16 @@
 import type { Command } from 'commander';
 import { validateFiles, formatDiagnostic, type ValidateOptions } from '../config/index.js';
 import { throwConfigErrors } from './config-errors.js';
-import { FsStore, storeDir } from '../store/index.js';
 import { Operator } from '../operator/index.js';
 import { clockFromEnv } from '../pki/time.js';
 import { createLogger } from '../util/log.js';
 import { OperationFailed, UsageError } from '../util/errors.js';
-import { CorruptDocumentError } from '../store/index.js';
+import { CorruptDocumentError, StoreUnavailableError } from '../store/index.js';
 import { claimLeadership } from '../operator/leadership.js';
 import { interfaceMtu } from './config.js';
+import { addStoreOptions, openStoreForCli, storeSpecFromFlags, type StoreFlags } from './store-options.js';
 
-interface OperatorFlags {
+interface OperatorFlags extends StoreFlags {
   stateDir: string;
   config?: string[];
   underlayMtu?: string;
@@ -22,7 +22,7 @@ interface OperatorFlags {
 }
 
 export function registerOperator(program: Command): void {
-  program
+  addStoreOptions(program
     .command('operator')
     .description(
       'Run the control plane in the foreground: validates and stores the cluster network config, creates the CA ' +
@@ -30,14 +30,14 @@ export function registerOperator(program: Command): void {
         'allocates one /hostPrefix per node, and rolls the CA over at 9 years. ' +
         'OI_CLOCK_OFFSET (e.g. 4.5y) shifts its clock, for tests.',
     )
-    .requiredOption('--state-dir <dir>', 'state directory shared with the node agents')
+    .requiredOption('--state-dir <dir>', 'state directory (with the directory store: shared with the node agents; the CA key is kept here)')
     .option('--config <files...>', 'install-config.yaml and/or manifests/cluster-network-03-config.yml')
     .option('--underlay-mtu <n>', 'the hosts\' underlay MTU (a pod MTU that does not fit is an error)')
     .option('--underlay-interface <name>', 'read the underlay MTU from this interface')
     .option('--underlay-cidr <cidr...>', 'underlay networks that pods and services must not overlap')
     .option('--key-algorithm <alg>', 'CA key: rsa (2048, as OpenShift) or ecdsa (P-256)', 'rsa')
     .option('--tick-ms <ms>', 'how often time-driven work (rollover) is checked', '5000')
-    .option('--log <file>', 'write the JSON log here instead of stderr')
+    .option('--log <file>', 'write the JSON log here instead of stderr'))
     .action(async (o: OperatorFlags) => {
       // Signal handlers first: a SIGTERM during start-up still ends cleanly.
       let onStop: (sig: string) => void = () => {};
@@ -73,7 +73,7 @@ export function registerOperator(program: Command): void {
         if (r.errors.length) throwConfigErrors(r.errors);
         network = r.network!;
       }
-      const store = await FsStore.open(storeDir(o.stateDir));
+      const store = await openStoreForCli(await storeSpecFromFlags(o, o.stateDir));
       let op: Operator | undefined;
       const claim = await claimLeadership(store, o.stateDir, log, { onChange: (leading) => leading && op?.kick() });
       if ('runningPid' in claim) {
@@ -99,7 +99,7 @@ export function registerOperator(program: Command): void {
       } catch (err) {
         await shutdown();
         if (err instanceof Error && err.message.startsWith('no network config')) throw new UsageError(err.message);
-        if (err instanceof CorruptDocumentError) throw new OperationFailed(err.message);
+        if (err instanceof CorruptDocumentError || err instanceof StoreUnavailableError) throw new OperationFailed(err.message);
         throw err;
       }
       if (!stopSignal) log.info({ stateDir: o.stateDir, pid: process.pid }, 'operator running');

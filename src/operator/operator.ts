@@ -1,6 +1,6 @@
 import type { Logger } from '../util/log.js';
 import { NETWORK_KEY, type NetworkDoc, type NodeDoc } from '../store/documents.js';
-import { CorruptDocumentError, type Store } from '../store/store.js';
+import { CorruptDocumentError, reportOnce, type ListOptions, type Store } from '../store/store.js';
 import type { NetworkConfig } from '../config/network.js';
 import { checkTransition } from '../config/validate.js';
 import { toConfigError } from '../config/diagnostics.js';
@@ -50,6 +50,8 @@ export class Operator {
   );
   private stopped = false;
   private readonly leading: () => boolean;
+  /** Damaged documents (an administrator's garbage) are logged once each and left out. */
+  private readonly skipBad: ListOptions = { onError: reportOnce((err) => this.log.error({ err: err.message }, 'store document skipped')) };
   passes = 0;
 
   constructor(private readonly opts: OperatorOptions) {
@@ -121,19 +123,19 @@ export class Operator {
     if (!this.network) this.network = await this.applyNetwork();
     this.network = (await applyNetworkRequest(this.store, this.log, now)) ?? this.network;
     const { bundle, revision } = await this.ca.ensure(now);
-    const nodeEntries = await this.store.list('nodes');
+    const nodeEntries = await this.store.list('nodes', this.skipBad);
     const nodes = new Map<string, NodeDoc>(nodeEntries.map((e) => [e.key, e.value]));
 
-    if (this.leading()) await reconcileSubnets(this.store, this.network, [...nodes.values()], now, this.log);
+    if (this.leading()) await reconcileSubnets(this.store, this.network, [...nodes.values()], now, this.log, this.skipBad);
 
     // Certificates of removed nodes go with them.
-    for (const c of await this.store.list('certificates'))
+    for (const c of await this.store.list('certificates', this.skipBad))
       if (!nodes.has(c.key)) {
         await this.store.delete('certificates', c.key, { expectedRevision: c.revision }).catch(() => {});
         this.log.info({ node: c.key }, 'removed the certificate record of a removed node');
       }
 
-    for (const csr of await this.store.list('csrs')) {
+    for (const csr of await this.store.list('csrs', this.skipBad)) {
       if (this.stopped || !this.leading()) return;
       if (csr.value.status !== 'pending') continue;
       await decideCsr(this.store, csr, nodes, bundle, this.ca, now, this.log);

@@ -1,6 +1,6 @@
 import type { Logger } from '../util/log.js';
 import type { NetworkDoc, NodeDoc, SubnetDoc } from '../store/documents.js';
-import { ConflictError, type Entry, type Store } from '../store/store.js';
+import { ConflictError, type Entry, type ListOptions, type Store } from '../store/store.js';
 import { formatCidr, parseCidr, cidrSize, subnetAt, type Cidr } from '../wire/address.js';
 
 /**
@@ -9,8 +9,8 @@ import { formatCidr, parseCidr, cidrSize, subnetAt, type Cidr } from '../wire/ad
  * by two operators at once; they stay put across restarts, and are deleted (CAS) when the node
  * is gone. Lowest free block first, so a restarted cluster looks the same.
  */
-export async function reconcileSubnets(store: Store, network: NetworkDoc, nodes: NodeDoc[], nowMs: number, log: Logger): Promise<void> {
-  const subnets = await store.list('subnets');
+export async function reconcileSubnets(store: Store, network: NetworkDoc, nodes: NodeDoc[], nowMs: number, log: Logger, listOpts: ListOptions = {}): Promise<void> {
+  const subnets = await store.list('subnets', listOpts);
   const byNode = new Map<string, Entry<SubnetDoc>[]>();
   for (const s of subnets) byNode.set(s.value.node, [...(byNode.get(s.value.node) ?? []), s]);
   const names = new Set(nodes.map((n) => n.name));

@@ -2,7 +2,7 @@ import { chmod, mkdir, readFile, rename, unlink } from 'node:fs/promises';
 import { createHash, randomUUID, webcrypto, X509Certificate } from 'node:crypto';
 import path from 'node:path';
 import { CA_BUNDLE_KEY, type CaBundleDoc, type CertificateDoc, type NodeDoc } from '../store/documents.js';
-import { update, type Store } from '../store/store.js';
+import { CorruptDocumentError, StoreUnavailableError, update, type Store } from '../store/store.js';
 import { replaceFile } from '../store/atomic-file.js';
 import { generateKeyPair, privateKeyToPem, type KeyAlgorithm } from './keys.js';
 import { createNodeCsr } from './node-csr.js';
@@ -120,7 +120,15 @@ export function waitForCertificate(store: Store, node: string, requestId: string
           );
         }
       },
-      { onError: (err) => finish(err) },
+      {
+        // Our own request unreadable ends the wait; another node's damaged document, or the
+        // store out of reach for a while, does not (the timeout still bounds the wait).
+        onError: (err) => {
+          if (err instanceof StoreUnavailableError) return;
+          if (err instanceof CorruptDocumentError && err.key !== node) return;
+          finish(err);
+        },
+      },
     );
   });
 }

@@ -1,6 +1,6 @@
 import { Etcd3, type IKeyValue, type IOptions, type Lease } from 'etcd3';
 import { schemas, type CollectionName, type StoreDocs } from './documents.js';
-import { ConflictError, CorruptDocumentError, type Entry, type PutOptions, type Store, type WatchEvent, type WatchOptions } from './store.js';
+import { ConflictError, CorruptDocumentError, type Entry, type ListOptions, type PutOptions, type Store, type WatchEvent, type WatchOptions } from './store.js';
 import { callWithDeadline } from './etcd-call.js';
 import { collectionPrefix, decodeEntry, decodeKey, etcdKey, prefixRangeEnd } from './etcd-keys.js';
 import { CollectionWatch, type Snapshot } from './etcd-watch.js';
@@ -82,9 +82,14 @@ export class EtcdStore implements Store {
     const d = decodeEntry(this.prefix, c, fullKey, kv.value);
     if (!d.ok) {
       this.badSeen.add(`${fullKey}@${kv.mod_revision}`);
-      throw new CorruptDocumentError(fullKey, d.problem);
+      throw this.corrupt(c, fullKey, d.problem);
     }
     return { key: d.key, revision: Number(kv.mod_revision), value: d.value };
+  }
+
+  private corrupt(c: CollectionName, fullKey: string, problem: string): CorruptDocumentError {
+    const k = decodeKey(this.prefix, c, fullKey);
+    return new CorruptDocumentError(fullKey, problem, k.ok ? k.key : undefined);
   }
 
   async get<C extends CollectionName>(c: C, key: string): Promise<Entry<StoreDocs[C]> | undefined> {
@@ -112,9 +117,17 @@ export class EtcdStore implements Store {
     });
   }
 
-  async list<C extends CollectionName>(c: C): Promise<Entry<StoreDocs[C]>[]> {
+  async list<C extends CollectionName>(c: C, opts: ListOptions = {}): Promise<Entry<StoreDocs[C]>[]> {
     const snap = await this.listRaw(c);
-    const out = snap.kvs.map((kv) => this.decodeOrThrow(c, kv));
+    const out: Entry<StoreDocs[C]>[] = [];
+    for (const kv of snap.kvs) {
+      try {
+        out.push(this.decodeOrThrow(c, kv));
+      } catch (err) {
+        if (!(err instanceof CorruptDocumentError) || !opts.onError) throw err;
+        opts.onError(err);
+      }
+    }
     return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
@@ -162,7 +175,7 @@ export class EtcdStore implements Store {
         this.badSeen.add(id);
         if (reported.has(id)) return;
         reported.add(id);
-        opts.onError?.(new CorruptDocumentError(fullKey, problem));
+        opts.onError?.(this.corrupt(c, fullKey, problem));
       },
       onError: (err) => opts.onError?.(err),
     });

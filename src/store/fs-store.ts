@@ -2,7 +2,7 @@ import { mkdir, readdir, readFile, rename, stat, unlink } from 'node:fs/promises
 import { statSync } from 'node:fs';
 import path from 'node:path';
 import { collections, schemas, type CollectionName, type StoreDocs } from './documents.js';
-import { ConflictError, CorruptDocumentError, type Entry, type PutOptions, type Store, type WatchEvent, type WatchOptions } from './store.js';
+import { ConflictError, CorruptDocumentError, type Entry, type ListOptions, type PutOptions, type Store, type WatchEvent, type WatchOptions } from './store.js';
 import { createExclusive, fsyncDir, sweepTemps, TEMP_PREFIX } from './atomic-file.js';
 import { DirMonitor, type DirEvents } from './dir-monitor.js';
 import { RevisionCache } from './revision-cache.js';
@@ -141,16 +141,16 @@ export class FsStore implements Store {
     try {
       doc = JSON.parse(text) as FileDoc;
     } catch (err) {
-      throw new CorruptDocumentError(full, `not valid JSON (${(err as Error).message}; ${text.length} bytes)`);
+      throw new CorruptDocumentError(full, `not valid JSON (${(err as Error).message}; ${text.length} bytes)`, key);
     }
-    if (doc === null || typeof doc !== 'object') throw new CorruptDocumentError(full, 'not a JSON object');
-    if (doc.key !== key) throw new CorruptDocumentError(full, `holds key ${JSON.stringify(doc.key)}, its name says ${JSON.stringify(key)}`);
-    if (doc.revision !== revision) throw new CorruptDocumentError(full, `holds revision ${doc.revision}, its name says ${revision}`);
+    if (doc === null || typeof doc !== 'object') throw new CorruptDocumentError(full, 'not a JSON object', key);
+    if (doc.key !== key) throw new CorruptDocumentError(full, `holds key ${JSON.stringify(doc.key)}, its name says ${JSON.stringify(key)}`, key);
+    if (doc.revision !== revision) throw new CorruptDocumentError(full, `holds revision ${doc.revision}, its name says ${revision}`, key);
     if (doc.deleted) return { deleted: true };
     const r = schemas[c].safeParse(doc.value);
     if (!r.success) {
       const i = r.error.issues[0]!;
-      throw new CorruptDocumentError(full, `value.${i.path.join('.')}: ${i.message}`);
+      throw new CorruptDocumentError(full, `value.${i.path.join('.')}: ${i.message}`, key);
     }
     return { deleted: false, value: r.data as StoreDocs[C] };
   }
@@ -168,11 +168,18 @@ export class FsStore implements Store {
     }
   }
 
-  async list<C extends CollectionName>(c: C): Promise<Entry<StoreDocs[C]>[]> {
+  async list<C extends CollectionName>(c: C, opts: ListOptions = {}): Promise<Entry<StoreDocs[C]>[]> {
     const heads = await this.heads(c);
     const out: Entry<StoreDocs[C]>[] = [];
     for (const [key, head] of heads) {
-      const d = await this.readDoc(c, head.file, key, head.revision);
+      let d;
+      try {
+        d = await this.readDoc(c, head.file, key, head.revision);
+      } catch (err) {
+        if (!(err instanceof CorruptDocumentError) || !opts.onError) throw err;
+        opts.onError(err);
+        continue;
+      }
       if (!d) {
         // Replaced between readdir and read: read the key again on its own.
         const e = await this.get(c, key);

@@ -30,6 +30,14 @@ export interface PutOptions {
   replaceCorrupt?: boolean;
 }
 
+export interface ListOptions {
+  /**
+   * Called with each document that cannot be read (CorruptDocumentError), which is then left out
+   * of the list. Without it, such a document fails the whole list.
+   */
+  onError?: (err: Error) => void;
+}
+
 export interface WatchOptions {
   /** Called with documents that cannot be read (CorruptDocumentError), once per damaged file. */
   onError?: (err: Error) => void;
@@ -41,7 +49,7 @@ export interface WatchOptions {
  */
 export interface Store {
   get<C extends CollectionName>(collection: C, key: string): Promise<Entry<StoreDocs[C]> | undefined>;
-  list<C extends CollectionName>(collection: C): Promise<Entry<StoreDocs[C]>[]>;
+  list<C extends CollectionName>(collection: C, opts?: ListOptions): Promise<Entry<StoreDocs[C]>[]>;
   /** Writes the document and returns its new revision. */
   put<C extends CollectionName>(collection: C, key: string, value: StoreDocs[C], opts?: PutOptions): Promise<number>;
   /** Deletes the key; false when it did not exist. With expectedRevision, a CAS like put. */
@@ -71,6 +79,8 @@ export class CorruptDocumentError extends Error {
   constructor(
     readonly file: string,
     readonly problem: string,
+    /** The store key it is stored under, when that much can be read. */
+    readonly key?: string,
   ) {
     super(`corrupt store document ${file}: ${problem}`);
     this.name = 'CorruptDocumentError';
@@ -90,6 +100,20 @@ export class StoreUnavailableError extends Error {
     super(`store unavailable: ${operation}${cause instanceof Error ? ` (${cause.message})` : ''}`);
     this.name = 'StoreUnavailableError';
   }
+}
+
+/**
+ * An onError for list and watch that passes each distinct problem on once (a damaged document
+ * is met again on every pass until someone repairs it; the log needs it once).
+ */
+export function reportOnce(report: (err: Error) => void, limit = 1000): (err: Error) => void {
+  const seen = new Set<string>();
+  return (err) => {
+    if (seen.has(err.message)) return;
+    if (seen.size >= limit) seen.clear();
+    seen.add(err.message);
+    report(err);
+  };
 }
 
 /**
