@@ -2,8 +2,8 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { validateFiles, checkTransition, formatDiagnostic, type NetworkConfig } from '../config/index.js';
 import { NETWORK_KEY, NETWORK_REQUEST_KEY, type DataplaneDoc, type NetworkDoc } from '../store/documents.js';
-import { defaultStateDir, storeDir } from '../store/layout.js';
-import { openStore, parseStoreOption, StoreSpecError } from '../store/open-store.js';
+import { defaultStateDir } from '../store/layout.js';
+import { addStoreOptions, openStoreForCli, storeSpecFromFlags, type StoreFlags } from './store-options.js';
 import type { Store } from '../store/store.js';
 import { OperationFailed, UsageError } from '../util/errors.js';
 import { throwConfigErrors } from './config-errors.js';
@@ -85,7 +85,7 @@ function parseSeconds(v: string): number {
 }
 
 export function registerConfigApply(config: Command): void {
-  config
+  addStoreOptions(config
     .command('apply')
     .description(
       'Apply a changed cluster network config to the running cluster through the operator. Only what may change at run time ' +
@@ -95,22 +95,14 @@ export function registerConfigApply(config: Command): void {
     )
     .argument('<files...>', 'install-config.yaml and/or manifests/cluster-network-03-config.yml')
     .option('--state-dir <dir>', 'the cluster\'s state directory, whose store is used (default /var/lib/overlay-ipsec, or OI_STATE_DIR)')
-    .option('--store <spec>', 'the cluster\'s store instead: etcd://HOST:PORT[,HOST:PORT…] or dir:PATH')
     .option('--wait', 'wait until every node reports the new IPsec mode')
     .option('--timeout <seconds>', 'how long --wait waits (default 120)', parseSeconds, 120)
-    .option('--json', 'print {"applied":…,"mode":…,"done":…,"nodes":[{"node","wanted","phase","pairs"}]}')
-    .action(async (files: string[], o: { stateDir?: string; store?: string; wait?: boolean; timeout: number; json?: boolean }) => {
+    .option('--json', 'print {"applied":…,"mode":…,"done":…,"nodes":[{"node","wanted","phase","pairs"}]}'))
+    .action(async (files: string[], o: StoreFlags & { stateDir?: string; wait?: boolean; timeout: number; json?: boolean }) => {
       const r = await validateFiles(files);
       for (const w of r.warnings) process.stderr.write(`overlay-ipsec: warning: ${formatDiagnostic(w)}\n`);
       if (r.errors.length) throwConfigErrors(r.errors);
-      let spec;
-      try {
-        spec = o.store ? parseStoreOption(o.store) : { kind: 'fs' as const, dir: storeDir(o.stateDir ?? defaultStateDir()) };
-      } catch (err) {
-        if (err instanceof StoreSpecError) throw new UsageError(err.message);
-        throw err;
-      }
-      const store = await openStore(spec);
+      const store = await openStoreForCli(await storeSpecFromFlags(o, o.stateDir ?? defaultStateDir()));
       try {
         const stored = await store.get('network', NETWORK_KEY);
         if (!stored) throw new OperationFailed('no cluster network config is installed in this state directory (is the cluster up?)');

@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { cliPath } from '../helpers/paths.js';
+import { cliPath, repoRoot } from '../helpers/paths.js';
 
 // The store options mean the same on every command, and a bad value is exit 2 with the option
 // (or the file and key) named — before anything is started or any connection is tried.
@@ -14,7 +14,7 @@ function run(args: string[]): { code: number | null; stderr: string } {
   return { code: r.status, stderr: r.stderr };
 }
 
-test('bad store options on operator, agent and pki: exit 2 naming the option', async () => {
+test('bad store options on operator, agent, pki and config apply: exit 2 naming the option', async () => {
   const dir = await mkdtemp(path.join(tmpdir(), 'oi-storeopt-'));
   try {
     const cfg = path.join(dir, 'store.yaml');
@@ -38,9 +38,11 @@ test('bad store options on operator, agent and pki: exit 2 naming the option', a
       ['agent', '--node', 'w0', '--state-dir', dir],
       ['pki', 'show', '--state-dir', dir],
       ['pki', 'enroll', '--node', 'w0', '--state-dir', dir],
+      ['config', 'apply', '--state-dir', dir, path.join(repoRoot, 'examples', 'install-config.yaml')],
     ];
+    // Every case on the operator; on the other commands (the same module reads them) a few.
     for (const cmd of commands)
-      for (const [args, msg] of cases) {
+      for (const [args, msg] of cmd[0] === 'operator' ? cases : [cases[0]!, cases[3]!, cases[8]!]) {
         const r = run([...cmd, ...args]);
         assert.equal(r.code, 2, `${cmd.join(' ')} ${args.join(' ')}: ${r.stderr}`);
         assert.match(r.stderr, msg, `${cmd.join(' ')} ${args.join(' ')}`);
