@@ -49,6 +49,8 @@ interface UpFlags {
   verifySeconds: number;
   tunnelTimeout?: number;
   keylog?: boolean;
+  store: 'fs' | 'etcd';
+  etcdMembers?: number;
 }
 
 export function registerCluster(program: Command): void {
@@ -70,11 +72,15 @@ export function registerCluster(program: Command): void {
     .option('--state-dir <dir>', stateDirHelp)
     .option('--detach', 'return once the cluster is up, leaving it running')
     .option('--keylog', 'agents keep Wireshark key logs (0600, under each node\'s state directory) so `verify --keylog` can decrypt captures')
+    .addOption(new Option('--store <kind>', 'the control plane: fs (the state directory, one machine) or etcd (members in namespaces oi-etcd<i> with TLS and ' +
+      'per-node users; each node gets only its join file, in <state-dir>/hosts/<node>/)').choices(['fs', 'etcd']).default('fs'))
+    .option('--etcd-members <n>', 'etcd members with --store etcd (default 3)', count('--etcd-members', 1, 7))
     .addOption(prefixOption())
     .addOption(new Option('--verify-seconds <n>', 'length of the closing underlay check').argParser(count('--verify-seconds', 0, 600)).default(2).hideHelp())
     .addOption(new Option('--tunnel-timeout <s>', 'how long to wait for every tunnel (default 90 s, 3 s per node above 30 nodes)').argParser(count('--tunnel-timeout', 1, 3600)).hideHelp())
     .action(async (o: UpFlags) => {
       if (o.masters + o.workers < 1) throw new UsageError('--masters and --workers: a cluster needs at least one node');
+      if (o.etcdMembers !== undefined && o.store !== 'etcd') throw new UsageError('--etcd-members: only with --store etcd');
       // Missing packages first: as root they are installed (one line says which), otherwise the
       // one line names them and how to install them — before anything is built.
       await ensurePrograms(upPrograms(o), { what: 'overlay-ipsec up', say: (line) => process.stdout.write(`${line}\n`) });
@@ -102,6 +108,7 @@ export function registerCluster(program: Command): void {
           ...(o.config ? { configFiles: o.config } : {}),
           masters: o.masters, workers: o.workers, podsPerNode: o.podsPerNode, noIpsec: !o.ipsec,
           stateDir, prefix, verifySeconds: o.verifySeconds, keylog: o.keylog === true,
+          store: o.store, ...(o.etcdMembers !== undefined ? { etcdMembers: o.etcdMembers } : {}),
           ...(o.tunnelTimeout !== undefined ? { tunnelTimeoutS: o.tunnelTimeout } : {}),
         }, progress);
       } catch (err) {

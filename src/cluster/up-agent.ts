@@ -40,8 +40,22 @@ const REGISTERED = new Set(['enrolling', 'waiting-subnet', 'running']);
 export const AGENT_SOCKET_NAME = 'agent.sock';
 export const AGENT_STATE_NAME = 'agent.json';
 
+/**
+ * With etcd (`up --store etcd`), each agent runs on a state directory of its own with its join
+ * file as its store, like an agent on its own machine.
+ */
+export interface AgentHosts {
+  /** The node's own state directory and the join file in it. */
+  host(node: string): { stateDir: string; joinFile: string };
+}
+
 export class AgentDriver implements NodeDaemonDriver {
   readonly kind = 'agent' as const;
+  /**
+   * With etcd, agents register themselves (up holds no node's credentials), so they start one at
+   * a time, in plan order: the operator hands out subnets in order of registration.
+   */
+  readonly startConcurrency: number | undefined;
 
   constructor(
     private readonly main: string,
@@ -49,7 +63,11 @@ export class AgentDriver implements NodeDaemonDriver {
     private readonly logDir: string,
     /** Give each agent a key-log directory under its node directory (`up --keylog`). */
     private readonly keylog = false,
-  ) {}
+    private readonly hosts?: AgentHosts,
+  ) {
+    this.startConcurrency = hosts ? 1 : undefined;
+    if (hosts) this.prepare = undefined;
+  }
 
   private async agentState(node: string): Promise<AgentStateFile | undefined> {
     try {
@@ -66,7 +84,7 @@ export class AgentDriver implements NodeDaemonDriver {
    * of registration, so each node gets the subnet its pods were addressed from, and the agents can
    * then start all at once: each finds itself registered and goes on to enroll.
    */
-  async prepare(nodes: readonly NodePlan[]): Promise<void> {
+  prepare: ((nodes: readonly NodePlan[]) => Promise<void>) | undefined = async (nodes) => {
     const store = await FsStore.open(storeDir(this.stateDir));
     try {
       const t0 = Date.now();
@@ -79,13 +97,15 @@ export class AgentDriver implements NodeDaemonDriver {
     } finally {
       await store.close();
     }
-  }
+  };
 
   /** Starts the agent and waits until it has registered its node. */
   async start(node: NodePlan): Promise<DaemonRecord> {
     const log = path.join(this.logDir, `${node.name}.log`);
+    const own = this.hosts?.host(node.name);
     const d = await spawnDaemon(node.netns, [
-      process.execPath, this.main, 'agent', '--node', node.name, '--state-dir', this.stateDir,
+      process.execPath, this.main, 'agent', '--node', node.name,
+      ...(own ? ['--state-dir', own.stateDir, '--store-config', own.joinFile] : ['--state-dir', this.stateDir]),
       '--underlay-ip', node.underlayIp, '--tun', node.tunName, '--log', log,
       ...(this.keylog ? ['--keylog', path.join(nodeDir(this.stateDir, node.name), 'keylog')] : []),
     ], path.join(this.logDir, `${node.name}.out`));

@@ -30,6 +30,8 @@ export interface NodeDaemonDriver {
   readonly kind: NodeDaemonKind;
   /** Work done once for all nodes before any daemon starts (e.g. registering them in order). */
   prepare?(nodes: readonly NodePlan[]): Promise<void>;
+  /** Daemons started at once (default: up-start.ts startConcurrency); 1 keeps the plan's order. */
+  readonly startConcurrency?: number;
   /** Starts the node's daemon in its namespace; resolves once it has taken its place (registered). */
   start(node: NodePlan): Promise<DaemonRecord>;
   /** Waits until the node's data path runs. */

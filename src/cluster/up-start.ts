@@ -37,7 +37,7 @@ export async function startNodeDaemons(
   const records = new Map<string, DaemonRecord>();
   let starting = 0;
   let recording = Promise.resolve();
-  await forEachLimited(nodes, startConcurrency(), async (n) => {
+  await forEachLimited(nodes, driver.startConcurrency ?? startConcurrency(), async (n) => {
     starting++;
     progress.update(`${records.size}/${total} started, ${starting} starting`);
     const d = await driver.start(n);

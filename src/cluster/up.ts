@@ -18,6 +18,7 @@ import type { NodeDaemonDriver, NodeTunnelState } from './up-nodes.js';
 import { startNodeDaemons } from './up-start.js';
 import { waitForMesh } from './up-converge.js';
 import { AgentDriver } from './up-agent.js';
+import { ETCD_ADMIN_DIR, HOSTS_DIR, OPERATOR_CREDENTIALS, startClusterEtcd, type ClusterEtcd } from './up-etcd.js';
 import { logEvents, spawnDaemon, waitForDaemon } from './up-processes.js';
 import type { Progress } from './up-progress.js';
 import { pingPair, podPairs, type PingResult } from './verify-traffic.js';
@@ -32,8 +33,8 @@ import { verifyCluster, type VerifyReport } from './verify.js';
  */
 
 const MAIN = fileURLToPath(new URL('../cli/main.js', import.meta.url));
-/** Directories `up` makes in the state dir and `down` removes. */
-const CLUSTER_DIRS = ['store', 'operator', 'nodes', 'logs', 'config'];
+/** Directories `up` makes in the state dir and `down` removes (the last four with `--store etcd`). */
+const CLUSTER_DIRS = ['store', 'operator', 'nodes', 'logs', 'config', 'etcd', ETCD_ADMIN_DIR, HOSTS_DIR, path.dirname(OPERATOR_CREDENTIALS)];
 
 /** Pod-to-pod pings running at once. */
 const PING_CONCURRENCY = 64;
@@ -57,6 +58,10 @@ export interface UpOptions {
   tunnelTimeoutS?: number;
   /** Agents keep Wireshark key logs under their node directories (for `verify --keylog`). */
   keylog?: boolean;
+  /** The control plane: the state directory's store (default), or etcd members in namespaces. */
+  store?: 'fs' | 'etcd';
+  /** With `store: 'etcd'`: how many members (default 3). */
+  etcdMembers?: number;
 }
 
 export interface ClusterSummary {
@@ -66,7 +71,7 @@ export interface ClusterSummary {
   tunnels: NodeTunnelState[];
   pods: number;
   pod_checks: { from: string; to: string; ip: string; ok: boolean; rtt_ms: number | null }[];
-  verify?: Pick<VerifyReport, 'packets' | 'encrypted' | 'spis' | 'exit_code'>;
+  verify?: Pick<VerifyReport, 'packets' | 'encrypted' | 'spis' | 'exit_code' | 'control_plane'>;
   warnings: string[];
 }
 
@@ -79,9 +84,9 @@ export interface UpResult {
  * The programs `up` runs: ip and sysctl to build; ping for the pod-to-pod check and tcpdump for the
  * closing capture, when there are pods on two nodes to check.
  */
-export function upPrograms(o: Pick<UpOptions, 'masters' | 'workers' | 'podsPerNode' | 'verifySeconds'>): Program[] {
+export function upPrograms(o: Pick<UpOptions, 'masters' | 'workers' | 'podsPerNode' | 'verifySeconds' | 'store'>): Program[] {
   const podPairs = o.podsPerNode > 0 && o.masters + o.workers > 1;
-  return ['ip', 'sysctl', ...(podPairs ? ['ping' as const] : []), ...(podPairs && (o.verifySeconds ?? 2) > 0 ? ['tcpdump' as const] : [])];
+  return ['ip', 'sysctl', ...(o.store === 'etcd' ? ['etcd' as const] : []), ...(podPairs ? ['ping' as const] : []), ...(podPairs && (o.verifySeconds ?? 2) > 0 ? ['tcpdump' as const] : [])];
 }
 
 export async function clusterUp(o: UpOptions, progress: Progress): Promise<UpResult> {
@@ -158,19 +163,33 @@ export async function clusterUp(o: UpOptions, progress: Progress): Promise<UpRes
   });
   progress.done(`${plan.underlay.netns} (switch ${plan.underlay.network}), ${nodesTotal} nodes, ${podsTotal} pods`);
 
+  let etcd: ClusterEtcd | undefined;
+  if (o.store === 'etcd') {
+    const members = o.etcdMembers ?? 3;
+    progress.phase(`starting etcd: ${members} members with TLS and auth, a join file per node`);
+    etcd = await startClusterEtcd({ main: MAIN, stateDir, topology: plan, members, logs }, async (d) => {
+      state.daemons.push(d);
+      await saveClusterState(state);
+    }, (line) => progress.update(line));
+    state.etcd = { members: etcd.plan.members.map((m) => ({ name: m.name, netns: m.netns, ip: m.ip })), endpoints: etcd.endpoints, adminIp: etcd.plan.adminIp, adminDir: etcd.adminDir };
+    await saveClusterState(state);
+    progress.done(`${etcd.plan.members.map((m) => `${m.netns} ${m.ip}`).join(', ')}; join files in ${path.join(stateDir, HOSTS_DIR)}/<node>/`);
+  }
+
   progress.phase('starting the operator');
   const opLog = path.join(logs, 'operator.log');
   const op = await spawnDaemon(plan.underlay.netns, [
-    process.execPath, MAIN, 'operator', '--state-dir', stateDir, '--config', ...cfg.files,
+    process.execPath, MAIN, 'operator', '--state-dir', stateDir, ...(etcd ? ['--store-config', etcd.operatorCredentials] : []), '--config', ...cfg.files,
     '--underlay-mtu', String(plan.underlay.mtu), '--underlay-cidr', plan.underlay.network, '--key-algorithm', 'ecdsa', '--log', opLog,
   ], path.join(logs, 'operator.out'));
   state.daemons.push({ role: 'operator', ...op, log: opLog });
   await saveClusterState(state);
   await waitForDaemon(op, 'operator', async () => (await logEvents(opLog)).some((e) => e.msg === 'operator running'), 30_000);
-  progress.done(`pid ${op.pid} in ${plan.underlay.netns}, store ${storeDir(stateDir)}, CA in ${operatorDir(stateDir)}`);
+  progress.done(`pid ${op.pid} in ${plan.underlay.netns}, store ${etcd ? `etcd ${etcd.endpoints.join(',')}` : storeDir(stateDir)}, CA in ${operatorDir(stateDir)}`);
 
   // The agent runs each node's data path in both modes: with IPsec off it carries plain Geneve.
-  const driver: NodeDaemonDriver = new AgentDriver(MAIN, stateDir, logs, o.keylog === true);
+  const hosts = etcd?.hosts;
+  const driver: NodeDaemonDriver = new AgentDriver(MAIN, stateDir, logs, o.keylog === true, hosts ? { host: (n) => hosts.get(n)! } : undefined);
   progress.phase('starting node agents');
   const planOrder = new Map(plan.nodes.map((n, i) => [n.name, i]));
   const records = await startNodeDaemons(plan.nodes, driver, progress, async (d) => {
@@ -216,7 +235,7 @@ export async function clusterUp(o: UpOptions, progress: Progress): Promise<UpRes
   if (vs > 0 && pairs.length > 0) {
     progress.phase(`checking the underlay (${vs} s capture)`);
     const v = await verifyCluster(state, { seconds: vs });
-    summary.verify = { packets: v.packets, encrypted: v.encrypted, spis: v.spis, exit_code: v.exit_code };
+    summary.verify = { packets: v.packets, encrypted: v.encrypted, spis: v.spis, exit_code: v.exit_code, ...(v.control_plane ? { control_plane: v.control_plane } : {}) };
     const p = v.packets;
     const line = `ESP ${p.esp}, IKE ${p.ike}, cleartext Geneve ${p.geneve_cleartext}, other ${p.other}`;
     if (v.encrypted) progress.done(`${line}: encrypted`);
@@ -246,6 +265,8 @@ export function formatSummary(s: ClusterSummary, stateDir: string): string {
       : p.geneve_cleartext > 0 ? `NOT encrypted: ${p.geneve_cleartext} cleartext Geneve packets between nodes${s.ipsec ? '' : ' (IPsec is off)'}`
         : 'NOT shown encrypted: no ESP seen';
     lines.push(`underlay: ESP ${p.esp}, IKE ${p.ike}, cleartext Geneve ${p.geneve_cleartext}, other ${p.other} — ${verdict}`);
+    const cp = s.verify.control_plane;
+    if (cp) lines.push(`control plane: TLS to etcd ${cp.tls}, not yet judged ${cp.unsynced}, cleartext ${cp.cleartext}${cp.cleartext ? ' — NOT ENCRYPTED' : ''}`);
   }
   const sd = stateDir === '/var/lib/overlay-ipsec' ? '' : ` --state-dir ${stateDir}`;
   const w = s.nodes.find((n) => n.role === 'worker')?.name ?? s.nodes[0]?.name ?? 'worker0';
