@@ -7,7 +7,7 @@ import { clusterDown } from '../cluster/down.js';
 import { clusterPods, formatPodsTable } from '../cluster/pods.js';
 import { verifyCluster, formatVerifyReport } from '../cluster/verify.js';
 import { createProgress } from '../cluster/up-progress.js';
-import { isAlive } from '../cluster/up-processes.js';
+import { pidAlive } from '../util/pid.js';
 import {
   NoClusterError, loadClusterState, resolvePrefix, resolveStateDir, saveClusterState,
 } from '../cluster/state.js';
@@ -135,7 +135,7 @@ export function registerCluster(program: Command): void {
       const reported = new Set<number>();
       setInterval(() => {
         for (const d of state.daemons) {
-          if (reported.has(d.pid) || isAlive(d.pid)) continue;
+          if (reported.has(d.pid) || pidAlive(d.pid)) continue;
           reported.add(d.pid);
           process.stdout.write(`${new Date().toISOString()} ${d.role}${d.node ? ` on ${d.node}` : ''} (pid ${d.pid}) exited; its log: ${d.log}\n`);
         }

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { teardownTopology, endProcesses } from './topology-netns.js';
-import { isAlive } from './up-processes.js';
+import { pidAlive } from '../util/pid.js';
 import { removeClusterFiles, tryLoadClusterState, type ClusterState } from './state.js';
 
 /**
@@ -21,7 +21,7 @@ export interface DownResult {
 
 /** True when /proc says `pid` is still the process we started (guards against PID reuse): its argv holds `word` or `…/word.js`. */
 export async function stillOurs(pid: number, word: string): Promise<boolean> {
-  if (!isAlive(pid)) return false;
+  if (!pidAlive(pid)) return false;
   try {
     const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
     return argv.some((a) => a === word || a.endsWith(`/${word}.js`));

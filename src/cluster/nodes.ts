@@ -6,6 +6,7 @@ import type { LivenessDoc } from '../store/etcd-liveness.js';
 import { AGENT_STATE_FILE } from '../agent/control.js';
 import type { AgentState } from '../agent/agent-state.js';
 import { textTable } from '../util/text-table.js';
+import { pidAlive } from '../util/pid.js';
 
 /** One row of `overlay-ipsec nodes`: what the control plane knows of a node. */
 export interface NodeRow {
@@ -32,15 +33,6 @@ export function leaseLiveness(keys: Map<string, LivenessDoc>): LivenessSource {
     const k = keys.get(node);
     return Promise.resolve(k ? { connected: true, since: k.since } : { connected: false, since: null });
   };
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**

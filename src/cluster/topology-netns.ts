@@ -1,6 +1,7 @@
 import { ownsNamespace, checkPrefix } from './names.js';
 import { ipBatch, run } from './run.js';
 import type { NodePlan, TopologyPlan } from './topology.js';
+import { pidAlive } from '../util/pid.js';
 
 /**
  * Builds a planned cluster out of network namespaces and tears it down again:
@@ -149,25 +150,17 @@ export async function endProcesses(pids: number[], graceMs: number): Promise<voi
       process.kill(pid, sig);
     } catch { /* already gone */ }
   };
-  const alive = (pid: number) => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
   for (const pid of pids) signal(pid, 'SIGTERM');
   const deadline = Date.now() + graceMs;
-  let left = pids.filter(alive);
+  let left = pids.filter(pidAlive);
   while (left.length > 0 && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 50));
-    left = left.filter(alive);
+    left = left.filter(pidAlive);
   }
   for (const pid of left) signal(pid, 'SIGKILL');
   const killDeadline = Date.now() + 2000;
   while (left.length > 0 && Date.now() < killDeadline) {
     await new Promise((r) => setTimeout(r, 20));
-    left = left.filter(alive);
+    left = left.filter(pidAlive);
   }
 }

@@ -8,7 +8,8 @@ import { buildEtcdNamespaces, etcdAddresses, etcdEndpoints, planEtcd, startEtcdM
 import { CommandFailed, run } from './run.js';
 import type { DaemonRecord } from './state.js';
 import type { TopologyPlan } from './topology.js';
-import { isAlive, logTail } from './up-processes.js';
+import { logTail } from './up-processes.js';
+import { pidAlive } from '../util/pid.js';
 
 /**
  * `up --store etcd`: the cluster's control plane on N etcd members, set up the way an
@@ -63,7 +64,7 @@ async function retryAdmin(main: string, netns: string, args: string[], timeoutMs
   for (;;) {
     const err = await adminCommand(main, netns, args);
     if (!err) return;
-    const dead = members.filter((m) => !isAlive(m.pid));
+    const dead = members.filter((m) => !pidAlive(m.pid));
     if (dead.length) throw new OperationFailed(`etcd member ${dead[0]!.node} (pid ${dead[0]!.pid}) exited; ${dead[0]!.log} ends with:\n${await logTail(dead[0]!.log)}`);
     if (Date.now() > deadline) throw new OperationFailed(`overlay-ipsec ${args.slice(0, 2).join(' ')} did not succeed within ${Math.round(timeoutMs / 1000)} s: ${err}`);
     await new Promise((res) => setTimeout(res, 500));

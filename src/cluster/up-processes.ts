@@ -3,6 +3,7 @@ import { closeSync, openSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { OperationFailed } from '../util/errors.js';
+import { pidAlive } from '../util/pid.js';
 
 /**
  * The local cluster's daemons (operator, agents) as detached processes inside namespaces, their
@@ -15,15 +16,6 @@ export interface Daemon {
   pid: number;
   netns: string;
   log: string;
-}
-
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Starts `argv` inside `netns`, detached, stdout and stderr appended to `log`. */
@@ -65,7 +57,7 @@ export async function waitForDaemon(d: Daemon, what: string, check: () => Promis
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await check()) return;
-    if (!isAlive(d.pid)) throw new OperationFailed(`${what}: the process (pid ${d.pid}) exited; ${d.log} ends with:\n${await logTail(d.log)}`);
+    if (!pidAlive(d.pid)) throw new OperationFailed(`${what}: the process (pid ${d.pid}) exited; ${d.log} ends with:\n${await logTail(d.log)}`);
     if (Date.now() > deadline) throw new OperationFailed(`${what}: not ready within ${Math.round(timeoutMs / 1000)} s; ${d.log} ends with:\n${await logTail(d.log)}`);
     await new Promise((r) => setTimeout(r, 100));
   }

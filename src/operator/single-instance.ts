@@ -2,14 +2,11 @@ import { mkdir, readFile, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { createExclusive } from '../store/atomic-file.js';
 import { operatorDir } from '../store/layout.js';
+import { pidAlive } from '../util/pid.js';
 
 /** Is `pid` alive and (where /proc tells) an overlay-ipsec operator, not a process that reused the pid? */
 async function operatorAlive(pid: number): Promise<boolean> {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
+  if (!pidAlive(pid)) return false;
   const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => undefined);
   return cmdline === undefined || cmdline.split('\0').includes('operator');
 }

@@ -1,6 +1,7 @@
 import { open, link, unlink, readdir, stat, rename } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
+import { pidAlive } from '../util/pid.js';
 
 /** Temporary files start with this; readers skip them and `sweepTemps` removes those of dead writers. */
 export const TEMP_PREFIX = '.tmp.';
@@ -60,15 +61,6 @@ export async function replaceFile(target: string, data: string | Uint8Array, mod
     throw err;
   }
   await fsyncDir(dir);
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** Removes temp files left by writers that died (kill -9) before linking them. */

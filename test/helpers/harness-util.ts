@@ -3,6 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { ExecResult } from './netns.js';
+import { pidAlive } from '../../src/util/pid.js';
 
 /**
  * Small pieces the peer harnesses (strongswan.ts, libreswan.ts) and certs.ts share: commands run
@@ -23,15 +24,6 @@ export function runAsync(cmd: string[], o: { timeoutMs?: number; env?: NodeJS.Pr
 
 const OWNER_FILE = '.owner-pid';
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * A temp dir `<tmp>/<prefix>-XXXXXX` stamped with this process's PID. Dirs with the same prefix
  * whose owning process is gone (a crashed earlier run) are removed first.
@@ -47,7 +39,7 @@ export function ownedTempDir(prefix: string): string {
     } catch {
       continue; // not one of ours (or not a dir): leave it alone
     }
-    if (owner && owner !== process.pid && !alive(owner)) rmSync(dir, { recursive: true, force: true });
+    if (owner && owner !== process.pid && !pidAlive(owner)) rmSync(dir, { recursive: true, force: true });
   }
   const dir = mkdtempSync(path.join(base, `${prefix}-`));
   writeFileSync(path.join(dir, OWNER_FILE), String(process.pid));
