@@ -8,7 +8,7 @@ import { registerNode } from '../pki/enroll.js';
 import { controlRequest } from '../host/control-client.js';
 import type { NodePlan } from './topology.js';
 import type { DaemonRecord } from './state.js';
-import type { NodeDaemonDriver, NodeTunnelState, PeerProblem } from './up-nodes.js';
+import type { ControlPlaneReport, NodeDaemonDriver, NodeTunnelState, PeerProblem } from './up-nodes.js';
 import { logEvents, spawnDaemon, waitForDaemon } from './up-processes.js';
 
 /**
@@ -32,6 +32,7 @@ interface AgentStateFile {
   established?: number;
   ready?: boolean;
   waiting?: { node: string; reason: string }[];
+  control_plane?: ControlPlaneReport;
 }
 
 /** Agent phases from registration on (agent/agent.ts AgentPhase). */
@@ -172,7 +173,7 @@ export class AgentDriver implements NodeDaemonDriver {
       const st = r.state as AgentStateFile;
       const tunnels = st.tunnels ?? 0;
       // Without IPsec a tunnel is up as soon as it exists: Geneve has no handshake.
-      const out: NodeTunnelState = { node: node.name, tunnels, established: st.ipsec === 'Full' ? (st.established ?? 0) : tunnels, childSas: 0, ikeSas: 0, ...(st.ipsec_phase ? { mode: st.ipsec_phase } : {}) };
+      const out: NodeTunnelState = { node: node.name, tunnels, established: st.ipsec === 'Full' ? (st.established ?? 0) : tunnels, childSas: 0, ikeSas: 0, ...(st.ipsec_phase ? { mode: st.ipsec_phase } : {}), ...(st.control_plane ? { controlPlane: st.control_plane } : {}) };
       const s = await controlRequest(sock, { cmd: 'status' }, 3000);
       if (s.ok) {
         // Distinct connections and children: while a simultaneous start is being resolved a

@@ -18,6 +18,16 @@ export interface NodeTunnelState {
   ikeSas: number;
   /** The node's IPsec phase (Full, Disabled, enabling, disabling), when its daemon reports one. */
   mode?: string;
+  /** Whether the node's daemon reaches the control plane (store), when it reports it. */
+  controlPlane?: ControlPlaneReport;
+}
+
+/** A node daemon's word on its store: the last read answered, or failed since `since`. */
+export interface ControlPlaneReport {
+  state: 'connected' | 'unreachable';
+  since: string;
+  /** The liveness lease (etcd only): held, or lost (not renewed within its TTL). */
+  liveness?: 'held' | 'lost';
 }
 
 /** A peer a node has no working tunnel to, and why (in the node's own words). */

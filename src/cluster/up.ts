@@ -255,6 +255,8 @@ export function formatSummary(s: ClusterSummary, stateDir: string): string {
     const t = s.tunnels.find((x) => x.node === n.name);
     lines.push(`  ${pad(n.name, 9)} ${pad(n.underlay_ip, 15)} ${pad(n.subnet, 16)} ${pad(`${t?.established ?? 0}/${s.nodes.length - 1}`, 8)} ${s.ipsec ? `${pad(String(t?.ikeSas ?? 0), 8)} ${pad(String(t?.childSas ?? 0), 10)} ` : ''}${pad(n.system_id, 36)} ${t?.mode ?? '-'}`);
   }
+  const cp = controlPlaneLine(s);
+  if (cp) lines.push('', cp);
   lines.push('');
   const ok = s.pod_checks.filter((c) => c.ok);
   lines.push(`pod-to-pod: ${ok.length}/${s.pod_checks.length} pairs answered (ICMP, one pod per node to one pod on every other node)`);
@@ -283,4 +285,14 @@ export function formatSummary(s: ClusterSummary, stateDir: string): string {
   const width = Math.max(...next.map(([c]) => c.length));
   for (const [c, what] of next) lines.push(`  ${c.padEnd(width)}   ${what}`);
   return lines.join('\n') + '\n';
+}
+
+/** Which nodes lost the control plane (their store), in the nodes' own words; static stability keeps their tunnels. */
+function controlPlaneLine(s: ClusterSummary): string | undefined {
+  const reports = s.tunnels.filter((t) => t.controlPlane);
+  const lost = reports.filter((t) => t.controlPlane!.state === 'unreachable' || t.controlPlane!.liveness === 'lost');
+  if (reports.length === 0) return undefined;
+  if (lost.length === 0) return `control plane: all ${reports.length} nodes reach the store`;
+  const what = lost.map((t) => `${t.node} (${t.controlPlane!.state === 'unreachable' ? `unreachable since ${t.controlPlane!.since}` : 'liveness lease lost'})`);
+  return `control plane LOST on ${lost.length}/${reports.length} nodes: ${what.join(', ')}; their tunnels stay up`;
 }
