@@ -138,7 +138,7 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
   return c;
 }
 
-export function agentState(c: Cluster, node: string): AgentState | undefined {
+export function agentState(c: Pick<Cluster, 'stateDir'>, node: string): AgentState | undefined {
   try {
     return JSON.parse(readFileSync(path.join(nodeDir(c.stateDir, node), 'agent.json'), 'utf8')) as AgentState;
   } catch {
@@ -177,18 +177,18 @@ export async function stopCluster(c: Cluster | undefined): Promise<void> {
   rmSync(c.stateDir, { recursive: true, force: true });
 }
 
-export function socketOf(c: Cluster, node: string): string {
+export function socketOf(c: Pick<Cluster, 'stateDir'>, node: string): string {
   return path.join(nodeDir(c.stateDir, node), 'agent.sock');
 }
 
 /** One control-socket request that must succeed. */
-export async function ask(c: Cluster, node: string, req: Record<string, unknown>): Promise<Record<string, unknown>> {
+export async function ask(c: Pick<Cluster, 'stateDir'>, node: string, req: Record<string, unknown>): Promise<Record<string, unknown>> {
   const res = await controlRequest(socketOf(c, node), req);
   assert.ok(res.ok, `${node} ${JSON.stringify(req)}: ${JSON.stringify(res)}`);
   return res;
 }
 
-export async function statusOf(c: Cluster, node: string): Promise<StatusJson> {
+export async function statusOf(c: Pick<Cluster, 'stateDir'>, node: string): Promise<StatusJson> {
   return (await ask(c, node, { cmd: 'status' })).status as StatusJson;
 }
 

@@ -18,7 +18,7 @@ export interface SaPicture {
   children: Map<string, string[]>;
 }
 
-export async function picture(c: Cluster, node: string): Promise<SaPicture> {
+export async function picture(c: Pick<Cluster, 'stateDir'>, node: string): Promise<SaPicture> {
   const st = await statusOf(c, node);
   const ike = new Map<string, string[]>();
   const children = new Map<string, string[]>();
@@ -63,6 +63,15 @@ export async function waitSettled(c: Cluster, what: string, before: Map<string, 
 
 async function pictures(c: Cluster): Promise<Map<string, SaPicture>> {
   return new Map(await Promise.all(c.plan.nodes.map(async (n) => [n.name, await picture(c, n.name)] as const)));
+}
+
+/** Every node still runs the very SAs of `a` (nothing rekeyed, replaced or torn down). */
+export function samePictures(a: Map<string, SaPicture>, b: Map<string, SaPicture>): void {
+  for (const [node, p] of a) {
+    const q = b.get(node)!;
+    assert.deepEqual([...q.ike.entries()].sort(), [...p.ike.entries()].sort(), `${node}: the same IKE SAs`);
+    assert.deepEqual([...q.children.entries()].sort(), [...p.children.entries()].sort(), `${node}: the same child SAs`);
+  }
 }
 
 /** No inbound SPI of `b` is still in use in `n`: every child was replaced. */

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { renameSync } from 'node:fs';
 import { IPSEC_CONFIGS, agentState, ask, cli, clusterDiagnostics, startCluster, statusOf, stopCluster, waitReady, type Cluster } from '../helpers/agent-cluster.js';
 import { SeqStream, type StreamResult } from '../helpers/seq-stream.js';
-import { assertNoDrops, childRekey, ikeRekey, picture, type SaPicture } from '../helpers/key-change.js';
+import { assertNoDrops, childRekey, ikeRekey, pictures, samePictures } from '../helpers/key-change.js';
 import { waitFor } from '../helpers/netns.js';
 import { storeDir } from '../../src/store/index.js';
 import { listNamespaces } from '../../src/cluster/topology-netns.js';
@@ -17,18 +17,6 @@ import { listNamespaces } from '../../src/cluster/topology-netns.js';
 const PREFIX = 'oif-ss';
 const PPS = 1000;
 const OUTAGE_MS = 20_000;
-
-async function pictures(cl: Cluster): Promise<Map<string, SaPicture>> {
-  return new Map(await Promise.all(cl.plan.nodes.map(async (n) => [n.name, await picture(cl, n.name)] as const)));
-}
-
-function samePictures(a: Map<string, SaPicture>, b: Map<string, SaPicture>): void {
-  for (const [node, p] of a) {
-    const q = b.get(node)!;
-    assert.deepEqual([...q.ike.entries()].sort(), [...p.ike.entries()].sort(), `${node}: the same IKE SAs`);
-    assert.deepEqual([...q.children.entries()].sort(), [...p.children.entries()].sort(), `${node}: the same child SAs`);
-  }
-}
 
 test('store unreachable for 20 s under a 1000 pps stream each way: no loss, the same SAs, rekeys still run, status says unreachable, catch-up keeps what matches', { timeout: 180_000 }, async (t) => {
   let c: Cluster | undefined;
