@@ -7,7 +7,7 @@ export async function startVeth(): Promise<Setup & { lab: ReturnType<typeof benc
   try {
     const a = lab.addNs('a');
     const b = lab.addNs('b');
-    lab.veth(a, 'va', '198.18.0.1/24', b, 'vb', '198.18.0.2/24');
+    lab.veth(a, 'va', '198.18.0.1/24', b, 'vb', '198.18.0.2/24', { kernelDefaults: true });
     return {
       lab, row: 'veth', describe: 'veth pair between two namespaces (kernel only)',
       clientNs: a, serverNs: b, clientAddr: '198.18.0.1', serverAddr: '198.18.0.2', dataPathPids: [],

@@ -4,9 +4,20 @@ import type { NodePlan, TopologyPlan } from './topology.js';
 import { pidAlive } from '../util/pid.js';
 
 /**
+ * `ip link` settings that make a link segment like a NIC: a UDP_SEGMENT super-datagram (our
+ * agents send runs of ESP packets that way) is cut into real datagrams by the kernel's software
+ * GSO before the device, so every tap on the way — tcpdump on the node, the underlay bridge or the
+ * peer — records one ESP packet per datagram, as on a wire. A veth's default would pass the run
+ * on whole as far as the receiving socket. (The receiving side needs nothing: a veth's GRO is off
+ * unless turned on or XDP is attached, so nothing merges datagrams before the taps.)
+ */
+export const SEGMENT_LIKE_A_NIC = ['gso_max_segs', '1'] as const;
+
+/**
  * Builds a planned cluster out of network namespaces and tears it down again:
  *
- *   <prefix>-underlay: bridge br-underlay ── u-<node> ═ veth ═ eth0 in <prefix>-<node> (underlay /24)
+ *   <prefix>-underlay: bridge br-underlay ── u-<node> ═ veth ═ eth0 in <prefix>-<node> (underlay /24,
+ *                      both ends segmenting like a NIC)
  *   <prefix>-<node>:   bridge br-pods (gateway .1/hostPrefix) ── pod<N> ═ veth ═ eth0 in <prefix>-<node>-pod<N>
  *
  * IPv6 is switched off in every namespace so the underlay carries only what the overlay sends
@@ -75,7 +86,7 @@ async function buildParts(plan: TopologyPlan, nodes: readonly NodePlan[], withUn
     ...(withUnderlay ? [ipBatch(u.netns, [
       ['link', 'set', 'lo', 'up'],
       ['link', 'add', u.bridge, 'type', 'bridge', 'stp_state', '0'],
-      ['link', 'set', u.bridge, 'mtu', String(u.mtu), 'up'],
+      ['link', 'set', u.bridge, 'mtu', String(u.mtu), ...SEGMENT_LIKE_A_NIC, 'up'],
     ])] : []),
     ...nodes.map((n) => ipBatch(n.netns, [
       ['link', 'set', 'lo', 'up'],
@@ -87,7 +98,8 @@ async function buildParts(plan: TopologyPlan, nodes: readonly NodePlan[], withUn
 
   progress({ step: 'links', name: plan.prefix });
   await ipBatch(null, [
-    ...nodes.map((n): Line => ['link', 'add', n.underlayIf, 'netns', n.netns, 'type', 'veth', 'peer', 'name', n.underlayPort, 'netns', u.netns]),
+    // Both ends of a node's underlay link segment like a NIC (see SEGMENT_LIKE_A_NIC).
+    ...nodes.map((n): Line => ['link', 'add', n.underlayIf, ...SEGMENT_LIKE_A_NIC, 'netns', n.netns, 'type', 'veth', 'peer', 'name', n.underlayPort, ...SEGMENT_LIKE_A_NIC, 'netns', u.netns]),
     ...pods.map(({ node, pod }): Line => ['link', 'add', pod.podIf, 'netns', pod.netns, 'type', 'veth', 'peer', 'name', pod.nodeIf, 'netns', node.netns]),
   ]);
 

@@ -55,11 +55,11 @@ export interface OpenUdpOptions {
   bufferBytes?: number;
   /**
    * UDP segmentation offloads: runs of alike datagrams sent with UDP_SEGMENT, reads with UDP_GRO
-   * (default: off; OVERLAY_IPSEC_UDP_GSO=1 turns them on). Off by default because the kernel then
-   * carries a run as one super-datagram — from our stack to the device that segments it, and from
-   * a GRO-capable veth to our socket — and a capture on the way (tcpdump on the node, the bridge
-   * or the peer's link, as `verify` and tshark checks do) records one datagram holding several
-   * ESP packets.
+   * (default: on; OVERLAY_IPSEC_UDP_GSO=0 turns them off). The kernel carries a run as one
+   * super-datagram as far as the first device that cannot take it whole, which cuts it in software:
+   * a NIC, or a link set to segment like one (`SEGMENT_LIKE_A_NIC`, the cluster's node links). A
+   * veth with the kernel's defaults passes the run on whole, so a capture behind it would record
+   * several ESP packets as one datagram.
    */
   gso?: boolean;
 }
@@ -71,7 +71,7 @@ const GRO_SEGMENTS = 128;
 
 export function openBatchUdp(address: string, port: number, opts: OpenUdpOptions = {}): BatchUdp {
   const batchLimit = opts.batchLimit ?? 64;
-  const gso = opts.gso ?? process.env['OVERLAY_IPSEC_UDP_GSO'] === '1';
+  const gso = opts.gso ?? process.env['OVERLAY_IPSEC_UDP_GSO'] !== '0';
   const sock = new (loadNative().UdpSocket)(address, port, batchLimit, opts.bufferBytes ?? 4 * 1024 * 1024, gso);
   // The send queue: buffers in a plain array, the rest in typed arrays that grow (never shrink).
   const bufs: Uint8Array[] = [];

@@ -1,5 +1,6 @@
 import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { once } from 'node:events';
+import { SEGMENT_LIKE_A_NIC } from '../../src/cluster/topology-netns.js';
 
 export interface ExecResult {
   code: number | null;
@@ -45,11 +46,18 @@ export class NetnsLab {
     return ns;
   }
 
-  /** A veth pair between two namespaces, each end addressed (CIDR form) and up. */
-  veth(nsA: string, ifA: string, cidrA: string, nsB: string, ifB: string, cidrB: string, mtu?: number): void {
-    sh(['ip', 'link', 'add', ifA, 'netns', nsA, 'type', 'veth', 'peer', 'name', ifB, 'netns', nsB]);
+  /**
+   * A veth pair between two namespaces, each end addressed (CIDR form) and up. Both ends segment
+   * like a NIC (`SEGMENT_LIKE_A_NIC`, as the cluster's node links do), so a capture on either end
+   * records the datagrams a wire would carry, one ESP packet each, even from a sender that uses
+   * UDP_SEGMENT. `kernelDefaults` keeps the veth as the kernel makes it (super-datagrams passed on
+   * whole): the benchmark's ground, where nothing is captured.
+   */
+  veth(nsA: string, ifA: string, cidrA: string, nsB: string, ifB: string, cidrB: string, opts: { mtu?: number; kernelDefaults?: boolean } = {}): void {
+    const segment = opts.kernelDefaults ? [] : SEGMENT_LIKE_A_NIC;
+    sh(['ip', 'link', 'add', ifA, ...segment, 'netns', nsA, 'type', 'veth', 'peer', 'name', ifB, ...segment, 'netns', nsB]);
     for (const [ns, dev, cidr] of [[nsA, ifA, cidrA], [nsB, ifB, cidrB]] as const) {
-      if (mtu) sh(['ip', '-n', ns, 'link', 'set', dev, 'mtu', String(mtu)]);
+      if (opts.mtu) sh(['ip', '-n', ns, 'link', 'set', dev, 'mtu', String(opts.mtu)]);
       sh(['ip', '-n', ns, 'addr', 'add', cidr, 'dev', dev]);
       sh(['ip', '-n', ns, 'link', 'set', dev, 'up']);
     }

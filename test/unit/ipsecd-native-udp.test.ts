@@ -7,8 +7,8 @@ import { waitFor } from '../helpers/netns.js';
 // in one sendmmsg; the receiver gets them in batches with their source address and port.
 
 test('batched UDP on 127.0.0.1: sendmmsg out, recvmmsg in, order and bytes kept', async () => {
-  const rx = openBatchUdp('127.0.0.1', 0, { batchLimit: 32 });
-  const tx = openBatchUdp('127.0.0.1', 0);
+  const rx = openBatchUdp('127.0.0.1', 0, { batchLimit: 32, gso: false });
+  const tx = openBatchUdp('127.0.0.1', 0, { gso: false });
   try {
     assert.ok(rx.port > 0 && tx.port > 0 && rx.port !== tx.port);
     const got: Buffer[] = [];
@@ -33,7 +33,7 @@ test('batched UDP on 127.0.0.1: sendmmsg out, recvmmsg in, order and bytes kept'
     await waitFor(() => got.length >= 200, '200 datagrams');
     assert.ok(fromOk, 'source address and port reported');
     assert.deepEqual(got.map((g) => g.toString('hex')), sent.map((s) => s.toString('hex')));
-    // batchLimit bounds the reads per batch; without UDP_SEGMENT (off by default) a read is one datagram.
+    // batchLimit bounds the reads per batch; without UDP_SEGMENT/UDP_GRO a read is one datagram.
     assert.ok(Math.max(...batches) > 1 && Math.max(...batches) <= 32, `batches ${batches.join(',')}`);
     assert.equal(tx.sendDrops, 0);
     // A zero-length datagram is a datagram too.
@@ -140,5 +140,24 @@ test('queueAt: nothing leaves until flush(), then the batch leaves in order (no 
   } finally {
     rx.close();
     tx.close();
+  }
+});
+
+test('UDP_SEGMENT and UDP_GRO are on by default; OVERLAY_IPSEC_UDP_GSO=0 turns them off', () => {
+  const saved = process.env['OVERLAY_IPSEC_UDP_GSO'];
+  const open = (env: string | undefined): string => {
+    if (env === undefined) delete process.env['OVERLAY_IPSEC_UDP_GSO'];
+    else process.env['OVERLAY_IPSEC_UDP_GSO'] = env;
+    const s = openBatchUdp('127.0.0.1', 0);
+    s.close();
+    return s.offload;
+  };
+  try {
+    assert.equal(open(undefined), 'gso+gro');
+    assert.equal(open('1'), 'gso+gro');
+    assert.equal(open('0'), 'none');
+  } finally {
+    if (saved === undefined) delete process.env['OVERLAY_IPSEC_UDP_GSO'];
+    else process.env['OVERLAY_IPSEC_UDP_GSO'] = saved;
   }
 });
