@@ -29,8 +29,11 @@ import { startWireguardGo, WIREGUARD_GO, WIREGUARD_GO_DEBIAN } from './setups/wi
 import { ensurePackages } from './lib/prereqs.js';
 import { runHandshakes, type HandshakeResults } from './ike/handshakes.js';
 import { cleanupMesh, runMesh, type MeshRow } from './ike/mesh.js';
+import { makeNodes } from './join/sim-nodes.js';
+import { runJoin, type JoinFigures, type JoinStore } from './join/join.js';
 
-const OTHER_ROWS = ['handshakes', 'mesh', 'aes_gcm', 'esp_inprocess'] as const;
+const JOIN_ROWS = { join_etcd: 'etcd', join_fs: 'fs' } as const satisfies Record<string, JoinStore>;
+const OTHER_ROWS = ['handshakes', 'mesh', ...Object.keys(JOIN_ROWS), 'aes_gcm', 'esp_inprocess'] as const;
 const ALL_ROWS: readonly string[] = [...DATA_ROWS, ...OTHER_ROWS];
 
 interface Options {
@@ -83,6 +86,8 @@ export interface BenchResults {
   rtt_us: Record<DataRow, number | null>;
   handshakes_per_s: { ours: number | null; strongswan: number | null };
   mesh: MeshRow[];
+  /** Simulated nodes joining the control plane, on etcd and on the directory store (issue 13). */
+  join: { etcd: JoinFigures | null; fs: JoinFigures | null; key_generation_s: number | null; key_algorithm: 'ecdsa' | 'rsa' };
   aes_gcm_limit_mbps: number | null;
   // Beyond the contract's keys: the rest of what was measured, and why anything is null.
   throughput_4_streams_mbps: Record<DataRow, number | null>;
@@ -128,6 +133,7 @@ async function main(): Promise<void> {
     rtt_us: nullRows(),
     handshakes_per_s: { ours: null, strongswan: null },
     mesh: [],
+    join: { etcd: null, fs: null, key_generation_s: null, key_algorithm: 'ecdsa' },
     aes_gcm_limit_mbps: null,
     throughput_4_streams_mbps: nullRows(),
     udp_rr_per_s: nullRows(),
@@ -149,6 +155,7 @@ async function main(): Promise<void> {
       endpoints_cpu_s_per_gb: 'CPU seconds of both iperf3 processes per 10^9 bytes (as iperf3 reports them)',
       handshakes_per_s: 'IKE_SA + first CHILD_SA established per second at the responder, MODP2048, RSA-2048 certificates',
       mesh: 'seconds from first IKE_SA_INIT to all CHILD_SAs up; rss_mb: the node process RSS then; kb_per_peer: RSS growth / peers',
+      join: 'seconds from the first node registration to the last signed certificate seen by a watching agent; *_cpu_s: CPU seconds over those seconds (operator process, etcd member, the benchmark process holding the simulated nodes); identities_s and key_generation_s: setup before the clock (etcd users + client certificates; node keys + CSRs)',
       esp_inprocess_mb_s_per_core: 'MB/s per core of CPU time, 1400-byte packets sealed + opened in one process, no I/O (bench/esp-throughput.ts)',
       aes_gcm_limit_mbps: 'MB/s (10^6 bytes), openssl speed -evp aes-256-gcm, 1024-byte blocks, one core',
     },
@@ -208,6 +215,26 @@ async function main(): Promise<void> {
       }
     }
     cleanupMesh();
+  }
+
+  const joins = (Object.keys(JOIN_ROWS) as (keyof typeof JOIN_ROWS)[]).filter((r) => o.only.has(r));
+  if (joins.length) {
+    const count = o.quick ? 200 : 1000;
+    log(`== join: ${count} simulated nodes (${joins.join(', ')})`);
+    const made = await makeNodes(count, res.join.key_algorithm);
+    res.join.key_generation_s = round(made.seconds, 1);
+    log(`  ${count} ECDSA P-256 keys and CSRs made in ${made.seconds.toFixed(1)} s (before the clock)`);
+    for (const row of joins) {
+      log(`== ${row}`);
+      try {
+        const f = await runJoin(JOIN_ROWS[row], made.nodes, { inFlight: 50, timeoutMs: 300_000, log });
+        res.join[JOIN_ROWS[row]] = f;
+        log(`  ${f.nodes} nodes joined in ${f.seconds} s; operator CPU ${f.operator_cpu_s} s`);
+      } catch (e) {
+        res.not_measured[row] = `failed: ${(e as Error).message.split('\n')[0]}`;
+        log(String((e as Error).stack ?? e));
+      }
+    }
   }
 
   if (o.only.has('aes_gcm')) {

@@ -46,6 +46,14 @@ export function renderTable(r: BenchResults): string {
       r.mesh.map((x) => [String(x.peers), fmt(x.seconds, 2), fmt(x.hub_cpu_s, 2), fmt(x.rss_mb, 1), fmt(x.kb_per_peer, 1), fmt(x.heap_kb_per_peer, 1), fmt(x.buffers_kb_per_peer, 1), String(x.retransmits)])));
     out.push('');
   }
+  const j = r.join;
+  if (j.etcd || j.fs) {
+    out.push(grid(['join (store)', 'nodes', 'seconds', 'operator CPU s', 'etcd CPU s', 'nodes CPU s', 'median ms', 'p95 ms', 'identities s'],
+      [j.etcd, j.fs].filter((x) => x !== null).map((x) => [x.store === 'fs' ? 'directory' : x.store, String(x.nodes), fmt(x.seconds, 1), fmt(x.operator_cpu_s, 1), fmt(x.etcd_cpu_s, 1), fmt(x.nodes_cpu_s, 1),
+        fmt(x.latency_ms.median), fmt(x.latency_ms.p95), fmt(x.identities_s, 1)])));
+    out.push(`  (node keys: ${j.key_algorithm}, made before the clock in ${fmt(j.key_generation_s, 1)} s; ${j.etcd?.in_flight ?? j.fs?.in_flight} nodes registering at once)`);
+    out.push('');
+  }
   out.push(`AES-256-GCM limit (openssl speed, 1 KiB blocks, one core): ${fmt(r.aes_gcm_limit_mbps)} MB/s` +
     (r.aes_gcm_limit_mbps !== null ? ` = ${fmt((r.aes_gcm_limit_mbps * 8) / 1000, 1)} Gbit/s` : ''));
   const e = r.esp_inprocess_mb_s_per_core;

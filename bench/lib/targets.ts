@@ -21,7 +21,17 @@ const ratio = (a: number | null, b: number | null): number | null => (a !== null
 
 /** Issue 6's and issue 15's targets checked against this run's figures (never against figures of another run). */
 export function checkTargets(r: BenchResults): TargetCheck[] {
-  return [...issue6Targets(r).map((t) => ({ issue: 6, ...t })), ...issue15Targets(r).map((t) => ({ issue: 15, ...t }))];
+  return [...issue6Targets(r).map((t) => ({ issue: 6, ...t })), ...issue15Targets(r).map((t) => ({ issue: 15, ...t })), { issue: 13, ...joinTarget(r) }];
+}
+
+/** Issue 13: 1000 simulated nodes join through etcd in under 60 s, the directory store beside it. */
+function joinTarget(r: BenchResults): Check {
+  const { etcd, fs } = r.join;
+  const target = '1000 simulated nodes join through etcd (register, CSR, certificate seen) in under 60 s';
+  const fsText = fs ? `directory store ${fs.seconds} s, operator CPU ${fs.operator_cpu_s} s` : 'directory store not measured';
+  if (!etcd) return { target, measured: `join_etcd not measured; ${fsText}`, met: null };
+  const measured = `${etcd.nodes} nodes in ${etcd.seconds} s, operator CPU ${etcd.operator_cpu_s} s, etcd CPU ${etcd.etcd_cpu_s} s; ${fsText}`;
+  return { target, measured, met: etcd.nodes >= 1000 ? etcd.seconds < 60 : null };
 }
 
 type Check = Omit<TargetCheck, 'issue'>;

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { ownedTempDir } from './harness-util.js';
 import { TestPki, type CertFiles } from './certs.js';
 import type { StoreSpec } from '../../src/store/open-store.js';
+import { memberCertFiles } from '../../src/pki/etcd-admin.js';
 
 /**
  * A real etcd cluster (Debian's etcd 3.4) for tests: N members on 127.0.0.1 with free ports and
@@ -24,6 +25,8 @@ import type { StoreSpec } from '../../src/store/open-store.js';
 export interface EtcdClusterOptions {
   members?: number;
   tls?: boolean;
+  /** TLS with these certificates instead of the helper's own test CA (implies `tls`). */
+  certs?: EtcdCertSource;
   /** etcd's --election-timeout (ms); the heartbeat is a tenth of it. Default 1000. */
   electionTimeoutMs?: number;
   /** How long start() waits for a healthy cluster (ms). Default 20000. */
@@ -43,6 +46,54 @@ export interface EtcdMember {
 export interface EtcdClientCert {
   cert: string;
   key: string;
+}
+
+/**
+ * Where a TLS cluster's certificates come from: by default a test CA made here with OpenSSL
+ * (client certificates on demand); `adminDirCerts` uses an etcd admin directory made by the
+ * product (`etcd init`), whose CA then issues the nodes' and the operator's identities.
+ */
+export interface EtcdCertSource {
+  readonly caPath: string;
+  /** The server + peer certificate of member `name` (SANs 127.0.0.1 and localhost). */
+  memberCert(name: string): EtcdClientCert;
+  /** A client certificate of CN `cn` (`root` is what the helper itself uses). */
+  clientCert(cn: string): EtcdClientCert;
+  cleanup(): void;
+}
+
+function testCaCerts(): EtcdCertSource {
+  const pki = new TestPki('oit-etcd-certs');
+  const ca = pki.createCa('etcd-ca', { dn: 'CN=etcd test CA' });
+  const made = new Map<string, CertFiles>();
+  const once = (id: string, make: () => CertFiles): EtcdClientCert => {
+    let c = made.get(id);
+    if (!c) made.set(id, (c = make()));
+    return { cert: c.certPath, key: c.keyPath };
+  };
+  return {
+    caPath: ca.certPath,
+    memberCert: (name) => once(`member ${name}`, () => pki.issue(ca, `member-${name}`, { dn: `CN=${name}`, sans: ['127.0.0.1', 'localhost'] })),
+    clientCert: (cn) => once(`client ${cn}`, () => pki.issue(ca, `client-${made.size}`, { dn: `CN=${cn}` })),
+    cleanup: () => pki.cleanup(),
+  };
+}
+
+/**
+ * The certificates of an etcd admin directory (`initEtcdAdmin` with members named m0, m1, … on
+ * 127.0.0.1): only the root client certificate is there; other identities are issued with the
+ * product's own calls (issueCredentials). The directory belongs to the caller.
+ */
+export function adminDirCerts(dir: string): EtcdCertSource {
+  return {
+    caPath: path.join(dir, 'ca.pem'),
+    memberCert: (name) => memberCertFiles(dir, name),
+    clientCert: (cn) => {
+      if (cn !== 'root') throw new Error(`etcd admin directory ${dir}: no file certificate for ${cn} (issue credentials instead)`);
+      return { cert: path.join(dir, 'root.pem'), key: path.join(dir, 'root-key.pem') };
+    },
+    cleanup: () => {},
+  };
 }
 
 const live = new Set<ChildProcess>();
@@ -70,17 +121,14 @@ function exited(p: ChildProcess): Promise<void> {
 export class EtcdCluster {
   readonly dir: string;
   readonly members: EtcdMember[] = [];
-  private pki: TestPki | undefined;
-  private caCert: CertFiles | undefined;
-  private readonly serverCerts = new Map<number, CertFiles>();
-  private readonly clientCerts = new Map<string, CertFiles>();
+  private certs: EtcdCertSource | undefined;
 
-  private constructor(private readonly o: Required<EtcdClusterOptions>) {
+  private constructor(private readonly o: Required<Omit<EtcdClusterOptions, 'certs'>> & Pick<EtcdClusterOptions, 'certs'>) {
     this.dir = ownedTempDir('oit-etcd');
   }
 
   static async start(o: EtcdClusterOptions = {}): Promise<EtcdCluster> {
-    const c = new EtcdCluster({ members: o.members ?? 1, tls: o.tls ?? false, electionTimeoutMs: o.electionTimeoutMs ?? 1000, startTimeoutMs: o.startTimeoutMs ?? 20_000 });
+    const c = new EtcdCluster({ members: o.members ?? 1, tls: (o.tls ?? false) || o.certs !== undefined, certs: o.certs, electionTimeoutMs: o.electionTimeoutMs ?? 1000, startTimeoutMs: o.startTimeoutMs ?? 20_000 });
     try {
       await c.boot();
     } catch (err) {
@@ -105,19 +153,14 @@ export class EtcdCluster {
 
   /** PEM path of the CA that signed the members' (and clients') certificates. */
   get caPath(): string {
-    if (!this.caCert) throw new Error('etcd test cluster: started without TLS');
-    return this.caCert.certPath;
+    if (!this.certs) throw new Error('etcd test cluster: started without TLS');
+    return this.certs.caPath;
   }
 
   /** A client certificate (CN = `cn`) from the cluster's CA, made once per name. */
   clientCert(cn: string): EtcdClientCert {
-    if (!this.pki || !this.caCert) throw new Error('etcd test cluster: started without TLS');
-    let c = this.clientCerts.get(cn);
-    if (!c) {
-      c = this.pki.issue(this.caCert, `client-${this.clientCerts.size}`, { dn: `CN=${cn}` });
-      this.clientCerts.set(cn, c);
-    }
-    return { cert: c.certPath, key: c.keyPath };
+    if (!this.certs) throw new Error('etcd test cluster: started without TLS');
+    return this.certs.clientCert(cn);
   }
 
   /** A StoreSpec for this cluster (TLS clusters: with a client certificate of CN `root`, or `cn`). */
@@ -129,15 +172,11 @@ export class EtcdCluster {
   }
 
   private async boot(): Promise<void> {
-    if (this.o.tls) {
-      this.pki = new TestPki('oit-etcd-certs');
-      this.caCert = this.pki.createCa('etcd-ca', { dn: 'CN=etcd test CA' });
-    }
+    if (this.o.tls) this.certs = this.o.certs ?? testCaCerts();
     for (let i = 0; i < this.o.members; i++) {
       const dataDir = path.join(this.dir, `m${i}`);
       mkdirSync(dataDir, { recursive: true, mode: 0o700 });
       this.members.push({ index: i, name: `m${i}`, clientPort: await freePort(), peerPort: await freePort(), dataDir, logFile: path.join(this.dir, `m${i}.log`), process: undefined });
-      if (this.pki && this.caCert) this.serverCerts.set(i, this.pki.issue(this.caCert, `member-${i}`, { dn: `CN=m${i}`, sans: ['127.0.0.1', 'localhost'] }));
     }
     for (const m of this.members) this.spawnMember(m);
     await this.waitHealthy(this.members, this.o.startTimeoutMs);
@@ -154,10 +193,10 @@ export class EtcdCluster {
       '--heartbeat-interval', String(Math.max(10, Math.round(this.o.electionTimeoutMs / 10))), '--election-timeout', String(this.o.electionTimeoutMs),
       '--logger', 'zap', '--log-outputs', 'stderr', '--log-level', 'warn',
     ];
-    const cert = this.serverCerts.get(m.index);
-    if (cert && this.caCert) {
-      args.push('--cert-file', cert.certPath, '--key-file', cert.keyPath, '--trusted-ca-file', this.caCert.certPath, '--client-cert-auth');
-      args.push('--peer-cert-file', cert.certPath, '--peer-key-file', cert.keyPath, '--peer-trusted-ca-file', this.caCert.certPath, '--peer-client-cert-auth');
+    if (this.certs) {
+      const cert = this.certs.memberCert(m.name);
+      args.push('--cert-file', cert.cert, '--key-file', cert.key, '--trusted-ca-file', this.certs.caPath, '--client-cert-auth');
+      args.push('--peer-cert-file', cert.cert, '--peer-key-file', cert.key, '--peer-trusted-ca-file', this.certs.caPath, '--peer-client-cert-auth');
     }
     const log = openSync(m.logFile, 'a');
     // A clean environment: ETCD_* variables of the machine must not change what the test starts.
@@ -173,9 +212,9 @@ export class EtcdCluster {
   private request(m: EtcdMember, urlPath: string, body?: string, timeoutMs = 1000): Promise<string | undefined> {
     return new Promise((resolve) => {
       const opts: https.RequestOptions = { host: '127.0.0.1', port: m.clientPort, path: urlPath, method: body === undefined ? 'GET' : 'POST', timeout: timeoutMs, headers: { 'content-type': 'application/json' } };
-      if (this.o.tls && this.caCert) {
-        const root = this.clientCert('root');
-        Object.assign(opts, { servername: 'localhost', ca: readFileSync(this.caCert.certPath), cert: readFileSync(root.cert), key: readFileSync(root.key) });
+      if (this.certs) {
+        const root = this.certs.clientCert('root');
+        Object.assign(opts, { servername: 'localhost', ca: readFileSync(this.certs.caPath), cert: readFileSync(root.cert), key: readFileSync(root.key) });
       }
       const req = (this.o.tls ? https : http).request(opts, (res) => {
         let text = '';
@@ -280,6 +319,6 @@ export class EtcdCluster {
   async close(): Promise<void> {
     for (const m of this.members) await this.kill(m);
     rmSync(this.dir, { recursive: true, force: true });
-    this.pki?.cleanup();
+    this.certs?.cleanup();
   }
 }
