@@ -1,18 +1,20 @@
-// The bench's target lines for issue 15: ratios from the run's own rows, met / missed / n/a, and
-// every figure named in the line.
+// The bench's target lines for issues 15 and 13: ratios from the run's own rows, met / missed /
+// n/a, and every figure named in the line.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { checkTargets } from '../../bench/lib/targets.js';
 import { DATA_ROWS, type DataRow } from '../../bench/lib/setup.js';
 import type { BenchResults } from '../../bench/run.js';
+import type { JoinFigures } from '../../bench/join/join.js';
 
 type Rows = Partial<Record<DataRow, number>>;
 const rows = (v: Rows): Record<DataRow, number | null> => Object.fromEntries(DATA_ROWS.map((r) => [r, v[r] ?? null])) as Record<DataRow, number | null>;
 
-function results(o: { tput: Rows; tput4?: Rows; rtt?: Rows; cpu?: Rows }): BenchResults {
+function results(o: { tput: Rows; tput4?: Rows; rtt?: Rows; cpu?: Rows; join?: Partial<BenchResults['join']> }): BenchResults {
   return {
     throughput_mbps: rows(o.tput), throughput_4_streams_mbps: rows(o.tput4 ?? {}), rtt_us: rows(o.rtt ?? {}), cpu_s_per_gb: rows(o.cpu ?? {}),
     handshakes_per_s: { ours: null, strongswan: null }, handshakes: null, mesh: [],
+    join: { etcd: null, fs: null, key_generation_s: null, key_algorithm: 'ecdsa', ...o.join },
   } as unknown as BenchResults;
 }
 
@@ -60,4 +62,27 @@ test('RTT: both of ours at or under the lowest peer, peers listed; n/a with no p
   const noPeer = byStart(results({ tput: {}, rtt: { tunnel_ipsec: 500 } }), 'RTT of');
   assert.equal(noPeer.met, null);
   assert.match(noPeer.measured, /no peer measured/);
+});
+
+const join = (store: 'etcd' | 'fs', nodes: number, seconds: number): JoinFigures => ({
+  store, nodes, in_flight: 50, seconds, operator_cpu_s: 20.5, etcd_cpu_s: store === 'etcd' ? 9.8 : null, nodes_cpu_s: 10,
+  latency_ms: { median: 1, p95: 2, max: 3 }, identities_s: null,
+});
+const joinLine = (r: BenchResults) => {
+  const t = checkTargets(r).filter((x) => x.issue === 13);
+  assert.equal(t.length, 1);
+  return t[0]!;
+};
+
+test('issue 13: 1000 nodes through etcd under 60 s, the directory store beside it; n/a below 1000 nodes or without the row', () => {
+  const met = joinLine(results({ tput: {}, join: { etcd: join('etcd', 1000, 44.8), fs: join('fs', 1000, 41.7) } }));
+  assert.equal(met.met, true);
+  assert.equal(met.measured, '1000 nodes in 44.8 s, operator CPU 20.5 s, etcd CPU 9.8 s; directory store 41.7 s, operator CPU 20.5 s');
+  assert.equal(joinLine(results({ tput: {}, join: { etcd: join('etcd', 1000, 60) } })).met, false);
+  const quick = joinLine(results({ tput: {}, join: { etcd: join('etcd', 200, 10) } }));
+  assert.equal(quick.met, null);
+  assert.match(quick.measured, /^200 nodes in 10 s.*; directory store not measured$/);
+  const none = joinLine(results({ tput: {}, join: { fs: join('fs', 1000, 41.7) } }));
+  assert.equal(none.met, null);
+  assert.match(none.measured, /^join_etcd not measured; directory store 41\.7 s/);
 });
