@@ -268,14 +268,17 @@ export class IpsecStack {
 
   /**
    * Stops: IKE DELETEs for every connection first (waiting up to `graceMs` for the answers), then
-   * timers and sockets. The TUN is the daemon's.
+   * timers and sockets. The TUN is the daemon's. The connections go with their SAs, not just the
+   * SAs: a peer that sees our DELETE initiates again at once, and a stack still configured for it
+   * would complete that exchange in the grace time and leave the peer an IKE SA with nobody
+   * behind it; without the connection its IKE_SA_INIT is refused (NO_PROPOSAL_CHOSEN).
    */
   async stop(graceMs = 1000): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     clearInterval(this.ticker);
     this.apply((e) => {
-      for (const name of e.connectionNames()) e.terminate(name);
+      for (const name of e.connectionNames()) e.removeConnection(name);
     });
     const end = Date.now() + graceMs;
     while (Date.now() < end && this.engine.sas().some((s) => s.state === 'deleting')) {

@@ -70,3 +70,34 @@ test('IpsecStack: child up by IKE, ESP across, usage, ike-down and child-down on
   assert.ok(evB.some((e) => e.type === 'child-down' && e.spiIn === installed(evB)[0]!.spec.spiIn));
   assert.equal(b.esp.usage(installed(evB)[0]!.spec.spiIn), undefined, 'the pair left b\'s data path');
 });
+
+test('IpsecStack: a stopping stack refuses the IKE SA its peer starts again after the DELETE', async (t) => {
+  const evA: IpsecStackEvent[] = [];
+  const evB: IpsecStackEvent[] = [];
+  const a = stack(A, B, ['a.example', 'b.example'], ['10.1.0.0/24', '10.2.0.0/24'], [], evA);
+  let b: IpsecStack | undefined;
+  t.after(async () => {
+    await a.stop(0);
+    await b?.stop(0);
+  });
+  b = stack(B, A, ['b.example', 'a.example'], ['10.2.0.0/24', '10.1.0.0/24'], [], evB);
+  a.initiate('site');
+  await waitFor(() => b!.engine.sas('site').some((s) => s.state === 'established'), 'the IKE SA up at b', 5000);
+  const peer = b;
+  // As an agent does: an IKE SA that the peer deleted is set up again at once.
+  let reinitiated = 0;
+  const downsBefore = evB.length;
+  const watcher = setInterval(() => {
+    if (reinitiated === 0 && evB.slice(downsBefore).some((e) => e.type === 'ike-down')) {
+      reinitiated++;
+      peer.initiate('site');
+    }
+  }, 1);
+  t.after(() => clearInterval(watcher));
+  await a.stop(2000);
+  await waitFor(() => reinitiated === 1, 'b initiated again after the DELETE', 3000);
+  // Refused with NO_PROPOSAL_CHOSEN, b's new IKE SA is gone at once; had a answered, b would hold a
+  // half-open or established IKE SA with a stack that no longer exists, until its retransmits gave up.
+  await waitFor(() => peer.engine.sas('site').length === 0, 'b holds no IKE SA to the stopped stack', 3000);
+  assert.ok(evB.some((e) => e.type === 'ike-log' && /NO_PROPOSAL_CHOSEN/.test(e.line)), evB.filter((e) => e.type === 'ike-log').map((e) => (e as { line: string }).line).join('\n'));
+});
