@@ -1,4 +1,5 @@
 import { x509 } from './provider.js';
+import { OID_SUBJECT_ALT_NAME } from '../ike/auth/x509-oids.js';
 
 export type CsrCheck =
   | { ok: true; csr: x509.Pkcs10CertificateRequest; keyAlgorithm: 'rsa' | 'ecdsa' }
@@ -41,7 +42,7 @@ export async function checkNodeCsr(text: string, systemId: string, owners: Reado
     const other = owners.get(cn);
     return { ok: false, reason: other ? `CSR CN ${cn} is the system-id of node ${other}, not of this node (${systemId})` : `CSR CN ${cn} is not this node's system-id ${systemId}` };
   }
-  const sanRaw = csr.getExtension('2.5.29.17');
+  const sanRaw = csr.getExtension(OID_SUBJECT_ALT_NAME);
   const sanExt = sanRaw ? new x509.SubjectAlternativeNameExtension(sanRaw.rawData) : undefined;
   if (!sanExt) return { ok: false, reason: `CSR has no subjectAltName; it must carry DNS:${systemId}` };
   const names = sanExt.names.items.map((n: { type: string; value: string }) => `${n.type}:${n.value}`);

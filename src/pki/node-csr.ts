@@ -1,5 +1,8 @@
 import { KeyObject, sign } from 'node:crypto';
-import { encodeOid, encodeSmallInt, tlv, TAG_BIT_STRING, TAG_NULL, TAG_OCTET_STRING, TAG_SEQUENCE, TAG_SET, TAG_UTF8_STRING } from '../ike/auth/der.js';
+import { encodeOid, encodeSmallInt, tlv, TAG_BIT_STRING, TAG_OCTET_STRING, TAG_SEQUENCE, TAG_SET } from '../ike/auth/der.js';
+import { encodeDn, parseDnString } from '../ike/auth/dn.js';
+import { encodeSigAlg } from '../ike/auth/sig-alg.js';
+import { OID_EXTENSION_REQUEST, OID_SUBJECT_ALT_NAME } from '../ike/auth/x509-oids.js';
 import type { KeyPair } from './keys.js';
 
 /**
@@ -10,13 +13,6 @@ import type { KeyPair } from './keys.js';
  * by an independent decoder.
  */
 
-const OID_O = '2.5.4.10';
-const OID_OU = '2.5.4.11';
-const OID_CN = '2.5.4.3';
-const OID_EXTENSION_REQUEST = '1.2.840.113549.1.9.14';
-const OID_SUBJECT_ALT_NAME = '2.5.29.17';
-const OID_ECDSA_SHA256 = '1.2.840.10045.4.3.2';
-const OID_RSA_SHA256 = '1.2.840.113549.1.1.11';
 /** GeneralName dNSName: [2] IMPLICIT IA5String. */
 const GN_DNS = 0x82;
 /** CertificationRequestInfo.attributes: [0] IMPLICIT SET OF Attribute. */
@@ -27,26 +23,20 @@ export function nodeSubject(systemId: string): string {
   return `O=overlay-ipsec, OU=ovn-ipsec, CN=${systemId}`;
 }
 
-function rdn(oid: string, value: string): Buffer {
-  return tlv(TAG_SET, tlv(TAG_SEQUENCE, encodeOid(oid), tlv(TAG_UTF8_STRING, Buffer.from(value, 'utf8'))));
-}
-
 function pem(label: string, der: Buffer): string {
   return `-----BEGIN ${label}-----\n${der.toString('base64').replace(/.{1,64}/g, '$&\n')}-----END ${label}-----\n`;
 }
 
 /** A PKCS#10 request for a node key: CN = system-id, SAN DNS:<system-id>; PEM with a final newline. */
 export function createNodeCsr(keys: KeyPair, systemId: string): string {
-  const name = tlv(TAG_SEQUENCE, rdn(OID_O, 'overlay-ipsec'), rdn(OID_OU, 'ovn-ipsec'), rdn(OID_CN, systemId));
+  const name = encodeDn(parseDnString(nodeSubject(systemId)));
   const spki = KeyObject.from(keys.publicKey).export({ format: 'der', type: 'spki' });
   const san = tlv(TAG_SEQUENCE, tlv(GN_DNS, Buffer.from(systemId, 'ascii')));
   const extensions = tlv(TAG_SEQUENCE, tlv(TAG_SEQUENCE, encodeOid(OID_SUBJECT_ALT_NAME), tlv(TAG_OCTET_STRING, san)));
   const attributes = tlv(ATTRIBUTES, tlv(TAG_SEQUENCE, encodeOid(OID_EXTENSION_REQUEST), tlv(TAG_SET, extensions)));
   const info = tlv(TAG_SEQUENCE, encodeSmallInt(0), name, spki, attributes);
   // ECDSA signatures in X.509 are the DER Ecdsa-Sig-Value, Node's default encoding; RSA is PKCS#1 v1.5.
-  const algorithm = keys.algorithm === 'ecdsa'
-    ? tlv(TAG_SEQUENCE, encodeOid(OID_ECDSA_SHA256))
-    : tlv(TAG_SEQUENCE, encodeOid(OID_RSA_SHA256), tlv(TAG_NULL));
+  const algorithm = encodeSigAlg({ kind: keys.algorithm === 'ecdsa' ? 'ecdsa' : 'rsa-pkcs1', hash: 'sha256' });
   const signature = sign('sha256', info, KeyObject.from(keys.privateKey));
   const csr = tlv(TAG_SEQUENCE, info, algorithm, tlv(TAG_BIT_STRING, Buffer.from([0]), signature));
   return pem('CERTIFICATE REQUEST', csr);

@@ -2,6 +2,7 @@ import {
   DerError, TAG_BIT_STRING, TAG_BOOLEAN, TAG_INTEGER, TAG_OCTET_STRING, TAG_OID, TAG_SEQUENCE,
   decodeOid, readChildren, readSingle, type Tlv,
 } from './der.js';
+import { OID_BASIC_CONSTRAINTS, OID_KEY_USAGE, OID_SUBJECT_ALT_NAME, OID_SUBJECT_KEY_ID } from './x509-oids.js';
 
 /**
  * The fields of an X.509 certificate (RFC 5280) that IKE authentication reads, taken straight
@@ -27,10 +28,6 @@ export interface TbsFields {
   sanEmail: string[];
 }
 
-const OID_BASIC_CONSTRAINTS = '2.5.29.19';
-const OID_KEY_USAGE = '2.5.29.15';
-const OID_SUBJECT_KEY_ID = '2.5.29.14';
-const OID_SUBJECT_ALT_NAME = '2.5.29.17';
 
 const TAG_UTC_TIME = 0x17;
 const TAG_GENERALIZED_TIME = 0x18;
