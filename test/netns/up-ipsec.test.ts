@@ -61,11 +61,14 @@ test('up with IPsec: pods talk, only ESP/IKE on the underlay (tshark agrees), do
     }
   }
 
+  // verify captures while a 4 MB TCP echo runs pod to pod: bulk traffic, so the agents send runs
+  // of ESP packets with UDP_SEGMENT (on by default) and the capture must still hold one ESP packet
+  // per datagram, each no longer than the underlay MTU, each ICV good (below).
   const pcap = path.join(work, 'ipsec.pcap');
   const keylog = path.join(work, 'keys');
-  const v = cli(PREFIX, ['verify', '--json', '--seconds', '3', '--pcap', pcap, '--keylog', keylog, '--state-dir', stateDir]);
-  assert.equal(v.status, 0, `verify:\n${v.stdout}\n${v.stderr}`);
-  const report = JSON.parse(v.stdout) as { packets: Record<string, number>; encrypted: boolean; spis: string[]; keylog: { rows: Record<string, number> } };
+  const v = await verifyWhile(stateDir, ['--pcap', pcap, '--keylog', keylog], () => tcpEcho(`${PREFIX}-worker0-pod0`, '10.254.2.2', `${PREFIX}-master0-pod0`, 4_000_000));
+  assert.equal(v.code, 0, `verify:\n${v.out}`);
+  const report = JSON.parse(v.out) as { packets: Record<string, number>; encrypted: boolean; spis: string[]; keylog: { rows: Record<string, number> } };
   assert.equal(report.encrypted, true);
   assert.equal(report.packets.geneve_cleartext, 0);
   assert.equal(report.packets.other, 0, JSON.stringify(report));
@@ -90,6 +93,10 @@ test('up with IPsec: pods talk, only ESP/IKE on the underlay (tshark agrees), do
   assert.ok(opened.every((r) => r['esp.icv_good'] === '1'), `ICV not good on: ${JSON.stringify(opened.find((r) => r['esp.icv_good'] !== '1'))}`);
   assert.ok(opened.every((r) => r['geneve.vni'] !== ''), 'every ESP packet carries a Geneve frame');
   assert.ok(opened.some((r) => /10\.254\./.test(r['ip.src']!)), 'pod addresses visible inside');
+  assert.ok(opened.length > 2000, `the echo's ESP packets were captured: ${opened.length}`);
+  const mtu = (JSON.parse(inNs(`${PREFIX}-underlay`, ['ip', '-j', 'link', 'show', 'br-underlay']).stdout) as Array<{ mtu: number }>)[0]!.mtu;
+  const frames = tsharkRecords(pcap, { filter: 'esp', fields: ['frame.len'] }).map((r) => Number(r['frame.len']));
+  assert.ok(frames.every((len) => len <= 14 + mtu), `a datagram longer than the underlay MTU ${mtu}: ${Math.max(...frames)} bytes`);
 
   // The follow-up commands the summary names work on this cluster.
   const show = cli(PREFIX, ['tunnels', 'show', '--node', 'worker0', '--state-dir', stateDir]);
@@ -105,29 +112,14 @@ test('up with IPsec: pods talk, only ESP/IKE on the underlay (tshark agrees), do
 
   // The detector itself, with IPsec on: Geneve sent in the clear from master0 to worker0's 6081
   // (as a leaking data path would) while verify captures is reported, and verify exits 1.
-  const verifying = spawn(process.execPath, [cliPath, 'verify', '--json', '--seconds', '3', '--state-dir', stateDir], { env: { ...process.env, OI_NETNS_PREFIX: PREFIX }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let leakOut = '';
-  verifying.stdout!.setEncoding('utf8').on('data', (d: string) => (leakOut += d));
-  verifying.stderr!.setEncoding('utf8').on('data', (d: string) => (leakOut += d));
-  // Inject once verify's tcpdump runs on the underlay switch (and has had a moment to bind).
-  await waitFor(async () => {
-    if (verifying.exitCode !== null) throw new Error(`verify ended before its capture was seen (${verifying.exitCode}): ${leakOut}`);
-    return (await namespacePids(`${PREFIX}-underlay`)).some((pid) => {
-    try {
-      return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'tcpdump';
-    } catch {
-      return false;
-    }
-    });
-  }, 'verify\'s tcpdump running', 30_000);
-  await new Promise((r) => setTimeout(r, 500));
-  const leak = inNs(`${PREFIX}-master0`, [process.execPath, '-e', `
-    const g = Buffer.from('024065580000040001028001000000000000000000000000', 'hex'); // Geneve: C, VNI 4, OVN option
-    const s = require('node:dgram').createSocket('udp4');
-    s.bind({ address: '192.168.7.21' }, () => { let n = 0; const t = setInterval(() => { s.send(g, 6081, '192.168.7.11'); if (++n === 5) { clearInterval(t); s.close(); } }, 50); });
-  `]);
-  assert.equal(leak.status, 0, leak.stderr);
-  const [leakCode] = await once(verifying, 'exit');
+  const { code: leakCode, out: leakOut } = await verifyWhile(stateDir, [], async () => {
+    const leak = inNs(`${PREFIX}-master0`, [process.execPath, '-e', `
+      const g = Buffer.from('024065580000040001028001000000000000000000000000', 'hex'); // Geneve: C, VNI 4, OVN option
+      const s = require('node:dgram').createSocket('udp4');
+      s.bind({ address: '192.168.7.21' }, () => { let n = 0; const t = setInterval(() => { s.send(g, 6081, '192.168.7.11'); if (++n === 5) { clearInterval(t); s.close(); } }, 50); });
+    `]);
+    assert.equal(leak.status, 0, leak.stderr);
+  });
   assert.equal(leakCode, 1, leakOut);
   const leakReport = JSON.parse(leakOut) as { packets: Record<string, number>; encrypted: boolean; ipsec: boolean; pairs: Record<string, Record<string, number>> };
   assert.equal(leakReport.ipsec, true);
@@ -143,3 +135,30 @@ test('up with IPsec: pods talk, only ESP/IKE on the underlay (tshark agrees), do
   await assertNothingLeft(PREFIX, pids);
   assert.deepEqual(readdirSync(stateDir), []);
 });
+
+/**
+ * Runs `verify --json --seconds 3` (plus `args`) on the cluster of `stateDir` and, once its tcpdump runs on the
+ * underlay switch (and has had a moment to bind), `during`; resolves with verify's exit code and
+ * output.
+ */
+async function verifyWhile(stateDir: string, args: string[], during: () => Promise<void>): Promise<{ code: number | null; out: string }> {
+  const verifying = spawn(process.execPath, [cliPath, 'verify', '--json', '--seconds', '3', ...args, '--state-dir', stateDir], { env: { ...process.env, OI_NETNS_PREFIX: PREFIX }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  verifying.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  verifying.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  const exited = once(verifying, 'exit');
+  await waitFor(async () => {
+    if (verifying.exitCode !== null) throw new Error(`verify ended before its capture was seen (${verifying.exitCode}): ${out}`);
+    return (await namespacePids(`${PREFIX}-underlay`)).some((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'tcpdump';
+      } catch {
+        return false;
+      }
+    });
+  }, 'verify\'s tcpdump running', 30_000);
+  await new Promise((r) => setTimeout(r, 500));
+  await during();
+  const [code] = (await exited) as [number | null];
+  return { code, out };
+}
