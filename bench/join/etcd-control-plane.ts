@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { EtcdCluster, adminDirCerts } from '../../test/helpers/etcd.js';
-import { bootstrapEtcdAuth, initEtcdAdmin, issueCredentials, type EtcdAdmin } from '../../src/pki/etcd-admin.js';
+import { bootstrapEtcdAuth, initEtcdAdmin, issueCredentials, rootConnection, type EtcdAdmin } from '../../src/pki/etcd-admin.js';
 import { writeCredentialsFile, type CredentialsFile } from '../../src/store/join-file.js';
 import type { StoreSpec } from '../../src/store/open-store.js';
 import { forEachLimited } from '../../src/util/limited.js';
@@ -57,8 +57,13 @@ export function specOf(c: CredentialsFile): StoreSpec {
 export async function issueNodeIdentities(e: BenchEtcd, names: readonly string[], inFlight: number): Promise<Map<string, StoreSpec>> {
   const out = new Map<string, StoreSpec>();
   const expiresAt = new Date(Date.now() + 86_400_000);
-  await forEachLimited(names, inFlight, async (node) => {
-    out.set(node, specOf(await issueCredentials(e.admin, { node, expiresAt })));
-  });
+  const root = rootConnection(e.admin);
+  try {
+    await forEachLimited(names, inFlight, async (node) => {
+      out.set(node, specOf(await issueCredentials(e.admin, { node, expiresAt, root })));
+    });
+  } finally {
+    root.close();
+  }
   return out;
 }

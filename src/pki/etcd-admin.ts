@@ -1,6 +1,7 @@
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createEtcdCa, issueClientCert, issueMemberCert, loadEtcdCa, ETCD_MEMBER_YEARS, type EtcdCa } from './etcd-certs.js';
+import type { Etcd3 } from 'etcd3';
 import { adminClient, enableAuth, ensureNodeUser, ensureOperatorUser } from '../store/etcd-auth.js';
 import { ROOT_USER } from '../store/etcd-identity.js';
 import { CREDENTIALS_KIND, CREDENTIALS_VERSION, type CredentialsFile } from '../store/join-file.js';
@@ -95,7 +96,8 @@ export async function loadEtcdAdmin(dir: string): Promise<EtcdAdmin> {
   return { dir, cluster: cfg.cluster, prefix: cfg.prefix, endpoints: cfg.endpoints, ca, rootCert: await read('root.pem'), rootKey: await read('root-key.pem') };
 }
 
-function rootConnection(a: EtcdAdmin) {
+/** A root connection to the cluster's etcd; the caller closes it. */
+export function rootConnection(a: EtcdAdmin): Etcd3 {
   return adminClient({ endpoints: a.endpoints, ca: a.ca.certPem, cert: a.rootCert, key: a.rootKey });
 }
 
@@ -112,16 +114,18 @@ export async function bootstrapEtcdAuth(a: EtcdAdmin): Promise<void> {
 
 /**
  * A credentials file for a node (its user and role made or re-granted with root) or, without
- * `node`, for the operator; valid until `expiresAt`.
+ * `node`, for the operator; valid until `expiresAt`. `root`: an open root connection to use
+ * (default: one opened and closed for this call).
  */
-export async function issueCredentials(a: EtcdAdmin, o: { node?: string; expiresAt: Date; nowMs?: number }): Promise<CredentialsFile> {
+export async function issueCredentials(a: EtcdAdmin, o: { node?: string; expiresAt: Date; nowMs?: number; root?: Etcd3 }): Promise<CredentialsFile> {
   const nowMs = o.nowMs ?? Date.now();
-  const client = rootConnection(a);
+  // One root connection can serve many nodes (a connection costs a TLS handshake, ~20 ms here).
+  const client = o.root ?? rootConnection(a);
   let user: string;
   try {
     user = o.node !== undefined ? await ensureNodeUser(client, a.cluster, a.prefix, o.node) : await ensureOperatorUser(client, a.cluster, a.prefix);
   } finally {
-    client.close();
+    if (!o.root) client.close();
   }
   const c = await issueClientCert(a.ca, user, nowMs, o.expiresAt);
   return {
