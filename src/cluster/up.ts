@@ -9,6 +9,7 @@ import { storeDir, operatorDir } from '../store/layout.js';
 import { clusterDown, runningParts } from './down.js';
 import { planTopology, TopologyError, type TopologyPlan } from './topology.js';
 import { buildTopology } from './topology-netns.js';
+import { ensureNeighbourRoom, neighboursNeeded } from './host-neighbours.js';
 import { saveTopology } from './topology-file.js';
 import {
   CLUSTER_STATE_VERSION, logsDir, saveClusterState, topologyFile, tryLoadClusterState, type ClusterState,
@@ -153,6 +154,13 @@ export async function clusterUp(o: UpOptions, progress: Progress): Promise<UpRes
 
   const nodesTotal = plan.nodes.length;
   const podsTotal = plan.nodes.reduce((a, n) => a + n.pods.length, 0);
+  // Every namespace of the cluster shares the host's one neighbour table: sized before anything resolves.
+  const room = await ensureNeighbourRoom(nodesTotal, podsTotal);
+  if (room.kind === 'raised') {
+    progress.note(`raised the host's neighbour table limits (shared by all namespaces) for ${nodesTotal} nodes: net.ipv4.neigh.default.gc_thresh2 ${room.from.gcThresh2} → ${room.to.gcThresh2}, gc_thresh3 ${room.from.gcThresh3} → ${room.to.gcThresh3}`);
+  } else if (room.kind === 'unknown' && nodesTotal > 20) {
+    progress.note(`warning: ${room.why}; above ~30 nodes the host's neighbour table (gc_thresh3, 1024 by default) overflows and the nodes' packets are dropped — set net.ipv4.neigh.default.gc_thresh2/3 on the host to at least ${neighboursNeeded(nodesTotal, podsTotal) + 1024}`);
+  }
   progress.phase(`building ${1 + nodesTotal + podsTotal} namespaces`);
   let nodesBuilt = 0;
   let podsBuilt = 0;
