@@ -3,6 +3,7 @@
 #pragma once
 
 #include <napi.h>
+#include <uv.h>
 #include <string.h>
 
 #include <string>
@@ -28,6 +29,22 @@ inline bool CheckStartArgs(const Napi::CallbackInfo& info) {
         .ThrowAsJavaScriptException();
   }
   return ok;
+}
+
+// A poll handle on `fd` in Node's loop, handle->data = `data`; nullptr (and an Error thrown) when
+// libuv refuses it.
+inline uv_poll_t* NewPoll(Napi::Env env, int fd, void* data) {
+  auto* poll = new uv_poll_t;
+  uv_loop_t* loop = nullptr;
+  napi_get_uv_event_loop(env, &loop);
+  int rc = uv_poll_init(loop, poll, fd);
+  if (rc != 0) {
+    delete poll;
+    Napi::Error::New(env, std::string("uv_poll_init: ") + uv_strerror(rc)).ThrowAsJavaScriptException();
+    return nullptr;
+  }
+  poll->data = data;
+  return poll;
 }
 
 }  // namespace oi

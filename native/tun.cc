@@ -130,19 +130,7 @@ Napi::Value TunDevice::Start(const Napi::CallbackInfo& info) {
   slabCap_ = slab.ByteLength();
   meta_ = meta.Data();
   metaCap_ = meta.ElementLength() / 2;
-  if (poll_ == nullptr) {
-    poll_ = new uv_poll_t;
-    uv_loop_t* loop = nullptr;
-    napi_get_uv_event_loop(env, &loop);
-    int rc = uv_poll_init(loop, poll_, fd_);
-    if (rc != 0) {
-      delete poll_;
-      poll_ = nullptr;
-      Napi::Error::New(env, std::string("uv_poll_init: ") + uv_strerror(rc)).ThrowAsJavaScriptException();
-      return env.Undefined();
-    }
-    poll_->data = this;
-  }
+  if (poll_ == nullptr && (poll_ = oi::NewPoll(env, fd_, this)) == nullptr) return env.Undefined();
   int rc = uv_poll_start(poll_, UV_READABLE, &TunDevice::OnPoll);
   if (rc != 0) {
     Napi::Error::New(env, std::string("uv_poll_start: ") + uv_strerror(rc)).ThrowAsJavaScriptException();

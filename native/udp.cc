@@ -37,6 +37,10 @@ Napi::Function UdpSocket::Define(Napi::Env env) {
                          InstanceAccessor<&UdpSocket::Offload>("offload"),
                          InstanceMethod<&UdpSocket::Start>("start"),
                          InstanceMethod<&UdpSocket::SendBatch>("sendBatch"),
+                         InstanceMethod<&UdpSocket::WaitWritable>("waitWritable"),
+                         InstanceAccessor<&UdpSocket::Refusal>("refusal"),
+                         InstanceAccessor<&UdpSocket::SendErrors>("sendErrors"),
+                         InstanceAccessor<&UdpSocket::ErrorReports>("errorReports"),
                          InstanceMethod<&UdpSocket::Close>("close"),
                      });
 }
@@ -86,9 +90,14 @@ UdpSocket::UdpSocket(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UdpSocke
     return;
   }
   if (info.Length() >= 5 && info[4].IsBoolean()) gso_ = info[4].As<Napi::Boolean>().Value();
+  // IP_RECVERR: without it the kernel swallows a send it drops below the socket with ENOBUFS (a
+  // full neighbour table or device queue) — the datagram is gone and sendmmsg says it left. With it
+  // the send fails and the caller can hold the datagram and try again. ICMP errors then land on
+  // the error queue (drained in OnPoll) and the next call on the socket reports one once.
+  int on = 1;
+  setsockopt(fd, IPPROTO_IP, IP_RECVERR, &on, sizeof on);
   // UDP_GRO goes with UDP_SEGMENT: once a socket asks for it, a veth with GRO merges the
   // datagrams for it before the taps, and captures on the receiving link show merged runs too.
-  int on = 1;
   gro_ = gso_ && setsockopt(fd, IPPROTO_UDP, UDP_GRO, &on, sizeof on) == 0;
   fd_ = fd;
   rx_msgs_.resize(batch_limit_);
@@ -137,29 +146,87 @@ Napi::Value UdpSocket::Start(const Napi::CallbackInfo& info) {
   slab_ = slab.Data();
   meta_ = meta.Data();
   metaCap_ = meta.ElementLength() / 4;
-  if (poll_ == nullptr) {
-    poll_ = new uv_poll_t;
-    uv_loop_t* loop = nullptr;
-    napi_get_uv_event_loop(env, &loop);
-    int rc = uv_poll_init(loop, poll_, fd_);
-    if (rc != 0) {
-      delete poll_;
-      poll_ = nullptr;
-      Napi::Error::New(env, std::string("uv_poll_init: ") + uv_strerror(rc)).ThrowAsJavaScriptException();
-      return env.Undefined();
-    }
-    poll_->data = this;
-  }
-  uv_poll_start(poll_, UV_READABLE, &UdpSocket::OnPoll);
+  if (!EnsurePoll(env)) return env.Undefined();
+  reading_ = true;
+  UpdatePoll();
   if (self_.IsEmpty()) self_ = Napi::Persistent(Value());
   return env.Undefined();
 }
 
+bool UdpSocket::EnsurePoll(Napi::Env env) {
+  if (poll_ == nullptr) poll_ = oi::NewPoll(env, fd_, this);
+  return poll_ != nullptr;
+}
+
+// Polls for what is wanted: reads once started, writability while a waitWritable callback waits.
+void UdpSocket::UpdatePoll() {
+  if (poll_ == nullptr || fd_ < 0) return;
+  const int events = (reading_ ? UV_READABLE : 0) | (writable_.IsEmpty() ? 0 : UV_WRITABLE);
+  if (events == 0) uv_poll_stop(poll_);
+  else uv_poll_start(poll_, events, &UdpSocket::OnPoll);
+}
+
 void UdpSocket::OnPoll(uv_poll_t* handle, int status, int events) {
   auto* self = static_cast<UdpSocket*>(handle->data);
-  if (self == nullptr || status < 0 || !(events & UV_READABLE)) return;
-  self->ReadBatch();
+  if (self == nullptr) return;
+  if (status < 0) {
+    // libuv stops a poll handle on POLLERR: reports wait on the error queue. Read them, poll again.
+    self->DrainErrors();
+    self->UpdatePoll();
+    return;
+  }
+  if (events & UV_WRITABLE) self->OnWritable();
+  if ((events & UV_READABLE) && self->fd_ >= 0) self->ReadBatch();
 }
+
+void UdpSocket::DrainErrors() {
+  uint8_t data[512];
+  uint8_t ctrl[512];
+  for (int i = 0; i < 1024 && fd_ >= 0; i++) {
+    struct iovec iov = {data, sizeof data};
+    struct msghdr mh;
+    memset(&mh, 0, sizeof mh);
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = ctrl;
+    mh.msg_controllen = sizeof ctrl;
+    if (recvmsg(fd_, &mh, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) break;
+    error_reports_++;
+  }
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (fd_ >= 0) getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len);  // clears the pending error
+}
+
+void UdpSocket::OnWritable() {
+  if (writable_.IsEmpty()) return;
+  Napi::Env env = Env();
+  Napi::HandleScope scope(env);
+  Napi::Function cb = writable_.Value();
+  writable_.Reset();
+  UpdatePoll();
+  cb.MakeCallback(Value(), {});
+}
+
+// waitWritable(cb: () => void): cb is called once, when the send buffer has room again (after a
+// sendBatch stopped on EAGAIN). A second call before then replaces the callback.
+Napi::Value UdpSocket::WaitWritable(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (fd_ < 0 || info.Length() < 1 || !info[0].IsFunction()) {
+    if (fd_ < 0) Napi::Error::New(env, "socket is closed").ThrowAsJavaScriptException();
+    else Napi::TypeError::New(env, "waitWritable(callback: () => void)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  if (!EnsurePoll(env)) return env.Undefined();
+  writable_ = Napi::Persistent(info[0].As<Napi::Function>());
+  if (self_.IsEmpty()) self_ = Napi::Persistent(Value());
+  UpdatePoll();
+  return env.Undefined();
+}
+
+Napi::Value UdpSocket::Refusal(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), refusal_); }
+Napi::Value UdpSocket::SendErrors(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), send_errors_); }
+Napi::Value UdpSocket::ErrorReports(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), error_reports_); }
 
 void UdpSocket::ReadBatch() {
   if (fd_ < 0 || slab_ == nullptr) return;
@@ -267,9 +334,11 @@ size_t UdpSocket::BuildMessages(size_t base, size_t from, size_t count, const ui
 }
 
 // sendBatch(bufs: Uint8Array[], count: number, lengths: Uint32Array, addrs: Uint32Array,
-// ports: Uint32Array, offsets?: Uint32Array): the number of datagrams sent (lengths[i] bytes of
-// bufs[i] from offsets[i], default 0, to addrs[i]:ports[i]). Datagrams the kernel will not take now (socket buffer full) are dropped,
-// like a full NIC queue.
+// ports: Uint32Array, offsets?: Uint32Array) sends lengths[i] bytes of bufs[i] from offsets[i]
+// (default 0) to addrs[i]:ports[i], in order, and returns how many datagrams the kernel dealt with:
+// sent, or refused for good (counted in sendErrors). When it returns fewer than count, the kernel
+// would not take datagram [result] now — `refusal` says why (EAGAIN: the send buffer is full, wait
+// for writability; ENOBUFS: no room below the socket) — and it and the rest were not tried.
 Napi::Value UdpSocket::SendBatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (fd_ < 0) {
@@ -339,25 +408,38 @@ Napi::Value UdpSocket::SendBatch(const Napi::CallbackInfo& info) {
   }
   size_t m = BuildMessages(0, 0, count, lens, addrs, ports);
   size_t done = 0;
-  uint32_t sent = 0;
+  bool retried = false;  // the message at `done` already failed once with an error that may be an earlier one's
+  refusal_ = 0;
   while (done < m) {
     int r = sendmmsg(fd_, tx_msgs_.data() + done, static_cast<unsigned>(m - done), MSG_DONTWAIT);
     if (r < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == ENOBUFS) break;
-      if (gso_ && tx_count_[done] > 1 && (errno == EIO || errno == EINVAL || errno == EOPNOTSUPP || errno == ENOPROTOOPT)) {
+      const int err = errno;
+      if (err == EINTR) continue;
+      if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS) {
+        refusal_ = err;
+        break;
+      }
+      if (gso_ && tx_count_[done] > 1 && (err == EIO || err == EINVAL || err == EOPNOTSUPP || err == ENOPROTOOPT)) {
         // This kernel or route cannot segment: send one by one from here on.
         gso_ = false;
         m = done + BuildMessages(done, tx_first_[done], count, lens, addrs, ports);
         continue;
       }
-      done++;  // this message failed (e.g. unreachable): skip it, keep the rest
+      if (!retried && (err == ECONNREFUSED || err == EHOSTUNREACH || err == ENETUNREACH || err == EHOSTDOWN || err == EPROTO)) {
+        // With IP_RECVERR a send first reports the ICMP error an earlier datagram met (and clears
+        // it) without trying its own: try this one once more before blaming it.
+        retried = true;
+        continue;
+      }
+      send_errors_ += tx_count_[done];
+      done++;  // this message failed for good (e.g. no route): skip it, keep the rest
+      retried = false;
       continue;
     }
-    for (int k = 0; k < r; k++) sent += tx_count_[done + static_cast<size_t>(k)];
+    retried = false;
     done += static_cast<size_t>(r);
   }
-  return Napi::Number::New(env, sent);
+  return Napi::Number::New(env, static_cast<double>(done < m ? tx_first_[done] : count));
 }
 
 Napi::Value UdpSocket::Close(const Napi::CallbackInfo& info) {
@@ -378,4 +460,6 @@ void UdpSocket::CloseAll() {
     fd_ = -1;
   }
   if (!callback_.IsEmpty()) callback_.Reset();
+  if (!writable_.IsEmpty()) writable_.Reset();
+  reading_ = false;
 }

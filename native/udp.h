@@ -20,9 +20,17 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   Napi::Value Offload(const Napi::CallbackInfo& info);
   Napi::Value Start(const Napi::CallbackInfo& info);
   Napi::Value SendBatch(const Napi::CallbackInfo& info);
+  Napi::Value WaitWritable(const Napi::CallbackInfo& info);
+  Napi::Value Refusal(const Napi::CallbackInfo& info);
+  Napi::Value SendErrors(const Napi::CallbackInfo& info);
+  Napi::Value ErrorReports(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
 
   static void OnPoll(uv_poll_t* handle, int status, int events);
+  bool EnsurePoll(Napi::Env env);
+  void UpdatePoll();
+  void OnWritable();
+  void DrainErrors();
   void ReadBatch();
   void CloseAll();
   size_t BuildMessages(size_t base, size_t from, size_t count, const uint32_t* lens, const uint32_t* addrs, const uint32_t* ports);
@@ -32,7 +40,15 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   bool gro_ = false;  // UDP_GRO on: a datagram read may be several, gso_size apart
   bool gso_ = true;   // UDP_SEGMENT in use until the kernel refuses it once
   uv_poll_t* poll_ = nullptr;
+  bool reading_ = false;
   Napi::FunctionReference callback_;
+  // Called once when the socket can take datagrams again (waitWritable), then forgotten.
+  Napi::FunctionReference writable_;
+  // Why the last sendBatch stopped early: EAGAIN (send buffer full) or ENOBUFS (no room further
+  // down: the device queue, the neighbour table); 0 when it took every datagram.
+  int refusal_ = 0;
+  double send_errors_ = 0;     // datagrams the kernel refused for good (unreachable, too big, …)
+  double error_reports_ = 0;   // reports read off the error queue (IP_RECVERR: ICMP errors)
   Napi::ObjectReference self_;
   // Receive: the JS-owned slab (one 64 KiB slot per batch slot) and the per-datagram meta
   // (offset, length, address, port), kept alive by references.

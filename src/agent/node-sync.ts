@@ -292,7 +292,7 @@ export class NodeSync {
       overlay: dp.overlay.engine.status(),
       ...(stack ? { ike: stack.engine.status(), esp: stack.esp.status() } : {}),
       creds: { cert: p.certPath, key: p.keyPath, ca: p.caPath },
-      udp: { keepalives: c?.keepalives ?? 0, ike_datagrams: c?.ike_datagrams ?? 0, malformed: c?.malformed ?? 0, send_drops: c?.send_drops ?? 0 },
+      udp: { keepalives: c?.keepalives ?? 0, ike_datagrams: c?.ike_datagrams ?? 0, malformed: c?.malformed ?? 0, send_drops: c?.send_drops ?? 0, ...(c ? { send_refusals: c.send_refusals } : {}) },
       tun: { name: dp.overlay.tun.name, write_errors: dp.overlay.overlay.tunWriteFailures },
       ...(stack && this.unknownSpi ? { unknownSpi: this.unknownSpi.counters } : {}),
       mode: { wanted: this.mode.wanted, phase: this.mode.phase(), pairs: Object.fromEntries(this.mode.states()) },

@@ -4,7 +4,7 @@ import type { IkeSaStatus, IkeStatus } from '../ike/status.js';
 import type { OverlayStatus, TunnelStatus } from '../overlay/engine.js';
 import type { UnknownSpiCounters } from './unknown-spi.js';
 import type { NodeModePhase, PairState, WantedMode } from './pair-mode.js';
-import { bareSpi, humanBytes, type ChildSaJson, type IkeSaJson, type StatusJson } from '../host/status.js';
+import { bareSpi, humanBytes, type ChildSaJson, type IkeSaJson, type StatusJson, type UdpSendRefusals } from '../host/status.js';
 
 /**
  * The agent's status in the seed's shapes: `ovs-appctl tunnels/show`, `ipsec/status` (a dict of
@@ -28,7 +28,7 @@ export interface AgentSnapshot {
   ike?: IkeStatus;
   esp?: DataPathStatus;
   creds: CredentialPaths;
-  udp: { keepalives: number; ike_datagrams: number; malformed: number; send_drops?: number };
+  udp: { keepalives: number; ike_datagrams: number; malformed: number; send_drops?: number; send_refusals?: UdpSendRefusals };
   tun: { name: string; write_errors: number };
   /** With IPsec on: what became of ESP for unknown SPIs. */
   unknownSpi?: UnknownSpiCounters;

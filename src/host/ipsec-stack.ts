@@ -13,6 +13,7 @@ import type { NegotiatedChild } from '../ike/events.js';
 import { IkeDriver, type IkeDown, type IkeHost, type IkeStateChange, type IkeUp } from './ike-driver.js';
 import { KeylogWriter } from './keylog.js';
 import { UdpEndpoint, type Peer } from './udp.js';
+import type { UdpSendRefusals } from './status.js';
 
 /** What happened in the stack, for the daemon that runs it. */
 export type IpsecStackEvent =
@@ -56,8 +57,10 @@ export interface IpsecStackCounters {
   ike_datagrams: number;
   /** Datagrams on 4500 neither keepalive, IKE nor ESP. */
   malformed: number;
-  /** ESP datagrams the full send buffer of the 4500 socket refused. */
+  /** Datagrams lost on the way out of 500 and 4500 (refused for good, no room in the backlog). */
   send_drops: number;
+  /** Per socket (500, 4500): sends the kernel refused for now, held and sent again, or dropped by cause. */
+  send_refusals: UdpSendRefusals;
   child_install_failures: number;
 }
 
@@ -258,7 +261,14 @@ export class IpsecStack {
 
   counters(): IpsecStackCounters {
     const u = this.udp;
-    return { keepalives: u.keepalives, ike_datagrams: this.ikeDatagrams, malformed: u.malformed, send_drops: u.sendDrops, child_install_failures: this.childInstallFailures };
+    const send_refusals: UdpSendRefusals = {};
+    for (const [port, s] of Object.entries(u.sendStats)) {
+      send_refusals[port] = {
+        refused_full: s.refusedFull, refused_no_buffers: s.refusedNoBuffers, held: s.held, resent: s.resent, held_now: s.heldNow,
+        dropped_ike: s.droppedImportant, dropped_bulk: s.droppedBulk, dropped_closed: s.droppedClosed, errors: s.errors, error_reports: s.errorReports,
+      };
+    }
+    return { keepalives: u.keepalives, ike_datagrams: this.ikeDatagrams, malformed: u.malformed, send_drops: u.sendDrops, send_refusals, child_install_failures: this.childInstallFailures };
   }
 
   /** The UDP endpoint's address (what `ipsec status` lists as listening). */

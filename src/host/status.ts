@@ -37,13 +37,23 @@ export interface IkeSaJson {
   remote_port?: number;
 }
 
+/**
+ * Per UDP port (500, 4500): sends the kernel refused for now (send buffer full / no buffers below),
+ * datagrams held and sent again, held now, dropped by cause (no room for IKE, for bulk, at close),
+ * refused for good, and ICMP error reports received (native/send-backlog.ts).
+ */
+export type UdpSendRefusals = Record<string, { refused_full: number; refused_no_buffers: number; held: number; resent: number; held_now: number; dropped_ike: number; dropped_bulk: number; dropped_closed: number; errors: number; error_reports: number }>;
+
 export interface StatusJson {
   ike_sas: IkeSaJson[];
   drops: DropCounts;
   /** Extensions: packets from the TUN not sent, by cause; UDP 4500 keepalives, IKE datagrams and junk seen; TUN write failures. */
   outbound_drops: OutboundDropCounts;
-  /** send_drops: datagrams the 4500 socket's full send buffer refused (agents report it). */
-  udp: { keepalives: number; ike_datagrams: number; malformed: number; send_drops?: number };
+  /**
+   * send_drops: datagrams lost on the way out of 500 and 4500; send_refusals: per port, the sends
+   * the kernel refused for now and what became of them (agents report both).
+   */
+  udp: { keepalives: number; ike_datagrams: number; malformed: number; send_drops?: number; send_refusals?: UdpSendRefusals };
   tun: { name: string; write_errors: number };
   /** UDP sockets the daemon listens on, "<device> UDP <address>:<port>" as pluto lists them. */
   listen: string[];

@@ -1,5 +1,5 @@
 import { OperationFailed } from '../util/errors.js';
-import { openBatchUdp, type BatchUdp } from '../native/udp.js';
+import { openBatchUdp, type BatchUdp, type SendStats } from '../native/udp.js';
 import { formatIpv4, parseIpv4 } from '../wire/address.js';
 import { classifyUdpEncap, newUdpEncapClass, prependNonEspMarker } from '../wire/udp-encap.js';
 
@@ -148,20 +148,26 @@ export class UdpEndpoint {
     return this.natt ? this.natt.allocate(length) : Buffer.allocUnsafe(length);
   }
 
-  /** Datagrams dropped because the 4500 socket's send buffer was full. */
+  /** Datagrams lost on the way out of 500 and 4500 (see BatchUdp.sendDrops). */
   get sendDrops(): number {
-    return this.natt?.sendDrops ?? 0;
+    return (this.natt?.sendDrops ?? 0) + (this.ike?.sendDrops ?? 0);
+  }
+
+  /** What became of the sends the kernel refused, per socket. */
+  get sendStats(): { 500?: SendStats; 4500?: SendStats } {
+    return { ...(this.ike ? { 500: this.ike.sendStats } : {}), ...(this.natt ? { 4500: this.natt.sendStats } : {}) };
   }
 
   /** Sends an IKE message from `localPort`, adding the non-ESP marker on 4500. */
   sendIke(message: Buffer, localPort: number, to: Peer): void {
     const a = this.addr(to.address);
     if (a === null) return;
+    // Important: refused by a full buffer, an IKE message waits for another try rather than being lost.
     if (localPort === NATT_PORT) {
       const m = prependNonEspMarker(message);
-      this.natt?.send(m, m.length, a, to.port);
+      this.natt?.send(m, m.length, a, to.port, true);
     } else {
-      this.ike?.send(message, message.length, a, to.port);
+      this.ike?.send(message, message.length, a, to.port, true);
     }
   }
 

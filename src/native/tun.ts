@@ -24,7 +24,16 @@ export interface NativeUdpSocket {
   /** 'gso+gro', 'gso', 'gro' or 'none': the kernel UDP segmentation offloads in use. */
   readonly offload: string;
   start(cb: (count: number) => void, slab: Uint8Array, meta: Uint32Array): void;
+  /** How many datagrams the kernel dealt with (sent, or refused for good); fewer than count: see refusal. */
   sendBatch(bufs: Uint8Array[], count: number, lengths: Uint32Array, addrs: Uint32Array, ports: Uint32Array, offsets?: Uint32Array): number;
+  /** Calls cb once, when the send buffer has room again. */
+  waitWritable(cb: () => void): void;
+  /** Why the last sendBatch stopped early: EAGAIN (11), ENOBUFS (105); 0 when it took everything. */
+  readonly refusal: number;
+  /** Datagrams the kernel refused for good (no route, too big, …). */
+  readonly sendErrors: number;
+  /** ICMP error reports read off the socket's error queue. */
+  readonly errorReports: number;
   close(): void;
 }
 interface NativeAddon {

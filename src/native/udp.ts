@@ -1,5 +1,16 @@
 import { BufferArena } from '../util/arena.js';
-import { loadNative } from './tun.js';
+import { SendBacklog, type BacklogCounters, type BacklogLimits } from './send-backlog.js';
+import { loadNative, type NativeUdpSocket } from './tun.js';
+
+/** What became of the datagrams a socket was asked to send but the kernel refused (send-backlog.ts). */
+export interface SendStats extends BacklogCounters {
+  /** Datagrams held now, waiting for another try. */
+  heldNow: number;
+  /** Datagrams refused for good by the kernel (no route, too big, …). */
+  errors: number;
+  /** ICMP error reports the socket received (IP_RECVERR). */
+  errorReports: number;
+}
 
 /**
  * A UDP/IPv4 socket with batched I/O: every event-loop turn reads up to `batchLimit` datagrams
@@ -30,8 +41,11 @@ export interface BatchUdp {
    * queue is flushed (its space is then reused), so it must go to send() in this event-loop turn.
    */
   allocate(length: number): Buffer;
-  /** Queues a datagram (the first `length` bytes of `buf`; the buffer is handed over). */
-  send(buf: Uint8Array, length: number, addr: number, port: number): void;
+  /**
+   * Queues a datagram (the first `length` bytes of `buf`; the buffer is handed over). `important`
+   * (IKE): if the kernel refuses it for now, the backlog keeps more of these than of the others.
+   */
+  send(buf: Uint8Array, length: number, addr: number, port: number, important?: boolean): void;
   /**
    * Queues `length` bytes of `buf` from `offset`: many datagrams built in one region (a sealed
    * batch) go out without a view made per datagram. The region is handed over until the flush.
@@ -42,10 +56,14 @@ export interface BatchUdp {
    * same turn), which spares the microtask — and its latency — per batch.
    */
   queueAt(buf: Uint8Array, offset: number, length: number, addr: number, port: number): void;
-  /** Sends what is queued now; returns how many the kernel took (the rest are dropped). */
+  /**
+   * Sends what is queued now; returns how many the kernel dealt with. What it refused for now
+   * (send buffer full, no buffers below) is held and sent again when it can (send-backlog.ts).
+   */
   flush(): number;
-  /** Datagrams dropped because the socket's send buffer was full. */
+  /** Datagrams lost: refused for good, no room in the backlog, a span outside its buffer, held at close. */
   readonly sendDrops: number;
+  readonly sendStats: SendStats;
   close(): void;
 }
 
@@ -62,6 +80,8 @@ export interface OpenUdpOptions {
    * several ESP packets as one datagram.
    */
   gso?: boolean;
+  /** Bounds of the backlog of refused datagrams (send-backlog.ts). */
+  backlog?: BacklogLimits;
 }
 
 /** Receive slot per batch entry in the native socket (a whole GRO run fits). */
@@ -72,18 +92,63 @@ const GRO_SEGMENTS = 128;
 export function openBatchUdp(address: string, port: number, opts: OpenUdpOptions = {}): BatchUdp {
   const batchLimit = opts.batchLimit ?? 64;
   const gso = opts.gso ?? process.env['OVERLAY_IPSEC_UDP_GSO'] !== '0';
-  const sock = new (loadNative().UdpSocket)(address, port, batchLimit, opts.bufferBytes ?? 4 * 1024 * 1024, gso);
+  return wrapBatchUdp(new (loadNative().UdpSocket)(address, port, batchLimit, opts.bufferBytes ?? 4 * 1024 * 1024, gso), batchLimit, opts.backlog);
+}
+
+/** The queueing around an open native socket (tests hand it one that refuses on cue). */
+export function wrapBatchUdp(sock: NativeUdpSocket, batchLimit: number, backlogLimits?: BacklogLimits): BatchUdp {
   // The send queue: buffers in a plain array, the rest in typed arrays that grow (never shrink).
   const bufs: Uint8Array[] = [];
   let lens = new Uint32Array(256);
   let addrs = new Uint32Array(256);
   let ports = new Uint32Array(256);
   let offs = new Uint32Array(256);
+  let marks = new Uint8Array(256); // 1: important
   let queued = 0;
   let scheduled = false;
   let closed = false;
   let drops = 0;
   const arena = new BufferArena(1 << 20);
+  // Refused datagrams (copies), sent again when the socket can take them; `waiting` while a
+  // writability wait or a pause is armed (new datagrams then join the backlog, in order).
+  const backlog = new SendBacklog(backlogLimits);
+  let waiting = false;
+  let pause: NodeJS.Timeout | undefined;
+  const hold = (from: number, count: number): void => {
+    for (let i = from; i < count; i++) backlog.hold(bufs[i]!, offs[i]!, lens[i]!, addrs[i]!, ports[i]!, marks[i] === 1);
+  };
+  const wait = (errno: number): void => {
+    const w = backlog.refused(errno);
+    if (closed) return;
+    waiting = true;
+    if (w === 'writable') sock.waitWritable(resume);
+    else {
+      pause = setTimeout(resume, w);
+      pause.unref?.();
+    }
+  };
+  const sendHeld = (): void => {
+    const held = backlog.datagrams;
+    const count = held.length;
+    if (count === 0) return;
+    const hl = new Uint32Array(count);
+    const ha = new Uint32Array(count);
+    const hp = new Uint32Array(count);
+    for (let i = 0; i < count; i++) {
+      const d = held[i]!;
+      hl[i] = d.data.byteLength;
+      ha[i] = d.addr;
+      hp[i] = d.port;
+    }
+    const n = sock.sendBatch(held.map((d) => d.data), count, hl, ha, hp);
+    backlog.taken(n);
+    if (n < count) wait(sock.refusal);
+  };
+  function resume(): void {
+    waiting = false;
+    pause = undefined;
+    if (!closed) sendHeld();
+  }
   const flush = (): number => {
     scheduled = false;
     if (closed || queued === 0) return 0;
@@ -91,9 +156,18 @@ export function openBatchUdp(address: string, port: number, opts: OpenUdpOptions
     queued = 0;
     let n = 0;
     try {
-      n = sock.sendBatch(bufs, count, lens, addrs, ports, offs);
+      if (backlog.size > 0) {
+        // Older datagrams wait: these go behind them.
+        hold(0, count);
+        if (!waiting) sendHeld();
+      } else {
+        n = sock.sendBatch(bufs, count, lens, addrs, ports, offs);
+        if (n < count) {
+          hold(n, count);
+          wait(sock.refusal);
+        }
+      }
     } finally {
-      drops += count - n;
       bufs.length = 0;
       arena.reset();
     }
@@ -105,8 +179,9 @@ export function openBatchUdp(address: string, port: number, opts: OpenUdpOptions
     const a = new Uint32Array(size); a.set(addrs); addrs = a;
     const p = new Uint32Array(size); p.set(ports); ports = p;
     const o = new Uint32Array(size); o.set(offs); offs = o;
+    const k = new Uint8Array(size); k.set(marks); marks = k;
   };
-  const enqueue = (buf: Uint8Array, offset: number, length: number, addr: number, p: number, schedule = true): void => {
+  const enqueue = (buf: Uint8Array, offset: number, length: number, addr: number, p: number, schedule = true, important = false): void => {
     if (closed) return;
     if (offset < 0 || length < 0 || offset + length > buf.byteLength) {
       drops++; // a span outside its buffer is a caller's bug: dropped and counted here, not thrown in the flush
@@ -118,6 +193,7 @@ export function openBatchUdp(address: string, port: number, opts: OpenUdpOptions
     lens[queued] = length;
     addrs[queued] = addr >>> 0;
     ports[queued] = p;
+    marks[queued] = important ? 1 : 0;
     queued++;
     if (schedule && !scheduled) {
       scheduled = true;
@@ -157,8 +233,8 @@ export function openBatchUdp(address: string, port: number, opts: OpenUdpOptions
     onBatch(cb) {
       startReading(cb);
     },
-    send(buf, length, addr, p) {
-      enqueue(buf, 0, length, addr, p);
+    send(buf, length, addr, p, important = false) {
+      enqueue(buf, 0, length, addr, p, true, important);
     },
     sendAt(buf, offset, length, addr, p) {
       enqueue(buf, offset, length, addr, p);
@@ -171,12 +247,19 @@ export function openBatchUdp(address: string, port: number, opts: OpenUdpOptions
     },
     flush,
     get sendDrops() {
-      return drops;
+      const c = backlog.counters;
+      return drops + sock.sendErrors + c.droppedImportant + c.droppedBulk + c.droppedClosed;
+    },
+    get sendStats() {
+      return { ...backlog.counters, heldNow: backlog.size, errors: sock.sendErrors, errorReports: sock.errorReports };
     },
     close() {
       if (closed) return;
       flush();
       closed = true;
+      if (pause) clearTimeout(pause);
+      sendHeld(); // a last try for what is held; what is left is dropped
+      backlog.clear();
       sock.close();
     },
   };

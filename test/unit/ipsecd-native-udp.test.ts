@@ -161,3 +161,38 @@ test('UDP_SEGMENT and UDP_GRO are on by default; OVERLAY_IPSEC_UDP_GSO=0 turns t
     else process.env['OVERLAY_IPSEC_UDP_GSO'] = saved;
   }
 });
+
+test('ICMP errors (IP_RECVERR) are read off the error queue: the socket keeps reading, and the next send is not lost to an earlier error', async () => {
+  const a = openBatchUdp('127.0.0.1', 0);
+  const b = openBatchUdp('127.0.0.1', 0);
+  const closed = openBatchUdp('127.0.0.1', 0);
+  const deadPort = closed.port;
+  closed.close(); // nothing listens there now: a datagram to it earns a port unreachable
+  try {
+    const atA: string[] = [];
+    const atB: string[] = [];
+    a.onBatch((slab, meta, count) => {
+      for (let i = 0; i < count; i++) atA.push(slab.toString('utf8', meta[4 * i]!, meta[4 * i]! + meta[4 * i + 1]!));
+    });
+    b.onBatch((slab, meta, count) => {
+      for (let i = 0; i < count; i++) atB.push(slab.toString('utf8', meta[4 * i]!, meta[4 * i]! + meta[4 * i + 1]!));
+    });
+    for (let round = 0; round < 3; round++) {
+      a.send(Buffer.from('to nobody'), 9, 0x7f000001, deadPort, true);
+      a.flush();
+      await waitFor(() => a.sendStats.errorReports > round, `error report ${round + 1}`);
+      // The error was reported: a's next send still leaves, and a still reads.
+      a.send(Buffer.from(`a${round}`), 2, 0x7f000001, b.port, true);
+      a.flush();
+      b.send(Buffer.from(`b${round}`), 2, 0x7f000001, a.port, true);
+      b.flush();
+      await waitFor(() => atB.length > round && atA.length > round, `round ${round}`);
+    }
+    assert.deepEqual(atB, ['a0', 'a1', 'a2']);
+    assert.deepEqual(atA, ['b0', 'b1', 'b2']);
+    assert.equal(a.sendDrops, 0, 'a datagram that met an earlier datagram\'s error is sent again, not dropped');
+  } finally {
+    a.close();
+    b.close();
+  }
+});
