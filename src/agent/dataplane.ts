@@ -77,7 +77,10 @@ export class DataPlane {
     // overlay is not the consumer) come from an arena reused once the batch is written.
     const inboundArena = new BufferArena(2 << 20);
     // Nodes of one cluster sit on one underlay: a first retransmit after 1 s (not 4 s) brings a
-    // pair up quickly when the peer's sockets opened just after our first IKE_SA_INIT; give up after ~63 s.
+    // pair up quickly when the peer's sockets opened just after our first IKE_SA_INIT; give up after
+    // ~63 s. Busy hosts answer later: the first timeout then follows the measured round trips, up
+    // to 4 s (ike/rtt.ts). A node that learns of many peers at once starts its initiations ~20 ms
+    // apart (jittered), so the cluster's IKE_SA_INITs do not arrive in one burst (ike/pacer.ts).
     const stack = new IpsecStack({
       local: o.overlay.local.underlay,
       tun: {
@@ -95,7 +98,7 @@ export class DataPlane {
       now: o.now,
       auth: o.auth,
       log: o.log,
-      timers: { retransmit: { timeoutMs: 1000, base: 2, tries: 6 } },
+      timers: { retransmit: { timeoutMs: 1000, ceilingMs: 4000, base: 2, tries: 6 }, initiationSpacingMs: 20 },
       ...(o.keylogDir ? { keylogDir: o.keylogDir } : {}),
       ...(o.onStackEvent ? { onEvent: o.onStackEvent } : {}),
       ...(o.onUnknownSpi ? { onUnknownSpi: o.onUnknownSpi } : {}),

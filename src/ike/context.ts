@@ -22,6 +22,8 @@ export interface EngineTimers {
    * initiations queue (the window shrinks while retransmissions are needed, see pacer.ts).
    */
   initiationWindow: number;
+  /** Mean gap between our initiations' starts, jittered ±50 % (0: none; see pacer.ts). */
+  initiationSpacingMs: number;
 }
 
 export const DEFAULT_TIMERS: EngineTimers = {
@@ -32,6 +34,7 @@ export const DEFAULT_TIMERS: EngineTimers = {
   rekeyedLingerMs: 30_000,
   retryAfterMs: 2000,
   initiationWindow: 32,
+  initiationSpacingMs: 0,
 };
 
 /**

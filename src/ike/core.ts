@@ -8,6 +8,7 @@ import type { Endpoint, IkeOutput, NegotiatedChild } from './events.js';
 import { encodePlain } from './message/message.js';
 import type { Payload } from './message/payloads.js';
 import { InitiationPacer } from './pacer.js';
+import { RttEstimator } from './rtt.js';
 import { proposalName } from './proposals.js';
 import type { ChildSa } from './sa/child-sa.js';
 import { owned } from './sa/compact.js';
@@ -69,6 +70,8 @@ export class EngineCore {
   readonly timers: EngineTimers;
   readonly natTPort: number;
   readonly pacer: InitiationPacer;
+  /** Round trips of answered requests: the first retransmission timeout (rtt.ts). */
+  readonly rtt: RttEstimator;
   readonly ctx: EngineContext;
   readonly counters: IkeCounters = {
     received: 0, malformed: 0, decryptFailed: 0, unknownSpi: 0, badMessageId: 0, retransmittedRequests: 0,
@@ -80,7 +83,9 @@ export class EngineCore {
     this.timers = { ...DEFAULT_TIMERS, ...opts.timers };
     this.natTPort = opts.natTPort ?? 4500;
     this.table = new SaTable(opts.random);
-    this.pacer = new InitiationPacer(this.timers.initiationWindow);
+    this.pacer = new InitiationPacer(this.timers.initiationWindow, this.timers.initiationSpacingMs, () => opts.random(4).readUInt32BE(0) / 2 ** 32);
+    const r = this.timers.retransmit;
+    this.rtt = new RttEstimator(r.timeoutMs, r.ceilingMs ?? 4 * r.timeoutMs);
     this.ctx = this.makeContext();
   }
 
@@ -116,7 +121,9 @@ export class EngineCore {
       }
       if (sa.isClosed()) return;
       const sent = this.request(sa, task.exchange, built);
-      if (sent) sa.outstanding = { task, ...sent, tries: 0, deadline: sa.retransmitDeadline(this.timers.retransmit, 0, this.now()) };
+      const now = this.now();
+      const firstMs = this.rtt.rtoMs;
+      if (sent) sa.outstanding = { task, ...sent, tries: 0, sentAt: now, firstMs, deadline: sa.retransmitDeadline(this.timers.retransmit, 0, now, firstMs) };
     }
   }
 

@@ -65,7 +65,7 @@ export class IkeEngine {
    */
   initiate(connection: string): void {
     this.requireConn(connection);
-    if (this.core.pacer.request(connection)) this.startInitiation(connection);
+    if (this.core.pacer.request(connection, this.core.now())) this.startInitiation(connection);
   }
 
   /** Initiations in flight, waiting for their turn, and the current window. */
@@ -81,7 +81,7 @@ export class IkeEngine {
     const remote = { address: conn.config.remoteAddrs[0] ?? '0.0.0.0', port: conn.remotePort };
     const sa = new IkeSa(core.nextSerial(), conn, true, core.table.allocateIkeSpi(), local, remote, core.now(), { state: 'init-sent' });
     core.table.register(sa);
-    core.pacer.started(sa.serial);
+    core.pacer.started(sa.serial, core.now());
     core.ctx.log(sa, 'initiating IKEv2 connection');
     core.queue(sa, initTask(core.ctx, sa, conn.ike[0]!.dh[0]!));
   }
@@ -89,7 +89,7 @@ export class IkeEngine {
   /** Starts the waiting initiations the pacing window now allows (connections removed meanwhile are skipped). */
   private startPending(): void {
     const { pacer, conns } = this.core;
-    for (let turn = pacer.takeStartable(); turn.length > 0; turn = pacer.takeStartable()) {
+    for (let turn = pacer.takeStartable(this.core.now()); turn.length > 0; turn = pacer.takeStartable(this.core.now())) {
       for (const name of turn) if (conns.has(name)) this.startInitiation(name);
     }
   }
@@ -235,7 +235,9 @@ export class IkeEngine {
 
   /** The text of `status --json` (formatting only; see status.ts). */
   status(): IkeStatus {
-    return buildStatus(this.sas(), this.core.now(), (id) => this.core.describeId(id), this.counters);
+    const rtt = this.core.rtt;
+    const counters = { ...this.counters, rtoMs: rtt.rtoMs, srttMs: Math.round(rtt.smoothedMs ?? 0) };
+    return buildStatus(this.sas(), this.core.now(), (id) => this.core.describeId(id), counters);
   }
 
   /** An identity as text: the auth provider's form (e.g. a node name) or RFC 7296's ID types. */

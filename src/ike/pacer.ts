@@ -9,15 +9,23 @@
  * needs a retransmission halves it (the peers or we are not keeping up: send less), and every one
  * that completes widens it by one, up to `max`. An initiation being retransmitted also gives up
  * its slot: a dead peer must not hold one for the minute its retransmissions take, blocking the
- * live ones behind it. Pure bookkeeping: the engine starts what `takeStartable` returns.
+ * live ones behind it.
+ *
+ * With `spacingMs`, starts are also spread in time: after each, the next waits spacingMs × a
+ * random factor in [0.5, 1.5). A node that learns of 99 peers at once then sends its IKE_SA_INITs
+ * over a second or two instead of in one burst that every responder (and the node itself, for the
+ * answers' DH) must work through at the same moment — and whose queueing delay reads as loss.
+ * Pure bookkeeping: the engine starts what `takeStartable` returns, and wakes at `wakeAt`.
  */
 export class InitiationPacer {
   private readonly inFlight = new Set<number>();
   private readonly pending: string[] = [];
   private win: number;
+  private nextStartAt = -Infinity;
 
-  constructor(readonly max: number) {
+  constructor(readonly max: number, readonly spacingMs = 0, private readonly random: () => number = Math.random) {
     if (!Number.isInteger(max) || max < 1) throw new RangeError(`initiation window must be a positive integer, got ${max}`);
+    if (!(spacingMs >= 0)) throw new RangeError(`initiation spacing must be >= 0 ms, got ${spacingMs}`);
     this.win = max;
   }
 
@@ -39,20 +47,27 @@ export class InitiationPacer {
    * `started`); otherwise it waits, once per connection: asking again for a connection already
    * waiting changes nothing.
    */
-  request(conn: string): boolean {
-    if (this.pending.length === 0 && this.inFlight.size < this.win) return true;
+  request(conn: string, now: number): boolean {
+    if (this.pending.length === 0 && this.inFlight.size < this.win && now >= this.nextStartAt) return true;
     if (!this.pending.includes(conn)) this.pending.push(conn);
     return false;
   }
 
-  started(serial: number): void {
+  started(serial: number, now: number): void {
     this.inFlight.add(serial);
+    if (this.spacingMs > 0) this.nextStartAt = now + this.spacingMs * (0.5 + this.random());
   }
 
   /** Connections whose turn has come, oldest first; each is removed from the waiting list. */
-  takeStartable(): string[] {
-    const n = Math.max(0, Math.min(this.pending.length, this.win - this.inFlight.size));
+  takeStartable(now: number): string[] {
+    let n = Math.max(0, Math.min(this.pending.length, this.win - this.inFlight.size));
+    if (this.spacingMs > 0) n = now >= this.nextStartAt ? Math.min(n, 1) : 0;
     return this.pending.splice(0, n);
+  }
+
+  /** When a waiting initiation is held by the spacing alone: the time it may start. */
+  wakeAt(): number | undefined {
+    return this.spacingMs > 0 && this.pending.length > 0 && this.inFlight.size < this.win ? this.nextStartAt : undefined;
   }
 
   /** The initiation of IKE SA `serial` ended: established (`ok`) or failed. */

@@ -152,6 +152,8 @@ export class Receiver {
       return;
     }
     sa.outstanding = undefined;
+    // Karn: only a request answered at its first send measures the round trip.
+    if (out.tries === 0) this.core.rtt.sample(this.core.now() - out.sentAt);
     if (msg.header.exchangeType !== ExchangeType.IKE_SA_INIT) this.heard(sa, from, to);
     else sa.lastHeard = this.core.now();
     this.core.apply(sa, out.task.onResponse(msg));

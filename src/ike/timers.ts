@@ -14,6 +14,7 @@ export function nextDeadline(core: EngineCore): number | undefined {
   const min = (t: number | undefined): void => {
     if (t !== undefined && (d === undefined || t < d)) d = t;
   };
+  min(core.pacer.wakeAt());
   for (const sa of core.table.all) {
     min(sa.outstanding?.deadline);
     min(sa.expireAt);
@@ -55,8 +56,9 @@ export function fireDeadlines(core: EngineCore, now: number): void {
       } else {
         out.tries++;
         core.counters.retransmits++;
+        if (out.tries === 1) core.rtt.backOff();
         if (sa.initiator && sa.establishedAt === undefined) core.pacer.retransmitting(sa.serial);
-        out.deadline = sa.retransmitDeadline(timers.retransmit, out.tries, now);
+        out.deadline = sa.retransmitDeadline(timers.retransmit, out.tries, now, out.firstMs);
         ctx.log(sa, `retransmitting ${out.task.name} request (try ${out.tries + 1})`);
         core.send(sa, out.packets);
       }

@@ -87,14 +87,14 @@ describe('ike initiation pacing', () => {
   it('InitiationPacer: window bounds, halving, growth, order', () => {
     const p = new InitiationPacer(4);
     for (let i = 1; i <= 4; i++) {
-      assert.equal(p.request(`c${i}`), true);
-      p.started(i);
+      assert.equal(p.request(`c${i}`, 0), true);
+      p.started(i, 0);
     }
-    assert.equal(p.request('c5'), false);
-    assert.equal(p.request('c6'), false);
-    assert.equal(p.request('c5'), false);
+    assert.equal(p.request('c5', 0), false);
+    assert.equal(p.request('c6', 0), false);
+    assert.equal(p.request('c5', 0), false);
     assert.equal(p.pendingCount, 2);
-    assert.deepEqual(p.takeStartable(), []);
+    assert.deepEqual(p.takeStartable(0), []);
     p.retransmitting(1);
     assert.equal(p.window, 2);
     p.retransmitting(1); // already out of the window: no second halving
@@ -104,24 +104,65 @@ describe('ike initiation pacing', () => {
     p.retransmitting(3);
     assert.equal(p.window, 1, 'never below 1');
     assert.equal(p.inFlightCount, 1);
-    assert.deepEqual(p.takeStartable(), []);
+    assert.deepEqual(p.takeStartable(0), []);
     p.settled(4, true);
     assert.equal(p.window, 2);
-    assert.deepEqual(p.takeStartable(), ['c5', 'c6'], 'in order, as many as the window allows');
-    p.started(5);
-    p.started(6);
+    assert.deepEqual(p.takeStartable(0), ['c5', 'c6'], 'in order, as many as the window allows');
+    p.started(5, 0);
+    p.started(6, 0);
     for (const s of [5, 6]) p.settled(s, true);
     assert.equal(p.window, 4);
     for (let s = 7; s < 20; s++) {
-      p.started(s);
+      p.started(s, 0);
       p.settled(s, true);
     }
     assert.equal(p.window, 4, 'never above max');
-    p.started(30);
+    p.started(30, 0);
     p.settled(30, false);
     assert.equal(p.window, 4, 'a failure without retransmission does not shrink it');
-    assert.equal(p.request('x'), true);
+    assert.equal(p.request('x', 0), true);
     assert.equal(p.cancel('x'), false);
     assert.throws(() => new InitiationPacer(0), RangeError);
+    assert.throws(() => new InitiationPacer(4, -1), RangeError);
+  });
+
+  it('InitiationPacer with spacing: one start per jittered gap, woken when the gap ends', () => {
+    const draws = [0, 0.999, 0.5];
+    let k = 0;
+    const p = new InitiationPacer(8, 100, () => draws[k++ % draws.length]!);
+    assert.equal(p.request('c1', 0), true);
+    p.started(1, 0); // next start at 0 + 100 × 0.5 = 50
+    assert.equal(p.request('c2', 10), false, 'inside the gap: waits though the window has room');
+    assert.equal(p.request('c3', 10), false);
+    assert.equal(p.wakeAt(), 50);
+    assert.deepEqual(p.takeStartable(49), []);
+    assert.deepEqual(p.takeStartable(50), ['c2'], 'one per gap');
+    p.started(2, 50); // next at 50 + 100 × 1.499 ≈ 200
+    assert.deepEqual(p.takeStartable(60), []);
+    assert.equal(Math.round(p.wakeAt()!), 200);
+    assert.deepEqual(p.takeStartable(200), ['c3']);
+    p.started(3, 200);
+    assert.equal(p.wakeAt(), undefined, 'nothing waits');
+  });
+
+  it('spacing spreads the IKE_SA_INITs of many peers over time, and every peer still comes up', () => {
+    const sim = new Sim();
+    const child = { mode: 'transport' as const, localTs: ['dynamic'], remoteTs: ['dynamic'] };
+    const peers = 30;
+    const hub = sim.add('hub', HUB, Array.from({ length: peers }, (_, i) => conn(`p${i}`, HUB, peerAddr(i), {}, child)),
+      pskAuth('secret', 'hub.example', 'peer.example'), { timers: { initiationWindow: 32, initiationSpacingMs: 20 } });
+    for (let i = 0; i < peers; i++) sim.add(`n${i}`, peerAddr(i), [conn('hub', peerAddr(i), HUB, {}, child)], pskAuth('secret', 'peer.example', 'hub.example'));
+    const initsAt: number[] = [];
+    sim.drop = (p) => {
+      if (p.from.address === HUB && p.bytes[18] === 34 /* IKE_SA_INIT */ && (p.bytes[19]! & 0x20) === 0) initsAt.push(sim.now);
+      return false;
+    };
+    for (let i = 0; i < peers; i++) hub.engine.initiate(`p${i}`);
+    sim.advance(5000);
+    assert.equal(hub.ikeUps().length, peers);
+    assert.equal(initsAt.length, peers, 'one IKE_SA_INIT each, none retransmitted');
+    const gaps = initsAt.slice(1).map((t, i) => t - initsAt[i]!);
+    assert.ok(gaps.every((g) => g >= 10 && g < 30), `gaps within 20 ms ± 50 %: ${gaps.join(',')}`);
+    assert.ok(initsAt.at(-1)! - initsAt[0]! >= 29 * 10, 'spread over the gaps, not one burst');
   });
 });

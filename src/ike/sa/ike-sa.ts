@@ -18,12 +18,19 @@ export interface Outstanding {
   messageId: number;
   packets: Buffer[];
   tries: number;
+  /** When the request first left (its round trip is a sample when answered without a retransmission). */
+  sentAt: number;
+  /** Its first timeout, the measured RTO when it left: its later tries back off from this one. */
+  firstMs: number;
   deadline: number;
 }
 
 /** Retransmission schedule (strongSwan's defaults: 4 s, ×1.8, 5 retransmits). */
 export interface RetransmitPolicy {
+  /** The first timeout when nothing is measured yet, and the least it gets (rtt.ts). */
   timeoutMs: number;
+  /** The most the first timeout grows to from measured round trips (default 4 × timeoutMs). */
+  ceilingMs?: number;
   base: number;
   tries: number;
 }
@@ -172,8 +179,9 @@ export class IkeSa {
     return [encodeProtected(frame, payloads, sendKey, this.nextIv())];
   }
 
-  retransmitDeadline(policy: RetransmitPolicy, tries: number, now: number): number {
-    return now + Math.round(policy.timeoutMs * Math.pow(policy.base, tries));
+  /** When try `tries` + 1 is due: the first timeout (`firstMs`, from the measured round trips) backed off exponentially. */
+  retransmitDeadline(policy: RetransmitPolicy, tries: number, now: number, firstMs = policy.timeoutMs): number {
+    return now + Math.round(firstMs * Math.pow(policy.base, tries));
   }
 }
 
