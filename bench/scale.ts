@@ -69,11 +69,13 @@ async function up(nodes: number): Promise<{ code: number | null; seen: Map<strin
 
 async function measure(nodes: number, restS: number): Promise<ScaleRow> {
   const r = await up(nodes);
+  const load = Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
   const at = (k: string) => (r.seen.has(k) ? Number(r.seen.get(k)!.toFixed(1)) : null);
   const row: ScaleRow = {
     nodes, up_ok: r.code === 0, agents_running_s: at('starting node agents'), tunnels_up_s: at('establishing tunnels'),
     pods_answering_s: at('pod-to-pod check'), pod_pairs: r.podPairs,
-    rest_cpu_pct_of_core: null, rss_mb_median: null, rss_mb_max: null, ike_retransmits: null, down_clean: null, last_lines: r.lines.slice(-6),
+    rest_cpu_pct_of_core: null, rss_mb_median: null, rss_mb_max: null, ike_retransmits: null,
+    udp_sndbuf_errors: null, udp_out_datagrams: null, sends_held: null, ike_sends_dropped: null, load_at_up: load, down_clean: null, last_lines: r.lines.slice(-6),
   };
   let state: ClusterState;
   try {
@@ -82,6 +84,9 @@ async function measure(nodes: number, restS: number): Promise<ScaleRow> {
     return row; // up removed what it built
   }
   const agents = state.daemons.filter((d) => d.role === 'agent');
+  const udp = await udpCounters(state.nodes.map((n) => n.netns));
+  row.udp_sndbuf_errors = udp.sndbufErrors;
+  row.udp_out_datagrams = udp.out;
   await new Promise((res) => setTimeout(res, 5000)); // let the last exchanges settle
   const before = cpuSecondsOf(agents.map((a) => a.pid));
   await new Promise((res) => setTimeout(res, restS * 1000));
@@ -89,22 +94,43 @@ async function measure(nodes: number, restS: number): Promise<ScaleRow> {
   const rss = agents.map((a) => rssBytes(a.pid) ?? 0).filter((b) => b > 0).map((b) => b / 2 ** 20);
   row.rss_mb_median = rss.length ? Number(median(rss)!.toFixed(1)) : null;
   row.rss_mb_max = rss.length ? Number(Math.max(...rss).toFixed(1)) : null;
-  const retransmits = await Promise.all(agents.map(async (a) => {
+  type Refusals = Record<string, { held: number; dropped_ike: number }>;
+  const statuses = await Promise.all(agents.map(async (a) => {
     const s = await controlRequest(path.join(nodeDir(stateDir, a.node!), 'agent.sock'), { cmd: 'status' }, 5000).catch(() => undefined);
-    const status = s?.ok ? (s as { status?: { ike?: Record<string, number> } }).status : undefined;
-    return Number(status?.ike?.retransmits ?? 0);
+    return s?.ok ? (s as { status?: { ike?: Record<string, number>; udp?: { send_refusals?: Refusals } } }).status : undefined;
   }));
-  row.ike_retransmits = retransmits.reduce((a, b) => a + b, 0);
+  const sum = (f: (s: NonNullable<(typeof statuses)[number]>) => number): number => statuses.reduce((a, s) => a + (s ? f(s) : 0), 0);
+  const bySocket = (r: Refusals | undefined, k: 'held' | 'dropped_ike'): number => Object.values(r ?? {}).reduce((a, x) => a + x[k], 0);
+  row.ike_retransmits = sum((s) => Number(s.ike?.retransmits ?? 0));
+  row.sends_held = sum((s) => bySocket(s.udp?.send_refusals, 'held'));
+  row.ike_sends_dropped = sum((s) => bySocket(s.udp?.send_refusals, 'dropped_ike'));
   await down();
   row.down_clean = leftOver(state.daemons.map((d) => d.pid)).length === 0;
   return row;
 }
 
+/** UdpSndbufErrors and UdpOutDatagrams summed over namespaces (from each one's /proc/net/snmp). */
+async function udpCounters(namespaces: readonly string[]): Promise<{ sndbufErrors: number; out: number }> {
+  let sndbufErrors = 0;
+  let out = 0;
+  for (const ns of namespaces) {
+    const r = await runTracked(['ip', 'netns', 'exec', ns, 'cat', '/proc/net/snmp'], { timeoutMs: 10_000 });
+    const udp = r.stdout.split('\n').filter((l) => l.startsWith('Udp: '));
+    if (udp.length < 2) continue;
+    const names = udp[0]!.split(/\s+/);
+    const values = udp[1]!.split(/\s+/).map(Number);
+    sndbufErrors += values[names.indexOf('SndbufErrors')] ?? 0;
+    out += values[names.indexOf('OutDatagrams')] ?? 0;
+  }
+  return { sndbufErrors, out };
+}
+
 function table(rows: readonly ScaleRow[]): string {
-  const head = ['nodes', 'up', 'agents running', 'tunnels up', 'pods answering', 'pod pairs', 'CPU at rest', 'RSS median', 'RSS max', 'IKE retransmits', 'down'];
+  const head = ['nodes', 'up', 'agents running', 'tunnels up', 'pods answering', 'pod pairs', 'CPU at rest', 'RSS median', 'RSS max', 'IKE retransmits', 'UDP sends refused', 'held', 'IKE dropped', 'load', 'down'];
   const f = (v: number | null, unit: string) => (v === null ? '—' : `${v}${unit}`);
   const body = rows.map((r) => [String(r.nodes), r.up_ok ? 'ok' : 'FAILED', f(r.agents_running_s, ' s'), f(r.tunnels_up_s, ' s'), f(r.pods_answering_s, ' s'), r.pod_pairs ?? '—',
     f(r.rest_cpu_pct_of_core, ' % of a core'), f(r.rss_mb_median, ' MB'), f(r.rss_mb_max, ' MB'), f(r.ike_retransmits, ''),
+    r.udp_sndbuf_errors === null ? '—' : `${r.udp_sndbuf_errors}/${r.udp_out_datagrams}`, f(r.sends_held, ''), f(r.ike_sends_dropped, ''), String(r.load_at_up),
     r.down_clean === null ? '—' : r.down_clean ? 'clean' : 'LEFT SOME']);
   const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   return [head, ...body].map((cells) => cells.map((c, i) => c.padEnd(w[i]!)).join('  ')).join('\n') + '\n';

@@ -12,6 +12,14 @@ export interface ScaleRow {
   rss_mb_median: number | null;
   rss_mb_max: number | null;
   ike_retransmits: number | null;
+  /** Summed over the node namespaces when the cluster was up: UDP sends the kernel refused (UdpSndbufErrors) and made (UdpOutDatagrams). */
+  udp_sndbuf_errors: number | null;
+  udp_out_datagrams: number | null;
+  /** Summed over the agents: sends held for another try (refused for now) and IKE messages dropped with no room to hold them. */
+  sends_held: number | null;
+  ike_sends_dropped: number | null;
+  /** The host's 1-minute load average when `up` ended (the machine is shared). */
+  load_at_up: number;
   /** `down` removed every namespace and process of the cluster (null: not checked). */
   down_clean: boolean | null;
   last_lines: string[];
