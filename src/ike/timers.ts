@@ -1,5 +1,5 @@
 import type { EngineCore } from './core.js';
-import type { IkeSa } from './sa/ike-sa.js';
+import { giveUpAfterMs, type IkeSa } from './sa/ike-sa.js';
 import { createChildTask } from './tasks/create-child.js';
 import { ikeRekeyTask } from './tasks/ike-rekey.js';
 import { deleteChildTask, dpdTask } from './tasks/informational.js';
@@ -47,7 +47,7 @@ export function fireDeadlines(core: EngineCore, now: number): void {
     if (sa.isClosed()) continue;
     const out = sa.outstanding;
     if (out && out.deadline <= now) {
-      if (out.tries >= timers.retransmit.tries) {
+      if (out.tries >= timers.retransmit.tries || now - out.sentAt >= giveUpAfterMs(timers.retransmit)) {
         sa.outstanding = undefined;
         if (out.task.onGiveUp) core.apply(sa, out.task.onGiveUp());
         else core.destroy(sa, 'peer not responding');
@@ -58,7 +58,7 @@ export function fireDeadlines(core: EngineCore, now: number): void {
         core.counters.retransmits++;
         if (out.tries === 1) core.rtt.backOff();
         if (sa.initiator && sa.establishedAt === undefined) core.pacer.retransmitting(sa.serial);
-        out.deadline = sa.retransmitDeadline(timers.retransmit, out.tries, now, out.firstMs);
+        out.deadline = sa.retransmitDeadline(timers.retransmit, out.tries, now, out.firstMs, out.sentAt);
         ctx.log(sa, `retransmitting ${out.task.name} request (try ${out.tries + 1})`);
         core.send(sa, out.packets);
       }

@@ -59,3 +59,31 @@ test('an engine whose peer answers in 1.5 s: one retransmission, then the timeou
   assert.equal(a.ikeUps().length, 2);
   assert.equal(a.engine.counters.retransmits, 1, 'the second peer, as slow, needed no retransmission');
 });
+
+test('a longer first timeout spaces the tries but does not delay giving up: a dead peer is abandoned when the configured schedule ends', () => {
+  const sim = new Sim();
+  sim.latency = 750;
+  const child = { mode: 'transport' as const, localTs: ['dynamic'], remoteTs: ['dynamic'] };
+  const timers = { retransmit: { timeoutMs: 1000, base: 2, tries: 6 } }; // 1 + 2 + … + 64 = 127 s to give up
+  const a = sim.add('a', '192.0.2.1', [conn('c1', '192.0.2.1', '192.0.2.2', {}, child), conn('c2', '192.0.2.1', '192.0.2.3', {}, child)], pskAuth('s', 'a.example', 'b.example'), { timers });
+  sim.add('b', '192.0.2.2', [conn('c1', '192.0.2.2', '192.0.2.1', {}, child)], pskAuth('s', 'b.example', 'a.example'), { timers });
+  a.engine.initiate('c1');
+  sim.advance(10_000);
+  assert.equal(a.engine.status().counters['rtoMs'], 4000, 'a slow peer took the timeout to its ceiling');
+  const sends: number[] = [];
+  sim.drop = (p) => {
+    if (p.to.address !== '192.0.2.3') return false;
+    sends.push(sim.now);
+    return true; // nobody there
+  };
+  const t0 = sim.now;
+  a.engine.initiate('c2');
+  sim.advance(600_000);
+  const down = a.ikeDowns().find((d) => d.name === 'c2');
+  assert.ok(down, 'given up');
+  const after = a.timeOf(down)! - t0;
+  assert.ok(after >= 127_000 && after <= 128_000, `gave up after ${after} ms, as the 1 s schedule would`);
+  // The tries left at 0, 4, 12, 28, 60, 124 s (4 s doubling; seen here 0.75 s later, on arrival),
+  // and the wait after the last ends with the schedule at 127 s, not at 252 s.
+  assert.deepEqual(sends.map((t) => Math.round((t - t0 - 750) / 1000)), [0, 4, 12, 28, 60, 124]);
+});

@@ -35,6 +35,13 @@ export interface RetransmitPolicy {
   tries: number;
 }
 
+/** How long the configured schedule waits from the first send to giving up: the sum of its timeouts. */
+export function giveUpAfterMs(p: RetransmitPolicy): number {
+  let total = 0;
+  for (let i = 0; i <= p.tries; i++) total += Math.round(p.timeoutMs * Math.pow(p.base, i));
+  return total;
+}
+
 /** An IKE SA in a phase that has keys (narrowed by IkeSa.isKeyed). */
 export type KeyedIkeSa = IkeSa & { readonly phase: KeyedPhase; readonly crypto: IkeCrypto };
 
@@ -179,9 +186,14 @@ export class IkeSa {
     return [encodeProtected(frame, payloads, sendKey, this.nextIv())];
   }
 
-  /** When try `tries` + 1 is due: the first timeout (`firstMs`, from the measured round trips) backed off exponentially. */
-  retransmitDeadline(policy: RetransmitPolicy, tries: number, now: number, firstMs = policy.timeoutMs): number {
-    return now + Math.round(firstMs * Math.pow(policy.base, tries));
+  /**
+   * When try `tries` + 1 is due: the first timeout (`firstMs`, from the measured round trips)
+   * backed off exponentially — but never past the give-up time of the configured schedule counted
+   * from the first send (`sentAt`): a longer first timeout spaces the tries, it does not make a
+   * request that will never be answered (its responder dropped the half-open SA) wait longer.
+   */
+  retransmitDeadline(policy: RetransmitPolicy, tries: number, now: number, firstMs = policy.timeoutMs, sentAt = now): number {
+    return Math.min(now + Math.round(firstMs * Math.pow(policy.base, tries)), sentAt + giveUpAfterMs(policy));
   }
 }
 
