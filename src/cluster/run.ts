@@ -17,9 +17,13 @@ export interface RunResult {
   stderr: string;
 }
 
+/**
+ * `timeoutMs` may be computed from fractional seconds (0.2 s ping intervals): Node's execFile
+ * refuses a non-integer timeout with a synchronous RangeError, so it is rounded up here, once.
+ */
 export function run(argv: string[], opts: { check?: boolean; timeoutMs?: number; input?: string } = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = execFile(argv[0]!, argv.slice(1), { encoding: 'utf8', timeout: opts.timeoutMs ?? 30_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+    const child = execFile(argv[0]!, argv.slice(1), { encoding: 'utf8', timeout: Math.ceil(opts.timeoutMs ?? 30_000), maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
       const code = (err as (NodeJS.ErrnoException & { code?: number | string }) | null)?.code ?? null;
       // A program that is not there never "just failed": callers check first (util/programs.ts);
       // this is the backstop, so a missed check still names the program and its package.
