@@ -1,10 +1,11 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { bootstrapEtcdAuth, initEtcdAdmin, issueCredentials, loadEtcdAdmin, type EtcdAdmin } from '../pki/etcd-admin.js';
+import { adminDirHelp, adminDirOf, atEtcd, loadAdmin } from './etcd-admin-dir.js';
+import { registerNodeRemove } from './node-remove.js';
 import { DAY_MS } from '../pki/time.js';
 import { FileExistsError, writeCredentialsFile } from '../store/join-file.js';
-import { checkNodeName, defaultStateDir } from '../store/layout.js';
+import { checkNodeName } from '../store/layout.js';
 import { clusterOfPrefix } from '../store/etcd-identity.js';
 import { OperationFailed, UsageError } from '../util/errors.js';
 
@@ -14,6 +15,9 @@ import { OperationFailed, UsageError } from '../util/errors.js';
  * node's credentials). They hold the etcd CA key and root; the daemons never do.
  */
 
+/** The etcd CA and root side (an X.509 library and the etcd client), loaded by the commands that use it. */
+const adminPki = () => import('../pki/etcd-admin.js');
+
 const HOST_PORT = /^[A-Za-z0-9.-]+:[0-9]{1,5}$/;
 
 /** `365d`, `12h`, `30m`, `90s` → milliseconds. */
@@ -21,27 +25,6 @@ export function parseDuration(option: string, text: string): number {
   const m = /^([0-9]+)(d|h|m|s)$/.exec(text);
   if (!m || Number(m[1]) === 0) throw new UsageError(`${option}: "${text}" is not a duration like 365d, 12h, 30m or 90s`);
   return Number(m[1]) * { d: DAY_MS, h: 3_600_000, m: 60_000, s: 1000 }[m[2] as 'd'];
-}
-
-function adminDirOf(o: { adminDir?: string; stateDir?: string }): string {
-  return path.resolve(o.adminDir ?? process.env.OI_ETCD_ADMIN_DIR ?? path.join(o.stateDir ?? defaultStateDir(), 'etcd-admin'));
-}
-
-async function loadAdmin(dir: string): Promise<EtcdAdmin> {
-  try {
-    return await loadEtcdAdmin(dir);
-  } catch (err) {
-    throw new UsageError(`--admin-dir: ${(err as Error).message}`);
-  }
-}
-
-/** Runs an etcd call of the administrator, turning "cannot reach / refused" into one line. */
-async function atEtcd<T>(a: EtcdAdmin, what: string, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    throw new OperationFailed(`${what}: etcd at ${a.endpoints.join(',')} answered: ${(err as Error).message.split('\n')[0]}`);
-  }
 }
 
 /** Refused before anything is made in etcd: an existing file is only replaced with --force. */
@@ -57,8 +40,6 @@ async function write(file: string, doc: Parameters<typeof writeCredentialsFile>[
     throw new OperationFailed(`${file}: cannot write it (${(err as Error).message})`);
   }
 }
-
-const adminDirHelp = 'the etcd admin directory (default $OI_ETCD_ADMIN_DIR, else <state-dir>/etcd-admin)';
 
 export function registerEtcdAdmin(program: Command): void {
   const etcd = program.command('etcd').description('The administrator\'s side of the etcd control plane: certificates, users and roles, auth');
@@ -83,7 +64,7 @@ export function registerEtcdAdmin(program: Command): void {
       const dir = path.resolve(o.adminDir);
       const prefix = `/overlay-ipsec/${o.cluster}`;
       try {
-        await initEtcdAdmin(dir, { cluster: o.cluster, prefix, endpoints }, members);
+        await (await adminPki()).initEtcdAdmin(dir, { cluster: o.cluster, prefix, endpoints }, members);
       } catch (err) {
         throw new UsageError(`--admin-dir: ${(err as Error).message}`);
       }
@@ -106,8 +87,8 @@ export function registerEtcdAdmin(program: Command): void {
       const ms = parseDuration('--expires-in', o.expiresIn);
       refuseExisting('--operator-out', path.resolve(o.operatorOut), o.force);
       const a = await loadAdmin(adminDirOf(o));
-      await atEtcd(a, 'enabling etcd auth', () => bootstrapEtcdAuth(a));
-      const doc = await atEtcd(a, 'the operator\'s etcd user', () => issueCredentials(a, { expiresAt: new Date(Date.now() + ms) }));
+      await atEtcd(a, 'enabling etcd auth', async () => (await adminPki()).bootstrapEtcdAuth(a));
+      const doc = await atEtcd(a, 'the operator\'s etcd user', async () => (await adminPki()).issueCredentials(a, { expiresAt: new Date(Date.now() + ms) }));
       await write(path.resolve(o.operatorOut), doc, o.force === true);
       const out = { user: doc.join.user, out: path.resolve(o.operatorOut), expires_at: doc.join.expires_at, endpoints: doc.endpoints, auth: 'enabled' };
       process.stdout.write(o.json ? JSON.stringify(out) + '\n' : `etcd auth enabled at ${a.endpoints.join(',')}; operator user ${doc.join.user}, credentials in ${out.out} (0600) until ${doc.join.expires_at}\n`);
@@ -115,7 +96,7 @@ export function registerEtcdAdmin(program: Command): void {
 }
 
 export function registerNodeCommands(program: Command): void {
-  const node = program.command('node').description('Nodes of an etcd-backed cluster (administrator commands)');
+  const node = program.command('node').description('The administrator\'s node commands: join files (etcd), removing a node (either store)');
   node
     .command('join-file')
     .description(
@@ -136,10 +117,11 @@ export function registerNodeCommands(program: Command): void {
       const ms = parseDuration('--expires-in', o.expiresIn);
       refuseExisting('--out', path.resolve(o.out), o.force);
       const a = await loadAdmin(adminDirOf(o));
-      const doc = await atEtcd(a, `etcd user for node ${o.node}`, () => issueCredentials(a, { node: o.node, expiresAt: new Date(Date.now() + ms) }));
+      const doc = await atEtcd(a, `etcd user for node ${o.node}`, async () => (await adminPki()).issueCredentials(a, { node: o.node, expiresAt: new Date(Date.now() + ms) }));
       const file = path.resolve(o.out);
       await write(file, doc, o.force === true);
       const out = { node: o.node, user: doc.join.user, out: file, expires_at: doc.join.expires_at, endpoints: doc.endpoints, prefix: doc.prefix, cluster: clusterOfPrefix(doc.prefix) };
       process.stdout.write(o.json ? JSON.stringify(out) + '\n' : `join file for node ${o.node} (etcd user ${doc.join.user}) in ${file} (0600), valid until ${doc.join.expires_at}\n`);
     });
+  registerNodeRemove(node);
 }

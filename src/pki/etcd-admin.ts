@@ -2,10 +2,11 @@ import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createEtcdCa, issueClientCert, issueMemberCert, loadEtcdCa, ETCD_MEMBER_YEARS, type EtcdCa } from './etcd-certs.js';
 import type { Etcd3 } from 'etcd3';
-import { adminClient, enableAuth, ensureNodeUser, ensureOperatorUser } from '../store/etcd-auth.js';
+import { adminClient, enableAuth, ensureNodeUser, ensureOperatorUser, removeNodeUser } from '../store/etcd-auth.js';
 import { ROOT_USER } from '../store/etcd-identity.js';
 import { CREDENTIALS_KIND, CREDENTIALS_VERSION, type CredentialsFile } from '../store/join-file.js';
 import { addYears } from './time.js';
+import type { StoreSpec } from '../store/open-store.js';
 
 /**
  * The etcd administrator's directory: the etcd CA (its key signs every etcd identity), the root
@@ -142,4 +143,22 @@ export async function issueCredentials(a: EtcdAdmin, o: { node?: string; expires
       created_at: new Date(nowMs).toISOString(),
     },
   };
+}
+
+/**
+ * With root: deletes a node's etcd user and role, so every join file made for it stops working
+ * at once (etcd refuses its requests). False when the node had neither.
+ */
+export async function revokeNodeCredentials(a: EtcdAdmin, node: string): Promise<boolean> {
+  const client = rootConnection(a);
+  try {
+    return await removeNodeUser(client, a.cluster, node);
+  } finally {
+    client.close();
+  }
+}
+
+/** The cluster's store as the administrator (root) reaches it, for the commands that change it. */
+export function adminStoreSpec(a: EtcdAdmin): StoreSpec {
+  return { kind: 'etcd', endpoints: a.endpoints, prefix: a.prefix, tls: { caPem: a.ca.certPem, certPem: a.rootCert, keyPem: a.rootKey } };
 }

@@ -1,4 +1,5 @@
-import { Etcd3, EtcdRoleExistsError, EtcdUserExistsError, Range } from 'etcd3';
+import { type Etcd3, EtcdRoleExistsError, EtcdRoleNotFoundError, EtcdUserExistsError, EtcdUserNotFoundError, Range } from 'etcd3';
+import { newEtcdClient } from './etcd-tls.js';
 import { ROOT_USER, nodeGrants, nodeUser, operatorGrants, operatorUser, type Grant } from './etcd-identity.js';
 
 /**
@@ -21,11 +22,13 @@ export interface AdminConnection {
 /** An etcd client for the administrator (root) or any user, over TLS; https:// is added to bare HOST:PORT. */
 export function adminClient(c: AdminConnection): Etcd3 {
   const timeout = c.callTimeoutMs ?? 10_000;
-  return new Etcd3({
-    hosts: c.endpoints.map((e) => (/^https?:\/\//.test(e) ? e : `https://${e}`)),
-    credentials: { rootCertificate: Buffer.from(c.ca), ...(c.cert ? { certChain: Buffer.from(c.cert), privateKey: Buffer.from(c.key) } : {}) },
-    defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeout }),
-  });
+  return newEtcdClient(
+    {
+      hosts: c.endpoints.map((e) => (/^https?:\/\//.test(e) ? e : `https://${e}`)),
+      defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeout }),
+    },
+    { ca: Buffer.from(c.ca), ...(c.cert ? { cert: Buffer.from(c.cert), key: Buffer.from(c.key) } : {}) },
+  );
 }
 
 async function ignoring<T>(p: Promise<T>, ...kinds: Array<new (...a: never[]) => Error>): Promise<void> {
@@ -71,9 +74,22 @@ export async function ensureNodeUser(client: Etcd3, cluster: string, prefix: str
   return user;
 }
 
-/** Removes a node's user and role: every certificate issued for it stops working at once. */
-export async function removeNodeUser(client: Etcd3, cluster: string, node: string): Promise<void> {
+/**
+ * Removes a node's user and role: every certificate issued for it stops working at once.
+ * False when neither existed.
+ */
+export async function removeNodeUser(client: Etcd3, cluster: string, node: string): Promise<boolean> {
   const user = nodeUser(cluster, node);
-  await client.auth.userDelete({ name: user });
-  await client.auth.roleDelete({ role: user });
+  const gone = async (p: Promise<unknown>, notFound: new (...a: never[]) => Error): Promise<boolean> => {
+    try {
+      await p;
+      return true;
+    } catch (err) {
+      if (err instanceof notFound) return false;
+      throw err;
+    }
+  };
+  const userGone = await gone(client.auth.userDelete({ name: user }), EtcdUserNotFoundError);
+  const roleGone = await gone(client.auth.roleDelete({ role: user }), EtcdRoleNotFoundError);
+  return userGone || roleGone;
 }

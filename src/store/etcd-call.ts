@@ -43,7 +43,9 @@ export async function callWithDeadline<T>(operation: string, timeoutMs: number, 
       return await fn({ deadline: new Date(deadline) });
     } catch (err) {
       if (isPermanent(err) || !isEtcdError(err)) throw err;
-      last = err;
+      // The client's circuit breaker only says it stopped trying that member; the error that
+      // opened it (a refused connection, a member certificate that does not match) says why.
+      if (last === undefined || (err as Error).constructor.name !== 'BrokenCircuitError') last = err;
     }
     await sleep(Math.min(wait, Math.max(0, deadline - Date.now())));
     wait = Math.min(wait * 2, MAX_RETRY_MS);

@@ -1,9 +1,10 @@
-import { Etcd3, type IKeyValue, type IOptions, type Lease } from 'etcd3';
+import type { Etcd3, IKeyValue, IOptions, Lease } from 'etcd3';
 import { schemas, type CollectionName, type StoreDocs } from './documents.js';
 import { ConflictError, CorruptDocumentError, type Entry, type ListOptions, type PutOptions, type Store, type WatchEvent, type WatchOptions } from './store.js';
 import { callWithDeadline } from './etcd-call.js';
 import { collectionPrefix, decodeEntry, decodeKey, etcdKey, prefixRangeEnd } from './etcd-keys.js';
 import { CollectionWatch, type Snapshot } from './etcd-watch.js';
+import { newEtcdClient } from './etcd-tls.js';
 
 /**
  * The Store on etcd (v3 API). One document per etcd key under a per-cluster prefix (etcd-keys.ts);
@@ -61,8 +62,7 @@ export class EtcdStore implements Store {
       // Lists of a large cluster come in pages; allow generous pages all the same.
       grpcOptions: { 'grpc.max_receive_message_length': 64 << 20 },
     };
-    if (o.tls) opts.credentials = { rootCertificate: o.tls.ca, ...(o.tls.cert ? { certChain: o.tls.cert } : {}), ...(o.tls.key ? { privateKey: o.tls.key } : {}) };
-    this.client = new Etcd3(opts);
+    this.client = newEtcdClient(opts, o.tls);
     this.prefix = o.prefix;
     this.callMs = o.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
   }

@@ -263,10 +263,18 @@ export class FsStore implements Store {
   }
 
   async delete<C extends CollectionName>(c: C, key: string, opts: PutOptions = {}): Promise<boolean> {
-    const cur = await this.current(c, key);
-    if (cur.deleted && opts.expectedRevision === undefined) return false;
+    let live: boolean;
+    try {
+      const cur = await this.current(c, key);
+      if (cur.deleted && opts.expectedRevision === undefined) return false;
+      live = !cur.deleted;
+    } catch (err) {
+      // A damaged head is deleted like a value (its owner removing it); writeRevision keeps the file.
+      if (!(err instanceof CorruptDocumentError) || !opts.replaceCorrupt) throw err;
+      live = true;
+    }
     await this.writeRevision(c, key, { key, deleted: true }, opts);
-    return !cur.deleted;
+    return live;
   }
 
   /** How a collection's watchers learn of changes now: 'events' (inotify), 'poll', or 'idle' (none). */

@@ -25,7 +25,7 @@ export interface PutOptions {
    * The key's owner repairing it from its source of truth: a head revision that cannot be read
    * (CorruptDocumentError) does not block the write; the next revision goes on top of it and
    * the damaged file is kept beside it as `<file>.corrupt`, never deleted. Without it, writes to
-   * a damaged key fail with the CorruptDocumentError.
+   * a damaged key fail with the CorruptDocumentError. A delete with it removes a damaged key.
    */
   replaceCorrupt?: boolean;
 }

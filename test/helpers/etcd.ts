@@ -31,6 +31,8 @@ export interface EtcdClusterOptions {
   electionTimeoutMs?: number;
   /** How long start() waits for a healthy cluster (ms). Default 20000. */
   startTimeoutMs?: number;
+  /** The subject alternative names of the members' certificates from the test CA. Default 127.0.0.1 and localhost. */
+  memberSans?: string[];
 }
 
 export interface EtcdMember {
@@ -62,7 +64,7 @@ export interface EtcdCertSource {
   cleanup(): void;
 }
 
-function testCaCerts(): EtcdCertSource {
+function testCaCerts(memberSans: string[]): EtcdCertSource {
   const pki = new TestPki('oit-etcd-certs');
   const ca = pki.createCa('etcd-ca', { dn: 'CN=etcd test CA' });
   const made = new Map<string, CertFiles>();
@@ -73,7 +75,7 @@ function testCaCerts(): EtcdCertSource {
   };
   return {
     caPath: ca.certPath,
-    memberCert: (name) => once(`member ${name}`, () => pki.issue(ca, `member-${name}`, { dn: `CN=${name}`, sans: ['127.0.0.1', 'localhost'] })),
+    memberCert: (name) => once(`member ${name}`, () => pki.issue(ca, `member-${name}`, { dn: `CN=${name}`, sans: memberSans })),
     clientCert: (cn) => once(`client ${cn}`, () => pki.issue(ca, `client-${made.size}`, { dn: `CN=${cn}` })),
     cleanup: () => pki.cleanup(),
   };
@@ -128,7 +130,7 @@ export class EtcdCluster {
   }
 
   static async start(o: EtcdClusterOptions = {}): Promise<EtcdCluster> {
-    const c = new EtcdCluster({ members: o.members ?? 1, tls: (o.tls ?? false) || o.certs !== undefined, certs: o.certs, electionTimeoutMs: o.electionTimeoutMs ?? 1000, startTimeoutMs: o.startTimeoutMs ?? 20_000 });
+    const c = new EtcdCluster({ members: o.members ?? 1, tls: (o.tls ?? false) || o.certs !== undefined, certs: o.certs, electionTimeoutMs: o.electionTimeoutMs ?? 1000, startTimeoutMs: o.startTimeoutMs ?? 20_000, memberSans: o.memberSans ?? ['127.0.0.1', 'localhost'] });
     try {
       await c.boot();
     } catch (err) {
@@ -172,7 +174,7 @@ export class EtcdCluster {
   }
 
   private async boot(): Promise<void> {
-    if (this.o.tls) this.certs = this.o.certs ?? testCaCerts();
+    if (this.o.tls) this.certs = this.o.certs ?? testCaCerts(this.o.memberSans);
     for (let i = 0; i < this.o.members; i++) {
       const dataDir = path.join(this.dir, `m${i}`);
       mkdirSync(dataDir, { recursive: true, mode: 0o700 });

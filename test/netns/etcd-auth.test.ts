@@ -1,6 +1,6 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, rmSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -12,6 +12,8 @@ import { endProcesses } from '../../src/cluster/topology-netns.js';
 import { bootstrapEtcdAuth, initEtcdAdmin, issueCredentials, type EtcdAdmin } from '../../src/pki/etcd-admin.js';
 import { createEtcdCa, issueClientCert } from '../../src/pki/etcd-certs.js';
 import { adminClient } from '../../src/store/etcd-auth.js';
+import { openStore } from '../../src/store/open-store.js';
+import { cliPath } from '../helpers/paths.js';
 import { parseCredentialsFile, writeCredentialsFile, type CredentialsFile } from '../../src/store/join-file.js';
 
 // Real etcd (Debian's 3.4) on loopback with TLS, client certificates and auth, set up the way the
@@ -47,6 +49,10 @@ function clientOf(c: Pick<CredentialsFile, 'endpoints' | 'tls'>): Etcd3 {
   return e;
 }
 
+/** One etcd with auth for the file's tests, started by the first that asks. */
+let started: Promise<EtcdAdmin> | undefined;
+const etcdAdmin = (): Promise<EtcdAdmin> => (started ??= startEtcd());
+
 async function startEtcd(): Promise<EtcdAdmin> {
   const [clientPort, peerPort] = [await freePort(), await freePort()];
   const adminDir = path.join(dir, 'admin');
@@ -74,7 +80,7 @@ async function startEtcd(): Promise<EtcdAdmin> {
 }
 
 test('per-node etcd identities: a node writes only its own keys, reads the cluster; strangers are refused', async () => {
-  const admin = await startEtcd();
+  const admin = await etcdAdmin();
   const p = admin.prefix;
   const year = new Date(Date.now() + 365 * 86_400_000);
   const a = await issueCredentials(admin, { node: 'nodea', expiresAt: year });
@@ -149,4 +155,57 @@ test('per-node etcd identities: a node writes only its own keys, reads the clust
   });
   const expired = clientOf(short);
   await assert.rejects(expired.put(`${p}/nodes/nodea`).value('{}').exec());
+});
+
+test('node remove on etcd: the node\'s records and, with the admin directory, its etcd user go; its join file stops working', async () => {
+  const admin = await etcdAdmin();
+  const p = admin.prefix;
+  const year = new Date(Date.now() + 365 * 86_400_000);
+  const T = new Date().toISOString();
+  const op = await issueCredentials(admin, { expiresAt: year });
+  const opFile = path.join(dir, 'operator.json');
+  await writeCredentialsFile(opFile, op);
+  const run = (args: string[]) => spawnSync(process.execPath, [cliPath, 'node', 'remove', ...args, '--json'], { encoding: 'utf8', timeout: 30_000 });
+  const credsOf = new Map<string, CredentialsFile>();
+  for (const [i, name] of ['noder', 'nodeq'].entries()) {
+    const creds = await issueCredentials(admin, { node: name, expiresAt: year });
+    credsOf.set(name, creds);
+    const own = await openStore(parseCredentialsFile(JSON.stringify(creds), `${name}.join`).spec);
+    try {
+      await own.put('nodes', name, { name, system_id: `00000000-0000-4000-8000-00000000000${i}`, registered_at: T, trusted_ca: [] });
+    } finally {
+      await own.close();
+    }
+    await clientOf(creds).put(`${p}/liveness/${name}`).value('{}');
+  }
+  const opStore = await openStore(parseCredentialsFile(JSON.stringify(op), opFile).spec);
+  try {
+    await opStore.put('subnets', '10.254.7.0/24', { cidr: '10.254.7.0/24', node: 'noder', allocated_at: T });
+  } finally {
+    await opStore.close();
+  }
+
+  // With the admin directory (root): the user and role first, then every record.
+  const r = run(['noder', '--admin-dir', admin.dir]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout), {
+    node: 'noder', registration: true, csr: false, certificate: false, dataplane: false, subnets: ['10.254.7.0/24'], liveness: true,
+    etcd_user: 'oi/authtest/node/noder', etcd_user_deleted: true,
+  });
+  const root = clientOf({ endpoints: admin.endpoints, tls: { caPem: admin.ca.certPem, certPem: admin.rootCert, keyPem: admin.rootKey } });
+  assert.equal(await root.get(`${p}/nodes/noder`).string(), null);
+  assert.ok(!(await root.getUsers()).some((u) => u.name === 'oi/authtest/node/noder'));
+  // Its join file no longer opens etcd: it cannot register again.
+  await assert.rejects(clientOf(credsOf.get('noder')!).put(`${p}/nodes/noder`).value('{}').exec(), /permission denied|user name not found|authentication failed/i);
+  const again = run(['noder', '--admin-dir', admin.dir]);
+  assert.equal(again.status, 1);
+  assert.match(again.stderr, /node noder: not found \(no registration, CSR, certificate, subnet, data-plane or liveness record in etcd .* under \/overlay-ipsec\/authtest, no etcd user\)/);
+
+  // With the operator's credentials: the records go, the etcd user stays (only root can delete it).
+  const q = run(['nodeq', '--store-config', opFile]);
+  assert.equal(q.status, 0, q.stderr);
+  assert.deepEqual(JSON.parse(q.stdout), { node: 'nodeq', registration: true, csr: false, certificate: false, dataplane: false, subnets: [], liveness: true, etcd_user: null, etcd_user_deleted: null });
+  assert.ok((await root.getUsers()).some((u) => u.name === 'oi/authtest/node/nodeq'));
+  // Members reached by IP, with the administrator's client and the store's: no IP as TLS ServerName (DEP0123).
+  for (const x of [r, again, q]) assert.doesNotMatch(x.stderr, /DEP0123|Warning/);
 });

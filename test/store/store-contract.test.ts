@@ -5,19 +5,20 @@ import path from 'node:path';
 import { FsStore } from '../../src/store/index.js';
 import { openStore } from '../../src/store/open-store.js';
 import { EtcdCluster } from '../helpers/etcd.js';
-import { storeContract } from './contract.js';
+import { storeContract, type Backend } from './contract.js';
+import { nodeRemovalSuite } from './node-removal.js';
 
-// The one Store contract (contract.ts) on both stores: the directory store, and etcd — a real
+// The one Store contract (contract.ts), and the removal of a node (node-removal.ts), on both stores: the directory store, and etcd — a real
 // one-member etcd started for this file, each test under a prefix of its own.
 
-storeContract({
+const directory: Backend = {
   name: 'directory store',
   async fresh() {
     const dir = await mkdtemp(path.join(tmpdir(), 'oi-store-'));
     const store = await FsStore.open(dir, { rescanMs: 100 });
     return { store, spec: { kind: 'fs', dir }, done: async () => { await store.close(); await rm(dir, { recursive: true, force: true }); } };
   },
-});
+};
 
 let etcd: EtcdCluster;
 let n = 0;
@@ -28,11 +29,16 @@ after(async () => {
   await etcd.close();
 });
 
-storeContract({
+const onEtcd: Backend = {
   name: 'etcd store',
   async fresh() {
     const spec = etcd.storeSpec({ prefix: `/overlay-ipsec/contract-${process.pid}-${n++}` });
     const store = await openStore(spec);
     return { store, spec, done: () => store.close() };
   },
-});
+};
+
+for (const b of [directory, onEtcd]) {
+  storeContract(b);
+  nodeRemovalSuite(b);
+}
