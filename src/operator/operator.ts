@@ -10,7 +10,11 @@ import { CaKeeper } from './ca-keeper.js';
 import { decideCsr } from './csr-signer.js';
 import { reconcileSubnets } from './subnet-allocator.js';
 import { CoalescingRunner } from '../util/coalescing-runner.js';
+import { forEachLimited } from '../util/limited.js';
 import { applyNetworkRequest, mergeGiven } from './network-request.js';
+
+/** Pending CSRs decided at once within a pass. */
+const CSR_DECISIONS_IN_FLIGHT = 8;
 
 export interface OperatorOptions {
   store: Store;
@@ -135,11 +139,15 @@ export class Operator {
         this.log.info({ node: c.key }, 'removed the certificate record of a removed node');
       }
 
-    for (const csr of await this.store.list('csrs', this.skipBad)) {
+    // Several decisions at once: each waits mostly on the store (read the certificate, write it,
+    // mark the request; two synced writes on etcd), and they touch different keys with
+    // compare-and-swaps, so a request is still decided once. Leadership is asked before each.
+    const pending = (await this.store.list('csrs', this.skipBad)).filter((c) => c.value.status === 'pending');
+    await forEachLimited(pending, CSR_DECISIONS_IN_FLIGHT, async (csr) => {
       if (this.stopped || !this.leading()) return;
-      if (csr.value.status !== 'pending') continue;
       await decideCsr(this.store, csr, nodes, bundle, this.ca, now, this.log);
-    }
+    });
+    if (this.stopped) return;
 
     if (this.leading()) await this.ca.rolloverStep(now, bundle, revision, [...nodes.values()]);
   }
