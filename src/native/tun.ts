@@ -107,7 +107,13 @@ export function loadNative(): NativeAddon {
   if (!existsSync(file)) {
     throw new Error(`native addon missing: ${file} (run \`npm install\` or \`npx node-gyp rebuild\` in the package root)`);
   }
-  addon = createRequire(import.meta.url)(file) as NativeAddon;
+  const loaded = createRequire(import.meta.url)(file) as NativeAddon;
+  // A worktree rebuilt with `npm run build` (TypeScript only) can run new code on an old addon:
+  // say so once, here, rather than fail on the first refused send.
+  if (typeof loaded.UdpSocket.prototype.waitWritable !== 'function') {
+    throw new Error(`native addon out of date: ${file} lacks UdpSocket.waitWritable (run \`node scripts/build-native.mjs\` or \`npm install\` in the package root)`);
+  }
+  addon = loaded;
   return addon;
 }
 
