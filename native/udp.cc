@@ -427,7 +427,9 @@ Napi::Value UdpSocket::SendBatch(const Napi::CallbackInfo& info) {
       }
       if (!retried && (err == ECONNREFUSED || err == EHOSTUNREACH || err == ENETUNREACH || err == EHOSTDOWN || err == EPROTO)) {
         // With IP_RECVERR a send first reports the ICMP error an earlier datagram met (and clears
-        // it) without trying its own: try this one once more before blaming it.
+        // it) without trying its own: try this one once more before blaming it. Its report waits
+        // on the error queue: read it here too, for sockets that never poll (send-only ones).
+        DrainErrors();
         retried = true;
         continue;
       }

@@ -196,3 +196,31 @@ test('ICMP errors (IP_RECVERR) are read off the error queue: the socket keeps re
     b.close();
   }
 });
+
+test('a send-only socket (never polled) reads its ICMP reports off the error queue when a send meets one', async () => {
+  const rx = openBatchUdp('127.0.0.1', 0);
+  const closed = openBatchUdp('127.0.0.1', 0);
+  const deadPort = closed.port;
+  closed.close();
+  const tx = openBatchUdp('127.0.0.1', 0); // no onBatch: nothing polls it
+  try {
+    const got: string[] = [];
+    rx.onBatch((slab, meta, count) => {
+      for (let i = 0; i < count; i++) got.push(slab.toString('utf8', meta[4 * i]!, meta[4 * i]! + meta[4 * i + 1]!));
+    });
+    for (let i = 0; i < 3; i++) {
+      tx.send(Buffer.from('x'), 1, 0x7f000001, deadPort);
+      tx.flush();
+      await new Promise((r) => setTimeout(r, 20)); // the port unreachable comes back
+      tx.send(Buffer.from(`d${i}`), 2, 0x7f000001, rx.port);
+      tx.flush();
+    }
+    await waitFor(() => got.length >= 3, 'the datagrams after each error');
+    assert.deepEqual(got, ['d0', 'd1', 'd2']);
+    assert.ok(tx.sendStats.errorReports >= 3, `${tx.sendStats.errorReports} reports read`);
+    assert.equal(tx.sendDrops, 0);
+  } finally {
+    rx.close();
+    tx.close();
+  }
+});
