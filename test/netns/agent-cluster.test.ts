@@ -7,7 +7,7 @@ import { waitFor } from '../helpers/netns.js';
 import { fixturesDir, repoRoot } from '../helpers/paths.js';
 import { addNodeToPlan } from '../../src/cluster/topology.js';
 import { buildNode, listNamespaces } from '../../src/cluster/topology-netns.js';
-import { FsStore, storeDir, nodeDir } from '../../src/store/index.js';
+import { nodeDir } from '../../src/store/index.js';
 import { tunnelName } from '../../src/overlay/tunnel-name.js';
 import type { TunnelShow, StatusJson, AgentState } from '../../src/agent/index.js';
 import { controlRequest } from '../../src/host/control-client.js';
@@ -181,12 +181,11 @@ test('agents with IPsec: tunnels come up, pods talk across nodes, the underlay c
   assert.equal(inNs(leaving.netns, ['ss', '-Hlun', 'sport = :4500 or sport = :500']).stdout.trim(), '', 'UDP 500/4500 closed');
   const logOf = (n: string): string => readFileSync(path.join(nodeDir(cl.stateDir, n), 'libreswan.log'), 'utf8');
   await waitFor(() => logOf(first0).includes(`"${tunnelName(ids[leaving.name]!)}"`) && /IKE SA deleted/.test(logOf(first0)), 'the peer saw the DELETE', 5000);
-  const store = await FsStore.open(storeDir(cl.stateDir));
-  try {
-    await store.delete('nodes', leaving.name);
-  } finally {
-    await store.close();
-  }
+  // Taken out of the cluster as an administrator does it: every record of the node goes.
+  const removed = cli(['node', 'remove', leaving.name, '--state-dir', cl.stateDir, '--json']);
+  assert.equal(removed.status, 0, removed.stderr);
+  const report = JSON.parse(removed.stdout) as { node: string; registration: boolean; certificate: boolean };
+  assert.deepEqual([report.node, report.registration, report.certificate], [leaving.name, true, true]);
   await waitFor(async () => {
     const st = (await ask(first0, 'agent/state')).state as AgentState;
     return st.peers === 1 && st.tunnels === 1 && st.ready;
