@@ -25,6 +25,11 @@ export interface LeaseKeeperOptions {
   onGranted: (lease: Lease) => Promise<void>;
   /** Each round trip to etcd: whether it answered (err says why not). */
   onContact?: (ok: boolean, err?: Error) => void;
+  /**
+   * The lease ran out with no renewal answered: called at that moment, even while a keep-alive
+   * is still waiting for an answer (one cut off from etcd may wait longer than the lease lives).
+   */
+  onLapse?: () => void;
 }
 
 export class LeaseKeeper {
@@ -32,6 +37,7 @@ export class LeaseKeeper {
   private grantedId: string | undefined;
   private aliveUntil = 0;
   private timer: NodeJS.Timeout | undefined;
+  private lapseTimer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
   private readonly now: () => number;
@@ -74,7 +80,7 @@ export class LeaseKeeper {
       if (!this.lease) await this.grant(sentAt);
       else {
         const res = await this.lease.keepaliveOnce(this.deadline());
-        this.aliveUntil = sentAt + Number(res.TTL) * 1000;
+        this.setAliveUntil(sentAt + Number(res.TTL) * 1000);
       }
       this.o.onContact?.(true);
     } catch (err) {
@@ -95,13 +101,24 @@ export class LeaseKeeper {
       if (this.stopped) throw new Error('stopped');
       this.lease = lease;
       this.grantedId = id;
-      this.aliveUntil = sentAt + this.o.ttlSec * 1000;
+      this.setAliveUntil(sentAt + this.o.ttlSec * 1000);
       await this.o.onGranted(lease);
     } catch (err) {
       if (this.lease === lease) this.drop();
       await lease.revoke(this.deadline()).catch(() => {});
       throw err;
     }
+  }
+
+  /** The lease is certainly alive until `t`; the lapse is announced then unless renewed first. */
+  private setAliveUntil(t: number): void {
+    this.aliveUntil = t;
+    if (this.lapseTimer) clearTimeout(this.lapseTimer);
+    this.lapseTimer = setTimeout(() => {
+      this.lapseTimer = undefined;
+      if (!this.stopped && !this.alive()) this.o.onLapse?.();
+    }, Math.max(0, t - this.now()) + 1);
+    this.lapseTimer.unref();
   }
 
   private drop(): void {
@@ -115,6 +132,7 @@ export class LeaseKeeper {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.lapseTimer) clearTimeout(this.lapseTimer);
     await this.running?.catch(() => {});
     const lease = this.lease;
     this.drop();

@@ -51,6 +51,8 @@ export class LivenessLease {
         await lease.put(livenessKey(o.prefix, o.node)).value(JSON.stringify(doc)).options({ deadline: new Date(Date.now() + 3000) });
       },
       onContact: () => o.onState?.(this.keeper.alive()),
+      // A keep-alive cut off from etcd can wait past the lease's end: the status turns then.
+      onLapse: () => o.onState?.(false),
     });
   }
 

@@ -126,6 +126,9 @@ test('etcd unreachable for 60 s (one node cut off, then every member stopped) un
     await seeOutage([cut], cutAt, 'cut');
     // Its lease is not renewed: within the TTL the others see it gone from the control plane.
     await waitFor(() => liveness(cut) === undefined, `${cut}'s liveness key expired`, 20_000, 500);
+    // The cut node says so itself: it counts its lease from when it last sent a renewal that was
+    // answered, so it turns lost no later than etcd drops the key (agent.json: at most 1 s behind).
+    await waitFor(() => view(cut)?.control_plane.liveness === 'lost', `${cut} reports its liveness lease lost`, 3000, 100).catch((err: Error) => assert.fail(`${err.message}\n${diagnostics()}`));
     assert.ok(liveness(a.name), `${a.name} keeps its liveness key`);
     await ride(before, cutAt);
     const healAt = Date.now();
