@@ -2,7 +2,9 @@
 // TypeError; a tag that does not verify is not an error, it is -1.
 #include "aead.h"
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
+#include <openssl/params.h>
 
 #include <cstring>
 
@@ -124,21 +126,37 @@ const uint8_t* AesGcm::Unalias(const uint8_t* in, size_t len, const uint8_t* out
   return scratch_.data();
 }
 
-bool AesGcm::SealRaw(const uint8_t* iv, const uint8_t* aad, size_t aadLen, const uint8_t* in, size_t len, uint8_t* out) {
+// Per packet, OpenSSL 3 is asked as little as it allows: EVP_EncryptInit_ex with an IV asks the
+// provider for the IV length first (a parameter lookup by name, not cached in 3.0), and every
+// EVP_CIPHER_CTX_ctrl is turned into such a lookup. So the nonce goes in as the whole "fixed IV"
+// (length -1: GCM's documented whole-IV restore, which also marks it for use by the next update),
+// and on open it travels in the same parameter call as the expected tag.
+bool AesGcm::SetNonce(EVP_CIPHER_CTX* ctx, const uint8_t* iv, const uint8_t* tag) {
   std::memcpy(nonce_ + kSaltLen, iv, kIvLen);
+  OSSL_PARAM params[3] = {
+      OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TLS1_IV_FIXED, nonce_, static_cast<size_t>(-1)),
+      OSSL_PARAM_construct_end(),
+      OSSL_PARAM_construct_end(),
+  };
+  if (tag != nullptr) params[1] = OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, const_cast<uint8_t*>(tag), kIcvLen);
+  return EVP_CIPHER_CTX_set_params(ctx, params) == 1;
+}
+
+bool AesGcm::SealRaw(const uint8_t* iv, const uint8_t* aad, size_t aadLen, const uint8_t* in, size_t len, uint8_t* out) {
   in = Unalias(in, len, out);
   int n = 0;
   int fin = 0;
-  if (EVP_EncryptInit_ex(enc_, nullptr, nullptr, nullptr, nonce_) != 1) return false;
+  if (!SetNonce(enc_, iv, nullptr)) return false;
   if (aadLen > 0 && EVP_EncryptUpdate(enc_, nullptr, &n, aad, static_cast<int>(aadLen)) != 1) return false;
   if (len > 0 && EVP_EncryptUpdate(enc_, out, &n, in, static_cast<int>(len)) != 1) return false;
   if (EVP_EncryptFinal_ex(enc_, out + len, &fin) != 1) return false;
-  return EVP_CIPHER_CTX_ctrl(enc_, EVP_CTRL_GCM_GET_TAG, kIcvLen, out + len) == 1;
+  OSSL_PARAM params[2] = {OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, out + len, kIcvLen),
+                          OSSL_PARAM_construct_end()};
+  return EVP_CIPHER_CTX_get_params(enc_, params) == 1;
 }
 
 bool AesGcm::OpenRaw(const uint8_t* iv, const uint8_t* aad, size_t aadLen, const uint8_t* in, size_t len,
                      const uint8_t* icv, uint8_t* out) {
-  std::memcpy(nonce_ + kSaltLen, iv, kIvLen);
   // The tag is copied before any output is written: with in-place decryption it may sit right
   // after the ciphertext, inside what `out` covers.
   uint8_t tag[kIcvLen];
@@ -146,8 +164,7 @@ bool AesGcm::OpenRaw(const uint8_t* iv, const uint8_t* aad, size_t aadLen, const
   in = Unalias(in, len, out);
   int n = 0;
   int fin = 0;
-  bool ok = EVP_DecryptInit_ex(dec_, nullptr, nullptr, nullptr, nonce_) == 1 &&
-            EVP_CIPHER_CTX_ctrl(dec_, EVP_CTRL_GCM_SET_TAG, kIcvLen, tag) == 1 &&
+  bool ok = SetNonce(dec_, iv, tag) &&
             (aadLen == 0 || EVP_DecryptUpdate(dec_, nullptr, &n, aad, static_cast<int>(aadLen)) == 1) &&
             (len == 0 || EVP_DecryptUpdate(dec_, out, &n, in, static_cast<int>(len)) == 1) &&
             EVP_DecryptFinal_ex(dec_, out + len, &fin) == 1;

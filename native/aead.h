@@ -28,6 +28,8 @@ class AesGcm : public Napi::ObjectWrap<AesGcm> {
   bool SealRaw(const uint8_t* iv, const uint8_t* aad, size_t aadLen, const uint8_t* in, size_t len, uint8_t* out);
   bool OpenRaw(const uint8_t* iv, const uint8_t* aad, size_t aadLen, const uint8_t* in, size_t len,
                const uint8_t* icv, uint8_t* out);
+  // Puts salt ‖ iv in as the packet's nonce (and, when opening, the expected tag) in one call.
+  bool SetNonce(EVP_CIPHER_CTX* ctx, const uint8_t* iv, const uint8_t* tag);
   // When `in` and `out` overlap but are not the same address, GCM cannot run in place: copy the
   // input aside first (the scratch grows once to the largest packet seen, never per packet).
   const uint8_t* Unalias(const uint8_t* in, size_t len, const uint8_t* out);
