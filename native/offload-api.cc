@@ -65,9 +65,29 @@ Napi::Value Coalesce(const Napi::CallbackInfo& info) {
   return r;
 }
 
+// offloadChecksum(bytes: Uint8Array, initial: number): Record<string, number> — the folded
+// one's-complement sum of `bytes` plus `initial` by every implementation this CPU runs (the one
+// in use first), so a test can hold each against a reference.
+Napi::Value Checksum(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
+      !info[1].IsNumber()) {
+    Napi::TypeError::New(env, "offloadChecksum(bytes: Uint8Array, initial: number)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::Uint8Array b = info[0].As<Napi::Uint8Array>();
+  const uint64_t initial = info[1].As<Napi::Number>().Uint32Value();
+  Napi::Object r = Napi::Object::New(env);
+  for (const offload::SumImplementation& s : offload::SumImplementations()) {
+    r.Set(s.name, Napi::Number::New(env, offload::Fold(s.fn(b.Data(), b.ByteLength(), initial))));
+  }
+  return r;
+}
+
 }  // namespace
 
 void DefineOffloadApi(Napi::Env env, Napi::Object exports) {
   exports.Set("offloadSplit", Napi::Function::New(env, Split, "offloadSplit"));
   exports.Set("offloadCoalesce", Napi::Function::New(env, Coalesce, "offloadCoalesce"));
+  exports.Set("offloadChecksum", Napi::Function::New(env, Checksum, "offloadChecksum"));
 }

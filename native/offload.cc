@@ -30,43 +30,6 @@ void SetIpChecksum(uint8_t* ip, size_t ihl) {
 
 }  // namespace
 
-uint64_t SumBytes(const uint8_t* p, size_t n, uint64_t sum) {
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-  // Eight bytes at a time in host order: the one's-complement sum of byte-swapped words is the
-  // byte-swapped sum (RFC 1071 §2(B)), so one swap at the end gives the big-endian sum. Each
-  // addition is below 2^33, so 64 bits hold any packet's worth without overflow.
-  uint64_t acc = 0;
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    uint64_t x;
-    memcpy(&x, p + i, 8);
-    acc += (x & 0xffffffffu) + (x >> 32);
-  }
-  for (; i + 1 < n; i += 2) {
-    uint16_t w;
-    memcpy(&w, p + i, 2);
-    acc += w;
-  }
-  if (i < n) acc += p[i];  // a lone last byte is the high byte of a big-endian word
-  const uint16_t le = Fold(acc);
-  return sum + static_cast<uint16_t>(le << 8 | le >> 8);
-#else
-  size_t i = 0;
-  for (; i + 1 < n; i += 2) sum += static_cast<uint64_t>(p[i]) << 8 | p[i + 1];
-  if (i < n) sum += static_cast<uint64_t>(p[i]) << 8;
-  return sum;
-#endif
-}
-
-uint16_t Fold(uint64_t sum) {
-  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-  return static_cast<uint16_t>(sum);
-}
-
-uint64_t PseudoSum(const uint8_t* ip, uint8_t protocol, uint32_t l4Length) {
-  return SumBytes(ip + 12, 8, 0) + protocol + l4Length;
-}
-
 size_t SplitFrame(const uint8_t* frame, size_t n, uint8_t* out, size_t cap, uint32_t* meta, size_t metaCap,
                   size_t* used, SplitError* err) {
   *used = 0;

@@ -10,6 +10,8 @@
 #include <functional>
 #include <vector>
 
+#include "checksum.h"
+
 namespace offload {
 
 // struct virtio_net_hdr of <linux/virtio_net.h> (that header does not compile as C++: a field is
@@ -27,12 +29,6 @@ static_assert(kVnetHdrLen == 10, "virtio_net_hdr is 10 bytes");
 constexpr uint8_t kNeedsCsum = 1;  // VIRTIO_NET_HDR_F_NEEDS_CSUM
 constexpr uint8_t kGsoNone = 0;    // VIRTIO_NET_HDR_GSO_NONE
 constexpr uint8_t kGsoTcpV4 = 1;   // VIRTIO_NET_HDR_GSO_TCPV4
-
-// One's-complement sum helpers (RFC 1071).
-uint64_t SumBytes(const uint8_t* p, size_t n, uint64_t sum);
-uint16_t Fold(uint64_t sum);
-// The TCP/UDP pseudo-header sum for IPv4 addresses at ip[12..20).
-uint64_t PseudoSum(const uint8_t* ip, uint8_t protocol, uint32_t l4Length);
 
 // Why a read could not be turned into plain packets.
 enum class SplitError { kNone = 0, kMalformed, kUnsupportedGso, kNoRoom };

@@ -8,6 +8,7 @@ import { loadNative } from './tun.js';
 interface OffloadAddon {
   offloadSplit(frame: Uint8Array): Buffer[];
   offloadCoalesce(packets: Uint8Array[]): Buffer[];
+  offloadChecksum(bytes: Uint8Array, initial: number): Record<string, number>;
 }
 
 /** Length of the virtio_net_hdr in front of every frame on a vnet-header TUN. */
@@ -49,4 +50,12 @@ export function offloadSplit(frame: Uint8Array): Buffer[] {
 /** The frames (virtio_net_hdr ‖ packet) a batch write of `packets` issues. */
 export function offloadCoalesce(packets: Uint8Array[]): Buffer[] {
   return (loadNative() as unknown as OffloadAddon).offloadCoalesce(packets);
+}
+
+/**
+ * The folded one's-complement sum of `bytes` plus `initial` (below 2^32) by every checksum
+ * implementation of the addon this CPU runs, keyed by name, the one in use first.
+ */
+export function offloadChecksums(bytes: Uint8Array, initial = 0): Record<string, number> {
+  return (loadNative() as unknown as OffloadAddon).offloadChecksum(bytes, initial);
 }
