@@ -16,6 +16,7 @@ import { cliPath } from '../test/helpers/paths.js';
 import { controlRequest } from '../src/host/control-client.js';
 import { nodeDir } from '../src/store/layout.js';
 import type { ClusterState } from '../src/cluster/state.js';
+import { pidAlive } from '../src/util/pid.js';
 import { BENCH_PREFIX, onInterrupt } from './lib/lab.js';
 import { cpuSecondsOf, median, rssBytes } from './lib/proc.js';
 import { runTracked } from './lib/exec.js';
@@ -139,15 +140,7 @@ function table(rows: readonly ScaleRow[]): string {
 /** What a `down` left: the cluster's namespaces and daemons still there. */
 function leftOver(pids: readonly number[]): string[] {
   const netns = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.startsWith(`${prefix}-`));
-  const alive = pids.filter((pid) => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-  return [...netns, ...alive.map((pid) => `pid ${pid}`)];
+  return [...netns, ...pids.filter(pidAlive).map((pid) => `pid ${pid}`)];
 }
 
 const o = parseArgs(process.argv.slice(2));

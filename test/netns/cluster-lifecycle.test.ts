@@ -11,13 +11,13 @@ import { planTopology, addNodeToPlan, removeNodeFromPlan } from '../../src/clust
 import { buildTopology, buildNode, removeNode, teardownTopology, listNamespaces, namespacePids } from '../../src/cluster/topology-netns.js';
 import { startClusterOverlay, startOverlayProcess, writeOverlayConfigs, type OverlayProcess } from '../helpers/overlay-processes.js';
 import { tunnelName } from '../../src/overlay/tunnel-name.js';
+import { pidAlive } from '../../src/util/pid.js';
 
 // A second run after a crash cleans up first; a node joins and leaves a running overlay
 // (peers reloaded on SIGHUP). Prefix `oit-cl2` so it can run beside cluster-overlay's `oit-cl`.
 
 const PREFIX = 'oit-cl2';
 const ping = (ns: string, ip: string) => spawnSync('ip', ['netns', 'exec', ns, 'ping', '-c', '1', '-W', '2', ip], { encoding: 'utf8' });
-const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
 
 test('a new run removes a crashed run\'s namespaces and processes; nodes join and leave a running overlay', { timeout: 180_000 }, async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'oit-cl2-'));
@@ -44,7 +44,7 @@ test('a new run removes a crashed run\'s namespaces and processes; nodes join an
 
   // --- the next run: building cleans first.
   await buildTopology(plan);
-  for (const pid of leftover) assert.equal(alive(pid), false, `leftover process ${pid} ended`);
+  for (const pid of leftover) assert.equal(pidAlive(pid), false, `leftover process ${pid} ended`);
   assert.ok(orphan.events.some((l) => l.event === 'stopped'), 'the orphaned runner was asked to stop (SIGTERM) and closed its TUN');
   for (const n of plan.nodes) assert.deepEqual(await namespacePids(n.netns), [], 'fresh namespaces hold no processes');
   assert.equal((await listNamespaces(PREFIX)).length, 5);
@@ -71,7 +71,7 @@ test('a new run removes a crashed run\'s namespaces and processes; nodes join an
   const w1pid = w1r.pid;
   await removeNode(plan, w1);
   removeNodeFromPlan(plan, 'worker1');
-  assert.equal(alive(w1pid), false);
+  assert.equal(pidAlive(w1pid), false);
   assert.deepEqual((await listNamespaces(PREFIX)).filter((ns) => ns.includes('worker1')), []);
   await writeOverlayConfigs(plan, ids, dir);
   for (const r of runners.slice(0, 2)) assert.equal(await r.reload(), 1);

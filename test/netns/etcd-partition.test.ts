@@ -9,7 +9,8 @@ import { agentState, ask, statusOf } from '../helpers/agent-cluster.js';
 import { assertNoDrops, picture, samePictures, type SaPicture } from '../helpers/key-change.js';
 import { waitFor } from '../helpers/netns.js';
 import { SeqStream, type StreamResult } from '../helpers/seq-stream.js';
-import { alive, assertNothingLeft, cli, inNs, readState } from './up-helpers.js';
+import { assertNothingLeft, cli, inNs, readState } from './up-helpers.js';
+import { pidAlive } from '../../src/util/pid.js';
 
 // Static stability on etcd, on the `up --store etcd` cluster (2 nodes, 3 members with TLS and
 // auth), while pods stream 1000 pps each way through both nodes:
@@ -33,7 +34,7 @@ test('etcd unreachable for 60 s (one node cut off, then every member stopped) un
   let stopped: number[] = [];
   t.after(async () => {
     for (const s of streams) s.kill();
-    for (const pid of stopped) if (alive(pid)) process.kill(pid, 'SIGCONT');
+    for (const pid of stopped) if (pidAlive(pid)) process.kill(pid, 'SIGCONT');
     cli(PREFIX, ['down', '--state-dir', stateDir]);
     await teardownTopology(PREFIX);
     rmSync(stateDir, { recursive: true, force: true });

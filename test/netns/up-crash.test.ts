@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { cliPath } from '../helpers/paths.js';
 import { listNamespaces, teardownTopology } from '../../src/cluster/topology-netns.js';
-import { alive, assertNothingLeft, cli, inNs, readState } from './up-helpers.js';
+import { assertNothingLeft, cli, inNs, readState } from './up-helpers.js';
+import { pidAlive } from '../../src/util/pid.js';
 
 // A foreground `up` (no --detach): Ctrl-C removes everything. Then a crash — `up` and every
 // daemon killed with SIGKILL, namespaces left behind — and a second `up`, which cleans up first and
@@ -77,7 +78,7 @@ test('after a crash (SIGKILL, namespaces left) a second up cleans up first and c
   await exited;
   for (const pid of oldPids) process.kill(pid, 'SIGKILL');
   const deadline = Date.now() + 5000;
-  while (oldPids.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  while (oldPids.some(pidAlive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   assert.equal((await listNamespaces(PREFIX)).length, 7, 'the crash left the namespaces');
 
   const second = cli(PREFIX, ['up', ...SIZE, '--detach', '--state-dir', stateDir]);
@@ -86,7 +87,7 @@ test('after a crash (SIGKILL, namespaces left) a second up cleans up first and c
   assert.match(second.stdout, /pod-to-pod: 6\/6 pairs answered/);
   const state = readState(stateDir);
   const pids = state.daemons.map((d) => d.pid);
-  assert.ok(pids.every(alive) && pids.every((p) => !oldPids.includes(p)), 'fresh daemons');
+  assert.ok(pids.every(pidAlive) && pids.every((p) => !oldPids.includes(p)), 'fresh daemons');
   const ping = inNs(`${PREFIX}-worker0-pod0`, ['ping', '-c', '1', '-W', '2', '10.254.0.2']);
   assert.equal(ping.status, 0, ping.stdout);
 

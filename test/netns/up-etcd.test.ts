@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { teardownTopology } from '../../src/cluster/topology-netns.js';
 import { cliPath } from '../helpers/paths.js';
-import { alive, assertNothingLeft, cli, inNs, readState } from './up-helpers.js';
+import { assertNothingLeft, cli, inNs, readState } from './up-helpers.js';
+import { pidAlive } from '../../src/util/pid.js';
 import { waitFor } from '../helpers/netns.js';
 
 // `up --store etcd`: 5 nodes (3 masters, 2 workers) on 3 etcd members in their own namespaces,
@@ -61,7 +62,7 @@ test('up --store etcd: 5 nodes on 3 members, per-node identities, a join through
   const members = state.daemons.filter((d) => d.role === 'etcd');
   assert.equal(members.length, 3);
   const pids = state.daemons.map((d) => d.pid);
-  assert.ok(pids.every(alive));
+  assert.ok(pids.every(pidAlive));
 
   // Each node's own state directory holds its join file (0600, no IPsec key) and what its agent made.
   const joins = new Map<string, JoinDoc>();
@@ -141,7 +142,7 @@ test('up --store etcd: 5 nodes on 3 members, per-node identities, a join through
   assert.equal(code, 0, `enroll through a leader kill:\n${out}`);
   // SIGKILL takes effect when the process leaves the kernel: an etcd member inside an fsync of its
   // WAL on a busy disk dies only when that returns, which can be after the join has completed.
-  await waitFor(() => !alive(leader.pid), 'the killed etcd leader gone', 15_000);
+  await waitFor(() => !pidAlive(leader.pid), 'the killed etcd leader gone', 15_000);
   assert.ok(readdirSync(path.join(joinDir, 'nodes', 'worker9')).includes('ipsec-cert.pem'), out);
 
   const down = cli(PREFIX, ['down', '--state-dir', stateDir]);

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { cliPath } from '../helpers/paths.js';
 import { listNamespaces } from '../../src/cluster/topology-netns.js';
 import type { ClusterState } from '../../src/cluster/state.js';
+import { pidAlive } from '../../src/util/pid.js';
 
 /**
  * Helpers for the `up` tests: the CLI run with a test prefix (never `oi`), TCP echo between pods,
@@ -26,22 +27,6 @@ export function inNs(ns: string, cmd: string[], timeoutMs = 20_000): SpawnSyncRe
 
 export function readState(stateDir: string): ClusterState {
   return JSON.parse(readFileSync(path.join(stateDir, 'cluster.json'), 'utf8')) as ClusterState;
-}
-
-/** Whether the process runs: a zombie (killed, not yet reaped by its parent) does not. */
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    // /proc/<pid>/stat: "pid (comm) S …"; comm may hold spaces and parentheses, the state follows the last ')'.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
 }
 
 /** A TCP echo across the overlay: server in one pod, the client sends `bytes` and must read them back. */
@@ -78,6 +63,6 @@ export async function tcpEcho(serverNs: string, serverIp: string, clientNs: stri
 export async function assertNothingLeft(prefix: string, pids: readonly number[]): Promise<void> {
   assert.deepEqual(await listNamespaces(prefix), [], `namespaces with prefix ${prefix} remain`);
   const deadline = Date.now() + 5000;
-  while (pids.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  assert.deepEqual(pids.filter(alive), [], 'processes of the cluster still running');
+  while (pids.some(pidAlive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(pids.filter(pidAlive), [], 'processes of the cluster still running');
 }

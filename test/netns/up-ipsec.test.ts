@@ -9,7 +9,8 @@ import { namespacePids, teardownTopology } from '../../src/cluster/topology-netn
 import { waitFor } from '../helpers/netns.js';
 import { tsharkRecords } from '../helpers/tshark.js';
 import { cliPath } from '../helpers/paths.js';
-import { alive, assertNothingLeft, cli, inNs, readState, tcpEcho } from './up-helpers.js';
+import { assertNothingLeft, cli, inNs, readState, tcpEcho } from './up-helpers.js';
+import { pidAlive } from '../../src/util/pid.js';
 
 // `up --detach` with the seed's config (IPsec Full), 2 masters + 1 worker with one pod each:
 // agents enroll and bring up IKE/ESP between every pair; every pod reaches a pod on every other node
@@ -44,7 +45,7 @@ test('up with IPsec: pods talk, only ESP/IKE on the underlay (tshark agrees), do
   assert.equal(state.ipsec, true);
   assert.equal(state.daemon, 'agent');
   const pids = state.daemons.map((d) => d.pid);
-  assert.ok(pids.every(alive));
+  assert.ok(pids.every(pidAlive));
 
   const pods = JSON.parse(cli(PREFIX, ['pods', '--json', '--state-dir', stateDir]).stdout) as Array<{ name: string; node: string; ip: string; netns: string }>;
   assert.deepEqual(pods.map((p) => `${p.name} ${p.node} ${p.ip} ${p.netns}`), [

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { teardownTopology } from '../../src/cluster/topology-netns.js';
 import { tsharkFields } from '../helpers/tshark.js';
-import { alive, assertNothingLeft, cli, inNs, readState, tcpEcho } from './up-helpers.js';
+import { assertNothingLeft, cli, inNs, readState, tcpEcho } from './up-helpers.js';
+import { pidAlive } from '../../src/util/pid.js';
 
 // `up --no-ipsec --detach` (2 masters + 1 worker, 1 pod each): pods listed, every pod reaches a pod
 // on every other node (ICMP, TCP), and `verify` reports the seed's §5.2 — cleartext Geneve between
@@ -37,7 +38,7 @@ test('up --no-ipsec: pods talk over cleartext Geneve, verify says so and exits 1
   assert.equal(state.ipsec, false);
   assert.equal(state.supervisorPid, null, 'detached');
   const pids = state.daemons.map((d) => d.pid);
-  assert.ok(pids.length >= 4 && pids.every(alive), 'operator and node daemons run after up returned');
+  assert.ok(pids.length >= 4 && pids.every(pidAlive), 'operator and node daemons run after up returned');
 
   const pods = JSON.parse(cli(PREFIX, ['pods', '--json', '--state-dir', stateDir]).stdout) as Array<{ name: string; node: string; ip: string; netns: string }>;
   assert.deepEqual(pods, [
@@ -61,7 +62,7 @@ test('up --no-ipsec: pods talk over cleartext Geneve, verify says so and exits 1
   const again = cli(PREFIX, ['up', '--no-ipsec', '--detach', '--state-dir', stateDir]);
   assert.equal(again.status, 2, again.stdout + again.stderr);
   assert.match(again.stderr, /a cluster \(prefix oit-up1, started .*\) is already running from .*: operator \(pid \d+\), agent master0 \(pid \d+\)/);
-  assert.ok(pids.every(alive), 'the running cluster was not touched');
+  assert.ok(pids.every(pidAlive), 'the running cluster was not touched');
 
   const pcap = path.join(work, 'plain.pcap');
   const v = cli(PREFIX, ['verify', '--json', '--seconds', '2', '--pcap', pcap, '--state-dir', stateDir]);
