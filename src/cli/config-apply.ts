@@ -7,6 +7,8 @@ import { addStoreOptions, openStoreForCli, storeSpecFromFlags, type StoreFlags }
 import type { Store } from '../store/store.js';
 import { OperationFailed, UsageError } from '../util/errors.js';
 import { throwConfigErrors } from './config-errors.js';
+import { interfaceMtu, parseMtu } from './underlay-mtu.js';
+import { tryLoadClusterState } from '../cluster/state.js';
 import { contentHash } from '../agent/desired.js';
 
 /** Two configs the same in what the cluster runs on (not when applied, nor from which files). */
@@ -79,6 +81,12 @@ async function waitForOperator(store: Store, next: NetworkConfig, timeoutMs: num
   }
 }
 
+/** With no store named, the state directory's local cluster (`up`) records its underlay switch's MTU. */
+async function localUnderlayMtu(o: StoreFlags & { stateDir?: string }): Promise<number | undefined> {
+  if (o.store !== undefined || o.storeConfig !== undefined) return undefined;
+  return (await tryLoadClusterState(o.stateDir ?? defaultStateDir()))?.plan.underlay.mtu;
+}
+
 function parseSeconds(v: string): number {
   if (!/^[0-9]+$/.test(v) || Number(v) < 1) throw new UsageError(`--timeout: "${v}" is not a number of seconds`);
   return Number(v);
@@ -97,9 +105,12 @@ export function registerConfigApply(config: Command): void {
     .option('--state-dir <dir>', 'the cluster\'s state directory, whose store is used (default /var/lib/overlay-ipsec, or OI_STATE_DIR)')
     .option('--wait', 'wait until every node reports the new IPsec mode')
     .option('--timeout <seconds>', 'how long --wait waits (default 120)', parseSeconds, 120)
-    .option('--json', 'print {"applied":…,"mode":…,"done":…,"nodes":[{"node","wanted","phase","pairs"}]}'))
-    .action(async (files: string[], o: StoreFlags & { stateDir?: string; wait?: boolean; timeout: number; json?: boolean }) => {
-      const r = await validateFiles(files);
+    .option('--json', 'print {"applied":…,"mode":…,"done":…,"nodes":[{"node","wanted","phase","pairs"}]}')
+    .option('--underlay-mtu <n>', 'the hosts\' underlay MTU, to check the pod MTU against (default: the local cluster\'s, when the state directory holds one)', parseMtu)
+    .option('--underlay-interface <name>', 'read the underlay MTU from this interface'))
+    .action(async (files: string[], o: StoreFlags & { stateDir?: string; wait?: boolean; timeout: number; json?: boolean; underlayMtu?: number; underlayInterface?: string }) => {
+      const underlayMtu = o.underlayMtu ?? (o.underlayInterface ? await interfaceMtu(o.underlayInterface) : await localUnderlayMtu(o));
+      const r = await validateFiles(files, underlayMtu !== undefined ? { underlayMtu } : {});
       for (const w of r.warnings) process.stderr.write(`overlay-ipsec: warning: ${formatDiagnostic(w)}\n`);
       if (r.errors.length) throwConfigErrors(r.errors);
       const store = await openStoreForCli(await storeSpecFromFlags(o, o.stateDir ?? defaultStateDir()));

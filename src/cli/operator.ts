@@ -7,13 +7,13 @@ import { createLogger } from '../util/log.js';
 import { OperationFailed, UsageError } from '../util/errors.js';
 import { CorruptDocumentError, StoreUnavailableError } from '../store/index.js';
 import { claimLeadership } from '../operator/leadership.js';
-import { interfaceMtu } from './config.js';
+import { interfaceMtu, parseMtu } from './underlay-mtu.js';
 import { addStoreOptions, openStoreForCli, storeSpecFromFlags, type StoreFlags } from './store-options.js';
 
 interface OperatorFlags extends StoreFlags {
   stateDir: string;
   config?: string[];
-  underlayMtu?: string;
+  underlayMtu?: number;
   underlayInterface?: string;
   underlayCidr?: string[];
   keyAlgorithm: string;
@@ -32,7 +32,7 @@ export function registerOperator(program: Command): void {
     )
     .requiredOption('--state-dir <dir>', 'state directory (with the directory store: shared with the node agents; the CA key is kept here)')
     .option('--config <files...>', 'install-config.yaml and/or manifests/cluster-network-03-config.yml')
-    .option('--underlay-mtu <n>', 'the hosts\' underlay MTU (a pod MTU that does not fit is an error)')
+    .option('--underlay-mtu <n>', 'the hosts\' underlay MTU (a pod MTU that does not fit is an error)', parseMtu)
     .option('--underlay-interface <name>', 'read the underlay MTU from this interface')
     .option('--underlay-cidr <cidr...>', 'underlay networks that pods and services must not overlap')
     .option('--key-algorithm <alg>', 'CA key: rsa (2048, as OpenShift) or ecdsa (P-256)', 'rsa')
@@ -63,10 +63,8 @@ export function registerOperator(program: Command): void {
       let network;
       if (o.config?.length) {
         const vo: ValidateOptions = {};
-        if (o.underlayMtu !== undefined) {
-          if (!/^[0-9]+$/.test(o.underlayMtu)) throw new UsageError(`--underlay-mtu: "${o.underlayMtu}" is not an MTU`);
-          vo.underlayMtu = Number(o.underlayMtu);
-        } else if (o.underlayInterface) vo.underlayMtu = await interfaceMtu(o.underlayInterface);
+        if (o.underlayMtu !== undefined) vo.underlayMtu = o.underlayMtu;
+        else if (o.underlayInterface) vo.underlayMtu = await interfaceMtu(o.underlayInterface);
         if (o.underlayCidr) vo.underlayCidrs = o.underlayCidr;
         const r = await validateFiles(o.config, vo);
         for (const w of r.warnings) log.warn({ file: w.file, key: w.key }, formatDiagnostic(w));

@@ -1,9 +1,12 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { readPcapFile } from '../wire/pcap.js';
 import { requirePrograms } from '../util/programs.js';
 import { nodeDir } from '../store/layout.js';
+import { AGENT_STATE_FILE } from '../agent/control.js';
+import type { AgentState } from '../agent/agent-state.js';
+import { pidAlive } from '../util/pid.js';
 import { UnderlayCapture } from './capture.js';
 import type { ClusterState } from './state.js';
 import { classifyCapture, type Verdict } from './verify-classify.js';
@@ -25,8 +28,13 @@ export interface VerifyOptions {
 }
 
 export interface VerifyReport extends Verdict {
-  /** The cluster's config asks for IPsec. */
+  /**
+   * IPsec is wanted: the mode every running agent reports is Full (the mode can change at run
+   * time, `config apply`); with no agent to ask, what the config said at `up`.
+   */
   ipsec: boolean;
+  /** Each node's IPsec mode as its running agent reports it: Full, Disabled, or enabling / disabling while switching. */
+  modes: Record<string, string>;
   seconds: number;
   capture: { netns: string; interface: string; pcap: string | null };
   pings: { from: string; to: string; ip: string; sent: number; received: number }[];
@@ -59,9 +67,12 @@ export async function verifyCluster(state: ClusterState, o: VerifyOptions): Prom
     const verdict = classifyCapture(parsed, plan.nodes.map((n) => n.underlayIp), etcd
       ? { addresses: [...etcd.members.map((m) => m.ip), etcd.adminIp], ports: [ETCD_CLIENT_PORT, ETCD_PEER_PORT] }
       : undefined);
+    const modes = await agentModes(state);
+    const reported = Object.values(modes);
     const report: VerifyReport = {
       ...verdict,
-      ipsec: state.ipsec,
+      ipsec: reported.length ? reported.every((m) => m === 'Full') : state.ipsec,
+      modes,
       seconds: o.seconds,
       capture: { netns: plan.underlay.netns, interface: plan.underlay.bridge, pcap: o.pcap ? file : null },
       pings: pings.map((p) => ({ from: p.from.name, to: p.to.name, ip: p.to.ip, sent: p.sent, received: p.received })),
@@ -72,6 +83,29 @@ export async function verifyCluster(state: ClusterState, o: VerifyOptions): Prom
   } finally {
     if (tmp) await rm(tmp, { recursive: true, force: true });
   }
+}
+
+/** What each node's running agent says of its IPsec mode (`<node dir>/agent.json`); nodes without a running agent are left out. */
+async function agentModes(state: ClusterState): Promise<Record<string, string>> {
+  const modes: Record<string, string> = {};
+  for (const n of state.plan.nodes) {
+    try {
+      const st = JSON.parse(await readFile(path.join(nodeDir(state.stateDir, n.name), AGENT_STATE_FILE), 'utf8')) as AgentState;
+      const mode = st.ipsec_phase ?? st.ipsec;
+      if (st.phase !== 'stopped' && pidAlive(st.pid) && mode) modes[n.name] = mode;
+    } catch { /* no agent state yet, or being rewritten: not reported */ }
+  }
+  return modes;
+}
+
+/** Why cleartext crossed, in the words of the nodes' modes: a leak with IPsec on, expected with it off, or a switch under way. */
+function cleartextContext(r: VerifyReport): string {
+  const modes = Object.entries(r.modes);
+  if (modes.length === 0) return r.ipsec ? ' although IPsec is on in this cluster\'s config' : ' (IPsec is off in this cluster\'s config)';
+  const distinct = new Set(modes.map(([, m]) => m));
+  if (distinct.size === 1 && distinct.has('Full')) return ' although IPsec is on (every node reports mode Full)';
+  if (distinct.size === 1 && distinct.has('Disabled')) return ' (IPsec is off: every node reports mode Disabled)';
+  return ` while the nodes' IPsec modes differ (${modes.map(([n, m]) => `${n}=${m}`).join(' ')})`;
 }
 
 /** The report as text: counts, then a plain verdict (the seed's §5.1 / §5.2). */
@@ -94,7 +128,7 @@ export function formatVerifyReport(r: VerifyReport): string {
   if (r.keylog) lines.push(`key logs: ${Object.entries(r.keylog.rows).map(([k, v]) => `${k} ${v} rows`).join(', ')} in ${r.keylog.dir} (WIRESHARK_CONFIG_DIR=${r.keylog.dir} tshark -r FILE)`);
   if (p.geneve_cleartext > 0) {
     lines.push(
-      `NOT ENCRYPTED: ${p.geneve_cleartext} cleartext Geneve packets crossed the underlay between nodes${r.ipsec ? ' although IPsec is on' : ' (IPsec is off in this cluster\'s config)'}. Anyone on the wire reads the pods' traffic, e.g.:`,
+      `NOT ENCRYPTED: ${p.geneve_cleartext} cleartext Geneve packets crossed the underlay between nodes${cleartextContext(r)}. Anyone on the wire reads the pods' traffic, e.g.:`,
       ...r.cleartext_samples.slice(0, 5).map((s) => `  ${s}`),
     );
   } else if (p.esp === 0) {
