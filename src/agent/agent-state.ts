@@ -3,7 +3,7 @@ import { replaceFile } from '../store/atomic-file.js';
 import { AGENT_STATE_FILE } from './control.js';
 import type { ControlPlaneView } from './control-plane.js';
 import type { DesiredState } from './desired.js';
-import { tunnelsShow, type AgentSnapshot } from './status.js';
+import type { NodeModePhase } from './pair-mode.js';
 
 export type AgentPhase = 'starting' | 'waiting-network' | 'enrolling' | 'waiting-subnet' | 'running' | 'stopping' | 'stopped';
 
@@ -36,30 +36,39 @@ export interface StateInput {
   underlay: string | undefined;
   phase: AgentPhase;
   desired: DesiredState | undefined;
-  snapshot: AgentSnapshot | undefined;
+  /** Undefined: no data plane yet. */
+  readiness: Readiness | undefined;
   controlPlane: ControlPlaneView;
   socket: string;
   now: number;
 }
 
+/** What readiness is made of: the node's tunnels, how many are established (readiness.ts), the IPsec mode's phase. */
+export interface Readiness {
+  ipsec: boolean;
+  tunnels: number;
+  established: number;
+  modePhase: NodeModePhase;
+}
+
 export function agentState(i: StateInput): AgentState {
-  const snap = i.snapshot;
-  const tunnels = snap ? tunnelsShow(snap) : [];
+  const r = i.readiness;
   const d = i.desired;
   const peers = d?.peers.length ?? 0;
-  const established = tunnels.filter((t) => t.established).length;
-  const ready = i.phase === 'running' && !!snap && tunnels.length === peers && (snap.ipsec ? established === peers : true);
+  const tunnels = r?.tunnels ?? 0;
+  const established = r?.established ?? 0;
+  const ready = i.phase === 'running' && !!r && tunnels === peers && (r.ipsec ? established === peers : true);
   return {
     node: i.node,
     system_id: i.systemId,
     pid: process.pid,
     phase: i.phase,
     ipsec: d?.mode,
-    ipsec_phase: snap?.mode.phase,
+    ipsec_phase: r?.modePhase,
     underlay: i.underlay,
     subnet: d?.local?.subnet,
     peers,
-    tunnels: tunnels.length,
+    tunnels,
     established,
     ready,
     waiting: d?.waiting ?? [],

@@ -50,10 +50,11 @@ export interface AgentOptions {
   clockControl?: boolean;
   timers?: Partial<ConnectionTimers>;
   /**
-   * How often the node is synced without store events (ms): a probe of the store (a listing; the
-   * rest of a node sync only when a revision moved) and, every PEER_RESYNC_MS, a resync of every
-   * peer — a safety net, since store events, engine events and the queue's back-off drive the
-   * work. Default: 4–6 s, jittered per agent so that a cluster's agents do not probe in step.
+   * How often the store is probed (ms): one small read, so that an unreachable control plane shows
+   * within seconds (and a full node sync follows when it answers again). Every PEER_RESYNC_MS
+   * the probe is a full node sync and a resync of every peer instead — a safety net, since store
+   * events, engine events and the queue's back-off drive the work. Default: 4–6 s, jittered per
+   * agent so that a cluster's agents do not probe in step.
    */
   reconcileMs?: number;
   /** How long the higher system-id waits for the peer to initiate before it initiates itself (ms). */
@@ -69,7 +70,12 @@ export interface AgentOptions {
 const STATE_WRITE_DELAY_MS = 1000;
 /** The shortest time between two node syncs asked for by events (ms). */
 const NODE_SYNC_INTERVAL_MS = 1000;
-/** How often the periodic resync looks at every peer (ms). */
+/**
+ * How often the periodic resync is a full node sync and looks at every peer (ms). Store events
+ * (inotify or etcd watches, each with its own catch-up) drive the node syncs; this only catches
+ * what they could miss. A full pass lists every node, subnet and report: at 4–6 s on every agent
+ * of a 100-node cluster those listings were a sizeable part of its CPU at rest.
+ */
 const PEER_RESYNC_MS = 30_000;
 
 /** The work queue's key for the node itself (peer keys are connection names, never empty). */
@@ -109,6 +115,7 @@ export class Agent {
   private kickTimer: NodeJS.Timeout | undefined;
   private lastNodeSync = -Infinity;
   private resyncPeers = false;
+  private probing = false;
   private lastPeerResync = performance.now();
   private stopped = false;
   private phase: AgentPhase = 'starting';
@@ -239,14 +246,22 @@ export class Agent {
     }, wait);
   }
 
-  /** The periodic resync: the node, and every PEER_RESYNC_MS every peer. */
+  /** The periodic resync: a probe of the store, and every PEER_RESYNC_MS a node sync and every peer. */
   private resync(): void {
     const now = performance.now();
     if (now - this.lastPeerResync >= PEER_RESYNC_MS) {
       this.lastPeerResync = now;
       this.resyncPeers = true;
+      this.kick();
+      return;
     }
-    this.kick();
+    const node = this.node;
+    if (!node || this.probing) return;
+    this.probing = true;
+    void node.probe().then((answersAgain) => {
+      this.probing = false;
+      if (answersAgain && !this.stopped) this.kick();
+    });
   }
 
   /** A node sync now, and a sync of every peer, waited for. */
@@ -262,11 +277,14 @@ export class Agent {
     if (!node || this.stopped) return;
     this.passes++;
     this.lastNodeSync = performance.now();
-    const { phase, recheckInMs } = await node.sync(() => this.stopped);
+    const { phase, recheckInMs, quiet } = await node.sync(() => this.stopped);
+    const resynced = this.resyncPeers;
     if (this.resyncPeers) this.peers.resyncAll();
     this.resyncPeers = false;
     if (phase) this.setPhase(phase);
-    this.stateChanged();
+    // A pass that found the store as it was changed nothing the state file shows (engine events
+    // ask for their own writes); the periodic peer resync looks at it anyway, as a safety net.
+    if (!quiet || resynced) this.stateChanged();
     return recheckInMs === undefined ? undefined : { outcome: 'ok', recheckInMs };
   }
 
@@ -277,7 +295,7 @@ export class Agent {
   state(): AgentState {
     return agentState({
       node: this.opts.node, systemId: this.identity?.systemId, underlay: this.underlay?.address, phase: this.phase,
-      desired: this.node?.desired, snapshot: this.snapshot(), controlPlane: this.controlPlane.view(), socket: this.socketPath, now: this.now(),
+      desired: this.node?.desired, readiness: this.keeper ? this.node?.readiness() : undefined, controlPlane: this.controlPlane.view(), socket: this.socketPath, now: this.now(),
     });
   }
 

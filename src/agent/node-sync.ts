@@ -21,6 +21,8 @@ import type { AgentSnapshot } from './status.js';
 import { UnknownSpiTrigger } from './unknown-spi.js';
 import { ModeSwitch } from './mode-switch.js';
 import { holdingOf } from './pair-holding.js';
+import { establishedTunnels } from './readiness.js';
+import type { Readiness } from './agent-state.js';
 import type { WantedMode } from './pair-mode.js';
 
 /** How long a peer's packets on the path it left may still arrive after it reports switching. */
@@ -51,7 +53,7 @@ export interface NodeSyncOptions {
   keylogDir?: string;
   /** An IKE log line (for the libreswan log). */
   onIkeLog: (line: string) => void;
-  /** A child SA was installed or an IKE SA went down: readiness may have changed. */
+  /** A child SA installed or gone, an IKE SA up or down: readiness may have changed. */
   onStateChange: () => void;
   /** Told whether each read of the store answered. */
   health: ControlPlaneHealth;
@@ -74,6 +76,8 @@ export class NodeSync {
   readonly rekeys = new Map<string, number>();
   private dataPlaneHash = '';
   private peersHash = '';
+  /** The overlay's tunnels, as last given to it. */
+  private tunnels: string[] = [];
   /** The store revisions the last full pass worked from ('' : none, or one that did not finish). */
   private revisions = '';
   private reportHash = '';
@@ -89,8 +93,11 @@ export class NodeSync {
     this.mode = new ModeSwitch(o.drainMs ?? DRAIN_MS);
   }
 
-  /** One pass; returns the phase it leaves the node in (undefined: as it was) and when to look again. */
-  async sync(stopped: () => boolean): Promise<{ phase: 'waiting-subnet' | 'running' | undefined; recheckInMs?: number }> {
+  /**
+   * One pass; returns the phase it leaves the node in (undefined: as it was), when to look again,
+   * and `quiet` when it found the store as it was (nothing the state file shows can have moved).
+   */
+  async sync(stopped: () => boolean): Promise<{ phase: 'waiting-subnet' | 'running' | undefined; recheckInMs?: number; quiet?: boolean }> {
     const o = this.o;
     let read;
     try {
@@ -113,7 +120,7 @@ export class NodeSync {
     const revisions = [net, ...nodes, ...subnets].map((e) => `${e.key}@${e.revision}`).join(' ');
     if (revisions === this.revisions && this.dataPlane && !this.mode.switching() && !this.holdingsMoved) {
       if (this.desired?.ipsec) await this.reloadCredentials();
-      return { phase: 'running' };
+      return { phase: 'running', quiet: true };
     }
     this.revisions = '';
     this.holdingsMoved = false;
@@ -127,6 +134,7 @@ export class NodeSync {
     const peersHash = contentHash(d.peers);
     if (peersHash !== this.peersHash) {
       dp.overlay.engine.setPeers(d.peers);
+      this.tunnels = dp.overlay.engine.status().tunnels.map((t) => t.name);
       this.peersHash = peersHash;
       o.log.info({ peers: d.peers.map((p) => `${p.node}=${p.underlay} ${p.subnet} ${tunnelName(p.systemId)}`), waiting: d.waiting }, 'overlay peers');
     }
@@ -146,6 +154,24 @@ export class NodeSync {
     await this.publish(dp);
     this.revisions = revisions;
     return { phase: 'running', ...(step.recheckInMs === undefined ? {} : { recheckInMs: step.recheckInMs }) };
+  }
+
+  /**
+   * Whether the store answers, from one small read (the network document): what the periodic
+   * probe asks between full passes. Returns true when it answers again after failing — the node
+   * then needs a full pass (static stability: re-list, keep what matches).
+   */
+  async probe(): Promise<boolean> {
+    const h = this.o.health;
+    const wasDown = !h.reachable;
+    try {
+      await this.o.store.get('network', NETWORK_KEY);
+    } catch (err) {
+      h.failed(err as Error);
+      return false;
+    }
+    h.reached();
+    return wasDown;
   }
 
   private async reloadCredentials(): Promise<void> {
@@ -208,6 +234,7 @@ export class NodeSync {
       await this.dataPlane.stop();
       this.dataPlane = undefined;
       this.peersHash = '';
+      this.tunnels = [];
       this.revisions = '';
       this.mode = new ModeSwitch(this.o.drainMs ?? DRAIN_MS);
     }
@@ -252,6 +279,10 @@ export class NodeSync {
       }
       case 'child-down':
         this.holdingsMoved = true;
+        queueMicrotask(() => this.o.onStateChange());
+        break;
+      case 'ike-up':
+        queueMicrotask(() => this.o.onStateChange());
         break;
       case 'ike-down':
         queueMicrotask(() => this.o.onStateChange());
@@ -297,6 +328,14 @@ export class NodeSync {
       ...(stack && this.unknownSpi ? { unknownSpi: this.unknownSpi.counters } : {}),
       mode: { wanted: this.mode.wanted, phase: this.mode.phase(), pairs: Object.fromEntries(this.mode.states()) },
     };
+  }
+
+  /** What the state file's readiness is made of (undefined: no data plane yet); see readiness.ts. */
+  readiness(): Readiness | undefined {
+    const dp = this.dataPlane;
+    if (!dp) return undefined;
+    const stack = dp.stack;
+    return { ipsec: !!stack, tunnels: this.tunnels.length, established: stack ? establishedTunnels(this.tunnels, stack.engine.sas()) : 0, modePhase: this.mode.phase() };
   }
 
   /** The IKE engine and its send step, for the control socket's commands (undefined: IPsec off, or no data plane yet). */
