@@ -255,7 +255,7 @@ export class EngineCore {
     sa.expireAt = undefined;
     const rekey = sa.conn.config.rekeyTimeMs ?? 0;
     if (rekey > 0) sa.rekeyAt = now + rekey - this.jitter(rekey);
-    const dpd = sa.conn.config.dpdDelayMs ?? 0;
+    const dpd = sa.livenessDelayMs();
     if (dpd > 0) sa.dpdAt = now + dpd;
     const k = crypto.keys;
     this.outputs.push({

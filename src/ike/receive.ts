@@ -136,7 +136,7 @@ export class Receiver {
   /** Authenticated traffic from the peer: it is alive, and where it now is. */
   private heard(sa: IkeSa, from: Endpoint, to: Endpoint): void {
     sa.lastHeard = this.core.now();
-    const delay = sa.conn.config.dpdDelayMs ?? 0;
+    const delay = sa.livenessDelayMs();
     if (delay > 0 && sa.state === 'established') sa.dpdAt = sa.lastHeard + delay;
     // Follow the peer's NAT mapping (and the float to 4500) on authenticated traffic.
     if (sa.natT || to.port === this.core.natTPort) {

@@ -78,7 +78,7 @@ export function fireDeadlines(core: EngineCore, now: number): void {
     }
     if (sa.dpdAt !== undefined && sa.dpdAt <= now) {
       noteEspUse(core, sa);
-      const delay = sa.conn.config.dpdDelayMs ?? 0;
+      const delay = sa.livenessDelayMs();
       const silent = now - sa.lastHeard >= delay;
       if (silent && !sa.outstanding && sa.queue.length === 0) core.queue(sa, dpdTask(ctx, sa));
       // Heard from lately: the next check is due dpd_delay after that, not after this check.

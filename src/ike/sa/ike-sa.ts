@@ -187,6 +187,19 @@ export class IkeSa {
   }
 
   /**
+   * How long the peer may be silent before we check it is alive (0: never). The IKE SA's
+   * initiator checks after dpd_delay, the responder after 1.5 × dpd_delay: on an idle pair the
+   * initiator's check, heard by the responder, keeps the responder from checking too — one
+   * exchange per pair per dpd_delay rather than one from each end whenever their timers meet
+   * (each end heard the other last at nearly the same moment). A dead initiator is still found
+   * by the responder, half a delay later.
+   */
+  livenessDelayMs(): number {
+    const d = this.conn.config.dpdDelayMs ?? 0;
+    return this.initiator ? d : d + Math.floor(d / 2);
+  }
+
+  /**
    * When try `tries` + 1 is due: the first timeout (`firstMs`, from the measured round trips)
    * backed off exponentially — but never past the give-up time of the configured schedule counted
    * from the first send (`sentAt`): a longer first timeout spaces the tries, it does not make a
