@@ -4,6 +4,7 @@ import type { NetworkDoc, NodeDoc, SubnetDoc } from '../store/documents.js';
 import type { LocalSpec } from '../overlay/engine.js';
 import type { PeerSpec } from '../overlay/peer-table.js';
 import { vniForSubnet } from '../overlay/vni.js';
+import { byCodeUnit } from '../util/text-order.js';
 
 /**
  * The agent's desired state, computed from store documents only (no I/O): this node's overlay
@@ -66,7 +67,7 @@ export function desiredState(self: AgentSelf, network: NetworkDoc, nodes: readon
     if (c.ok) gateway = formatIpv4(c.cidr.base + 1);
   }
   const peers: PeerSpec[] = [];
-  for (const n of [...nodes].sort((a, b) => a.name.localeCompare(b.name))) {
+  for (const n of [...nodes].sort((a, b) => byCodeUnit(a.name, b.name))) {
     if (n.name === self.node) continue;
     if (n.system_id === self.systemId) {
       waiting.push({ node: n.name, reason: `has our own system-id ${self.systemId}` });

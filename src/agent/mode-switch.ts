@@ -2,6 +2,7 @@ import type { DataplaneDoc } from '../store/documents.js';
 import type { PeerSpec } from '../overlay/peer-table.js';
 import { parseIpv4 } from '../wire/address.js';
 import type { PeerPaths } from './dataplane.js';
+import { byCodeUnit } from '../util/text-order.js';
 import {
   acceptsPlain, needsSas, nodePhase, planPair, sendsEsp,
   type NodeModePhase, type PairMemory, type PairState, type PeerReport, type WantedMode,
@@ -106,7 +107,7 @@ export class ModeSwitch {
   /** The node's report: wanted mode, phase and each pair's state with the inbound SPIs we hold. */
   report(node: string, holding: (peerNode: string) => readonly number[], now: number): DataplaneDoc {
     const peers: DataplaneDoc['peers'] = {};
-    for (const [n, m] of [...this.pairs].sort(([a], [b]) => a.localeCompare(b))) peers[n] = { state: m.state, spis_in: [...holding(n)].sort((a, b) => a - b) };
+    for (const [n, m] of [...this.pairs].sort(([a], [b]) => byCodeUnit(a, b))) peers[n] = { state: m.state, spis_in: [...holding(n)].sort((a, b) => a - b) };
     return { node, wanted: this.wantedMode, phase: this.phase(), peers, updated_at: new Date(now).toISOString() };
   }
 }

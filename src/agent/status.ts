@@ -5,6 +5,7 @@ import type { OverlayStatus, TunnelStatus } from '../overlay/engine.js';
 import type { UnknownSpiCounters } from './unknown-spi.js';
 import type { NodeModePhase, PairState, WantedMode } from './pair-mode.js';
 import { bareSpi, humanBytes, type ChildSaJson, type IkeSaJson, type StatusJson, type UdpSendRefusals } from '../host/status.js';
+import { byCodeUnit } from '../util/text-order.js';
 
 /**
  * The agent's status in the seed's shapes: `ovs-appctl tunnels/show`, `ipsec/status` (a dict of
@@ -166,7 +167,7 @@ export function activeChildren(ike: IkeStatus | undefined, esp: DataPathStatus |
       });
     }
   }
-  return out.sort((a, b) => a.conn.localeCompare(b.conn) || a.serial - b.serial);
+  return out.sort((a, b) => byCodeUnit(a.conn, b.conn) || a.serial - b.serial);
 }
 
 function ikeFor(ike: IkeStatus | undefined, tunnel: string): IkeSaStatus | undefined {
@@ -251,7 +252,7 @@ export function formatTunnelsShow(tunnels: readonly TunnelShow[]): string {
 /** `ipsec/status`: tunnel → connection → traffic line, as the seed's dict. */
 export function ipsecStatusDict(tunnels: readonly TunnelShow[]): Record<string, Record<string, string>> {
   const out: Record<string, Record<string, string>> = {};
-  for (const t of [...tunnels].sort((a, b) => a.interface.localeCompare(b.interface))) {
+  for (const t of [...tunnels].sort((a, b) => byCodeUnit(a.interface, b.interface))) {
     out[t.interface] = Object.fromEntries(t.active.map((a) => [a.conn, a.line]));
   }
   return out;
@@ -316,7 +317,7 @@ export function formatIpsecStatusText(snap: AgentSnapshot, interfaceName = 'eth0
   const lines = ['000 using kernel interface: userspace-esp (overlay-ipsec)', '000'];
   lines.push(`000 interface ${interfaceName} UDP ${snap.underlay}:4500`, `000 interface ${interfaceName} UDP ${snap.underlay}:500`, '000');
   const active = activeChildren(snap.ike, snap.esp);
-  for (const s of [...(snap.ike?.ike_sas ?? [])].sort((a, b) => a.name.localeCompare(b.name) || a.serial - b.serial)) {
+  for (const s of [...(snap.ike?.ike_sas ?? [])].sort((a, b) => byCodeUnit(a.name, b.name) || a.serial - b.serial)) {
     const first = s.children[0]?.name ?? s.name;
     const rekey = s.rekey_in_s !== null ? `EVENT_SA_REKEY in ${s.rekey_in_s}s; ` : '';
     const desc = s.state === 'established' ? '(established IKE SA)' : `(${s.state})`;

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { createRequire } from 'node:module';
 import { z } from 'zod';
 import { checkClusterName, checkPrefix, clusterPrefix } from './etcd-keys.js';
 import { JoinFileError, parseCredentialsFile } from './join-file.js';
@@ -42,6 +42,15 @@ const configSchema = z.strictObject({
   callTimeoutMs: ms.optional(),
   join: z.record(z.string(), z.unknown()).optional(),
 });
+
+/**
+ * The YAML parser, loaded on first use: only a node given --store-config needs it, and loaded
+ * with every agent it was ~3 MB of each one's RSS. (require: the parse below is synchronous.)
+ */
+function parseYaml(text: string): unknown {
+  const yaml = createRequire(import.meta.url)('yaml') as typeof import('yaml');
+  return yaml.parse(text);
+}
 
 /** Parses a store config file's text; errors name the file and the key, and say what would do. */
 export function parseStoreConfig(text: string, file: string): StoreSpec {
