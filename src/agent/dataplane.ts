@@ -103,7 +103,10 @@ export class DataPlane {
       ...(o.onStackEvent ? { onEvent: o.onStackEvent } : {}),
       ...(o.onUnknownSpi ? { onUnknownSpi: o.onUnknownSpi } : {}),
     });
-    seam = new PacketUnderlay((packets) => stack.onTunPackets(packets));
+    // Outbound, the overlay writes each packet's UDP ‖ Geneve ‖ frame straight into the region
+    // the data path seals (no outer IPv4 packet built, copied and parsed again); whole packets
+    // (none with the overlay's engine) would go through onTunPackets.
+    seam = new PacketUnderlay((packets) => stack.onTunPackets(packets), stack.esp);
     await this.underlay.attachEsp(seam);
     this.ipsec = stack;
     return stack;

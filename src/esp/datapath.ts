@@ -1,11 +1,6 @@
 import {
-  ESP_HEADER_LENGTH,
-  ESP_ICV_LENGTH,
-  ESP_IV_LENGTH,
   ESP_NEXT_HEADER_DUMMY,
   ESP_NEXT_HEADER_IPV4,
-  espPacketLength,
-  writeEspTrailer,
   newEspPacketView,
   newEspTrailerView,
   parseEspPacket,
@@ -14,18 +9,18 @@ import {
   type EspTrailerView,
 } from '../wire/esp.js';
 import type { Child, ChildSpec } from './child.js';
-import { SealRun } from './seal-run.js';
+import { OutboundPath } from './outbound-path.js';
 import { OpenRun } from './open-run.js';
 import { newDropCounts, newOutboundDropCounts, type DropCounts, type OutboundDropCounts } from './counters.js';
 import { newFlow, readIpv4Flow, type Flow } from './flow.js';
-import { isIpv4Fragment, newIpv4Header, type Ipv4Header } from '../wire/ipv4.js';
+import { newIpv4Header, type Ipv4Header } from '../wire/ipv4.js';
 import { policyCoversInbound } from './spd.js';
 import type { Sad } from './sad.js';
 import type { SaPair } from './sa-pair.js';
 import type { Spd } from './spd.js';
 import { SaDatabase, type SaUsage } from './sa-database.js';
 import { childStatus, type DataPathStatus } from './status.js';
-import { TRANSPORT_HEADER_LENGTH, MAX_UDP_PAYLOAD, writeTransportHeader, transportInboundFlow } from './modes.js';
+import { TRANSPORT_HEADER_LENGTH, writeTransportHeader, transportInboundFlow } from './modes.js';
 import type { DropCause, EspEvent } from './types.js';
 import type { TunWriter, UdpSender } from './io.js';
 
@@ -34,8 +29,6 @@ export type { TunWriter, UdpSender } from './io.js';
 export type { ChildSpec } from './child.js';
 export type { SaUsage } from './sa-database.js';
 
-/** Most an outbound packet grows by: ESP header, IV, 3 padding bytes, trailer, ICV, and up to 7 to align the next one. */
-const ESP_MAX_OVERHEAD = ESP_HEADER_LENGTH + ESP_IV_LENGTH + 3 + 2 + ESP_ICV_LENGTH + 7;
 export type { EspEvent } from './types.js';
 export type { DataPathStatus, ChildStatus, SaStatus } from './status.js';
 
@@ -57,8 +50,10 @@ export interface EspDataPathOptions {
  * and the per-packet work between the TUN and the UDP socket. It never touches a socket or the
  * TUN itself: the daemon hands it packets and writer callbacks.
  *
- * Outbound: TUN packet → SPD (first match) → the child's newest SA → seal → UDP. A packet no
- * policy covers, or whose child has no usable SA, is dropped and counted, never sent in clear.
+ * Outbound (outbound-path.ts): TUN packet → SPD (first match) → the child's newest SA → seal →
+ * UDP; or, transport mode, a payload its producer writes straight into the batch's region
+ * (beginTransport…endTransport: the overlay's Geneve). A packet no policy covers, or whose child
+ * has no usable SA, is dropped and counted, never sent in clear.
  * Inbound: ESP → SAD by SPI → lengths → replay check → ICV → window update → trailer → mode
  * (tunnel: inner packet must fit the child's selectors; transport: IPv4 header rebuilt, or the
  * payload and addresses handed to TunWriter.writeTransport) → TUN.
@@ -89,9 +84,9 @@ export class EspDataPath {
   private readonly trailer: EspTrailerView = newEspTrailerView();
   private readonly flow: Flow = newFlow();
   private readonly ipHeader: Ipv4Header = newIpv4Header();
-  private readonly sealRun = new SealRun();
   private readonly openRun = new OpenRun();
   private inboundOut: Buffer[] = [];
+  private readonly outbound: OutboundPath;
 
   constructor(opts: EspDataPathOptions) {
     this.tun = opts.tun;
@@ -100,6 +95,7 @@ export class EspDataPath {
     const onEvent = opts.onEvent;
     this.emit = onEvent ? (e) => onEvent(e) : () => {};
     this.unknownSpi = opts.onUnknownSpi;
+    this.outbound = new OutboundPath({ children: this.children, spd: this.spd, drops: this.outboundDrops, udp: this.udp, emit: this.emit });
   }
 
   /**
@@ -146,81 +142,30 @@ export class EspDataPath {
    * one native call, and the sealed packets leave in order.
    */
   onTunPackets(packets: Buffer[]): void {
-    const n = packets.length;
-    if (n === 0) return;
-    let bound = 0;
-    for (let i = 0; i < n; i++) bound += packets[i]!.length + ESP_MAX_OVERHEAD;
-    const region = this.udp.allocate ? this.udp.allocate(bound) : Buffer.allocUnsafe(bound);
-    const run = this.sealRun;
-    run.begin(region);
-    let at = 0;
-    for (let i = 0; i < n; i++) {
-      const length = this.layOut(packets[i]!, region, at);
-      if (length > 0) at += (length + 7) & ~7; // 8-byte aligned starts for the cipher
-    }
-    // A packet that could not be sealed (a layout bug, never packet input) is dropped, never sent.
-    this.outboundDrops.malformed += run.finish(this.sendSealed);
-    this.udp.flush?.();
+    this.outbound.sealPackets(packets);
   }
 
-  /** Hands one sealed packet to the UDP sender. */
-  private readonly sendSealed = (region: Buffer, offset: number, length: number, child: Child): void => {
-    const udp = this.udp;
-    if (udp.sendAt) udp.sendAt(region, offset, length, child.spec.remotePort, child.remoteAddr);
-    else udp.send(region.subarray(offset, offset + length), length, child.spec.remotePort, child.spec.remote);
-  };
-
   /**
-   * SPD, SA and ESP layout of one outbound packet at region[at]; adds it to the seal run.
-   * Returns the ESP packet's length, or 0 when the packet was dropped (counted by cause).
+   * Outbound transport-mode payloads written in place by the caller (see OutboundPath): a batch
+   * of up to `count` packets with at most `payloadBytes` of payload; returns the region.
    */
-  private layOut(pkt: Buffer, region: Buffer, at: number): number {
-    const flow = this.flow;
-    const ip = this.ipHeader;
-    const drops = this.outboundDrops;
-    if (!readIpv4Flow(pkt, 0, pkt.length, flow, ip)) return (drops.malformed++, 0);
-    const policy = this.spd.lookupOutbound(flow);
-    if (policy === null) return (drops.no_policy++, 0);
-    if (policy.action === 'drop') return (drops.policy++, 0);
-    const child = this.children.get(policy.name);
-    const pair = child?.outbound;
-    if (child === undefined || pair === undefined) return (drops.no_sa++, 0);
-    if (pair.expired) {
-      pair.raiseEvents(this.emit);
-      pair.outbound.refused++;
-      return (drops.lifetime++, 0);
-    }
+  beginTransport(count: number, payloadBytes: number): Buffer {
+    return this.outbound.beginTransport(count, payloadBytes);
+  }
 
-    let payloadOffset: number;
-    let payloadLength: number;
-    let nextHeader: number;
-    if (pair.mode === 'tunnel') {
-      payloadOffset = 0;
-      payloadLength = ip.totalLength;
-      nextHeader = ESP_NEXT_HEADER_IPV4;
-    } else {
-      // Transport mode carries the IP payload; the peer rebuilds the header from the SA's
-      // addresses, so the packet must be exactly between them and not a fragment.
-      if (flow.src !== child.localAddr || flow.dst !== child.remoteAddr) return (drops.policy++, 0);
-      if (isIpv4Fragment(ip)) return (drops.malformed++, 0);
-      payloadOffset = ip.payloadOffset;
-      payloadLength = ip.payloadLength;
-      nextHeader = flow.protocol;
-    }
+  /** The next packet's payload offset in the region, or -1 when it is dropped (see OutboundPath.reserveTransport). */
+  reserveTransport(src: number, dst: number, protocol: number, srcPort: number, dstPort: number, length: number): number {
+    return this.outbound.reserveTransport(src, dst, protocol, srcPort, dstPort, length);
+  }
 
-    const espLength = espPacketLength(payloadLength);
-    if (espLength > MAX_UDP_PAYLOAD) return (drops.oversize++, 0);
-    const ok = pair.outbound.reserveAt(region, at, payloadLength);
-    pair.raiseEvents(this.emit);
-    if (!ok) {
-      pair.outbound.refused++;
-      return (drops.lifetime++, 0);
-    }
-    const inOffset = at + ESP_HEADER_LENGTH + ESP_IV_LENGTH;
-    pkt.copy(region, inOffset, payloadOffset, payloadOffset + payloadLength);
-    const end = writeEspTrailer(region, inOffset, payloadLength, nextHeader);
-    this.sealRun.add(pair, child, at, espLength, end - inOffset);
-    return espLength;
+  /** The reserved packet's payload is written. */
+  commitTransport(): void {
+    this.outbound.commitTransport();
+  }
+
+  /** Seals the batch and sends it. */
+  endTransport(): void {
+    this.outbound.endTransport();
   }
 
   /**

@@ -107,6 +107,12 @@ export class OverlayEngine {
   private readonly outerIp = newIpv4Header();
   private readonly outerUdp = newUdpHeader();
   private readonly geneve = newGeneveHeader();
+  // What route() accepted last, for the writer that follows it.
+  private routedPeer: Peer | null = null;
+  private routedTemplate: EncapTemplate | null = null;
+  private routedTotal = 0;
+  private routedDst = 0;
+  private routedSourcePort = 0;
 
   constructor(opts: OverlayEngineOptions) {
     const l = opts.local;
@@ -145,6 +151,21 @@ export class OverlayEngine {
    * given, provides the output buffer (e.g. from an arena whose life the underlay knows).
    */
   encapsulate(packet: Buffer, allocate?: (length: number) => Buffer): Buffer | undefined {
+    if (this.route(packet) === undefined) return undefined;
+    const outerLen = ENCAP_OVERHEAD + this.routedTotal;
+    const out = allocate ? allocate(outerLen) : Buffer.allocUnsafe(outerLen);
+    this.writeEncapsulated(packet, out);
+    return out;
+  }
+
+  /**
+   * The first half of encapsulate(): checks a packet read from the TUN and finds the peer whose
+   * pod subnet holds its destination. Returns that peer (the packet is then counted as sent to
+   * it) or undefined (dropped, counted in dropsOut). One of the writers below then builds the
+   * packet: writeEncapsulated (the whole outer IPv4 packet) or writeTransportPayload (all but
+   * the outer IPv4 header, what ESP transport mode carries).
+   */
+  route(packet: Buffer): Peer | undefined {
     const len = packet.length;
     const version = len >= 1 ? packet[0]! >> 4 : 0;
     if (version !== 4) {
@@ -163,26 +184,61 @@ export class OverlayEngine {
       this.dropsOut.counts.no_route++;
       return undefined;
     }
-    const outerLen = ENCAP_OVERHEAD + total;
-    if (outerLen > this.underlayMtu) {
+    if (ENCAP_OVERHEAD + total > this.underlayMtu) {
       this.dropsOut.counts.too_big++;
       return undefined;
     }
-    const t = this.templates.get(peer)!;
-    const out = allocate ? allocate(outerLen) : Buffer.allocUnsafe(outerLen);
+    this.routedPeer = peer;
+    this.routedTemplate = this.templates.get(peer)!;
+    this.routedTotal = total;
+    this.routedDst = dst;
+    // The outer UDP source port from the inner flow (RFC 8926 §3.3).
+    this.routedSourcePort = this.sourcePort(flowHash(packet, 0)) & 0xffff;
+    peer.counters.packetsOut++;
+    peer.counters.bytesOut += ETHERNET_HEADER_LENGTH + total;
+    return peer;
+  }
+
+  /** The outer UDP source port of the packet route() accepted last. */
+  get routedPort(): number {
+    return this.routedSourcePort;
+  }
+
+  /** UDP ‖ Geneve ‖ Ethernet ‖ inner packet of the packet route() accepted last: its byte count. */
+  get routedTransportLength(): number {
+    return ENCAP_OVERHEAD - OFF_UDP + this.routedTotal;
+  }
+
+  /** Writes the whole outer IPv4 packet for the packet route() accepted last at out[0]. */
+  writeEncapsulated(packet: Buffer, out: Buffer): void {
+    const t = this.routedTemplate!;
+    const outerLen = ENCAP_OVERHEAD + this.routedTotal;
     t.header.copy(out, 0, 0, ENCAP_OVERHEAD);
-    packet.copy(out, ENCAP_OVERHEAD, 0, total);
     // IPv4 total length and checksum: the fixed fields' sum was precomputed per peer.
     out.writeUInt16BE(outerLen, 2);
     out.writeUInt16BE(~checksumFold(t.partialSum + outerLen) & 0xffff, 10);
+    this.writeAfterIpv4(packet, out, 0);
+  }
+
+  /**
+   * Writes the packet route() accepted last without its outer IPv4 header — UDP ‖ Geneve ‖
+   * Ethernet ‖ inner packet, routedTransportLength bytes — at out[at]: the payload ESP transport
+   * mode carries, whose outer header the receiver rebuilds from its SA.
+   */
+  writeTransportPayload(packet: Buffer, out: Buffer, at: number): void {
+    this.routedTemplate!.header.copy(out, at, OFF_UDP, ENCAP_OVERHEAD);
+    this.writeAfterIpv4(packet, out, at - OFF_UDP);
+  }
+
+  /** Everything after the outer IPv4 header, for a packet whose outer header starts (or would) at out[base]. */
+  private writeAfterIpv4(packet: Buffer, out: Buffer, base: number): void {
+    const total = this.routedTotal;
+    packet.copy(out, base + ENCAP_OVERHEAD, 0, total);
     // UDP source port from the inner flow; UDP length; checksum stays 0 (allowed for IPv4, RFC 8926 §3.3).
-    out.writeUInt16BE(this.sourcePort(flowHash(packet, 0)) & 0xffff, OFF_UDP);
-    out.writeUInt16BE(outerLen - IPV4_MIN_HEADER_LENGTH, OFF_UDP + 4);
+    out.writeUInt16BE(this.routedSourcePort, base + OFF_UDP);
+    out.writeUInt16BE(ENCAP_OVERHEAD - OFF_UDP + total, base + OFF_UDP + 4);
     // OVN option: the egress port key names the destination inside the peer's subnet.
-    out.writeUInt16BE((dst - peer.subnet.base) & 0xffff, OFF_OPTION + 6);
-    peer.counters.packetsOut++;
-    peer.counters.bytesOut += ETHERNET_HEADER_LENGTH + total;
-    return out;
+    out.writeUInt16BE((this.routedDst - this.routedPeer!.subnet.base) & 0xffff, base + OFF_OPTION + 6);
   }
 
   /**

@@ -1,5 +1,9 @@
 import type { OverlayEngine } from './engine.js';
-import type { Underlay, UnderlaySink } from './underlay.js';
+import { ENCAP_OVERHEAD, OFF_UDP } from './geneve-layout.js';
+import type { TransportUnderlay, Underlay, UnderlaySink } from './underlay.js';
+
+/** Bytes an in-place packet adds in front of the inner packet: UDP ‖ Geneve ‖ Ethernet. */
+const TRANSPORT_OVERHEAD = ENCAP_OVERHEAD - OFF_UDP;
 
 /** What the driver needs of a TUN (src/native/tun.ts's Tun fits; tests may pass a fake). */
 export interface TunPort {
@@ -36,11 +40,63 @@ export class NodeOverlay implements UnderlaySink {
 
   /** Outbound: one TUN read batch. */
   fromTun(packets: Buffer[]): void {
-    const batch = this.outBatch;
-    for (const p of packets) {
-      const out = this.engine.encapsulate(p, this.allocate);
-      if (out) batch.push(out);
+    const t = this.underlay.transport;
+    if (t === undefined) {
+      const batch = this.outBatch;
+      for (const p of packets) {
+        const out = this.engine.encapsulate(p, this.allocate);
+        if (out) batch.push(out);
+      }
+      this.sendWhole();
+      return;
     }
+    this.fromTunInPlace(packets, t);
+  }
+
+  /**
+   * Outbound with an underlay that seals in place: packets for the peers it carries are written
+   * straight into its region (UDP ‖ Geneve ‖ frame, no outer IPv4 packet built); the rest go to
+   * send() whole, after the sealed batch.
+   */
+  private fromTunInPlace(packets: Buffer[], t: TransportUnderlay): void {
+    const engine = this.engine;
+    const src = engine.localUnderlay;
+    const n = packets.length;
+    let region: Buffer | undefined;
+    try {
+      for (let i = 0; i < n; i++) {
+        const p = packets[i]!;
+        const peer = engine.route(p);
+        if (peer === undefined) continue;
+        if (!t.carries(peer.underlay)) {
+          const length = OFF_UDP + engine.routedTransportLength;
+          const out = this.allocate ? this.allocate(length) : Buffer.allocUnsafe(length);
+          engine.writeEncapsulated(p, out);
+          this.outBatch.push(out);
+          continue;
+        }
+        if (region === undefined) {
+          let bytes = 0;
+          for (let j = i; j < n; j++) bytes += packets[j]!.length + TRANSPORT_OVERHEAD;
+          region = t.begin(n - i, bytes);
+        }
+        const at = t.reserve(src, peer.underlay, engine.routedPort, engine.routedTransportLength);
+        if (at < 0) continue;
+        engine.writeTransportPayload(p, region, at);
+        t.commit();
+      }
+    } finally {
+      try {
+        if (region !== undefined) t.end();
+      } finally {
+        this.sendWhole();
+      }
+    }
+  }
+
+  /** Sends the whole packets collected for send(). */
+  private sendWhole(): void {
+    const batch = this.outBatch;
     if (batch.length > 0) {
       const all = batch.slice();
       batch.length = 0;

@@ -1,7 +1,8 @@
 import { BufferArena } from '../util/arena.js';
 import { ephemeralSourcePort } from './flow-hash.js';
-import { IPV4_MIN_HEADER_LENGTH, writeIpv4Header } from '../wire/ipv4.js';
-import type { Underlay, UnderlaySink } from './underlay.js';
+import { GENEVE_UDP_PORT } from '../wire/geneve.js';
+import { IPPROTO_UDP, IPV4_MIN_HEADER_LENGTH, writeIpv4Header } from '../wire/ipv4.js';
+import type { EspTransportOut, TransportUnderlay, Underlay, UnderlaySink } from './underlay.js';
 
 /**
  * The seam to a layer that carries whole IPv4 packets — the ESP data path with IPsec on. Outbound
@@ -11,10 +12,14 @@ import type { Underlay, UnderlaySink } from './underlay.js';
  * source port travels inside ESP, any port works: the RFC 8926 ephemeral range is used.
  * `out` must be done with the packets when it returns (the ESP data path seals them at once):
  * their buffers come from an arena reused for the next send().
+ * Given the ESP layer's in-place entry (`esp`: EspDataPath's beginTransport … endTransport), the
+ * seam is also a TransportUnderlay: the engine then writes each packet's UDP payload straight
+ * into the region ESP seals, and `out` sees no packet.
  */
 const TRANSPORT_HEADER = IPV4_MIN_HEADER_LENGTH;
 
 export class PacketUnderlay implements Underlay {
+  readonly transport: TransportUnderlay | undefined;
   private sink: UnderlaySink | undefined;
   private closed = false;
   /** Packets delivered before start() or after close(), dropped. */
@@ -22,7 +27,22 @@ export class PacketUnderlay implements Underlay {
   /** The other layer consumes sent packets before send() returns: their space is reused. */
   private readonly arena = new BufferArena(1 << 20);
 
-  constructor(private readonly out: (packets: Buffer[]) => void) {}
+  constructor(private readonly out: (packets: Buffer[]) => void, esp?: EspTransportOut) {
+    this.transport = esp ? this.transportTo(esp) : undefined;
+  }
+
+  private transportTo(esp: EspTransportOut): TransportUnderlay {
+    return {
+      carries: () => true,
+      begin: (count, payloadBytes) => esp.beginTransport(count, payloadBytes),
+      reserve: (src, dst, srcPort, length) => {
+        if (this.closed) return (this.dropped++, -1);
+        return esp.reserveTransport(src, dst, IPPROTO_UDP, srcPort, GENEVE_UDP_PORT, length);
+      },
+      commit: () => esp.commitTransport(),
+      end: () => esp.endTransport(),
+    };
+  }
 
   sourcePort(flowHash: number): number {
     return ephemeralSourcePort(flowHash);

@@ -1,9 +1,10 @@
 import { BufferArena } from '../util/arena.js';
 import type { PacketUnderlay } from './packet-underlay.js';
-import type { Underlay, UnderlaySink } from './underlay.js';
+import type { TransportUnderlay, Underlay, UnderlaySink } from './underlay.js';
 
 /** Offset of the outer IPv4 destination in a packet the engine built. */
 const OUTER_DST = 16;
+const EMPTY = Buffer.alloc(0);
 
 /**
  * The underlay of a node whose pairs can move between plain Geneve and Geneve in ESP while
@@ -26,6 +27,32 @@ export class SwitchingUnderlay implements Underlay {
   private readonly toEsp: Buffer[] = [];
   /** Packets for an ESP peer while no ESP seam was attached (never sent in clear). */
   private espMissing = 0;
+  /** The ESP seam's in-place way for the batch under way (begin() to end()), if it has one. */
+  private batchEsp: TransportUnderlay | undefined;
+  /**
+   * Packets for ESP peers written in place into the seam's region (when the seam offers it);
+   * the others go through send() as whole packets.
+   */
+  readonly transport: TransportUnderlay = {
+    // Without a seam, or with one that has no in-place way, ESP peers' packets go to send().
+    carries: (dst) => this.esp?.transport !== undefined && (this.allEsp || this.espPeers.has(dst)),
+    begin: (count, payloadBytes) => {
+      const t = this.esp?.transport;
+      this.batchEsp = t;
+      return t ? t.begin(count, payloadBytes) : EMPTY;
+    },
+    reserve: (src, dst, srcPort, length) => {
+      const t = this.batchEsp;
+      if (t === undefined) return (this.espMissing++, -1); // the seam went since carries() said yes
+      return t.reserve(src, dst, srcPort, length);
+    },
+    commit: () => this.batchEsp!.commit(),
+    end: () => {
+      const t = this.batchEsp;
+      this.batchEsp = undefined;
+      t?.end();
+    },
+  };
 
   constructor(private readonly plain: Underlay) {}
 

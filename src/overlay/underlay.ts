@@ -26,9 +26,46 @@ export interface UnderlaySink {
   flushInbound?(): void;
 }
 
+/**
+ * The ESP data path's way in for transport-mode payloads written in place (EspDataPath's
+ * beginTransport … endTransport): a batch region, and per packet the offset to write at.
+ */
+export interface EspTransportOut {
+  beginTransport(count: number, payloadBytes: number): Buffer;
+  /** Offset in the region for `length` payload bytes, or -1 (dropped and counted there). */
+  reserveTransport(src: number, dst: number, protocol: number, srcPort: number, dstPort: number, length: number): number;
+  commitTransport(): void;
+  endTransport(): void;
+}
+
+/**
+ * An underlay that seals Geneve itself (ESP transport mode): the engine writes UDP ‖ Geneve ‖
+ * Ethernet ‖ inner packet straight into the batch region of the ESP layer, so no outer IPv4
+ * packet is built, copied and parsed again on the way. Per TUN batch: begin() once (lazily, at
+ * the first packet it carries), reserve() and commit() per packet, end() once.
+ */
+export interface TransportUnderlay {
+  /** Whether packets for the peer at underlay address `dst` go this way (the others go to send()). */
+  carries(dst: number): boolean;
+  /** A batch of up to `count` packets of at most `payloadBytes` in all; returns its region. */
+  begin(count: number, payloadBytes: number): Buffer;
+  /**
+   * Where in the region to write the `length`-byte UDP payload from `src` (our underlay
+   * address) to `dst`, UDP source port `srcPort`; -1 when it is dropped (counted by the ESP
+   * layer: no policy, no SA, …) and nothing is to be written or committed.
+   */
+  reserve(src: number, dst: number, srcPort: number, length: number): number;
+  /** The reserved payload is written. */
+  commit(): void;
+  /** Seals and sends the batch. */
+  end(): void;
+}
+
 export interface Underlay {
   /** The outer UDP source port for a flow hash (the plain underlay answers one of its sockets' ports). */
   sourcePort(flowHash: number): number;
+  /** Optional: the in-place ESP way for some or all peers (see TransportUnderlay). */
+  readonly transport?: TransportUnderlay;
   /**
    * Optional: a buffer for a packet that will be passed to send() in this event-loop turn, when
    * the underlay knows when its packets are done with (see PacketUnderlay).
