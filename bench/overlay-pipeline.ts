@@ -3,7 +3,7 @@
 // TUN batch, with the real classes (engine, NodeOverlay, underlays, ESP data path, the batched
 // socket's JS queue over a stand-in native socket that copies each datagram as the kernel would).
 // No kernel, no TUN: what the agents' JavaScript, N-API and OpenSSL cost per GB, in CPU time.
-// Run: npm run build && node dist/bench/overlay-pipeline.js [seconds] [rounds]
+// Run: npm run build && node dist/bench/overlay-pipeline.js [seconds] [rounds] [only rows whose name contains this]
 import { randomBytes } from 'node:crypto';
 import { EspDataPath } from '../src/esp/datapath.js';
 import { wrapBatchUdp } from '../src/native/udp.js';
@@ -20,6 +20,8 @@ import { classifyUdpEncap, newUdpEncapClass } from '../src/wire/udp-encap.js';
 
 const seconds = Number(process.argv[2] ?? 3);
 const rounds = Number(process.argv[3] ?? 2);
+/** Only the rows whose name contains this (e.g. 'in place'), for profiling one of them. */
+const only = process.argv[4] ?? '';
 const INNER = 1400;
 /** Packets per TUN read: one 64 KB TSO super-packet split into MTU-sized segments. */
 const BATCH = 44;
@@ -152,6 +154,7 @@ function ipsecPair(inPlace: boolean): Pair {
 }
 
 async function run(name: string, pair: Pair): Promise<void> {
+  if (!name.includes(only)) return;
   await pair.a.start();
   await pair.b.start();
   const batch = Array.from({ length: BATCH }, () => inner);

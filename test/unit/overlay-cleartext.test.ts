@@ -4,9 +4,8 @@ import { OverlayEngine, type LocalSpec } from '../../src/overlay/engine.js';
 import type { PeerSpec } from '../../src/overlay/peer-table.js';
 import { SwitchingUnderlay } from '../../src/overlay/switching-underlay.js';
 import { PacketUnderlay } from '../../src/overlay/packet-underlay.js';
-import type { Underlay, UnderlaySink } from '../../src/overlay/underlay.js';
 import { parseIpv4 } from '../../src/wire/address.js';
-import { podUdp } from './overlay-test-helpers.js';
+import { podUdp, Recorder } from './overlay-test-helpers.js';
 
 // The overlay's side of switching IPsec per pair: which peers' cleartext Geneve is taken, and
 // which peers a packet goes to in ESP or plain.
@@ -33,21 +32,6 @@ test('cleartext Geneve: taken from every peer by default, only from the peers na
   // What the ESP layer decrypted is not cleartext: taken from B still.
   assert.ok(a.decapsulateIpv4(fromB), 'decrypted Geneve from an encrypted peer is taken');
 });
-
-class Recorder implements Underlay {
-  sent: Buffer[][] = [];
-  sourcePort(h: number): number {
-    return 40000 + (h % 8);
-  }
-  send(packets: Buffer[]): void {
-    this.sent.push(packets);
-  }
-  async start(_sink: UnderlaySink): Promise<void> {}
-  async close(): Promise<void> {}
-  counters(): Record<string, number> {
-    return {};
-  }
-}
 
 test('the switching underlay sends each packet by its outer destination: ESP peers to the seam, the rest plain; never plain for an ESP peer', async () => {
   const a = new OverlayEngine({ local: A, peers: [asPeer(B), asPeer(C)] });

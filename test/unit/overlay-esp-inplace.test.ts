@@ -8,9 +8,8 @@ import { NodeOverlay } from '../../src/overlay/node-overlay.js';
 import { PacketUnderlay } from '../../src/overlay/packet-underlay.js';
 import { SwitchingUnderlay } from '../../src/overlay/switching-underlay.js';
 import type { PeerSpec } from '../../src/overlay/peer-table.js';
-import type { Underlay, UnderlaySink } from '../../src/overlay/underlay.js';
 import { parseIpv4 } from '../../src/wire/address.js';
-import { FakeTun, podUdp } from './overlay-test-helpers.js';
+import { FakeTun, podUdp, Recorder } from './overlay-test-helpers.js';
 
 // Outbound with IPsec on, the overlay writes UDP ‖ Geneve ‖ frame straight into the region the
 // ESP data path seals (PacketUnderlay given the data path's in-place entry). It must put exactly
@@ -123,21 +122,6 @@ test('in place, a packet no SA covers is dropped and counted by the ESP layer, n
   assert.equal(esp.status().outbound_drops.policy, 2);
   await overlay.stop();
 });
-
-class Recorder implements Underlay {
-  sent: Buffer[][] = [];
-  sourcePort(h: number): number {
-    return 40000 + (h % 8);
-  }
-  send(packets: Buffer[]): void {
-    this.sent.push(packets);
-  }
-  async start(_sink: UnderlaySink): Promise<void> {}
-  async close(): Promise<void> {}
-  counters(): Record<string, number> {
-    return {};
-  }
-}
 
 test('switching underlay in place: ESP peers sealed in place, the others plain in the same TUN batch; no seam: counted, never plain', async () => {
   const plain = new Recorder();

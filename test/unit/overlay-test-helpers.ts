@@ -1,5 +1,6 @@
 // Shared by the overlay tests: a TUN stand-in and pod packets.
 import type { TunPort } from '../../src/overlay/node-overlay.js';
+import type { Underlay, UnderlaySink } from '../../src/overlay/underlay.js';
 import { parseIpv4 } from '../../src/wire/address.js';
 import { buildIpv4UdpPacket } from '../../src/wire/udp.js';
 
@@ -21,4 +22,20 @@ export class FakeTun implements TunPort {
 /** A pod's UDP packet (valid IPv4 and UDP checksums). */
 export function podUdp(src: string, dst: string, srcPort: number, dstPort: number, text: string): Buffer {
   return buildIpv4UdpPacket({ src: parseIpv4(src)!, dst: parseIpv4(dst)!, srcPort, dstPort, ttl: 64 }, Buffer.from(text));
+}
+
+/** An underlay that records what it is asked to send, batch by batch. */
+export class Recorder implements Underlay {
+  sent: Buffer[][] = [];
+  sourcePort(h: number): number {
+    return 40000 + (h % 8);
+  }
+  send(packets: Buffer[]): void {
+    this.sent.push(packets);
+  }
+  async start(_sink: UnderlaySink): Promise<void> {}
+  async close(): Promise<void> {}
+  counters(): Record<string, number> {
+    return {};
+  }
 }
