@@ -8,7 +8,7 @@ import { registerNode } from '../pki/enroll.js';
 import { controlRequest } from '../host/control-client.js';
 import type { NodePlan } from './topology.js';
 import type { DaemonRecord } from './state.js';
-import type { ControlPlaneReport, NodeDaemonDriver, NodeTunnelState, PeerProblem } from './up-nodes.js';
+import type { ControlPlaneReport, DaemonStart, NodeDaemonDriver, NodeTunnelState, PeerProblem } from './up-nodes.js';
 import { logEvents, spawnDaemon, waitForDaemon } from './up-processes.js';
 
 /**
@@ -101,7 +101,7 @@ export class AgentDriver implements NodeDaemonDriver {
   };
 
   /** Starts the agent and waits until it has registered its node. */
-  async start(node: NodePlan): Promise<DaemonRecord> {
+  async start(node: NodePlan, o: DaemonStart): Promise<DaemonRecord> {
     const log = path.join(this.logDir, `${node.name}.log`);
     const own = this.hosts?.host(node.name);
     const d = await spawnDaemon(node.netns, [
@@ -109,8 +109,8 @@ export class AgentDriver implements NodeDaemonDriver {
       ...(own ? ['--state-dir', own.stateDir, '--store-config', own.joinFile] : ['--state-dir', this.stateDir]),
       '--underlay-ip', node.underlayIp, '--tun', node.tunName, '--log', log,
       ...(this.keylog ? ['--keylog', path.join(nodeDir(this.stateDir, node.name), 'keylog')] : []),
-    ], path.join(this.logDir, `${node.name}.out`));
-    await waitForDaemon(d, `agent on ${node.name}`, async () => REGISTERED.has((await this.agentState(node.name))?.phase ?? ''), 60_000);
+    ], path.join(this.logDir, `${node.name}.out`), process.env, o.nice);
+    await waitForDaemon(d, `agent on ${node.name}`, async () => REGISTERED.has((await this.agentState(node.name))?.phase ?? ''), o.timeoutMs, o.intervalMs);
     return { role: 'agent', node: node.name, ...d };
   }
 
@@ -118,19 +118,16 @@ export class AgentDriver implements NodeDaemonDriver {
    * Waits until the agent's data path runs with a subnet. A subnet other than the planned one (a
    * store that outlived its cluster) is an error: the pods were addressed from the plan.
    */
-  async ready(node: NodePlan, d: DaemonRecord, timeoutMs = 60_000): Promise<void> {
+  async ready(node: NodePlan, d: DaemonRecord, timeoutMs: number, intervalMs: number, onPhase?: (phase: string) => void): Promise<void> {
     let st: AgentStateFile | undefined;
     await waitForDaemon(d, `agent on ${node.name}`, async () => {
       st = await this.agentState(node.name);
+      if (st?.phase) onPhase?.(st.phase);
       return st?.phase === 'running' && !!st.subnet;
-    }, timeoutMs);
+    }, timeoutMs, intervalMs);
     if (st!.subnet !== node.subnet) {
       throw new OperationFailed(`agent on ${node.name} was given subnet ${st!.subnet} by the operator, but its pods were addressed from ${node.subnet}; run \`overlay-ipsec down\` and try again`);
     }
-  }
-
-  async phase(node: NodePlan): Promise<string | undefined> {
-    return (await this.agentState(node.name))?.phase;
   }
 
   /**

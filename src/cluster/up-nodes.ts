@@ -36,18 +36,25 @@ export interface PeerProblem {
   reason: string;
 }
 
+export interface DaemonStart {
+  nice?: number;
+  timeoutMs: number;
+  intervalMs: number;
+}
+
 export interface NodeDaemonDriver {
   readonly kind: NodeDaemonKind;
   /** Work done once for all nodes before any daemon starts (e.g. registering them in order). */
   prepare?(nodes: readonly NodePlan[]): Promise<void>;
   /** Daemons started at once (default: up-start.ts startConcurrency); 1 keeps the plan's order. */
   readonly startConcurrency?: number;
-  /** Starts the node's daemon in its namespace; resolves once it has taken its place (registered). */
-  start(node: NodePlan): Promise<DaemonRecord>;
-  /** Waits until the node's data path runs. */
-  ready(node: NodePlan, daemon: DaemonRecord, timeoutMs?: number): Promise<void>;
-  /** Where the daemon is in its start-up (e.g. an agent's phase), when it says. */
-  phase?(node: NodePlan): Promise<string | undefined>;
+  /**
+   * Starts the node's daemon in its namespace at niceness `nice`; resolves once it has taken its
+   * place (registered), looking every `intervalMs`, failing after `timeoutMs`.
+   */
+  start(node: NodePlan, o: DaemonStart): Promise<DaemonRecord>;
+  /** Waits until the node's data path runs, telling each phase of its start-up it sees (e.g. an agent's). */
+  ready(node: NodePlan, daemon: DaemonRecord, timeoutMs: number, intervalMs: number, onPhase?: (phase: string) => void): Promise<void>;
   /** The peers the node has no working tunnel to, and why; for the summary of a failed `up`. */
   missingPeers?(node: NodePlan, peers: readonly NodePlan[]): Promise<PeerProblem[]>;
   systemId(node: NodePlan): Promise<string>;

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { OperationFailed } from '../util/errors.js';
@@ -18,8 +19,21 @@ export interface Daemon {
   log: string;
 }
 
-/** Starts `argv` inside `netns`, detached, stdout and stderr appended to `log`. */
-export async function spawnDaemon(netns: string, argv: readonly string[], log: string, env: NodeJS.ProcessEnv = process.env): Promise<Daemon> {
+/**
+ * Sets a process's niceness (lower runs first); false when not allowed (no CAP_SYS_NICE) or the
+ * process is gone. `up` runs on one machine what a real cluster runs on many: see up-start.ts.
+ */
+export function setNice(pid: number, nice: number): boolean {
+  try {
+    setPriority(pid, nice);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Starts `argv` inside `netns`, detached, stdout and stderr appended to `log`, at niceness `nice` (default: ours). */
+export async function spawnDaemon(netns: string, argv: readonly string[], log: string, env: NodeJS.ProcessEnv = process.env, nice?: number): Promise<Daemon> {
   await mkdir(path.dirname(log), { recursive: true });
   const fd = openSync(log, 'a', 0o644);
   try {
@@ -29,6 +43,8 @@ export async function spawnDaemon(netns: string, argv: readonly string[], log: s
       child.once('error', reject);
     });
     child.unref();
+    // Niceness carries over exec: it holds for the daemon `ip` becomes.
+    if (nice !== undefined) setNice(pid, nice);
     return { pid, netns, log };
   } finally {
     closeSync(fd);
@@ -53,13 +69,13 @@ export async function logTail(log: string, lines = 8): Promise<string> {
  * Waits until `check` says yes; fails early when the daemon dies (naming its log and quoting its
  * last lines) or at the deadline.
  */
-export async function waitForDaemon(d: Daemon, what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+export async function waitForDaemon(d: Daemon, what: string, check: () => Promise<boolean>, timeoutMs: number, intervalMs = 100): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await check()) return;
     if (!pidAlive(d.pid)) throw new OperationFailed(`${what}: the process (pid ${d.pid}) exited; ${d.log} ends with:\n${await logTail(d.log)}`);
     if (Date.now() > deadline) throw new OperationFailed(`${what}: not ready within ${Math.round(timeoutMs / 1000)} s; ${d.log} ends with:\n${await logTail(d.log)}`);
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
 

@@ -16,7 +16,7 @@ import {
 } from './state.js';
 import { checkClusterSize, DEFAULT_CONFIG_FILES, prepareConfig } from './up-config.js';
 import type { NodeDaemonDriver, NodeTunnelState } from './up-nodes.js';
-import { startNodeDaemons } from './up-start.js';
+import { startNodeDaemons, STARTING_NICE } from './up-start.js';
 import { waitForMesh } from './up-converge.js';
 import { AgentDriver } from './up-agent.js';
 import { ETCD_ADMIN_DIR, HOSTS_DIR, OPERATOR_CREDENTIALS, startClusterEtcd, type ClusterEtcd } from './up-etcd.js';
@@ -186,10 +186,12 @@ export async function clusterUp(o: UpOptions, progress: Progress): Promise<UpRes
 
   progress.phase('starting the operator');
   const opLog = path.join(logs, 'operator.log');
+  // It signs every node's certificate while the agents already running negotiate: on one machine
+  // it must not wait for a share of CPU behind a hundred of them (up-start.ts).
   const op = await spawnDaemon(plan.underlay.netns, [
     process.execPath, MAIN, 'operator', '--state-dir', stateDir, ...(etcd ? ['--store-config', etcd.operatorCredentials] : []), '--config', ...cfg.files,
     '--underlay-mtu', String(plan.underlay.mtu), '--underlay-cidr', plan.underlay.network, '--key-algorithm', 'ecdsa', '--log', opLog,
-  ], path.join(logs, 'operator.out'));
+  ], path.join(logs, 'operator.out'), process.env, STARTING_NICE);
   state.daemons.push({ role: 'operator', ...op, log: opLog });
   await saveClusterState(state);
   await waitForDaemon(op, 'operator', async () => (await logEvents(opLog)).some((e) => e.msg === 'operator running'), 30_000);

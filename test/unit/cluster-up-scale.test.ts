@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { convergenceTimeoutS, formatMissing, pollIntervalMs, tunnelProgress, waitForMesh } from '../../src/cluster/up-converge.js';
-import { readyTimeoutMs, startConcurrency, startNodeDaemons } from '../../src/cluster/up-start.js';
+import { readyTimeoutMs, REGISTER_POLL_MS, RUNNING_NICE, startConcurrency, startNodeDaemons, startPollMs, STARTING_NICE } from '../../src/cluster/up-start.js';
 import { checkClusterSize } from '../../src/cluster/up-config.js';
 import { planTopology, type NodePlan } from '../../src/cluster/topology.js';
 import type { NodeDaemonDriver, NodeTunnelState } from '../../src/cluster/up-nodes.js';
@@ -64,6 +64,8 @@ test('waits and poll periods grow with the cluster', () => {
   assert.equal(pollIntervalMs(50), 1250);
   assert.equal(pollIntervalMs(200), 3000);
   assert.equal(readyTimeoutMs(100), 160_000);
+  assert.equal(startPollMs(5), 150);
+  assert.equal(startPollMs(100), 1000);
   assert.equal(startConcurrency(1), 2);
   assert.equal(startConcurrency(2), 4);
   assert.equal(startConcurrency(64), 8);
@@ -123,36 +125,78 @@ test('a failed mesh: the missing pairs and why are shown before the error, group
   assert.deepEqual(formatMissing(many, 2), ['missing tunnels (node → peer), by reason:', '  r: 9 (w0 → x, w1 → x, …)']);
 });
 
-test('node daemons start side by side (bounded), are recorded one at a time, then all must run', async () => {
+test('node daemons start side by side (bounded) at a raised priority, are recorded one at a time, each back to normal once it runs', async () => {
   const plan = planTopology({ masters: 0, workers: 12, podsPerNode: 0 });
   let inFlight = 0;
   let most = 0;
   let prepared: string[] = [];
   let recordingNow = 0;
   const recorded: string[] = [];
+  const nice = new Map<number, number>();
+  const phasesSeen: string[] = [];
+  const pidOf = (n: NodePlan): number => 1000 + plan.nodes.indexOf(n);
   const driver: NodeDaemonDriver = {
     kind: 'agent',
     prepare: async (nodes) => { prepared = nodes.map((n) => n.name); },
-    start: async (n: NodePlan) => {
+    start: async (n: NodePlan, o) => {
       assert.equal(prepared.length, 12, 'prepared before the first start');
+      assert.equal(o.nice, STARTING_NICE);
+      assert.equal(o.timeoutMs, readyTimeoutMs(12));
+      assert.equal(o.intervalMs, REGISTER_POLL_MS);
+      nice.set(pidOf(n), o.nice!);
       inFlight++;
       most = Math.max(most, inFlight);
       await new Promise((r) => setTimeout(r, 5));
       inFlight--;
-      return { role: 'agent', node: n.name, pid: 1, netns: n.netns, log: '/x.log' };
+      return { role: 'agent', node: n.name, pid: pidOf(n), netns: n.netns, log: '/x.log' };
     },
-    ready: async () => {},
+    ready: async (n, d, timeoutMs, intervalMs, onPhase) => {
+      assert.equal(nice.get(d.pid), STARTING_NICE, 'still raised while it starts');
+      assert.deepEqual([timeoutMs, intervalMs], [readyTimeoutMs(12), startPollMs(12)]);
+      onPhase?.('enrolling');
+      // The first node's data path runs while later ones are still being started.
+      await new Promise((r) => setTimeout(r, n.name === 'worker0' ? 1 : 40));
+      phasesSeen.push(n.name);
+    },
     systemId: async () => '',
     tunnels: async () => undefined,
   };
-  const records = await startNodeDaemons(plan.nodes, driver, recorder(), async (d) => {
+  const progress = recorder();
+  const records = await startNodeDaemons(plan.nodes, driver, progress, async (d) => {
     recordingNow++;
     assert.equal(recordingNow, 1, 'one record at a time');
     await new Promise((r) => setTimeout(r, 1));
     recorded.push(d.node!);
     recordingNow--;
-  });
+  }, { setNice: (pid, n) => { nice.set(pid, n); return true; } });
   assert.equal(records.size, 12);
   assert.deepEqual([...recorded].sort(), plan.nodes.map((n) => n.name).sort());
   assert.ok(most > 1 && most <= startConcurrency(), `in flight at most: ${most}`);
+  assert.deepEqual([...nice.values()], plan.nodes.map(() => RUNNING_NICE), 'every daemon back to the normal priority');
+  const firstRunning = progress.lines.findIndex((l) => l.startsWith('update 1/12 running'));
+  const lastStarted = progress.lines.findIndex((l) => / 12 started/.test(l));
+  assert.ok(firstRunning >= 0 && firstRunning < lastStarted, 'a daemon is seen running before the last one has started');
+  assert.ok(progress.lines.some((l) => /; \d+ enrolling/.test(l)), 'the phases of those on their way are shown');
+});
+
+test('a daemon that fails to come up stops further starts and fails the start', async () => {
+  const plan = planTopology({ masters: 0, workers: 30, podsPerNode: 0 });
+  const started: string[] = [];
+  const driver: NodeDaemonDriver = {
+    kind: 'agent',
+    startConcurrency: 2,
+    start: async (n: NodePlan) => {
+      started.push(n.name);
+      await new Promise((r) => setTimeout(r, 5));
+      return { role: 'agent', node: n.name, pid: 1, netns: n.netns, log: '/x.log' };
+    },
+    ready: async (n) => {
+      if (n.name === 'worker1') throw new Error('agent on worker1: the process (pid 1) exited');
+      await new Promise((r) => setTimeout(r, 5));
+    },
+    systemId: async () => '',
+    tunnels: async () => undefined,
+  };
+  await assert.rejects(startNodeDaemons(plan.nodes, driver, recorder(), async () => {}, { setNice: () => true }), /worker1: the process \(pid 1\) exited/);
+  assert.ok(started.length < 30, `no start after the failure was seen: ${started.length} started`);
 });
