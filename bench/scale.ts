@@ -6,6 +6,8 @@
  * lines, timed as they arrive), the agents' CPU at rest over --rest-seconds (default 30), agent RSS
  * median and max, and IKE retransmits summed over the agents; then `down`. One size at a time, each
  * removed before the next. Needs root, and the machine to itself (run it under the system lock).
+ * With --keep-on-failure a size whose `up` failed is left as it is (`up` runs with OI_KEEP_ON_FAILURE)
+ * for its logs and control sockets to be read, and the bench stops there.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
@@ -24,15 +26,16 @@ import { checkScaleTargets, type ScaleRow } from './lib/scale-targets.js';
 import { targetLines } from './lib/table.js';
 
 function usage(err?: string): never {
-  (err ? process.stderr : process.stdout).write(`${err ? `scale: ${err}\n` : ''}usage: npm run scale -- [--nodes N[,N…]] [--rest-seconds S] [--json]   (N: 4..203, default 20)\n`);
+  (err ? process.stderr : process.stdout).write(`${err ? `scale: ${err}\n` : ''}usage: npm run scale -- [--nodes N[,N…]] [--rest-seconds S] [--keep-on-failure] [--json]   (N: 4..203, default 20)\n`);
   process.exit(err ? 2 : 0);
 }
 
-function parseArgs(argv: string[]): { sizes: number[]; restS: number; json: boolean } {
-  const o = { sizes: [20], restS: 30, json: false };
+function parseArgs(argv: string[]): { sizes: number[]; restS: number; json: boolean; keep: boolean } {
+  const o = { sizes: [20], restS: 30, json: false, keep: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--json') o.json = true;
+    else if (a === '--keep-on-failure') o.keep = true;
     else if (a === '--nodes') o.sizes = (argv[++i] ?? '').split(',').map((s) => Number(s));
     else if (a === '--rest-seconds') o.restS = Number(argv[++i]);
     else if (a === '--help' || a === '-h') usage();
@@ -47,43 +50,60 @@ const prefix = `${BENCH_PREFIX}-scale`;
 const stateDir = path.join(tmpdir(), `${prefix}-state`);
 const cli = (args: string[], timeoutMs: number) => runTracked(['env', `OI_NETNS_PREFIX=${prefix}`, process.execPath, cliPath, ...args, '--state-dir', stateDir], { timeoutMs });
 
-/** Runs `up --detach`, noting when each phase line arrives (seconds since the start). */
-async function up(nodes: number): Promise<{ code: number | null; seen: Map<string, number>; podPairs: string | null; lines: string[] }> {
+/** The cluster's record, once `up` has written it (undefined before, or once removed). */
+function clusterState(): ClusterState | undefined {
+  try {
+    return JSON.parse(readFileSync(path.join(stateDir, 'cluster.json'), 'utf8')) as ClusterState;
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU seconds the cluster's agents have used so far. */
+function agentsCpuS(): number | null {
+  const st = clusterState();
+  return st ? Number(cpuSecondsOf(st.daemons.filter((d) => d.role === 'agent').map((d) => d.pid)).toFixed(1)) : null;
+}
+
+/**
+ * Runs `up --detach`, noting when each phase line arrives (seconds since the start), and the
+ * agents' CPU seconds when the tunnels phase ends: what the mesh cost them on this machine.
+ */
+async function up(nodes: number, keep: boolean): Promise<{ code: number | null; seen: Map<string, number>; podPairs: string | null; cpuToTunnels: number | null; lines: string[] }> {
   const t0 = performance.now();
   const child = spawn(process.execPath, [cliPath, 'up', '--detach', '--masters', '3', '--workers', String(nodes - 3), '--pods-per-node', '1', '--state-dir', stateDir], {
-    env: { ...process.env, OI_NETNS_PREFIX: prefix, OI_KEEP_ON_FAILURE: '0' }, stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, OI_NETNS_PREFIX: prefix, OI_KEEP_ON_FAILURE: keep ? '1' : '0' }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   const seen = new Map<string, number>();
   const lines: string[] = [];
   let podPairs: string | null = null;
+  let cpuToTunnels: number | null = null;
   const note = (line: string): void => {
     lines.push(line);
     const m = /^([✓✗]) (starting node agents|establishing tunnels|pod-to-pod check)/.exec(line);
     if (m) seen.set(m[2]!, (performance.now() - t0) / 1000);
+    if (m?.[2] === 'establishing tunnels') cpuToTunnels = agentsCpuS();
     if (m?.[2] === 'pod-to-pod check') podPairs = /\d+\/\d+ (pod pairs answered|without an answer)/.exec(line)?.[0] ?? null;
   };
   createInterface({ input: child.stdout! }).on('line', note);
   createInterface({ input: child.stderr! }).on('line', note);
   const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-  return { code, seen, podPairs, lines };
+  return { code, seen, podPairs, cpuToTunnels, lines };
 }
 
-async function measure(nodes: number, restS: number): Promise<ScaleRow> {
-  const r = await up(nodes);
+async function measure(nodes: number, restS: number, keep: boolean): Promise<ScaleRow> {
+  const r = await up(nodes, keep);
   const load = Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
   const at = (k: string) => (r.seen.has(k) ? Number(r.seen.get(k)!.toFixed(1)) : null);
   const row: ScaleRow = {
     nodes, up_ok: r.code === 0, agents_running_s: at('starting node agents'), tunnels_up_s: at('establishing tunnels'),
-    pods_answering_s: at('pod-to-pod check'), pod_pairs: r.podPairs,
+    pods_answering_s: at('pod-to-pod check'), pod_pairs: r.podPairs, agents_cpu_to_tunnels_s: r.cpuToTunnels,
     rest_cpu_pct_of_core: null, rss_mb_median: null, rss_mb_max: null, ike_retransmits: null,
     udp_sndbuf_errors: null, udp_out_datagrams: null, sends_held: null, ike_sends_dropped: null, load_at_up: load, down_clean: null, last_lines: r.lines.slice(-6),
   };
-  let state: ClusterState;
-  try {
-    state = JSON.parse(readFileSync(path.join(stateDir, 'cluster.json'), 'utf8')) as ClusterState;
-  } catch {
-    return row; // up removed what it built
-  }
+  const state = clusterState();
+  if (!state) return row; // up removed what it built
+  if (keep && !row.up_ok) return row; // left for inspection
   const agents = state.daemons.filter((d) => d.role === 'agent');
   const udp = await udpCounters(state.nodes.map((n) => n.netns));
   row.udp_sndbuf_errors = udp.sndbufErrors;
@@ -127,9 +147,9 @@ async function udpCounters(namespaces: readonly string[]): Promise<{ sndbufError
 }
 
 function table(rows: readonly ScaleRow[]): string {
-  const head = ['nodes', 'up', 'agents running', 'tunnels up', 'pods answering', 'pod pairs', 'CPU at rest', 'RSS median', 'RSS max', 'IKE retransmits', 'UDP sends refused', 'held', 'IKE dropped', 'load', 'down'];
+  const head = ['nodes', 'up', 'agents running', 'tunnels up', 'agents\' CPU to tunnels', 'pods answering', 'pod pairs', 'CPU at rest', 'RSS median', 'RSS max', 'IKE retransmits', 'UDP sends refused', 'held', 'IKE dropped', 'load', 'down'];
   const f = (v: number | null, unit: string) => (v === null ? '—' : `${v}${unit}`);
-  const body = rows.map((r) => [String(r.nodes), r.up_ok ? 'ok' : 'FAILED', f(r.agents_running_s, ' s'), f(r.tunnels_up_s, ' s'), f(r.pods_answering_s, ' s'), r.pod_pairs ?? '—',
+  const body = rows.map((r) => [String(r.nodes), r.up_ok ? 'ok' : 'FAILED', f(r.agents_running_s, ' s'), f(r.tunnels_up_s, ' s'), f(r.agents_cpu_to_tunnels_s, ' s'), f(r.pods_answering_s, ' s'), r.pod_pairs ?? '—',
     f(r.rest_cpu_pct_of_core, ' % of a core'), f(r.rss_mb_median, ' MB'), f(r.rss_mb_max, ' MB'), f(r.ike_retransmits, ''),
     r.udp_sndbuf_errors === null ? '—' : `${r.udp_sndbuf_errors}/${r.udp_out_datagrams}`, f(r.sends_held, ''), f(r.ike_sends_dropped, ''), String(r.load_at_up),
     r.down_clean === null ? '—' : r.down_clean ? 'clean' : 'LEFT SOME']);
@@ -150,16 +170,22 @@ const down = async (): Promise<void> => {
 };
 const unregister = onInterrupt(down);
 const rows: ScaleRow[] = [];
+let kept = false;
 try {
   for (const n of o.sizes) {
     await down();
     process.stderr.write(`scale: ${n} nodes…\n`);
-    const row = await measure(n, o.restS);
+    const row = await measure(n, o.restS, o.keep);
     rows.push(row);
     if (!row.up_ok) process.stderr.write(`scale: up failed at ${n} nodes:\n  ${row.last_lines.join('\n  ')}\n`);
+    if (!row.up_ok && o.keep && clusterState()) {
+      kept = true;
+      process.stderr.write(`scale: kept for inspection (logs in ${path.join(stateDir, 'logs')}); remove it with: OI_NETNS_PREFIX=${prefix} overlay-ipsec down --state-dir ${stateDir}\n`);
+      break;
+    }
   }
 } finally {
-  await down();
+  if (!kept) await down();
   unregister();
 }
 const targets = checkScaleTargets(rows);

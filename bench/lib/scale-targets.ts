@@ -8,6 +8,8 @@ export interface ScaleRow {
   tunnels_up_s: number | null;
   pods_answering_s: number | null;
   pod_pairs: string | null;
+  /** CPU seconds all agents had used when every tunnel was up (from their start). */
+  agents_cpu_to_tunnels_s: number | null;
   rest_cpu_pct_of_core: number | null;
   rss_mb_median: number | null;
   rss_mb_max: number | null;
