@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, writeFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -20,16 +20,23 @@ export interface Daemon {
 }
 
 /**
- * Sets a process's niceness (lower runs first); false when not allowed (no CAP_SYS_NICE) or the
+ * Sets a daemon's niceness (lower runs first); false when not allowed (no CAP_SYS_NICE) or the
  * process is gone. `up` runs on one machine what a real cluster runs on many: see up-start.ts.
+ * A daemon runs in a session of its own, and with the kernel's autogroup scheduling
+ * (kernel.sched_autogroup_enabled, on by default) a session's processes share one scheduling
+ * group whose weight against the other sessions comes from the group's niceness, not the
+ * process's: so that one is set too (/proc/PID/autogroup; the daemon is alone in its group).
  */
-export function setNice(pid: number, nice: number): boolean {
+export function setNice(pid: number, nice: number, autogroupFile = `/proc/${pid}/autogroup`): boolean {
   try {
     setPriority(pid, nice);
-    return true;
   } catch {
     return false;
   }
+  try {
+    writeFileSync(autogroupFile, String(nice));
+  } catch { /* a kernel without autogroups: the process niceness is all there is */ }
+  return true;
 }
 
 /** Starts `argv` inside `netns`, detached, stdout and stderr appended to `log`, at niceness `nice` (default: ours). */

@@ -1,6 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { getPriority } from 'node:os';
+import { setNice } from '../../src/cluster/up-processes.js';
 import { convergenceTimeoutS, formatMissing, pollIntervalMs, tunnelProgress, waitForMesh } from '../../src/cluster/up-converge.js';
 import { readyTimeoutMs, REGISTER_POLL_MS, RUNNING_NICE, startConcurrency, startNodeDaemons, startPollMs, STARTING_NICE } from '../../src/cluster/up-start.js';
 import { checkClusterSize } from '../../src/cluster/up-config.js';
@@ -199,4 +202,19 @@ test('a daemon that fails to come up stops further starts and fails the start', 
   };
   await assert.rejects(startNodeDaemons(plan.nodes, driver, recorder(), async () => {}, { setNice: () => true }), /worker1: the process \(pid 1\) exited/);
   assert.ok(started.length < 30, `no start after the failure was seen: ${started.length} started`);
+});
+
+test('setNice: the process and, with autogroup scheduling, its session\'s group (a detached daemon is alone in it)', async () => {
+  const child = spawn('sleep', ['30'], { detached: true, stdio: 'ignore' });
+  await new Promise((r) => child.once('spawn', r));
+  const pid = child.pid!;
+  try {
+    assert.equal(setNice(pid, 7), true);
+    assert.equal(getPriority(pid), 7);
+    const group = `/proc/${pid}/autogroup`;
+    if (existsSync(group)) assert.match(readFileSync(group, 'utf8'), /nice 7$/m, 'the autogroup weighs against the other sessions');
+    assert.equal(setNice(2 ** 22 + 12345, 0), false, 'a process that is not there');
+  } finally {
+    process.kill(pid, 'SIGKILL');
+  }
 });
