@@ -101,7 +101,7 @@ export class NodeSync {
     const o = this.o;
     let read;
     try {
-      read = await Promise.all([o.store.get('network', NETWORK_KEY), o.store.list('nodes', this.skipBad), o.store.list('subnets', this.skipBad), o.store.list('dataplane', this.skipBad)]);
+      read = await Promise.all([o.store.get('network', NETWORK_KEY), o.store.list('nodes', this.skipBad), o.store.list('subnets', this.skipBad)]);
     } catch (err) {
       // Static stability: a read that failed is no answer at all (least of all "no peers"). The
       // data plane, the peers, every SA and every pair's IPsec state stay as they are; the next
@@ -110,7 +110,7 @@ export class NodeSync {
       return { phase: undefined };
     }
     o.health.reached();
-    const [net, nodes, subnets, reports] = read;
+    const [net, nodes, subnets] = read;
     if (!net || stopped()) return { phase: undefined };
     // The same revisions as at the last full pass: the wanted state is what it was, and only the
     // credentials (files the store does not hold) are looked at. Periodic resyncs of a 100-node
@@ -122,6 +122,17 @@ export class NodeSync {
       if (this.desired?.ipsec) await this.reloadCredentials();
       return { phase: 'running', quiet: true };
     }
+    // The peers' reports are read only by a pass that works, never by an idle one: each names
+    // every pair of its node, so listing them all is O(nodes²) (at 50 nodes at rest, with the
+    // copies the store hands out, most of an agent's CPU).
+    let reports;
+    try {
+      reports = await o.store.list('dataplane', this.skipBad);
+    } catch (err) {
+      o.health.failed(err as Error);
+      return { phase: undefined };
+    }
+    if (stopped()) return { phase: undefined };
     this.revisions = '';
     this.holdingsMoved = false;
     const d = desiredState(o.self, net.value, nodes.map((n) => n.value), subnets.map((s) => s.value));
