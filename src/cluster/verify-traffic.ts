@@ -36,15 +36,17 @@ export interface PingResult extends PodPair {
 /**
  * The shell run inside a source pod: one `ping` per destination, all at once, each into a file of
  * its own, then one line per destination "<ip> <its output folded onto the line>". One process
- * started per ping and none per line: at 100 nodes the check starts 9,900 pings.
+ * started per ping and none per line: at 100 nodes the check starts 9,900 pings. The shell is
+ * /bin/sh and the system's directories follow the caller's PATH, so mktemp and rm are found
+ * whatever PATH `up` was given (ping still comes from the caller's PATH first).
  */
-export const PING_ALL = 'set -f; c=$1; i=$2; w=$3; shift 3; d=$(mktemp -d) || exit 1; ' +
+export const PING_ALL = 'PATH="$PATH:/usr/bin:/bin"; export PATH; set -f; c=$1; i=$2; w=$3; shift 3; d=$(mktemp -d) || exit 1; ' +
   'for ip do ping -n -q -c "$c" -i "$i" -w "$w" "$ip" > "$d/$ip" 2>&1 & done; wait; ' +
   'for ip do printf %s "$ip"; while IFS= read -r l; do printf \' %s\' "$l"; done < "$d/$ip"; echo; done; rm -rf "$d"';
 
 /** The command that pings `ips` at once (ping's deadline takes whole seconds: rounded up). */
 export function pingAllArgv(count: number, intervalS: number, deadlineS: number, ips: readonly string[]): string[] {
-  return ['sh', '-c', PING_ALL, 'sh', String(count), String(intervalS), String(Math.ceil(deadlineS)), ...ips];
+  return ['/bin/sh', '-c', PING_ALL, 'sh', String(count), String(intervalS), String(Math.ceil(deadlineS)), ...ips];
 }
 
 /** Per destination address, what its ping line says: packets sent and received, the average RTT. */

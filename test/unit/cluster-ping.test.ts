@@ -59,6 +59,21 @@ test('the per-pod ping script: one line per destination, whatever order the ping
   }
 });
 
+test('the per-pod ping script needs nothing from PATH but ping: sh, mktemp and rm are the system\'s', async () => {
+  // As in `up` on a PATH that holds only what the cluster asks for (netns/up-missing-programs).
+  const dir = mkdtempSync(path.join(tmpdir(), 'sc1-ping-path-'));
+  try {
+    const fake = path.join(dir, 'ping');
+    writeFileSync(fake, '#!/bin/sh\nfor a do ip=$a; done\necho "1 packets transmitted, 1 received, 0% packet loss, time 0ms"\n');
+    chmodSync(fake, 0o755);
+    const r = await run(['/usr/bin/env', `PATH=${dir}`, ...pingAllArgv(1, 0.2, 1, ['10.9.0.1', '10.9.0.2'])]);
+    const m = parsePingLines(r.stdout);
+    assert.deepEqual([m.get('10.9.0.1')?.received, m.get('10.9.0.2')?.received], [1, 1], r.stdout + r.stderr);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('the per-pod ping script with the real ping, on loopback: a fractional deadline (verify: 8 pings 0.2 s apart, 3.6 s) is accepted', async () => {
   const r = await run(pingAllArgv(8, 0.2, 8 * 0.2 + 2, ['127.0.0.1']), { timeoutMs: 20_000 });
   assert.deepEqual(parsePingLines(r.stdout).get('127.0.0.1')?.received, 8, r.stdout);
