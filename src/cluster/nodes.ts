@@ -1,10 +1,6 @@
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import type { Store } from '../store/store.js';
-import { nodeDir } from '../store/layout.js';
 import type { LivenessDoc } from '../store/etcd-liveness.js';
-import { AGENT_STATE_FILE } from '../agent/control.js';
-import type { AgentState } from '../agent/agent-state.js';
+import { readAgentStateFile } from './agent-state-file.js';
 import { textTable } from '../util/text-table.js';
 import { pidAlive } from '../util/pid.js';
 
@@ -41,12 +37,8 @@ export function leaseLiveness(keys: Map<string, LivenessDoc>): LivenessSource {
  */
 export function agentFileLiveness(stateDir: string): LivenessSource {
   return async (node) => {
-    let st: AgentState;
-    try {
-      st = JSON.parse(await readFile(path.join(nodeDir(stateDir, node), AGENT_STATE_FILE), 'utf8')) as AgentState;
-    } catch {
-      return { connected: false, since: null };
-    }
+    const st = await readAgentStateFile(stateDir, node);
+    if (!st) return { connected: false, since: null };
     const running = st.phase !== 'stopped' && pidAlive(st.pid);
     const cp = st.control_plane;
     if (!running) return { connected: false, since: st.updated_at };

@@ -10,6 +10,7 @@ import type { NodePlan } from './topology.js';
 import type { DaemonRecord } from './state.js';
 import type { ControlPlaneReport, DaemonStart, NodeDaemonDriver, NodeTunnelState, PeerProblem } from './up-nodes.js';
 import { logEvents, spawnDaemon, waitForDaemon } from './up-processes.js';
+import { readAgentStateFile } from './agent-state-file.js';
 
 /**
  * The node agent (`overlay-ipsec agent --node NAME --state-dir DIR`) as `up`'s node daemon: it
@@ -39,7 +40,6 @@ interface AgentStateFile {
 const REGISTERED = new Set(['enrolling', 'waiting-subnet', 'running']);
 
 export const AGENT_SOCKET_NAME = 'agent.sock';
-export const AGENT_STATE_NAME = 'agent.json';
 
 /**
  * With etcd (`up --store etcd`), each agent runs on a state directory of its own with its join
@@ -71,11 +71,7 @@ export class AgentDriver implements NodeDaemonDriver {
   }
 
   private async agentState(node: string): Promise<AgentStateFile | undefined> {
-    try {
-      return JSON.parse(await readFile(path.join(nodeDir(this.stateDir, node), AGENT_STATE_NAME), 'utf8')) as AgentStateFile;
-    } catch {
-      return undefined;
-    }
+    return readAgentStateFile(this.stateDir, node);
   }
 
   /**

@@ -1,11 +1,10 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { readPcapFile } from '../wire/pcap.js';
 import { requirePrograms } from '../util/programs.js';
 import { nodeDir } from '../store/layout.js';
-import { AGENT_STATE_FILE } from '../agent/control.js';
-import type { AgentState } from '../agent/agent-state.js';
+import { readAgentStateFile } from './agent-state-file.js';
 import { pidAlive } from '../util/pid.js';
 import { UnderlayCapture } from './capture.js';
 import type { ClusterState } from './state.js';
@@ -89,11 +88,9 @@ export async function verifyCluster(state: ClusterState, o: VerifyOptions): Prom
 async function agentModes(state: ClusterState): Promise<Record<string, string>> {
   const modes: Record<string, string> = {};
   for (const n of state.plan.nodes) {
-    try {
-      const st = JSON.parse(await readFile(path.join(nodeDir(state.stateDir, n.name), AGENT_STATE_FILE), 'utf8')) as AgentState;
-      const mode = st.ipsec_phase ?? st.ipsec;
-      if (st.phase !== 'stopped' && pidAlive(st.pid) && mode) modes[n.name] = mode;
-    } catch { /* no agent state yet, or being rewritten: not reported */ }
+    const st = await readAgentStateFile(state.stateDir, n.name);
+    const mode = st && (st.ipsec_phase ?? st.ipsec);
+    if (st && st.phase !== 'stopped' && pidAlive(st.pid) && mode) modes[n.name] = mode;
   }
   return modes;
 }
