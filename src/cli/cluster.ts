@@ -174,14 +174,17 @@ export function registerCluster(program: Command): void {
         'ESP, IKE, cleartext Geneve, other. Exit 1 when cleartext Geneve crossed (or no ESP was seen).',
     )
     .option('--seconds <n>', 'capture length', count('--seconds', 1, 3600), 5)
+    .option('--destinations <n>', 'each pod talks to pods on the next N nodes only (default: every other node; on large clusters every pair is N² processes of ping)', count('--destinations', 1, 10_000))
     .option('--pcap <file>', 'keep the capture in FILE')
     .option('--keylog <dir>', 'gather the agents\' key logs into DIR (WIRESHARK_CONFIG_DIR=DIR tshark -r FILE decrypts)')
     .option('--json', '{"packets":{"esp","ike","geneve_cleartext","other"},"encrypted",…}')
     .option('--state-dir <dir>', stateDirHelp)
-    .action(async (o: { seconds: number; pcap?: string; keylog?: string; json?: boolean; stateDir?: string }) => {
+    .action(async (o: { seconds: number; destinations?: number; pcap?: string; keylog?: string; json?: boolean; stateDir?: string }) => {
       requireRoot('overlay-ipsec verify');
       const state = await loadState(resolveStateDir(o.stateDir));
-      const report = await verifyCluster(state, { seconds: o.seconds, ...(o.pcap ? { pcap: o.pcap } : {}), ...(o.keylog ? { keylog: o.keylog } : {}) });
+      const report = await verifyCluster(state, {
+        seconds: o.seconds, ...(o.destinations ? { destinations: o.destinations } : {}), ...(o.pcap ? { pcap: o.pcap } : {}), ...(o.keylog ? { keylog: o.keylog } : {}),
+      });
       process.stdout.write(o.json ? JSON.stringify(report) + '\n' : formatVerifyReport(report));
       if (report.exit_code !== 0) process.exitCode = report.exit_code;
     });

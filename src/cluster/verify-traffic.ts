@@ -11,13 +11,19 @@ export interface PodPair {
   to: PodPlan;
 }
 
-/** One (source, destination) pod for every ordered pair of nodes that have pods. */
-export function podPairs(nodes: readonly NodePlan[]): PodPair[] {
+/**
+ * One (source, destination) pod for every ordered pair of nodes that have pods; with `perSource`,
+ * only the next `perSource` nodes after each source in plan order (a ring): every node still sends
+ * to and receives from that many others, for a traffic window whose cost must not grow with
+ * nodes × nodes.
+ */
+export function podPairs(nodes: readonly NodePlan[], perSource = Infinity): PodPair[] {
   const withPods = nodes.filter((n) => n.pods.length > 0);
+  const n = withPods.length;
   const pairs: PodPair[] = [];
-  for (const a of withPods) {
-    for (const b of withPods) {
-      if (a === b) continue;
+  for (const [i, a] of withPods.entries()) {
+    for (const [j, b] of withPods.entries()) {
+      if (a === b || (j - i + n) % n > perSource) continue;
       // A different destination pod per source spreads the check over the pods of a node.
       const to = b.pods[withPods.indexOf(a) % b.pods.length]!;
       pairs.push({ from: a.pods[0]!, to });
@@ -108,11 +114,12 @@ export async function udpFromPod(from: PodPlan, targets: readonly PodPlan[], sec
 }
 
 /**
- * Keeps pods talking for `seconds`: every pair pings (5/s) and sends UDP (10/s) for the window.
+ * Keeps pods talking for `seconds`: every pair (or `perSource` destinations per source pod, see
+ * podPairs) pings (5/s) and sends UDP (10/s) for the window.
  * Resolves with the ping results when the window is over.
  */
-export async function generateTraffic(nodes: readonly NodePlan[], seconds: number): Promise<PingResult[]> {
-  const groups = bySource(podPairs(nodes));
+export async function generateTraffic(nodes: readonly NodePlan[], seconds: number, perSource = Infinity): Promise<PingResult[]> {
+  const groups = bySource(podPairs(nodes, perSource));
   const count = Math.max(1, Math.floor(seconds * 5) - 2);
   const [pings] = await Promise.all([
     Promise.all(groups.map((g) => pingFromPod(g[0]!.from, g, count, 0.2, count * 0.2 + 2))),

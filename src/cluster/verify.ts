@@ -24,6 +24,8 @@ export interface VerifyOptions {
   pcap?: string;
   /** Gather the agents' key logs here. */
   keylog?: string;
+  /** Each pod talks to pods on this many other nodes (the next ones in plan order); default: every other node. */
+  destinations?: number;
 }
 
 export interface VerifyReport extends Verdict {
@@ -54,7 +56,7 @@ export async function verifyCluster(state: ClusterState, o: VerifyOptions): Prom
     const capture = await UnderlayCapture.start(plan.underlay.netns, plan.underlay.bridge, file);
     let pings;
     try {
-      pings = await generateTraffic(plan.nodes, o.seconds);
+      pings = await generateTraffic(plan.nodes, o.seconds, o.destinations);
       // Replies still in flight when the last ping gave up belong in the capture too.
       await new Promise((r) => setTimeout(r, 300));
     } finally {

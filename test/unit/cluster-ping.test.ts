@@ -33,6 +33,23 @@ test('bySource: every pair once, grouped by its source pod in first-seen order',
   assert.deepEqual(groups.map((g) => g[0]!.from.netns), plan.nodes.map((n) => n.pods[0]!.netns));
 });
 
+test('podPairs with perSource: a ring — each pod sends to the next N nodes and hears from the N before it', () => {
+  const plan = planTopology({ prefix: 'sc1r', masters: 3, workers: 9, podsPerNode: 1, clusterNetwork: '10.254.0.0/16', hostPrefix: 24, mtu: 1400 });
+  const all = podPairs(plan.nodes);
+  const ring = podPairs(plan.nodes, 3);
+  assert.equal(all.length, 12 * 11);
+  assert.equal(ring.length, 12 * 3);
+  const name = (pod: { netns: string }) => plan.nodes.findIndex((n) => n.pods[0]!.netns === pod.netns);
+  for (const p of ring) assert.ok([1, 2, 3].includes((name(p.to) - name(p.from) + 12) % 12), `${name(p.from)} -> ${name(p.to)}`);
+  for (let i = 0; i < 12; i++) {
+    assert.equal(ring.filter((p) => name(p.from) === i).length, 3);
+    assert.equal(ring.filter((p) => name(p.to) === i).length, 3);
+  }
+  // Every pair of a ring is one of all pairs; no more destinations than other nodes.
+  assert.ok(ring.every((r) => all.some((a) => a.from === r.from && a.to === r.to)));
+  assert.equal(podPairs(plan.nodes, 50).length, all.length);
+});
+
 test('the per-pod ping script: one line per destination, whatever order the pings end in', async () => {
   // A stand-in ping that writes its report in pieces with pauses, the later addresses ending first.
   const dir = mkdtempSync(path.join(tmpdir(), 'sc1-ping-'));
