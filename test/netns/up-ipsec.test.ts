@@ -112,8 +112,9 @@ test('up with IPsec: pods talk, only ESP/IKE on the underlay (tshark agrees), do
   assert.ok(established.flatMap((s) => s.children).filter((c) => c.state === 'INSTALLED' && c.mode === 'transport').length >= 4);
 
   // The detector itself, with IPsec on: Geneve sent in the clear from master0 to worker0's 6081
-  // (as a leaking data path would) while verify captures is reported, and verify exits 1.
-  const { code: leakCode, out: leakOut } = await verifyWhile(stateDir, [], async () => {
+  // (as a leaking data path would) while verify captures is reported, and verify exits 1. Its pods
+  // talk to one other node each (`--destinations 1`, a ring): the leak is found all the same.
+  const { code: leakCode, out: leakOut } = await verifyWhile(stateDir, ['--destinations', '1'], async () => {
     const leak = inNs(`${PREFIX}-master0`, [process.execPath, '-e', `
       const g = Buffer.from('024065580000040001028001000000000000000000000000', 'hex'); // Geneve: C, VNI 4, OVN option
       const s = require('node:dgram').createSocket('udp4');
@@ -122,8 +123,10 @@ test('up with IPsec: pods talk, only ESP/IKE on the underlay (tshark agrees), do
     assert.equal(leak.status, 0, leak.stderr);
   });
   assert.equal(leakCode, 1, leakOut);
-  const leakReport = JSON.parse(leakOut) as { packets: Record<string, number>; encrypted: boolean; ipsec: boolean; pairs: Record<string, Record<string, number>> };
+  const leakReport = JSON.parse(leakOut) as { packets: Record<string, number>; encrypted: boolean; ipsec: boolean; pairs: Record<string, Record<string, number>>; pings: { from: string; to: string; received: number }[] };
   assert.equal(leakReport.ipsec, true);
+  assert.deepEqual(leakReport.pings.map((p) => `${p.from}>${p.to}`).sort(), ['master0-pod0>master1-pod0', 'master1-pod0>worker0-pod0', 'worker0-pod0>master0-pod0'].sort());
+  assert.ok(leakReport.pings.every((p) => p.received > 0), JSON.stringify(leakReport.pings));
   assert.equal(leakReport.encrypted, false);
   // Every cleartext packet seen is one of ours (the capture may start a moment after the first).
   const leaked = leakReport.packets.geneve_cleartext ?? 0;
