@@ -21,6 +21,9 @@ export interface AgentState {
   peers: number;
   tunnels: number;
   established: number;
+  /** Connections with an established IKE SA, and their distinct installed child SAs (readiness.ts saCounts). */
+  ike_sas: number;
+  child_sas: number;
   /** All peers have tunnels, and with IPsec on, both children of each are installed. */
   ready: boolean;
   waiting: { node: string; reason: string }[];
@@ -48,6 +51,8 @@ export interface Readiness {
   ipsec: boolean;
   tunnels: number;
   established: number;
+  ikeSas: number;
+  childSas: number;
   modePhase: NodeModePhase;
 }
 
@@ -70,6 +75,8 @@ export function agentState(i: StateInput): AgentState {
     peers,
     tunnels,
     established,
+    ike_sas: r?.ikeSas ?? 0,
+    child_sas: r?.childSas ?? 0,
     ready,
     waiting: d?.waiting ?? [],
     control_plane: i.controlPlane,

@@ -21,7 +21,7 @@ import type { AgentSnapshot } from './status.js';
 import { UnknownSpiTrigger } from './unknown-spi.js';
 import { ModeSwitch } from './mode-switch.js';
 import { holdingOf } from './pair-holding.js';
-import { establishedTunnels } from './readiness.js';
+import { establishedTunnels, saCounts } from './readiness.js';
 import type { Readiness } from './agent-state.js';
 import type { WantedMode } from './pair-mode.js';
 
@@ -346,7 +346,9 @@ export class NodeSync {
     const dp = this.dataPlane;
     if (!dp) return undefined;
     const stack = dp.stack;
-    return { ipsec: !!stack, tunnels: this.tunnels.length, established: stack ? establishedTunnels(this.tunnels, stack.engine.sas()) : 0, modePhase: this.mode.phase() };
+    if (!stack) return { ipsec: false, tunnels: this.tunnels.length, established: 0, ikeSas: 0, childSas: 0, modePhase: this.mode.phase() };
+    const sas = stack.engine.sas();
+    return { ipsec: true, tunnels: this.tunnels.length, established: establishedTunnels(this.tunnels, sas), ...saCounts(sas), modePhase: this.mode.phase() };
   }
 
   /** The IKE engine and its send step, for the control socket's commands (undefined: IPsec off, or no data plane yet). */
@@ -366,6 +368,7 @@ export class NodeSync {
     }
     return undefined;
   }
+
 
   async stop(): Promise<void> {
     this.o.peers.attach(undefined);

@@ -27,3 +27,24 @@ export function establishedTunnels(tunnels: readonly string[], sas: Iterable<SaF
   for (const t of tunnels) if (ikeUp.has(t) && childUp.has(`${t}-in-1`) && childUp.has(`${t}-out-1`)) n++;
   return n;
 }
+
+/** The IKE SA states `ipsec status` shows as STATE_V2_ESTABLISHED_IKE_SA. */
+const IKE_SHOWN_ESTABLISHED = new Set(['established', 'rekeying', 'rekeyed']);
+
+/**
+ * The SA counts `up`'s progress line shows: connections with an IKE SA that `ipsec status` shows
+ * established, and the distinct installed children in those SAs (while a simultaneous start is
+ * being resolved a connection may briefly hold two IKE SAs or duplicate children: what counts is
+ * whether each one is up). Answered in `agent/state`, so that `up` need not ask every agent for
+ * its whole status (every SA formatted, as text and JSON) at every poll.
+ */
+export function saCounts(sas: Iterable<SaForReadiness>): { ikeSas: number; childSas: number } {
+  const ike = new Set<string>();
+  const children = new Set<string>();
+  for (const sa of sas) {
+    if (!IKE_SHOWN_ESTABLISHED.has(sa.state)) continue;
+    ike.add(sa.connection);
+    for (const c of sa.children) if (c.state === 'installed') children.add(`${sa.connection}/${c.name}`);
+  }
+  return { ikeSas: ike.size, childSas: children.size };
+}

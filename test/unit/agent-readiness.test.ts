@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { establishedTunnels, type SaForReadiness } from '../../src/agent/readiness.js';
+import { establishedTunnels, saCounts, type SaForReadiness } from '../../src/agent/readiness.js';
 import { tunnelsShow, type AgentSnapshot } from '../../src/agent/status.js';
 import type { IkeStatus } from '../../src/ike/status.js';
 
@@ -72,3 +72,20 @@ for (const c of cases) {
     assert.equal(tunnelsShow(snapshotOf(c.tunnels, c.sas)).filter((t) => t.established).length, c.established, 'tunnels/show agrees');
   });
 }
+
+test('SA counts for up: IKE SAs ipsec status shows established (established, rekeying, rekeyed) by connection, their installed children once each', () => {
+  assert.deepEqual(saCounts([]), { ikeSas: 0, childSas: 0 });
+  const sas: Sa[] = [
+    // A simultaneous start being resolved: two established IKE SAs of t1, the same child names in both.
+    { serial: 1, connection: 't1', state: 'established', children: both('t1') },
+    { serial: 2, connection: 't1', state: 'established', children: [{ name: 't1-in-1', state: 'installed' }] },
+    // Rekeying and rekeyed IKE SAs still show as established; only installed children count.
+    { serial: 3, connection: 't2', state: 'rekeying', children: both('t2', 'rekeying') },
+    { serial: 4, connection: 't3', state: 'rekeyed', children: [{ name: 't3-in-1', state: 'installed' }, { name: 't3-out-1', state: 'deleting' }] },
+    // Not established: neither the SA nor its children count.
+    { serial: 5, connection: 't4', state: 'authenticating', children: both('t4') },
+    { serial: 6, connection: 't5', state: 'init-sent', children: [] },
+    { serial: 7, connection: 't6', state: 'deleting', children: both('t6') },
+  ];
+  assert.deepEqual(saCounts(sas), { ikeSas: 3, childSas: 3 });
+});
