@@ -20,6 +20,8 @@ export function plutoTime(ms: number): string {
  */
 export class LibreswanLog {
   private readonly out: WriteStream;
+  /** Lines of one event-loop turn go out in one write: an IKE exchange logs several. */
+  private corked = false;
 
   constructor(readonly file: string, private readonly now: () => number) {
     mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
@@ -33,6 +35,14 @@ export class LibreswanLog {
     if (m && rename) {
       const child = rename(Number(m[2]));
       if (child) text = `"${child}" #${m[2]}: ${line.slice(m[0].length)}`;
+    }
+    if (!this.corked) {
+      this.corked = true;
+      this.out.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.out.uncork();
+      });
     }
     this.out.write(`${plutoTime(this.now())}: ${text}\n`);
   }

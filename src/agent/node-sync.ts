@@ -359,15 +359,9 @@ export class NodeSync {
 
   /** A child's name by its serial (the libreswan log names children); undefined for an IKE SA's serial. */
   childNameOf(serial: number): string | undefined {
-    const engine = this.dataPlane?.stack?.engine;
-    // Most lines are about IKE SAs: found by serial without a view of every SA for each line.
-    if (!engine || engine.sa(serial)) return undefined;
-    for (const s of engine.sas()) {
-      const c = s.children.find((x) => x.serial === serial);
-      if (c) return c.name;
-    }
-    return undefined;
+    return this.dataPlane?.stack?.engine.childName(serial);
   }
+
 
 
   async stop(): Promise<void> {

@@ -227,6 +227,12 @@ export class IkeEngine {
     return out.sort((x, y) => x.serial - y.serial);
   }
 
+  /** A child SA's config name by its serial (the libreswan log names children so); undefined for any other serial. No views are built: it is asked once per log line. */
+  childName(serial: number): string | undefined {
+    for (const sa of this.core.table.all) for (const c of sa.children) if (c.serial === serial) return c.cfg.name;
+    return undefined;
+  }
+
   /** One IKE SA by serial, if it is still there. */
   sa(serial: number): IkeSaView | undefined {
     const sa = this.core.table.bySerial(serial);

@@ -55,6 +55,9 @@ test('engine.sas(): typed views of IKE SAs and children, with numeric SPIs that 
   assert.equal(c.installedAt, a.timeOf(a.outputs.find((o) => o.kind === 'child-up')!));
   assert.deepEqual(a.engine.sa(va.serial)?.spiI, va.spiI);
   assert.equal(a.engine.sa(9999), undefined);
+  assert.equal(a.engine.childName(c.serial), 'pods', 'a child found by its serial');
+  assert.equal(a.engine.childName(va.serial), undefined, 'an IKE SA\'s serial names no child');
+  assert.equal(a.engine.childName(9999), undefined);
   assert.deepEqual(a.engine.sas('other'), []);
   // The status text is formatted from the same views.
   const st = a.engine.status().ike_sas[0]!;
