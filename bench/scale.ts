@@ -3,7 +3,8 @@
  * `npm run scale -- --nodes 20,50`: the product at size, as a user runs it — `overlay-ipsec up
  * --detach` with 3 masters and the rest workers, one pod per node, IPsec on — and per size: time
  * to every agent running, to every tunnel up, to every pod pair answering (from `up`'s own phase
- * lines, timed as they arrive), the agents' CPU at rest over --rest-seconds (default 30), agent RSS
+ * lines, timed as they arrive), the agents' CPU at rest over --rest-seconds (default 30) once it
+ * stopped falling (lib/settle.ts: 10 s windows until two agree, at most 240 s), agent RSS
  * median and max, and IKE retransmits summed over the agents; then `down`. One size at a time, each
  * removed before the next. Needs root, and the machine to itself (run it under the system lock).
  * With --keep-on-failure a size whose `up` failed is left as it is (`up` runs with OI_KEEP_ON_FAILURE)
@@ -22,6 +23,7 @@ import { pidAlive } from '../src/util/pid.js';
 import { BENCH_PREFIX, onInterrupt } from './lib/lab.js';
 import { cpuSecondsOf, median, rssBytes } from './lib/proc.js';
 import { runTracked } from './lib/exec.js';
+import { waitUntilAtRest } from './lib/settle.js';
 import { checkScaleTargets, type ScaleRow } from './lib/scale-targets.js';
 import { targetLines } from './lib/table.js';
 
@@ -98,7 +100,7 @@ async function measure(nodes: number, restS: number, keep: boolean): Promise<Sca
   const row: ScaleRow = {
     nodes, up_ok: r.code === 0, agents_running_s: at('starting node agents'), tunnels_up_s: at('establishing tunnels'),
     pods_answering_s: at('pod-to-pod check'), pod_pairs: r.podPairs, agents_cpu_to_tunnels_s: r.cpuToTunnels,
-    rest_cpu_pct_of_core: null, rss_mb_median: null, rss_mb_max: null, ike_retransmits: null,
+    rest_cpu_pct_of_core: null, rest_settled_after_s: null, rss_mb_median: null, rss_mb_max: null, ike_retransmits: null,
     udp_sndbuf_errors: null, udp_out_datagrams: null, sends_held: null, ike_sends_dropped: null, load_at_up: load, down_clean: null, last_lines: r.lines.slice(-6),
   };
   const state = clusterState();
@@ -108,7 +110,9 @@ async function measure(nodes: number, restS: number, keep: boolean): Promise<Sca
   const udp = await udpCounters(state.nodes.map((n) => n.netns));
   row.udp_sndbuf_errors = udp.sndbufErrors;
   row.udp_out_datagrams = udp.out;
-  await new Promise((res) => setTimeout(res, 5000)); // let the last exchanges settle
+  // At rest only once the agents' CPU stopped falling (settle.ts); the wait is reported with the figure.
+  const rest = await waitUntilAtRest(() => cpuSecondsOf(agents.map((a) => a.pid)));
+  row.rest_settled_after_s = rest.settled ? rest.waitedS : null;
   const before = cpuSecondsOf(agents.map((a) => a.pid));
   await new Promise((res) => setTimeout(res, restS * 1000));
   row.rest_cpu_pct_of_core = Number(((100 * (cpuSecondsOf(agents.map((a) => a.pid)) - before)) / restS).toFixed(1));
@@ -147,10 +151,10 @@ async function udpCounters(namespaces: readonly string[]): Promise<{ sndbufError
 }
 
 function table(rows: readonly ScaleRow[]): string {
-  const head = ['nodes', 'up', 'agents running', 'tunnels up', 'agents\' CPU to tunnels', 'pods answering', 'pod pairs', 'CPU at rest', 'RSS median', 'RSS max', 'IKE retransmits', 'UDP sends refused', 'held', 'IKE dropped', 'load', 'down'];
+  const head = ['nodes', 'up', 'agents running', 'tunnels up', 'agents\' CPU to tunnels', 'pods answering', 'pod pairs', 'CPU at rest', 'at rest after', 'RSS median', 'RSS max', 'IKE retransmits', 'UDP sends refused', 'held', 'IKE dropped', 'load', 'down'];
   const f = (v: number | null, unit: string) => (v === null ? '—' : `${v}${unit}`);
   const body = rows.map((r) => [String(r.nodes), r.up_ok ? 'ok' : 'FAILED', f(r.agents_running_s, ' s'), f(r.tunnels_up_s, ' s'), f(r.agents_cpu_to_tunnels_s, ' s'), f(r.pods_answering_s, ' s'), r.pod_pairs ?? '—',
-    f(r.rest_cpu_pct_of_core, ' % of a core'), f(r.rss_mb_median, ' MB'), f(r.rss_mb_max, ' MB'), f(r.ike_retransmits, ''),
+    f(r.rest_cpu_pct_of_core, ' % of a core'), r.rest_cpu_pct_of_core === null ? '—' : r.rest_settled_after_s === null ? 'NOT SETTLED' : `${r.rest_settled_after_s} s`, f(r.rss_mb_median, ' MB'), f(r.rss_mb_max, ' MB'), f(r.ike_retransmits, ''),
     r.udp_sndbuf_errors === null ? '—' : `${r.udp_sndbuf_errors}/${r.udp_out_datagrams}`, f(r.sends_held, ''), f(r.ike_sends_dropped, ''), String(r.load_at_up),
     r.down_clean === null ? '—' : r.down_clean ? 'clean' : 'LEFT SOME']);
   const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
