@@ -98,7 +98,6 @@ export class FsStore implements Store {
     // read, close: four hand-overs and wake-ups per document). While a 50-node mesh came up those
     // hand-overs were a tenth of the agents' busy time, on a machine whose cores they all share.
     const names = readdirSync(this.cdir(c));
-    this.cache.listed(this.cdir(c), names);
     const out = new Map<string, Head & { stale: string[] }>();
     for (const n of names) {
       if (n.startsWith(TEMP_PREFIX)) continue;
@@ -111,6 +110,9 @@ export class FsStore implements Store {
       else if (revision > cur.revision) out.set(key, { revision, file: n, stale: [...cur.stale, cur.file] });
       else cur.stale.push(n);
     }
+    // Only heads are ever read again: superseded revisions are not kept in memory, though their
+    // files stay (for the grace period, and at rest until the key's next write).
+    this.cache.keepOnly(this.cdir(c), [...out.values()].map((h) => h.file));
     return out;
   }
 
@@ -279,6 +281,11 @@ export class FsStore implements Store {
     }
     await this.writeRevision(c, key, { key, deleted: true }, opts);
     return live;
+  }
+
+  /** How many parsed revisions the store holds in memory (tests and diagnostics). */
+  get cachedDocuments(): number {
+    return this.cache.size;
   }
 
   /** How a collection's watchers learn of changes now: 'events' (inotify), 'poll', or 'idle' (none). */

@@ -7,7 +7,10 @@
  * were most of an idle cluster's CPU. A file damaged in place (truncated, edited) no longer
  * matches and is read again, so damage is still reported by name.
  *
- * Names gone from the directory are forgotten, so the cache never holds more than the directory.
+ * Only each key's newest revision is kept: a listing forgets every other name, gone from the
+ * directory or superseded. Superseded files stay on disk a grace period, and at rest until their
+ * key is written again; a cache that kept every name still in the directory held, in every agent,
+ * each revision of each peer's report written while a cluster came up — O(nodes² × revisions).
  * Values are handed out as copies: callers may change what they get without changing what the
  * next caller reads.
  */
@@ -35,12 +38,19 @@ const sigOf = (s: FileSig): string => `${s.ino}:${s.size}:${s.mtimeMs}:${s.ctime
 export class RevisionCache {
   private readonly dirs = new Map<string, Map<string, Entry>>();
 
-  /** Call with each listing of a directory: forgets the files no longer in it. */
-  listed(dir: string, names: readonly string[]): void {
+  /** Call with the head revision files of each listing of a directory: forgets every other file. */
+  keepOnly(dir: string, names: readonly string[]): void {
     const d = this.dirs.get(dir);
     if (!d || d.size === 0) return;
-    const present = new Set(names);
-    for (const name of d.keys()) if (!present.has(name)) d.delete(name);
+    const keep = new Set(names);
+    for (const name of d.keys()) if (!keep.has(name)) d.delete(name);
+  }
+
+  /** Parsed revisions held, over every directory. */
+  get size(): number {
+    let n = 0;
+    for (const d of this.dirs.values()) n += d.size;
+    return n;
   }
 
   get<T>(dir: string, name: string, sig: FileSig): CachedDoc<T> | undefined {

@@ -32,3 +32,27 @@ test('a cached document is handed out as a copy; damage in place after a read is
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('only the newest revision of a key is held in memory, though superseded files stay on disk', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'oi-store-cache-'));
+  const store = await FsStore.open(dir, { revisionGraceMs: 3_600_000 });
+  try {
+    for (let i = 0; i < 5; i++) {
+      await store.put('nodes', 'a', { ...node('a'), trusted_ca: [`ca${i}`] });
+      await store.put('nodes', 'b', { ...node('b'), trusted_ca: [`ca${i}`] });
+      assert.equal((await store.get('nodes', 'a'))!.value.trusted_ca[0], `ca${i}`);
+      assert.equal((await store.list('nodes')).length, 2);
+    }
+    // Within the grace period every revision file is still there (their names stay taken)…
+    assert.equal((await readdir(path.join(dir, 'nodes'))).length, 10);
+    // …but a reader holds the head of each key only.
+    assert.equal(store.cachedDocuments, 2);
+    assert.deepEqual((await store.list('nodes')).map((e) => [e.key, e.revision, e.value.trusted_ca[0]]), [['a', 5, 'ca4'], ['b', 5, 'ca4']]);
+    await store.delete('nodes', 'a');
+    assert.deepEqual((await store.list('nodes')).map((e) => e.key), ['b']);
+    assert.ok(store.cachedDocuments <= 2, `held ${store.cachedDocuments}`);
+  } finally {
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
