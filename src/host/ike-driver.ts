@@ -34,6 +34,8 @@ export interface IkeHost {
  */
 export class IkeDriver {
   private timer: NodeJS.Timeout | undefined;
+  /** The deadline the timer is set for. */
+  private armedFor: number | undefined;
   private stopped = false;
 
   /**
@@ -83,11 +85,19 @@ export class IkeDriver {
     this.arm();
   }
 
+  /**
+   * One timer for the engine's earliest deadline. It is left alone when that deadline did not
+   * move: most pumps (an answer to one SA's liveness check, a check answered for a peer) change
+   * some later deadline, and re-making the timer for each cost an idle agent more than the
+   * exchange's own timers work.
+   */
   private arm(): void {
+    const d = this.stopped ? undefined : this.engine.nextDeadline();
+    if (this.timer && d === this.armedFor) return;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    const d = this.engine.nextDeadline();
-    if (d === undefined || this.stopped) return;
+    this.armedFor = d;
+    if (d === undefined) return;
     // Timers are coarse on purpose: the engine's deadlines are seconds apart.
     this.timer = setTimeout(() => {
       this.timer = undefined;
@@ -100,5 +110,6 @@ export class IkeDriver {
   stop(): void {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
   }
 }

@@ -58,3 +58,61 @@ test('IkeDriver: host sends without the non-ESP marker, children installed and r
   drivers[A].stop();
   drivers[B].stop();
 });
+
+/**
+ * The driver's one timer follows the engine's earliest deadline: a pump that leaves it where it
+ * was (most pumps of an idle agent) does not make a new timer, one that moves it does, and the
+ * timer still fires the engine's deadlines (here: liveness checks every second).
+ */
+test('IkeDriver: the timer is re-made only when the earliest deadline moves', async () => {
+  const A = '192.0.2.1';
+  const B = '192.0.2.2';
+  const drivers: Record<string, IkeDriver> = {};
+  const informational: string[] = [];
+  const host = (me: string): IkeHost => ({
+    sendIke(message: Buffer, localPort: number, to: Endpoint) {
+      const off = message.readUInt32BE(0) === 0 ? 4 : 0;
+      if (message[off + 18] === 37) informational.push(me);
+      setImmediate(() => drivers[to.address]!.onIkeMessage(message, { address: me, port: localPort }, to.port));
+    },
+    installChild: () => {},
+    removeSa: () => {},
+    retireSa: () => {},
+    ikeUp: () => {},
+    ikeDown: () => {},
+    ikeState: () => {},
+    log: () => {},
+    now: () => performance.now(),
+  });
+  const now = () => performance.now();
+  const timers = { retransmit: { timeoutMs: 100, base: 1.8, tries: 5 } };
+  const ea = new IkeEngine({ now, timers, random: seededRandom('ta'), connections: [conn('site', A, B, { dpdDelayMs: 1000 })], auth: pskAuth('s', 'a.example', 'b.example') });
+  const eb = new IkeEngine({ now, random: seededRandom('tb'), connections: [conn('site', B, A, { dpdDelayMs: 1000 }, { localTs: ['10.2.0.0/24'], remoteTs: ['10.1.0.0/24'] })], auth: pskAuth('s', 'b.example', 'a.example') });
+  drivers[A] = new IkeDriver(ea, host(A), A);
+  drivers[B] = new IkeDriver(eb, host(B), B);
+  ea.initiate('site');
+  drivers[A].pump();
+  for (let i = 0; i < 100 && !(ea.sas('site')[0]?.state === 'established' && eb.sas('site')[0]?.state === 'established'); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(ea.sas('site')[0]?.state, 'established');
+  const realSetTimeout = globalThis.setTimeout;
+  let made = 0;
+  globalThis.setTimeout = ((fn: () => void, ms?: number) => {
+    made++;
+    return realSetTimeout(fn, ms);
+  }) as typeof setTimeout;
+  try {
+    for (let i = 0; i < 100; i++) drivers[A].pump();
+    assert.equal(made, 0, 'pumps that moved no deadline made no timer');
+    // A request of ours makes a retransmission deadline (100 ms) earlier than the next liveness check.
+    assert.ok(ea.rekeyChild('site'));
+    drivers[A].pump();
+    assert.equal(made, 1, 'an earlier deadline re-arms the timer');
+  } finally {
+    globalThis.setTimeout = realSetTimeout;
+  }
+  const before = informational.length;
+  await new Promise((r) => setTimeout(r, 1600));
+  assert.ok(informational.length - before >= 1, 'liveness checks still go out on the timer');
+  drivers[A].stop();
+  drivers[B].stop();
+});
