@@ -100,7 +100,7 @@ export class EtcdStore implements Store {
   }
 
   /** Every key of a collection at one revision, page by page (a compaction between pages starts over). */
-  private listRaw(c: CollectionName): Promise<Snapshot> {
+  private listRaw(c: CollectionName, keysOnly = false): Promise<Snapshot> {
     const p = collectionPrefix(this.prefix, c);
     const end = prefixRangeEnd(p);
     return this.call(`list ${p}`, async (o) => {
@@ -108,7 +108,7 @@ export class EtcdStore implements Store {
       let from = Buffer.from(p);
       let revision = 0;
       for (;;) {
-        const res = await this.client.kv.range({ key: from, range_end: end, limit: PAGE, ...(revision ? { revision } : {}) }, o);
+        const res = await this.client.kv.range({ key: from, range_end: end, limit: PAGE, keys_only: keysOnly, ...(revision ? { revision } : {}) }, o);
         if (!revision) revision = Number(res.header.revision);
         kvs.push(...res.kvs);
         if (!res.more || res.kvs.length === 0) return { revision, kvs };
@@ -129,6 +129,11 @@ export class EtcdStore implements Store {
       }
     }
     return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  async version(c: CollectionName): Promise<string> {
+    const snap = await this.listRaw(c, true);
+    return snap.kvs.map((kv) => `${kv.key.toString('utf8')}@${kv.mod_revision}`).join(' ');
   }
 
   async put<C extends CollectionName>(c: C, key: string, value: StoreDocs[C], opts: PutOptions = {}): Promise<number> {

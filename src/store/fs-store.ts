@@ -197,6 +197,12 @@ export class FsStore implements Store {
     return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
+  async version(c: CollectionName): Promise<string> {
+    // Heads include tombstones and damaged documents: the text moves whenever the listing does
+    // (and on the rare write that does not change it, which only costs the caller a listing).
+    return [...(await this.heads(c))].map(([key, h]) => `${key}@${h.revision}`).sort().join(' ');
+  }
+
   /** Current revision of a key: 0 when never written; `deleted` when the head is a tombstone. */
   private async current(c: CollectionName, key: string): Promise<{ revision: number; deleted: boolean; stale: string[]; file?: string }> {
     const head = await this.headOf(c, key);

@@ -50,6 +50,12 @@ export interface WatchOptions {
 export interface Store {
   get<C extends CollectionName>(collection: C, key: string): Promise<Entry<StoreDocs[C]> | undefined>;
   list<C extends CollectionName>(collection: C, opts?: ListOptions): Promise<Entry<StoreDocs[C]>[]>;
+  /**
+   * Each key of the collection with its revision, as text that changes whenever its listing
+   * would, read without any document (a directory listing; an etcd keys-only range): for a
+   * caller that only needs to know whether anything moved since it last listed.
+   */
+  version(collection: CollectionName): Promise<string>;
   /** Writes the document and returns its new revision. */
   put<C extends CollectionName>(collection: C, key: string, value: StoreDocs[C], opts?: PutOptions): Promise<number>;
   /** Deletes the key; false when it did not exist. With expectedRevision, a CAS like put. */

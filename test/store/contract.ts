@@ -67,6 +67,28 @@ export function storeContract(b: Backend): void {
     });
   };
 
+  t('version: the same while nothing changed; moves with every put and delete of the collection', async (store) => {
+    const seen = new Set<string>();
+    const next = async (what: string): Promise<string> => {
+      const v = await store.version('nodes');
+      assert.equal(await store.version('nodes'), v, `read again after ${what}: the same`);
+      assert.ok(!seen.has(v), `${what} moved it`);
+      seen.add(v);
+      return v;
+    };
+    await next('nothing');
+    await store.put('nodes', 'a', nodeDoc('a', 1));
+    await next('a put');
+    await store.put('nodes', 'b', nodeDoc('b', 2));
+    await next('another key');
+    await store.put('nodes', 'a', nodeDoc('a', 3));
+    const v = await next('a new revision of a key');
+    await store.put('dataplane', 'w0', { node: 'w0', wanted: 'Full', phase: 'Full', peers: {}, updated_at: '2026-01-01T00:00:00.000Z' });
+    assert.equal(await store.version('nodes'), v, 'another collection does not move it');
+    await store.delete('nodes', 'b');
+    await next('a delete');
+  });
+
   t('put / get / list / delete; revisions only grow, through a delete too', async (store) => {
     assert.equal(await store.get('nodes', 'a'), undefined);
     const r1 = await store.put('nodes', 'a', nodeDoc('a', 1));
