@@ -8,7 +8,7 @@ import type { IkeConnectionConfig } from '../../src/ike/config.js';
 import type { AuthConnConfig } from '../../src/ike/auth/index.js';
 import { quietCharon } from '../lib/charon-quiet.js';
 import { onInterrupt } from '../lib/lab.js';
-import { cpuSeconds } from '../lib/proc.js';
+import { cpuSeconds, cpuWaitShare, schedTimes } from '../lib/proc.js';
 import { HOST_A, HOST_B, twoHosts } from '../setups/two-hosts.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -27,6 +27,13 @@ export interface HandshakeFigure {
   failed: number | null;
   /** CPU time of the initiator load per handshake (start-up included): when the load is busier than the responder, the rate is the load's. */
   initiator_cpu_ms_per_handshake: number | null;
+  /**
+   * Share of the load's run (responder) and of the measured window (load) each process was
+   * runnable but waiting for a CPU. The rate is CPU-bound on two cores: when other work on the
+   * machine takes CPUs, the CPU per handshake stays and the rate falls by what these show.
+   */
+  responder_cpu_wait_share: number | null;
+  initiator_cpu_wait_share: number | null;
 }
 
 export type HandshakeResults = Record<Group, Record<'ours' | 'strongswan', HandshakeFigure>> & {
@@ -42,7 +49,10 @@ interface LoadResult {
   failed: number;
   retransmits: number;
   initiator_cpu_ms: number | null;
+  initiator_cpu_wait_share: number | null;
 }
+
+const pct = (x: number | null): string => (x === null ? '?' : `${Math.round(x * 100)} %`);
 
 const RESP_ID = 'resp.bench';
 const LOAD_ID = 'load.bench';
@@ -80,7 +90,10 @@ export async function runHandshakes(o: { seconds: number; log: (m: string) => vo
     pki.cleanup();
   };
   const unregister = onInterrupt(cleanup);
-  const empty = (): HandshakeFigure => ({ per_s: null, established: 0, cpu_ms_per_handshake: null, retransmits: null, failed: null, initiator_cpu_ms_per_handshake: null });
+  const empty = (): HandshakeFigure => ({
+    per_s: null, established: 0, cpu_ms_per_handshake: null, retransmits: null, failed: null, initiator_cpu_ms_per_handshake: null,
+    responder_cpu_wait_share: null, initiator_cpu_wait_share: null,
+  });
   const res: HandshakeResults = {
     modp2048: { ours: empty(), strongswan: empty() },
     x25519: { ours: empty(), strongswan: empty() },
@@ -110,6 +123,19 @@ export async function runHandshakes(o: { seconds: number; log: (m: string) => vo
         throw new Error(`IKE load generator failed (${r.code}): ${r.stderr}${r.stdout}`);
       }
     };
+    const share = (x: number | null): number | null => (x === null ? null : Math.round(x * 1000) / 1000);
+    // The load against a responder process: its CPU seconds and run-queue wait over the load's run.
+    const loadAgainst = async (group: Group, responderPid: number): Promise<HandshakeFigure> => {
+      const cpu0 = cpuSeconds(responderPid) ?? 0;
+      const sched0 = schedTimes(responderPid);
+      const t0 = performance.now();
+      const l = await runLoad(group);
+      const wait = cpuWaitShare(sched0, schedTimes(responderPid), (performance.now() - t0) / 1000);
+      const cpu = cpuSeconds(responderPid);
+      return { ...figure(l, cpu === undefined ? undefined : cpu - cpu0), responder_cpu_wait_share: share(wait) };
+    };
+    const waits = (f: HandshakeFigure): string =>
+      `waiting for a CPU ${pct(f.responder_cpu_wait_share)} (responder) and ${pct(f.initiator_cpu_wait_share)} (load) of the time`;
     const figure = (l: LoadResult, cpu: number | undefined): HandshakeFigure => ({
       per_s: Math.round(l.per_s * 10) / 10,
       established: l.established,
@@ -117,6 +143,8 @@ export async function runHandshakes(o: { seconds: number; log: (m: string) => vo
       retransmits: l.retransmits,
       failed: l.failed,
       initiator_cpu_ms_per_handshake: l.initiator_cpu_ms === null ? null : Math.round(l.initiator_cpu_ms * 100) / 100,
+      responder_cpu_wait_share: null,
+      initiator_cpu_wait_share: share(l.initiator_cpu_wait_share ?? null),
     });
 
     for (const group of GROUPS) {
@@ -134,11 +162,8 @@ export async function runHandshakes(o: { seconds: number; log: (m: string) => vo
             p.stdout!.once('data', () => resolve());
             p.once('exit', (c) => reject(new Error(`our responder exited ${c}`)));
           });
-          const cpu0 = cpuSeconds(p.pid!) ?? 0;
-          const l = await runLoad(group);
-          const cpu = cpuSeconds(p.pid!);
-          res[group].ours = figure(l, cpu === undefined ? undefined : cpu - cpu0);
-          o.log(`  ours (${group}): ${res[group].ours.per_s} handshakes/s, responder ${res[group].ours.cpu_ms_per_handshake} ms CPU each, ${l.retransmits} retransmits, ${l.failed} failed`);
+          const f = (res[group].ours = await loadAgainst(group, p.pid!));
+          o.log(`  ours (${group}): ${f.per_s} handshakes/s, responder ${f.cpu_ms_per_handshake} ms CPU each, ${f.retransmits} retransmits, ${f.failed} failed; ${waits(f)}`);
         } finally {
           await lab.stop(p);
         }
@@ -157,11 +182,8 @@ export async function runHandshakes(o: { seconds: number; log: (m: string) => vo
           }],
         });
         await quietCharon(sw);
-        const cpu0 = cpuSeconds(sw.pid) ?? 0;
-        const l = await runLoad(group);
-        const cpu = cpuSeconds(sw.pid);
-        res[group].strongswan = figure(l, cpu === undefined ? undefined : cpu - cpu0);
-        o.log(`  strongSwan (${group}): ${res[group].strongswan.per_s} handshakes/s, charon ${res[group].strongswan.cpu_ms_per_handshake} ms CPU each, ${l.retransmits} retransmits, ${l.failed} failed`);
+        const f = (res[group].strongswan = await loadAgainst(group, sw.pid));
+        o.log(`  strongSwan (${group}): ${f.per_s} handshakes/s, charon ${f.cpu_ms_per_handshake} ms CPU each, ${f.retransmits} retransmits, ${f.failed} failed; ${waits(f)}`);
       } catch (e) {
         res.not_measured[`strongswan.${group}`] = `failed: ${(e as Error).message.split('\n')[0]}`;
         o.log(String((e as Error).stack));

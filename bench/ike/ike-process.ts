@@ -7,7 +7,8 @@
  * CONFIG: { local, connection: IkeConnectionConfig, auth: AuthConnConfig (PEM strings),
  *           concurrency?, seconds?, warmupSeconds? }
  * The responder prints "ready" and, on SIGTERM, {"established":N} before exiting. The load prints
- * {"established","seconds","per_s","failed","retransmits"} and exits.
+ * {"established","seconds","per_s","failed","retransmits","initiator_cpu_ms","initiator_cpu_wait_share"}
+ * and exits; the last is the share of the measured window it was runnable but waiting for a CPU.
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -16,6 +17,7 @@ import type { IkeConnectionConfig } from '../../src/ike/config.js';
 import { createAuthProvider, type AuthConnConfig } from '../../src/ike/auth/index.js';
 import { EspDataPath } from '../../src/esp/datapath.js';
 import { IkeUdpDriver } from './udp-driver.js';
+import { cpuWaitShare, schedTimes, type SchedTimes } from '../lib/proc.js';
 
 interface Config {
   local: string;
@@ -66,6 +68,7 @@ if (mode === 'responder') {
   const up = new Set<number>();
   let measuring = false;
   let t0 = 0;
+  let sched0: SchedTimes | undefined;
   const topUp = (): void => {
     while (inFlight < concurrency) {
       inFlight++;
@@ -91,11 +94,13 @@ if (mode === 'responder') {
   setTimeout(() => {
     measuring = true;
     t0 = performance.now();
+    sched0 = schedTimes('self');
     setTimeout(() => {
       const s = (performance.now() - t0) / 1000;
       const cpu = process.cpuUsage();
       const cpuMsEach = established > 0 ? (cpu.user + cpu.system) / 1000 / established : null;
-      process.stdout.write(JSON.stringify({ established: counted, total: established, seconds: s, per_s: counted / s, failed, retransmits: engine.counters.retransmits, initiator_cpu_ms: cpuMsEach }) + '\n');
+      const waitShare = cpuWaitShare(sched0, schedTimes('self'), s);
+      process.stdout.write(JSON.stringify({ established: counted, total: established, seconds: s, per_s: counted / s, failed, retransmits: engine.counters.retransmits, initiator_cpu_ms: cpuMsEach, initiator_cpu_wait_share: waitShare }) + '\n');
       driver.close();
       process.exit(0);
     }, seconds * 1000);

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 
 let ticks: number | undefined;
@@ -54,4 +54,58 @@ export function median(xs: readonly number[]): number | null {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** A process's time on a CPU and time runnable but waiting for one, in seconds. */
+export interface SchedTimes {
+  onCpuS: number;
+  waitS: number;
+}
+
+/**
+ * Parses one thread's /proc/PID/task/TID/schedstat: "<ns on a CPU> <ns waiting on a run queue>
+ * <timeslices>". The wait is what CPU seconds cannot show: on a busy machine a CPU-bound process's
+ * CPU per unit of work stays the same while its wall time grows by the time others ran instead.
+ */
+export function parseSchedstat(text: string): SchedTimes {
+  const f = text.trim().split(/\s+/);
+  const onCpu = Number(f[0]);
+  const wait = Number(f[1]);
+  if (f.length < 2 || !Number.isFinite(onCpu) || !Number.isFinite(wait)) throw new Error(`unexpected schedstat line: ${JSON.stringify(text)}`);
+  return { onCpuS: onCpu / 1e9, waitS: wait / 1e9 };
+}
+
+/**
+ * SchedTimes of a process (or 'self') so far, summed over its live threads (charon works in a
+ * thread pool; /proc/PID/schedstat alone is the main thread's); undefined when it is gone or the
+ * kernel keeps no schedstats.
+ */
+export function schedTimes(pid: number | 'self'): SchedTimes | undefined {
+  const sum: SchedTimes = { onCpuS: 0, waitS: 0 };
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      let text: string;
+      try {
+        text = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8');
+      } catch {
+        continue; // the thread ended meanwhile
+      }
+      const t = parseSchedstat(text);
+      sum.onCpuS += t.onCpuS;
+      sum.waitS += t.waitS;
+    }
+  } catch {
+    return undefined;
+  }
+  return sum;
+}
+
+/**
+ * Share of a wall-clock window a process spent runnable but not running (summed over threads, so
+ * above 1 when several wait at once): from SchedTimes at the window's start and end; null when
+ * either is missing or the window is empty.
+ */
+export function cpuWaitShare(start: SchedTimes | undefined, end: SchedTimes | undefined, wallS: number): number | null {
+  if (!start || !end || !(wallS > 0)) return null;
+  return Math.max(0, (end.waitS - start.waitS) / wallS);
 }

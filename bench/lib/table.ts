@@ -3,6 +3,7 @@ import type { BenchResults } from '../run.js';
 import type { TargetCheck } from './targets.js';
 
 const fmt = (x: number | null | undefined, digits = 0): string => (x === null || x === undefined ? '—' : x.toFixed(digits));
+const fmtShare = (x: number | null | undefined): string => (x === null || x === undefined ? '—' : String(Math.round(x * 100)));
 
 /** Columns padded to their widest cell; a row of two cells (name, note) spans the figures' columns. */
 function grid(head: string[], rows: string[][]): string {
@@ -36,9 +37,10 @@ export function renderTable(r: BenchResults): string {
     const h = r.handshakes;
     const rows = (['modp2048', 'x25519'] as const).flatMap((g) => (['ours', 'strongswan'] as const).map((who) => {
       const x = h[g][who];
-      return [`${who} (${g})`, fmt(x.per_s, 1), fmt(x.cpu_ms_per_handshake, 2), fmt(x.initiator_cpu_ms_per_handshake, 2), String(x.established), String(x.retransmits ?? '—')];
+      const waited = `${fmtShare(x.responder_cpu_wait_share)} / ${fmtShare(x.initiator_cpu_wait_share)}`;
+      return [`${who} (${g})`, fmt(x.per_s, 1), fmt(x.cpu_ms_per_handshake, 2), fmt(x.initiator_cpu_ms_per_handshake, 2), waited, String(x.established), String(x.retransmits ?? '—')];
     }));
-    out.push(grid(['responder', 'handshakes/s', 'responder CPU ms each', 'load CPU ms each', 'established', 'retransmits'], rows));
+    out.push(grid(['responder', 'handshakes/s', 'responder CPU ms each', 'load CPU ms each', 'waited for a CPU % (resp / load)', 'established', 'retransmits'], rows));
     out.push('');
   }
   if (r.mesh.length) {

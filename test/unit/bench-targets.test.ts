@@ -90,3 +90,19 @@ test('issue 13: 1000 nodes through etcd under 60 s, the directory store beside i
   assert.equal(none.met, null);
   assert.match(none.measured, /^join_etcd not measured; directory store 41\.7 s/);
 });
+
+test('handshakes: the line says how long ours waited for a CPU (a busy machine, not slower code)', () => {
+  const fig = (per_s: number, wait: number | null) => ({
+    per_s, established: 100, cpu_ms_per_handshake: 3, retransmits: 0, failed: 0, initiator_cpu_ms_per_handshake: 3,
+    responder_cpu_wait_share: wait, initiator_cpu_wait_share: 0.25,
+  });
+  const r = results({ tput: {} });
+  r.handshakes_per_s = { ours: 200, strongswan: 150 };
+  r.handshakes = { modp2048: { ours: fig(200, 0.5), strongswan: fig(150, 0.1) }, x25519: { ours: fig(400, 0.5), strongswan: fig(300, 0.1) }, setup: '', not_measured: {} };
+  const t = checkTargets(r).find((x) => x.target.startsWith('handshakes per second'));
+  assert.ok(t);
+  assert.equal(t.met, true);
+  assert.match(t.measured, /; ours waited for a CPU 50 % \(responder\), 25 % \(load\) of the time$/);
+  r.handshakes.modp2048.ours = fig(200, null);
+  assert.match(checkTargets(r).find((x) => x.target.startsWith('handshakes per second'))!.measured, /CPU \? \(responder\), 25 % \(load\)/);
+});
