@@ -23,6 +23,7 @@ import { AGENT_SOCKET, LIBRESWAN_LOG, parseAgentRequest, type AgentRequest } fro
 import { ControlPlaneHealth, startLiveness } from './control-plane.js';
 import type { LivenessLease } from '../store/etcd-liveness.js';
 import { CredentialLoader } from './credentials.js';
+import { OnDemandWatch } from './on-demand-watch.js';
 import { LibreswanLog } from './libreswan-log.js';
 import { NodeSync } from './node-sync.js';
 import { DEFAULT_PLAN_TIMING } from './plan.js';
@@ -110,6 +111,7 @@ export class Agent {
   private libreswan: LibreswanLog | undefined;
   private liveness: LivenessLease | undefined;
   private stops: (() => void)[] = [];
+  private reports: OnDemandWatch | undefined;
   private timer: NodeJS.Timeout | undefined;
   private stateTimer: NodeJS.Timeout | undefined;
   private kickTimer: NodeJS.Timeout | undefined;
@@ -209,10 +211,12 @@ export class Agent {
 
     const onError = (err: Error): void => this.log.error({ err: err.message }, 'store error');
     for (const c of ['nodes', 'subnets', 'network', 'ca'] as const) this.stops.push(store.watch(c, () => this.kick(), { onError }));
-    // Peers' pair states matter only while a pair of ours is switching IPsec on or off.
-    this.stops.push(store.watch('dataplane', (ev) => {
-      if (ev.key !== this.opts.node && this.node?.reportMatters()) this.kick();
+    // Peers' pair states matter only while a pair of ours is switching IPsec on or off: watched only then (syncNode says).
+    const reports = new OnDemandWatch(() => store.watch('dataplane', (ev) => {
+      if (ev.key !== this.opts.node) this.kick();
     }, { onError }));
+    this.reports = reports;
+    this.stops.push(() => reports.want(false));
     this.timer = setInterval(() => this.resync(), this.opts.reconcileMs ?? 4000 + Math.random() * 2000);
     await this.reconcile();
   }
@@ -280,6 +284,7 @@ export class Agent {
     const { phase, recheckInMs, quiet } = await node.sync(() => this.stopped);
     const resynced = this.resyncPeers;
     if (this.resyncPeers) this.peers.resyncAll();
+    if (!this.stopped) this.reports?.want(node.reportMatters());
     this.resyncPeers = false;
     if (phase) this.setPhase(phase);
     // A pass that found the store as it was changed nothing the state file shows (engine events

@@ -80,6 +80,16 @@ export class ModeSwitch {
     return p === 'enabling' || p === 'disabling';
   }
 
+  /**
+   * Some pair is in a state whose next step waits on the peer's report: planPair reads a report
+   * only for a pair between end states (a pair first seen, or encrypted or plain, steps without
+   * one), so the node sync lists the peers' reports only while this holds.
+   */
+  readsReports(): boolean {
+    for (const m of this.pairs.values()) if (m.state !== 'encrypted' && m.state !== 'plain') return true;
+    return false;
+  }
+
   /** Whether the pair with this peer needs its IKE connection. */
   needsSas(peerNode: string): boolean {
     const s = this.state(peerNode);

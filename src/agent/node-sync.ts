@@ -1,8 +1,8 @@
 import type { Logger } from '../util/log.js';
 import type { IkeEngine } from '../ike/engine.js';
 import type { IpsecStack, IpsecStackEvent } from '../host/ipsec-stack.js';
-import { NETWORK_KEY } from '../store/documents.js';
-import { reportOnce, type ListOptions, type Store } from '../store/store.js';
+import { NETWORK_KEY, type DataplaneDoc } from '../store/documents.js';
+import { reportOnce, type Entry, type ListOptions, type Store } from '../store/store.js';
 import { ENCAP_OVERHEAD } from '../overlay/geneve-layout.js';
 import type { NodeOverlayConfig } from '../overlay/node-config.js';
 import type { TunPort } from '../overlay/node-overlay.js';
@@ -125,15 +125,18 @@ export class NodeSync {
     o.health.reached();
     const [net, nodes, subnets] = read;
     if (!net || stopped()) return { phase: undefined };
-    // The peers' reports are read only by a pass that works, never by an idle one: each names
-    // every pair of its node, so listing them all is O(nodes²) (at 50 nodes at rest, with the
-    // copies the store hands out, most of an agent's CPU).
-    let reports;
-    try {
-      reports = await o.store.list('dataplane', this.skipBad);
-    } catch (err) {
-      o.health.failed(err as Error);
-      return { phase: undefined };
+    // The peers' reports are read only by a pass that works, never by an idle one, and only while
+    // some pair waits on one (a pair in its end state, or first seen, is planned without): each
+    // names every pair of its node, so listing them all is O(nodes²) — at 50 nodes at rest most
+    // of an agent's CPU, and while a mesh comes up every child install made the next pass list them.
+    let reports: Entry<DataplaneDoc>[] = [];
+    if (this.mode.readsReports()) {
+      try {
+        reports = await o.store.list('dataplane', this.skipBad);
+      } catch (err) {
+        o.health.failed(err as Error);
+        return { phase: undefined };
+      }
     }
     if (stopped()) return { phase: undefined };
     this.revisions = '';
