@@ -12,7 +12,7 @@ import type { ConnectionTimers } from './connections.js';
 import type { ControlPlaneHealth } from './control-plane.js';
 import type { CredentialLoader, CredentialPaths } from './credentials.js';
 import { DataPlane } from './dataplane.js';
-import { desiredConnections } from './desired-connections.js';
+import { DesiredConnectionCache } from './desired-connections.js';
 import { contentHash, desiredState, type AgentSelf, type DesiredState } from './desired.js';
 import { enginePort } from './engine-port.js';
 import type { ConnectionPort } from './executor.js';
@@ -84,6 +84,7 @@ export class NodeSync {
   /** A child SA came or went since the last full pass: our report's SPIs may be out of date. */
   private holdingsMoved = false;
   private mode: ModeSwitch;
+  private readonly connections: DesiredConnectionCache;
 
   /** Damaged documents (an administrator's garbage) are logged once each and left out. */
   private readonly skipBad: ListOptions;
@@ -91,6 +92,7 @@ export class NodeSync {
   constructor(private readonly o: NodeSyncOptions) {
     this.skipBad = { onError: reportOnce((err) => o.log.error({ err: err.message }, 'store document skipped')) };
     this.mode = new ModeSwitch(o.drainMs ?? DRAIN_MS);
+    this.connections = new DesiredConnectionCache(o.self, o.timers);
   }
 
   /**
@@ -165,7 +167,7 @@ export class NodeSync {
     if (dp.stack) {
       const peerCerts = new Map(nodes.map((n) => [n.value.name, n.value.cert_serial]));
       const withSas = d.peers.filter((p) => this.mode.needsSas(p.node));
-      o.peers.setDesired(desiredConnections(o.self, withSas, d.genevePort, o.timers, peerCerts));
+      o.peers.setDesired(this.connections.build(withSas, d.genevePort, peerCerts));
       if (!this.mode.needsStack()) await this.stopStack(dp);
     }
     await this.publish(dp);
