@@ -4,7 +4,7 @@
  * --detach` with 3 masters and the rest workers, one pod per node, IPsec on — and per size: time
  * to every agent running, to every tunnel up, to every pod pair answering (from `up`'s own phase
  * lines, timed as they arrive), the agents' CPU at rest over --rest-seconds (default 30) once it
- * stopped falling (lib/settle.ts: 10 s windows until two agree, at most 240 s), agent RSS
+ * stopped falling (lib/settle.ts: 10 s windows until 30 s of them agree with the 30 s before, at most 300 s), agent RSS
  * median and max, and IKE retransmits summed over the agents; then `down`. One size at a time, each
  * removed before the next. Needs root, and the machine to itself (run it under the system lock).
  * With --keep-on-failure a size whose `up` failed is left as it is (`up` runs with OI_KEEP_ON_FAILURE)

@@ -9,25 +9,35 @@
 export interface SettleRule {
   /** Length of each sampling window (s). */
   windowS: number;
+  /** How many windows make one span: settled is judged between the last two spans. */
+  spanWindows: number;
   /** Give up waiting after this long (s): the measurement is then taken anyway, and marked unsettled. */
   maxS: number;
-  /** Settled when a window's rate is within this fraction of the window before it… */
+  /** Settled when the last span's rate is within this fraction of the span before it… */
   relative: number;
   /** …or within this many percent of a core of it (low rates are noisy in ticks). */
   absolutePct: number;
 }
 
-export const SETTLE_RULE: SettleRule = { windowS: 10, maxS: 240, relative: 0.15, absolutePct: 1 };
+/**
+ * 10 s windows, judged 30 s against the 30 s before. A first form compared single 10 s windows
+ * within 15 %: at 100 nodes it called the agents settled 20 s after `up` while their CPU was still
+ * falling by a few percent a window (the tail of the mesh falls for one to two minutes).
+ */
+export const SETTLE_RULE: SettleRule = { windowS: 10, spanWindows: 3, maxS: 300, relative: 0.1, absolutePct: 1 };
+
+const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 /**
  * Whether the rates (percent of a core, one per window, oldest first) have stopped moving: the
- * last two windows agree within the rule's tolerance. A rate still falling (or rising) by more
- * than that is not at rest yet.
+ * mean of the last span of windows agrees with the span before it within the rule's tolerance.
+ * A rate still falling (or rising) by more than that is not at rest yet.
  */
 export function settled(ratesPct: readonly number[], rule: SettleRule = SETTLE_RULE): boolean {
-  if (ratesPct.length < 2) return false;
-  const prev = ratesPct[ratesPct.length - 2]!;
-  const last = ratesPct[ratesPct.length - 1]!;
+  const n = rule.spanWindows;
+  if (ratesPct.length < 2 * n) return false;
+  const prev = mean(ratesPct.slice(-2 * n, -n));
+  const last = mean(ratesPct.slice(-n));
   return Math.abs(last - prev) <= Math.max(rule.relative * prev, rule.absolutePct);
 }
 

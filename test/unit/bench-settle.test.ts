@@ -1,9 +1,9 @@
 // The scale bench's "at rest": the agents' CPU sampled in windows until it stops falling.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { settled, waitUntilAtRest, type SettleRule } from '../../bench/lib/settle.js';
+import { SETTLE_RULE, settled, waitUntilAtRest, type SettleRule } from '../../bench/lib/settle.js';
 
-const rule: SettleRule = { windowS: 10, maxS: 60, relative: 0.15, absolutePct: 1 };
+const rule: SettleRule = { windowS: 10, spanWindows: 1, maxS: 60, relative: 0.15, absolutePct: 1 };
 
 test('settled: two windows that agree within 15 % or 1 % of a core; a rate still falling is not', () => {
   assert.equal(settled([], rule), false);
@@ -42,4 +42,13 @@ test('waitUntilAtRest gives up after maxS and says the rate did not settle', asy
   assert.equal(r.settled, false);
   assert.equal(r.waitedS, 60);
   assert.equal(r.ratesPct.length, 6);
+});
+
+test('the default rule judges 30 s against the 30 s before: a slow fall of a few percent a window is not rest', () => {
+  // What the first form (single windows within 15 %) called settled after 20 s at 100 nodes.
+  const falling = [40, 36, 33, 30, 27.5, 25, 23];
+  assert.equal(settled(falling.slice(0, 2), { ...SETTLE_RULE, spanWindows: 1, relative: 0.15 }), true);
+  assert.equal(settled(falling), false);
+  assert.equal(settled([40, 36, 33, 30, 29, 31, 30, 29.5, 30.5]), true);
+  assert.equal(settled([30, 29, 31]), false, 'two spans are needed');
 });
