@@ -22,8 +22,14 @@ test('wait share: the wait over the window, per wall second; null without both e
 test('schedTimes of this process sums its threads and grows while it waits for a CPU or runs', () => {
   const t0 = schedTimes('self');
   assert.ok(t0, 'the kernel keeps schedstats');
-  const end = Date.now() + 30;
-  while (Date.now() < end); // busy: on-CPU time must grow by about this much
+  // Busy until this process has had 30 ms of CPU (by its own clock, not the wall's: on a loaded
+  // machine 30 ms of wall time can hold much less CPU); schedstat's on-CPU time must show it.
+  const c0 = process.cpuUsage();
+  const used = (): number => {
+    const c = process.cpuUsage(c0);
+    return (c.user + c.system) / 1000;
+  };
+  while (used() < 30);
   const t1 = schedTimes('self')!;
   assert.ok(t1.onCpuS - t0.onCpuS >= 0.02, `on-CPU time grew by ${t1.onCpuS - t0.onCpuS} s`);
   assert.ok(t1.waitS >= t0.waitS);
