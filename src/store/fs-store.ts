@@ -93,10 +93,7 @@ export class FsStore implements Store {
 
   /** The newest revision file of every key in a collection (tombstones included). */
   private async heads(c: CollectionName): Promise<Map<string, Head & { stale: string[] }>> {
-    // Synchronous, as are the reads below: a directory and a few small files are microseconds of
-    // system calls, and the promise forms pass each call through the thread pool (open, fstat,
-    // read, close: four hand-overs and wake-ups per document). While a 50-node mesh came up those
-    // hand-overs were a tenth of the agents' busy time, on a machine whose cores they all share.
+    // Synchronous, as the reads below: the promise forms hand each call to the thread pool (a tenth of the agents' busy time while a 50-node mesh came up).
     const names = readdirSync(this.cdir(c));
     const out = new Map<string, Head & { stale: string[] }>();
     for (const n of names) {
