@@ -6,6 +6,14 @@ import type { NegotiatedChild } from '../../src/ike/events.js';
 import type { Endpoint } from '../../src/ike/events.js';
 import { conn, pskAuth, seededRandom } from './ike-sim.js';
 
+/**
+ * Waits for `done` (checked every 10 ms) up to 20 s of wall time: a handshake is a few ms of CPU,
+ * but a loaded machine stretched it past the 1 s this test once allowed.
+ */
+async function until(done: () => boolean): Promise<void> {
+  for (const end = Date.now() + 20_000; !done() && Date.now() < end;) await new Promise((r) => setTimeout(r, 10));
+}
+
 /** Two drivers wired through fake hosts (the marker on 4500 belongs to the stack's UDP socket). */
 test('IkeDriver: host sends without the non-ESP marker, children installed and removed, IKE SAs up and down', async () => {
   const A = '192.0.2.1';
@@ -38,7 +46,7 @@ test('IkeDriver: host sends without the non-ESP marker, children installed and r
   drivers[B] = new IkeDriver(eb, host(B, rb), B);
   ea.initiate('site');
   drivers[A].pump();
-  for (let i = 0; i < 100 && (ra.installs.length === 0 || rb.installs.length === 0); i++) await new Promise((r) => setTimeout(r, 10));
+  await until(() => ra.installs.length > 0 && rb.installs.length > 0);
   assert.equal(ra.installs.length, 1);
   assert.equal(rb.installs.length, 1);
   assert.equal(ra.installs[0]!.keyIn.toString('hex'), rb.installs[0]!.keyOut.toString('hex'));
@@ -49,10 +57,10 @@ test('IkeDriver: host sends without the non-ESP marker, children installed and r
   assert.deepEqual(ra.replaces, [undefined], 'a first child replaces nothing');
   ea.terminate('site');
   drivers[A].pump();
-  for (let i = 0; i < 100 && rb.removed.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  await until(() => rb.removed.length > 0);
   assert.deepEqual(ra.removed, [ra.installs[0]!.spiIn]);
   assert.deepEqual(rb.removed, [rb.installs[0]!.spiIn]);
-  for (let i = 0; i < 100 && rb.ikeDown.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  await until(() => rb.ikeDown.length > 0);
   assert.deepEqual(ra.ikeDown, ['site'], 'ike-down reaches the host');
   assert.deepEqual(rb.ikeDown, ['site']);
   drivers[A].stop();
@@ -92,7 +100,7 @@ test('IkeDriver: the timer is re-made only when the earliest deadline moves', as
   drivers[B] = new IkeDriver(eb, host(B), B);
   ea.initiate('site');
   drivers[A].pump();
-  for (let i = 0; i < 100 && !(ea.sas('site')[0]?.state === 'established' && eb.sas('site')[0]?.state === 'established'); i++) await new Promise((r) => setTimeout(r, 10));
+  await until(() => ea.sas('site')[0]?.state === 'established' && eb.sas('site')[0]?.state === 'established');
   assert.equal(ea.sas('site')[0]?.state, 'established');
   const realSetTimeout = globalThis.setTimeout;
   let made = 0;
