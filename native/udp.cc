@@ -146,6 +146,7 @@ Napi::Value UdpSocket::Start(const Napi::CallbackInfo& info) {
   slab_ = slab.Data();
   meta_ = meta.Data();
   metaCap_ = meta.ElementLength() / 4;
+  SetUpReceive();
   if (!EnsurePoll(env)) return env.Undefined();
   reading_ = true;
   UpdatePoll();
@@ -228,8 +229,10 @@ Napi::Value UdpSocket::Refusal(const Napi::CallbackInfo& info) { return Napi::Nu
 Napi::Value UdpSocket::SendErrors(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), send_errors_); }
 Napi::Value UdpSocket::ErrorReports(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), error_reports_); }
 
-void UdpSocket::ReadBatch() {
-  if (fd_ < 0 || slab_ == nullptr) return;
+// The receive headers point at the slab's slots once, here; ReadBatch refreshes only the fields
+// the kernel overwrote in the entries the last read used (a wake-up for one datagram then touches
+// one header, not batchLimit of them: after an idle spell each line touched is a cache miss).
+void UdpSocket::SetUpReceive() {
   const size_t ctrlLen = CMSG_SPACE(sizeof(int));
   for (uint32_t i = 0; i < batch_limit_; i++) {
     rx_iov_[i].iov_base = slab_ + static_cast<size_t>(i) * kSlot;
@@ -244,10 +247,26 @@ void UdpSocket::ReadBatch() {
       rx_msgs_[i].msg_hdr.msg_controllen = ctrlLen;
     }
   }
+  rx_dirty_ = 0;
+}
+
+void UdpSocket::ReadBatch() {
+  if (fd_ < 0 || slab_ == nullptr) return;
+  const size_t ctrlLen = CMSG_SPACE(sizeof(int));
+  // recvmmsg writes back msg_len, msg_namelen, msg_controllen and msg_flags of the entries it
+  // filled, and of the one that failed after them; the pointers and the iovecs stay as set.
+  for (uint32_t i = 0; i < rx_dirty_; i++) {
+    struct msghdr& h = rx_msgs_[i].msg_hdr;
+    h.msg_namelen = sizeof rx_addr_[i];
+    h.msg_controllen = gro_ ? ctrlLen : 0;
+    h.msg_flags = 0;
+    rx_msgs_[i].msg_len = 0;
+  }
   int n;
   do {
     n = recvmmsg(fd_, rx_msgs_.data(), batch_limit_, MSG_DONTWAIT, nullptr);
   } while (n < 0 && errno == EINTR);
+  rx_dirty_ = n <= 0 ? 1 : (static_cast<uint32_t>(n) < batch_limit_ ? static_cast<uint32_t>(n) + 1 : batch_limit_);
   if (n <= 0) return;  // EAGAIN, or a per-packet error (ICMP) reported on the socket: nothing to hand over
   size_t count = 0;
   for (int i = 0; i < n && count < metaCap_; i++) {

@@ -31,6 +31,7 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   void UpdatePoll();
   void OnWritable();
   void DrainErrors();
+  void SetUpReceive();
   void ReadBatch();
   void CloseAll();
   size_t BuildMessages(size_t base, size_t from, size_t count, const uint32_t* lens, const uint32_t* addrs, const uint32_t* ports);
@@ -61,6 +62,7 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   std::vector<struct iovec> rx_iov_;
   std::vector<struct sockaddr_in> rx_addr_;
   std::vector<uint8_t> rx_ctrl_;
+  uint32_t rx_dirty_ = 0;  // leading receive entries the last recvmmsg may have written to
   // Send scratch, reused across calls: one message per datagram or per run of alike datagrams.
   std::vector<struct mmsghdr> tx_msgs_;
   std::vector<struct iovec> tx_iov_;
