@@ -370,8 +370,6 @@ export class NodeSync {
     return this.dataPlane?.stack?.engine.childName(serial);
   }
 
-
-
   async stop(): Promise<void> {
     this.o.peers.attach(undefined);
     await this.dataPlane?.stop();

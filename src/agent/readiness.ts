@@ -8,10 +8,13 @@
  * agent's work.
  */
 
+import { shownEstablished } from '../ike/status.js';
+import type { IkeSaState } from '../ike/view.js';
+
 /** The parts of an IKE SA (the engine's view) readiness looks at. */
 export interface SaForReadiness {
   connection: string;
-  state: string;
+  state: IkeSaState;
   children: readonly { name: string; state: string }[];
 }
 
@@ -28,9 +31,6 @@ export function establishedTunnels(tunnels: readonly string[], sas: Iterable<SaF
   return n;
 }
 
-/** The IKE SA states `ipsec status` shows as STATE_V2_ESTABLISHED_IKE_SA. */
-const IKE_SHOWN_ESTABLISHED = new Set(['established', 'rekeying', 'rekeyed']);
-
 /**
  * The SA counts `up`'s progress line shows: connections with an IKE SA that `ipsec status` shows
  * established, and the distinct installed children in those SAs (while a simultaneous start is
@@ -42,7 +42,7 @@ export function saCounts(sas: Iterable<SaForReadiness>): { ikeSas: number; child
   const ike = new Set<string>();
   const children = new Set<string>();
   for (const sa of sas) {
-    if (!IKE_SHOWN_ESTABLISHED.has(sa.state)) continue;
+    if (!shownEstablished(sa.state)) continue;
     ike.add(sa.connection);
     for (const c of sa.children) if (c.state === 'installed') children.add(`${sa.connection}/${c.name}`);
   }

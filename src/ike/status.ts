@@ -67,6 +67,11 @@ const LIBRESWAN_STATE: Record<IkeSaState, string> = {
   deleting: 'STATE_V2_IKE_SA_DELETE',
 };
 
+/** Whether `ipsec status` shows an IKE SA in this state as STATE_V2_ESTABLISHED_IKE_SA. */
+export function shownEstablished(state: IkeSaState): boolean {
+  return LIBRESWAN_STATE[state] === 'STATE_V2_ESTABLISHED_IKE_SA';
+}
+
 function libreswanState(sa: IkeSaView): string {
   return sa.state === 'authenticating' && !sa.initiator ? 'STATE_V2_PARENT_R1' : LIBRESWAN_STATE[sa.state];
 }
